@@ -1,0 +1,1 @@
+"""Clients of the LeNet services: CLI and plotting helpers."""

@@ -1,0 +1,159 @@
+"""Python client for the LeNet service: typed protobuf results, numpy wherever arrays appear.
+
+    with LenetClient("localhost:50051") as lenet:
+        job = lenet.wait(lenet.train(epochs=1, limit=2000).id)
+        probabilities, labels = lenet.predict(job.model_id, images)
+"""
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from protos.lenet.v1 import lenet_pb2 as pb
+from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from protos.tensors import from_tensor, to_tensor
+
+DEFAULT_GATEWAY = "localhost:50051"
+DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
+FINAL = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
+MAX_MESSAGE_BYTES = 64 << 20
+
+
+def gateway_address(address: str | None = None) -> str:
+    return address or os.environ.get("LENET_GATEWAY", DEFAULT_GATEWAY)
+
+
+def dataset(split: str = "", limit: int = 0, indices: Sequence[int] = (), images: np.ndarray | None = None,
+            labels: np.ndarray | None = None) -> pb.Dataset:
+    """A Dataset message: a split's first `limit` samples, chosen `indices`, or uploaded images (+labels)."""
+    message = pb.Dataset(split=split, limit=limit, indices=list(indices))
+    if images is not None:
+        message.images.CopyFrom(to_tensor(np.asarray(images), "images"))
+    if labels is not None:
+        message.labels.CopyFrom(to_tensor(np.asarray(labels, dtype=np.int64), "labels"))
+    return message
+
+
+class LenetClient:
+    def __init__(self, address: str | None = None, timeout: float | None = None):
+        self.address = gateway_address(address)
+        self.timeout = timeout
+        self.channel = grpc.insecure_channel(self.address, options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+        self.stub = pb_grpc.LenetStub(self.channel)
+
+    def __enter__(self) -> "LenetClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    # -- training and jobs ---------------------------------------------------------------------------
+    def train(self, *, epochs: int = 0, batch_size: int = 0, learning_rate: float = 0, momentum: float = 0,
+              weight_decay: float = 0, seed: int = 0, normalize: bool = False, limit: int = 0,
+              eval_limit: int = 0, device: str = "cpu", model_name: str = "", idempotency_key: str = "") -> pb.Job:
+        """Submit a training job; zero values mean the seed's defaults (20 epochs, batch 100, lr 0.05 …)."""
+        request = pb.TrainRequest(
+            hyper_parameters=pb.HyperParameters(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                                momentum=momentum, weight_decay=weight_decay, seed=seed,
+                                                normalize=normalize),
+            train_data=dataset("train", limit), eval_data=dataset("test", eval_limit),
+            device=DEVICES[device], model_name=model_name, idempotency_key=idempotency_key)
+        return self.stub.SubmitTraining(request, timeout=self.timeout)
+
+    def job(self, job_id: str) -> pb.Job:
+        return self.stub.GetJob(pb.GetJobRequest(job_id=job_id), timeout=self.timeout)
+
+    def jobs(self, limit: int = 100) -> list[pb.Job]:
+        return list(self.stub.ListJobs(pb.ListJobsRequest(limit=limit), timeout=self.timeout).jobs)
+
+    def cancel(self, job_id: str) -> pb.Job:
+        return self.stub.CancelJob(pb.CancelJobRequest(job_id=job_id), timeout=self.timeout)
+
+    def watch(self, job_id: str, after_event_id: str = "") -> Iterator[pb.JobEvent]:
+        """The job's events until it ends; reconnects from the last event seen if the connection drops."""
+        while True:
+            try:
+                for event in self.stub.WatchJob(pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)):
+                    after_event_id = event.id
+                    yield event
+                return
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+
+    def wait(self, job_id: str, on_event: Callable[[pb.JobEvent], None] | None = None) -> pb.Job:
+        """Follow the job to its end and return it."""
+        for event in self.watch(job_id):
+            if on_event:
+                on_event(event)
+        return self.job(job_id)
+
+    # -- models --------------------------------------------------------------------------------------
+    def model(self, model_id: str) -> pb.Model:
+        return self.stub.GetModel(pb.GetModelRequest(model_id=model_id), timeout=self.timeout)
+
+    def models(self, limit: int = 100) -> list[pb.Model]:
+        return list(self.stub.ListModels(pb.ListModelsRequest(limit=limit), timeout=self.timeout).models)
+
+    def graph(self, model_id: str) -> pb.Graph:
+        return self.stub.GetGraph(pb.GetGraphRequest(model_id=model_id), timeout=self.timeout)
+
+    def export(self, model_id: str, out_dir: str | Path, format: str = "mxnet") -> list[Path]:
+        """Write the model's files (MXNet checkpoint or ONNX) into out_dir."""
+        response = self.stub.ExportModel(pb.ExportModelRequest(model_id=model_id,
+                                                                format=pb.ExportFormat.Value(format.upper())),
+                                         timeout=self.timeout)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for file in response.files:
+            (out / file.name).write_bytes(file.data)
+        return [out / file.name for file in response.files]
+
+    # -- evaluation, prediction, inspection ----------------------------------------------------------
+    def evaluate(self, model_id: str, limit: int = 0, split: str = "test", indices: Sequence[int] = (),
+                 images: np.ndarray | None = None, labels: np.ndarray | None = None,
+                 idempotency_key: str = "") -> pb.Job:
+        """Submit an evaluation job; read its result with evaluation(job.id) once it has SUCCEEDED."""
+        return self.stub.SubmitEvaluation(pb.EvaluationRequest(
+            model_id=model_id, dataset=dataset(split, limit, indices, images, labels),
+            idempotency_key=idempotency_key), timeout=self.timeout)
+
+    def evaluation(self, job_id: str) -> pb.Evaluation:
+        return self.stub.GetEvaluation(pb.GetEvaluationRequest(job_id=job_id), timeout=self.timeout)
+
+    def predict(self, model_id: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities N×10, predicted labels N) for uint8 or float32 images N×28×28."""
+        response = self.stub.Predict(pb.PredictRequest(model_id=model_id, images=to_tensor(np.asarray(images))),
+                                     timeout=self.timeout)
+        return from_tensor(response.probabilities), np.asarray(response.labels)
+
+    def inspect_chunks(self, model_id: str, indices: Sequence[int] = (), split: str = "test",
+                       images: np.ndarray | None = None, layers: Sequence[str] = (), dtype: str = "float32",
+                       batch_size: int = 0) -> Iterator[tuple[pb.TensorChunk, np.ndarray]]:
+        """The activation stream as it arrives: (chunk, its array) pairs, for consumers that forward them."""
+        request = pb.InspectRequest(model_id=model_id, samples=dataset(split, 0, indices, images),
+                                    layers=list(layers), batch_size=batch_size,
+                                    dtype=pb.FLOAT16 if dtype in ("float16", "f16") else pb.FLOAT32)
+        for chunk in self.stub.Inspect(request, timeout=self.timeout):
+            yield chunk, from_tensor(chunk.tensor)
+
+    def inspect(self, model_id: str, indices: Sequence[int] = (), **options) -> dict[str, np.ndarray]:
+        """Every requested layer's activations as one array per layer (samples first)."""
+        pieces: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for chunk, array in self.inspect_chunks(model_id, indices, **options):
+            pieces.setdefault(chunk.layer, []).append((chunk.sample_start, array))
+        return {layer: np.concatenate([array for _, array in sorted(parts, key=lambda p: p[0])])
+                for layer, parts in pieces.items()}
+
+    def samples(self, indices: Sequence[int], split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+        """Images (uint8 N×28×28) and labels from the service's dataset."""
+        response = self.stub.GetSamples(pb.GetSamplesRequest(split=split, indices=list(indices)),
+                                        timeout=self.timeout)
+        return from_tensor(response.images), np.asarray(response.labels)

@@ -1,0 +1,7 @@
+"""Facts of the contract that code on both sides checks against (plain Python: no grpc, no MXNet)."""
+
+# The seed network's named outputs, in forward order: what Inspect streams and GetGraph lists.
+LAYERS = ("Conv1", "Act1", "Pool1", "Conv2", "Act2", "Pool2", "Flat", "Full1", "Act3", "Full2", "SoftM")
+
+# Samples in each MNIST split, for validating indices before a worker loads the data.
+SPLIT_SIZES = {"train": 60_000, "test": 10_000}

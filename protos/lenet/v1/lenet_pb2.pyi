@@ -1,0 +1,543 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Device(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEVICE_UNSPECIFIED: _ClassVar[Device]
+    CPU: _ClassVar[Device]
+    GPU: _ClassVar[Device]
+    ANY: _ClassVar[Device]
+
+class DType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DTYPE_UNSPECIFIED: _ClassVar[DType]
+    FLOAT32: _ClassVar[DType]
+    FLOAT16: _ClassVar[DType]
+    UINT8: _ClassVar[DType]
+    INT64: _ClassVar[DType]
+
+class JobKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_KIND_UNSPECIFIED: _ClassVar[JobKind]
+    TRAIN: _ClassVar[JobKind]
+    EVALUATE: _ClassVar[JobKind]
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    QUEUED: _ClassVar[JobState]
+    RUNNING: _ClassVar[JobState]
+    SUCCEEDED: _ClassVar[JobState]
+    FAILED: _ClassVar[JobState]
+    CANCELLED: _ClassVar[JobState]
+
+class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
+    MXNET: _ClassVar[ExportFormat]
+    ONNX: _ClassVar[ExportFormat]
+DEVICE_UNSPECIFIED: Device
+CPU: Device
+GPU: Device
+ANY: Device
+DTYPE_UNSPECIFIED: DType
+FLOAT32: DType
+FLOAT16: DType
+UINT8: DType
+INT64: DType
+JOB_KIND_UNSPECIFIED: JobKind
+TRAIN: JobKind
+EVALUATE: JobKind
+JOB_STATE_UNSPECIFIED: JobState
+QUEUED: JobState
+RUNNING: JobState
+SUCCEEDED: JobState
+FAILED: JobState
+CANCELLED: JobState
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat
+MXNET: ExportFormat
+ONNX: ExportFormat
+
+class Tensor(_message.Message):
+    __slots__ = ("name", "shape", "dtype", "data")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    dtype: DType
+    data: bytes
+    def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[_Union[DType, str]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class Dataset(_message.Message):
+    __slots__ = ("split", "limit", "indices", "images", "labels")
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    split: str
+    limit: int
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    images: Tensor
+    labels: Tensor
+    def __init__(self, split: _Optional[str] = ..., limit: _Optional[int] = ..., indices: _Optional[_Iterable[int]] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+
+class HyperParameters(_message.Message):
+    __slots__ = ("epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "seed", "normalize")
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    MOMENTUM_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_DECAY_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZE_FIELD_NUMBER: _ClassVar[int]
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    weight_decay: float
+    seed: int
+    normalize: bool
+    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., weight_decay: _Optional[float] = ..., seed: _Optional[int] = ..., normalize: _Optional[bool] = ...) -> None: ...
+
+class TrainMetrics(_message.Message):
+    __slots__ = ("epoch", "train_accuracy", "test_accuracy", "elapsed_seconds")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    TEST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    train_accuracy: float
+    test_accuracy: float
+    elapsed_seconds: float
+    def __init__(self, epoch: _Optional[int] = ..., train_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., elapsed_seconds: _Optional[float] = ...) -> None: ...
+
+class TrainRequest(_message.Message):
+    __slots__ = ("hyper_parameters", "train_data", "eval_data", "device", "model_name", "idempotency_key")
+    HYPER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_DATA_FIELD_NUMBER: _ClassVar[int]
+    EVAL_DATA_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    hyper_parameters: HyperParameters
+    train_data: Dataset
+    eval_data: Dataset
+    device: Device
+    model_name: str
+    idempotency_key: str
+    def __init__(self, hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., eval_data: _Optional[_Union[Dataset, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., model_name: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class EvaluationRequest(_message.Message):
+    __slots__ = ("model_id", "dataset", "device", "idempotency_key")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    dataset: Dataset
+    device: Device
+    idempotency_key: str
+    def __init__(self, model_id: _Optional[str] = ..., dataset: _Optional[_Union[Dataset, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "kind", "state", "device", "queue", "created_at", "started_at", "finished_at", "error", "model_id", "train", "evaluation", "metrics", "accuracy", "cancel_requested", "worker", "attempts", "owner")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: JobKind
+    state: JobState
+    device: Device
+    queue: str
+    created_at: str
+    started_at: str
+    finished_at: str
+    error: str
+    model_id: str
+    train: TrainRequest
+    evaluation: EvaluationRequest
+    metrics: TrainMetrics
+    accuracy: float
+    cancel_requested: bool
+    worker: str
+    attempts: int
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., device: _Optional[_Union[Device, str]] = ..., queue: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., error: _Optional[str] = ..., model_id: _Optional[str] = ..., train: _Optional[_Union[TrainRequest, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationRequest, _Mapping]] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., accuracy: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., worker: _Optional[str] = ..., attempts: _Optional[int] = ..., owner: _Optional[str] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("kind", "state", "limit")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    kind: JobKind
+    state: JobState
+    limit: int
+    def __init__(self, kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("job_id", "after_event_id")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    after_event_id: str
+    def __init__(self, job_id: _Optional[str] = ..., after_event_id: _Optional[str] = ...) -> None: ...
+
+class JobEvent(_message.Message):
+    __slots__ = ("id", "job_id", "time", "state", "batch", "epoch", "log")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    job_id: str
+    time: str
+    state: StateChange
+    batch: BatchProgress
+    epoch: TrainMetrics
+    log: str
+    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., time: _Optional[str] = ..., state: _Optional[_Union[StateChange, _Mapping]] = ..., batch: _Optional[_Union[BatchProgress, _Mapping]] = ..., epoch: _Optional[_Union[TrainMetrics, _Mapping]] = ..., log: _Optional[str] = ...) -> None: ...
+
+class StateChange(_message.Message):
+    __slots__ = ("state", "message")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    state: JobState
+    message: str
+    def __init__(self, state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class BatchProgress(_message.Message):
+    __slots__ = ("epoch", "batch", "batches_per_epoch", "train_accuracy", "samples_per_second")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_PER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    train_accuracy: float
+    samples_per_second: float
+    def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., batches_per_epoch: _Optional[int] = ..., train_accuracy: _Optional[float] = ..., samples_per_second: _Optional[float] = ...) -> None: ...
+
+class Model(_message.Message):
+    __slots__ = ("id", "name", "job_id", "created_at", "hyper_parameters", "train_data", "train_samples", "metrics", "device", "owner", "parameter_count", "history")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HYPER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_DATA_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    job_id: str
+    created_at: str
+    hyper_parameters: HyperParameters
+    train_data: Dataset
+    train_samples: int
+    metrics: TrainMetrics
+    device: Device
+    owner: str
+    parameter_count: int
+    history: _containers.RepeatedCompositeFieldContainer[TrainMetrics]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., job_id: _Optional[str] = ..., created_at: _Optional[str] = ..., hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., train_samples: _Optional[int] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., owner: _Optional[str] = ..., parameter_count: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TrainMetrics, _Mapping]]] = ...) -> None: ...
+
+class GetModelRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[Model]
+    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ...) -> None: ...
+
+class ExportModelRequest(_message.Message):
+    __slots__ = ("model_id", "format")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    format: ExportFormat
+    def __init__(self, model_id: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ...) -> None: ...
+
+class ExportedFile(_message.Message):
+    __slots__ = ("name", "data")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    data: bytes
+    def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ExportModelResponse(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[ExportedFile]
+    def __init__(self, files: _Optional[_Iterable[_Union[ExportedFile, _Mapping]]] = ...) -> None: ...
+
+class GetGraphRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class Layer(_message.Message):
+    __slots__ = ("name", "op", "output_shape", "parameter_count", "attributes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    op: str
+    output_shape: _containers.RepeatedScalarFieldContainer[int]
+    parameter_count: int
+    attributes: str
+    def __init__(self, name: _Optional[str] = ..., op: _Optional[str] = ..., output_shape: _Optional[_Iterable[int]] = ..., parameter_count: _Optional[int] = ..., attributes: _Optional[str] = ...) -> None: ...
+
+class Graph(_message.Message):
+    __slots__ = ("dot", "layers", "parameter_count")
+    DOT_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    dot: str
+    layers: _containers.RepeatedCompositeFieldContainer[Layer]
+    parameter_count: int
+    def __init__(self, dot: _Optional[str] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., parameter_count: _Optional[int] = ...) -> None: ...
+
+class GetEvaluationRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class OverallStatistics(_message.Message):
+    __slots__ = ("accuracy", "kappa", "accuracy_lower", "accuracy_upper", "accuracy_null", "accuracy_p_value", "mcnemar_p_value")
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    KAPPA_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_LOWER_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_UPPER_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_NULL_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    MCNEMAR_P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    accuracy: float
+    kappa: float
+    accuracy_lower: float
+    accuracy_upper: float
+    accuracy_null: float
+    accuracy_p_value: float
+    mcnemar_p_value: float
+    def __init__(self, accuracy: _Optional[float] = ..., kappa: _Optional[float] = ..., accuracy_lower: _Optional[float] = ..., accuracy_upper: _Optional[float] = ..., accuracy_null: _Optional[float] = ..., accuracy_p_value: _Optional[float] = ..., mcnemar_p_value: _Optional[float] = ...) -> None: ...
+
+class ClassStatistics(_message.Message):
+    __slots__ = ("label", "sensitivity", "specificity", "pos_pred_value", "neg_pred_value", "precision", "recall", "f1", "prevalence", "detection_rate", "detection_prevalence", "balanced_accuracy")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
+    SPECIFICITY_FIELD_NUMBER: _ClassVar[int]
+    POS_PRED_VALUE_FIELD_NUMBER: _ClassVar[int]
+    NEG_PRED_VALUE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    F1_FIELD_NUMBER: _ClassVar[int]
+    PREVALENCE_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_RATE_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_PREVALENCE_FIELD_NUMBER: _ClassVar[int]
+    BALANCED_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    sensitivity: float
+    specificity: float
+    pos_pred_value: float
+    neg_pred_value: float
+    precision: float
+    recall: float
+    f1: float
+    prevalence: float
+    detection_rate: float
+    detection_prevalence: float
+    balanced_accuracy: float
+    def __init__(self, label: _Optional[str] = ..., sensitivity: _Optional[float] = ..., specificity: _Optional[float] = ..., pos_pred_value: _Optional[float] = ..., neg_pred_value: _Optional[float] = ..., precision: _Optional[float] = ..., recall: _Optional[float] = ..., f1: _Optional[float] = ..., prevalence: _Optional[float] = ..., detection_rate: _Optional[float] = ..., detection_prevalence: _Optional[float] = ..., balanced_accuracy: _Optional[float] = ...) -> None: ...
+
+class Cell(_message.Message):
+    __slots__ = ("prediction", "reference", "count", "indices")
+    PREDICTION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    prediction: int
+    reference: int
+    count: int
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, prediction: _Optional[int] = ..., reference: _Optional[int] = ..., count: _Optional[int] = ..., indices: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Misclassified(_message.Message):
+    __slots__ = ("index", "prediction", "reference", "probabilities")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    prediction: int
+    reference: int
+    probabilities: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, index: _Optional[int] = ..., prediction: _Optional[int] = ..., reference: _Optional[int] = ..., probabilities: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class Evaluation(_message.Message):
+    __slots__ = ("job_id", "model_id", "dataset", "samples", "labels", "confusion_matrix", "overall", "by_class", "worst", "errors", "misclassified")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CONFUSION_MATRIX_FIELD_NUMBER: _ClassVar[int]
+    OVERALL_FIELD_NUMBER: _ClassVar[int]
+    BY_CLASS_FIELD_NUMBER: _ClassVar[int]
+    WORST_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    MISCLASSIFIED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    model_id: str
+    dataset: Dataset
+    samples: int
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    confusion_matrix: _containers.RepeatedScalarFieldContainer[int]
+    overall: OverallStatistics
+    by_class: _containers.RepeatedCompositeFieldContainer[ClassStatistics]
+    worst: _containers.RepeatedCompositeFieldContainer[Cell]
+    errors: _containers.RepeatedCompositeFieldContainer[Cell]
+    misclassified: _containers.RepeatedCompositeFieldContainer[Misclassified]
+    def __init__(self, job_id: _Optional[str] = ..., model_id: _Optional[str] = ..., dataset: _Optional[_Union[Dataset, _Mapping]] = ..., samples: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., confusion_matrix: _Optional[_Iterable[int]] = ..., overall: _Optional[_Union[OverallStatistics, _Mapping]] = ..., by_class: _Optional[_Iterable[_Union[ClassStatistics, _Mapping]]] = ..., worst: _Optional[_Iterable[_Union[Cell, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[Cell, _Mapping]]] = ..., misclassified: _Optional[_Iterable[_Union[Misclassified, _Mapping]]] = ...) -> None: ...
+
+class PredictRequest(_message.Message):
+    __slots__ = ("model_id", "images")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    images: Tensor
+    def __init__(self, model_id: _Optional[str] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+
+class PredictResponse(_message.Message):
+    __slots__ = ("probabilities", "labels")
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    probabilities: Tensor
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, probabilities: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class InspectRequest(_message.Message):
+    __slots__ = ("model_id", "samples", "layers", "dtype", "batch_size")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    samples: Dataset
+    layers: _containers.RepeatedScalarFieldContainer[str]
+    dtype: DType
+    batch_size: int
+    def __init__(self, model_id: _Optional[str] = ..., samples: _Optional[_Union[Dataset, _Mapping]] = ..., layers: _Optional[_Iterable[str]] = ..., dtype: _Optional[_Union[DType, str]] = ..., batch_size: _Optional[int] = ...) -> None: ...
+
+class TensorChunk(_message.Message):
+    __slots__ = ("layer", "sample_start", "sample_count", "total_samples", "tensor")
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_START_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    TENSOR_FIELD_NUMBER: _ClassVar[int]
+    layer: str
+    sample_start: int
+    sample_count: int
+    total_samples: int
+    tensor: Tensor
+    def __init__(self, layer: _Optional[str] = ..., sample_start: _Optional[int] = ..., sample_count: _Optional[int] = ..., total_samples: _Optional[int] = ..., tensor: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+
+class GetSamplesRequest(_message.Message):
+    __slots__ = ("split", "indices")
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    split: str
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, split: _Optional[str] = ..., indices: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Samples(_message.Message):
+    __slots__ = ("images", "labels")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    images: Tensor
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, images: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TrainingCheckpoint(_message.Message):
+    __slots__ = ("epoch", "history")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    history: _containers.RepeatedCompositeFieldContainer[TrainMetrics]
+    def __init__(self, epoch: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TrainMetrics, _Mapping]]] = ...) -> None: ...
+
+class WorkerReply(_message.Message):
+    __slots__ = ("payload", "error_code", "error_message")
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    error_code: str
+    error_message: str
+    def __init__(self, payload: _Optional[bytes] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,43 @@
+"""numpy ⇄ lenet.v1.Tensor: the contract's array encoding (little-endian, C order)."""
+import numpy as np
+
+from protos.lenet.v1 import lenet_pb2 as pb
+
+NUMPY_DTYPES = {pb.FLOAT32: np.dtype("<f4"), pb.FLOAT16: np.dtype("<f2"), pb.UINT8: np.dtype("u1"),
+                pb.INT64: np.dtype("<i8")}
+PROTO_DTYPES = {dtype: code for code, dtype in NUMPY_DTYPES.items()}
+
+
+def to_tensor(array: np.ndarray, name: str = "", dtype: int | None = None) -> pb.Tensor:
+    """Encode an array, converting it to `dtype` (a lenet.v1.DType) when given."""
+    target = NUMPY_DTYPES[dtype] if dtype else np.dtype(array.dtype).newbyteorder("<")
+    if target not in PROTO_DTYPES:
+        raise ValueError(f"dtype {array.dtype} has no lenet.v1.DType")
+    data = np.ascontiguousarray(array, dtype=target)
+    return pb.Tensor(name=name, shape=data.shape, dtype=PROTO_DTYPES[target], data=data.tobytes())
+
+
+def from_tensor(tensor: pb.Tensor) -> np.ndarray:
+    """Decode a tensor, checking that its bytes match its shape and dtype (ValueError otherwise)."""
+    if tensor.dtype not in NUMPY_DTYPES:
+        raise ValueError(f"unknown dtype {tensor.dtype}")
+    dtype = NUMPY_DTYPES[tensor.dtype]
+    shape = tuple(tensor.shape)
+    if any(d < 0 for d in shape):
+        raise ValueError(f"negative dimension in shape {list(shape)}")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(tensor.data) != expected:
+        raise ValueError(f"shape {list(shape)} of {dtype.name} needs {expected} bytes, got {len(tensor.data)}")
+    return np.frombuffer(tensor.data, dtype=dtype).reshape(shape)
+
+
+def images_from_tensor(tensor: pb.Tensor) -> np.ndarray:
+    """Uploaded images as N×28×28 uint8 or float32; ValueError for any other dtype or shape."""
+    images = from_tensor(tensor)
+    if images.dtype not in (np.uint8, np.float32):
+        raise ValueError(f"dtype must be UINT8 or FLOAT32, not {images.dtype}")
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+        raise ValueError(f"shape must be N×28×28 or N×1×28×28 with N ≥ 1, not {list(tensor.shape)}")
+    return images

@@ -1,0 +1,51 @@
+"""Build and run the gateway: the Lenet service, grpc.health.v1 and server reflection on one port."""
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.gateway.dispatch import Dispatcher
+from services.gateway.errors import translated
+from services.gateway.servicer import LenetServicer
+from services.store import Store
+
+SERVICE = pb.DESCRIPTOR.services_by_name["Lenet"]
+MAX_MESSAGE_BYTES = 64 << 20
+OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+           ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+
+
+def serialize(message) -> bytes:
+    """Messages are serialized as usual; Inspect relays chunks that are already serialized bytes."""
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def lenet_handler(servicer: LenetServicer) -> grpc.GenericRpcHandler:
+    """Handlers for every method of the contract, built from its descriptor, with errors translated."""
+    handlers = {}
+    for method in SERVICE.methods:
+        request_class = pb.DESCRIPTOR.message_types_by_name[method.input_type.name]._concrete_class
+        streaming = method.server_streaming
+        make = grpc.unary_stream_rpc_method_handler if streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(translated(getattr(servicer, method.name), streaming),
+                                     request_deserializer=request_class.FromString,
+                                     response_serializer=serialize)
+    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+
+
+def build(store: Store, port: int, host: str = "127.0.0.1", threads: int = 32) -> tuple[grpc.Server, int]:
+    """A started server; returns it with the port actually bound (port 0 picks a free one)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=OPTIONS)
+    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(Dispatcher(store)))])
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection([SERVICE.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise RuntimeError(f"cannot listen on {host}:{port}")
+    server.start()
+    for name in ("", SERVICE.full_name):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, bound

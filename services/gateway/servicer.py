@@ -1,0 +1,55 @@
+"""The Lenet servicer: one short method per RPC, translating gRPC to validation + dispatch calls."""
+from protos.lenet.v1 import lenet_pb2 as pb
+from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from services.gateway import validation as check
+from services.gateway.dispatch import Dispatcher
+
+
+class LenetServicer(pb_grpc.LenetServicer):
+    def __init__(self, dispatcher: Dispatcher):
+        self.dispatch = dispatcher
+        self.store = dispatcher.store
+
+    def SubmitTraining(self, request, context):
+        return self.dispatch.submit_training(check.train(request))
+
+    def SubmitEvaluation(self, request, context):
+        return self.dispatch.submit_evaluation(check.evaluation(request))
+
+    def GetJob(self, request, context):
+        return self.store.jobs.get(check.required_id(request.job_id, "job_id"))
+
+    def ListJobs(self, request, context):
+        return pb.ListJobsResponse(jobs=self.store.jobs.list(request.kind, request.state, request.limit or 100))
+
+    def CancelJob(self, request, context):
+        return self.store.jobs.request_cancel(check.required_id(request.job_id, "job_id"))
+
+    def WatchJob(self, request, context):
+        yield from self.dispatch.watch(check.required_id(request.job_id, "job_id"), request.after_event_id,
+                                       context.is_active)
+
+    def GetEvaluation(self, request, context):
+        return self.store.jobs.evaluation(check.required_id(request.job_id, "job_id"))
+
+    def Predict(self, request, context):
+        return self.dispatch.predict(check.predict(request))
+
+    def Inspect(self, request, context):
+        yield from self.dispatch.inspect(check.inspect(request), context.is_active)
+
+    def GetSamples(self, request, context):
+        return self.dispatch.samples(check.samples(request))
+
+    def GetModel(self, request, context):
+        return self.store.models.get(check.required_id(request.model_id, "model_id"))
+
+    def ListModels(self, request, context):
+        return pb.ListModelsResponse(models=self.store.models.list(request.limit or 100))
+
+    def ExportModel(self, request, context):
+        check.required_id(request.model_id, "model_id")
+        return self.dispatch.export(request)
+
+    def GetGraph(self, request, context):
+        return self.store.models.graph(check.required_id(request.model_id, "model_id"))

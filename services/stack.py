@@ -1,0 +1,101 @@
+"""The embedded stack: redis-server, Celery worker processes and the gateway as child processes.
+
+`lenet up`, `lenet demo` and the integration tests all start the same real parts this way. Redis comes from
+$REDIS_URL when set, else a private redis-server (services/store/server.py).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.store import Store
+from services.store.server import RedisServer, free_port
+
+
+class Stack:
+    def __init__(self, port: int = 0, workers: int = 1, gpu_workers: int = 0, redis_url: str | None = None,
+                 log_dir: str | None = None):
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.worker_count, self.gpu_worker_count = workers, gpu_workers
+        self.redis_url = redis_url or os.environ.get("REDIS_URL")
+        self.redis: RedisServer | None = None
+        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="lenet-stack-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.gateway: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+
+    def env(self) -> dict:
+        return {**os.environ, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        return subprocess.Popen([sys.executable, *args], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # Ctrl-C reaches us only; we stop the children in order
+
+    def start(self, timeout: float = 120) -> "Stack":
+        try:
+            if not self.redis_url:
+                self.redis = RedisServer().start()
+                self.redis_url = self.redis.url
+            for i in range(self.worker_count):
+                self.workers.append(self.add_worker("cpu", f"cpu{i}"))
+            for i in range(self.gpu_worker_count):
+                self.workers.append(self.add_worker("gpu", f"gpu{i}"))
+            self.gateway = self.spawn("gateway", "-m", "services.gateway", "--port", str(self.port))
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def add_worker(self, device: str, name: str) -> subprocess.Popen:
+        return self.spawn(f"worker-{name}", "-m", "workers", "--device", device, "--name", f"{name}-{os.getpid()}")
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until the gateway answers its health check and every worker has registered."""
+        deadline = time.monotonic() + timeout
+        store = Store(self.redis_url)
+        with grpc.insecure_channel(self.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while True:
+                for process in [self.gateway, *self.workers]:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"{' '.join(process.args[1:])} exited with {process.returncode}; "
+                                           f"see the logs in {self.log_dir}")
+                try:
+                    serving = health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == \
+                        health_pb2.HealthCheckResponse.SERVING
+                except grpc.RpcError:
+                    serving = False
+                if serving and len(store.workers.alive()) >= self.worker_count:
+                    store.close()
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"stack not ready after {timeout:.0f} s; see the logs in {self.log_dir}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Gateway first (no new work), then workers (warm shutdown), then Redis."""
+        for process in filter(None, [self.gateway, *self.workers]):
+            if process.poll() is None:
+                process.terminate()
+        for process in filter(None, [self.gateway, *self.workers]):
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.redis:
+            self.redis.stop()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,29 @@
+"""Live workers: each refreshes a short-lived hash, so the gateway knows which devices have capacity."""
+import redis
+
+from services.store import keys
+
+TTL_SECONDS = 30
+
+
+class Workers:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def heartbeat(self, name: str, device: str, pid: int) -> None:
+        with self.redis.pipeline() as tx:
+            tx.hset(keys.worker(name), mapping={"device": device, "pid": pid})
+            tx.expire(keys.worker(name), TTL_SECONDS)
+            tx.execute()
+
+    def leave(self, name: str) -> None:
+        self.redis.delete(keys.worker(name))
+
+    def alive(self) -> dict[str, str]:
+        """Live worker name → device."""
+        found = {}
+        for key in self.redis.scan_iter(match=keys.WORKER_PATTERN):
+            device = self.redis.hget(key, "device")
+            if device is not None:
+                found[key.decode().removeprefix(keys.worker(""))] = device.decode()
+        return found

@@ -1,0 +1,53 @@
+"""Shared fixtures: the MNIST folder from $LENET_DATA_DIR, a real redis-server, and the real embedded stack."""
+import os
+from pathlib import Path
+
+import pytest
+
+from services.stack import Stack
+from services.store import Store
+from services.store.server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    folder = os.environ.get("LENET_DATA_DIR")
+    if not folder or not Path(folder, "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.fail("set LENET_DATA_DIR to the MNIST folder (CI and `make test`: ../shared/mnist)")
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def store(redis_server) -> Store:
+    store = Store(redis_server.url)
+    store.redis.flushdb()
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def stack(data_dir, tmp_path_factory):
+    """Real redis-server, two real Celery CPU worker processes and the real gateway on loopback."""
+    with Stack(workers=2, log_dir=str(tmp_path_factory.mktemp("stack-logs"))) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def client(stack):
+    from clients.client import LenetClient
+
+    with LenetClient(stack.address, timeout=120) as lenet:
+        yield lenet
+
+
+@pytest.fixture(scope="session")
+def trained_model(client):
+    """The issue's reference run: 2,000 training images, 1 epoch, evaluated on the first 1,000 test images."""
+    job = client.train(epochs=1, limit=2000, eval_limit=1000, model_name="small")
+    return client.wait(job.id)

@@ -1,0 +1,114 @@
+"""The whole service end to end: real redis-server, real Celery worker processes, real gRPC gateway."""
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from protos.lenet.v1 import lenet_pb2 as pb
+
+
+def rpc_error(call) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value
+
+
+def test_small_training_succeeds_with_model_in_store(client, trained_model):
+    job = trained_model
+    assert job.state == pb.SUCCEEDED, job.error
+    assert job.queue == "cpu" and job.attempts == 1
+    assert job.metrics.epoch == 1 and job.metrics.test_accuracy >= 0.85
+    model = client.model(job.model_id)
+    assert model.train_samples == 2000 and model.hyper_parameters.epochs == 1
+    assert model.hyper_parameters.learning_rate == pytest.approx(0.05)   # seed defaults filled in
+    assert model.metrics.test_accuracy == job.metrics.test_accuracy
+    assert model.parameter_count == 431_080
+    assert job.model_id in [m.id for m in client.models()]
+
+
+def test_events_arrive_in_order_and_resume_from_the_middle(client, trained_model):
+    events = list(client.watch(trained_model.id))
+    kinds = [e.WhichOneof("kind") for e in events]
+    states = [e.state.state for e in events if e.WhichOneof("kind") == "state"]
+    assert states == [pb.QUEUED, pb.RUNNING, pb.SUCCEEDED]
+    assert kinds[-1] == "state" and kinds.count("epoch") == 1
+    batches = [e.batch.batch for e in events if e.WhichOneof("kind") == "batch"]
+    assert batches == sorted(batches) and batches[-1] == 20          # 2,000 images / batch 100
+    ids = [tuple(map(int, e.id.split("-"))) for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    middle = len(events) // 2
+    resumed = list(client.watch(trained_model.id, after_event_id=events[middle].id))
+    assert [e.id for e in resumed] == [e.id for e in events[middle + 1:]]
+    assert list(client.watch(trained_model.id, after_event_id=events[-1].id)) == []
+
+
+def test_cancel_ends_a_running_job(client):
+    job = client.train(epochs=3, limit=20000, eval_limit=500)
+    for event in client.watch(job.id):
+        if event.WhichOneof("kind") == "batch":
+            break
+    client.cancel(job.id)
+    finished = client.wait(job.id)
+    assert finished.state == pb.CANCELLED and finished.cancel_requested
+    assert not finished.model_id
+    error = rpc_error(lambda: client.cancel(job.id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_bad_field_is_invalid_argument_naming_it(client):
+    error = rpc_error(lambda: client.train(epochs=-3))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "hyper_parameters.epochs" in error.details()
+    error = rpc_error(lambda: client.train(learning_rate=-1))
+    assert "hyper_parameters.learning_rate" in error.details()
+    error = rpc_error(lambda: client.train(model_name="no spaces please"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "model_name" in error.details()
+    error = rpc_error(lambda: client.stub.SubmitTraining(pb.TrainRequest(train_data=pb.Dataset(split="valid"))))
+    assert "train_data.split" in error.details()
+
+
+def test_unknown_ids_are_not_found(client):
+    for call in (lambda: client.job("no-such-job"), lambda: client.model("no-such-model"),
+                 lambda: list(client.watch("no-such-job")), lambda: client.cancel("no-such-job")):
+        error = rpc_error(call)
+        assert error.code() == grpc.StatusCode.NOT_FOUND and "no-such" in error.details()
+
+
+def test_idempotent_submit_returns_the_same_job(client):
+    first = client.train(epochs=1, limit=100, eval_limit=100, device="gpu", idempotency_key="once")
+    again = client.train(epochs=1, limit=100, eval_limit=100, device="gpu", idempotency_key="once")
+    assert again.id == first.id
+    client.cancel(first.id)
+
+
+def test_gpu_job_waits_queued_on_the_gpu_queue(client):
+    job = client.train(epochs=1, limit=100, device="gpu")
+    time.sleep(3)
+    waiting = client.job(job.id)
+    assert waiting.state == pb.QUEUED and waiting.queue == "gpu"
+    any_device = client.train(epochs=1, limit=100, eval_limit=100, device="any")
+    assert any_device.queue == "cpu"          # no GPU worker alive: ANY goes to the CPU queue
+    assert client.cancel(job.id).state == pb.CANCELLED
+    assert client.wait(any_device.id).state == pb.SUCCEEDED
+
+
+def loaded_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_gateway_process_has_no_mxnet_but_workers_do(stack, trained_model):
+    assert "libmxnet" not in loaded_libraries(stack.gateway.pid)
+    assert all("libmxnet" in loaded_libraries(worker.pid) for worker in stack.workers)
+
+
+def test_health_and_reflection(stack):
+    with grpc.insecure_channel(stack.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        status = health.Check(health_pb2.HealthCheckRequest(service="lenet.v1.Lenet"), timeout=10).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = {service.name for reply in replies for service in reply.list_services_response.service}
+        assert {"lenet.v1.Lenet", "grpc.health.v1.Health"} <= names

@@ -1,0 +1,132 @@
+"""The store against a real redis-server: job state machine, idempotency, events, request streams."""
+import threading
+
+import pytest
+
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.store.requests import Cancelled
+
+
+def new_job(store, key=""):
+    return store.jobs.create(pb.Job(kind=pb.TRAIN, queue="cpu"), key)[0]
+
+
+def test_job_lifecycle_and_illegal_transitions(store):
+    job = new_job(store)
+    assert job.state == pb.QUEUED and job.created_at
+    running = store.jobs.transition(job.id, pb.RUNNING, "go")
+    assert running.attempts == 1 and running.started_at
+    done = store.jobs.transition(job.id, pb.SUCCEEDED)
+    assert done.finished_at
+    for state in (pb.QUEUED, pb.RUNNING, pb.FAILED, pb.CANCELLED):
+        with pytest.raises(FailedPrecondition, match="SUCCEEDED"):
+            store.jobs.transition(job.id, state)
+    assert store.jobs.get(job.id).state == pb.SUCCEEDED
+
+
+def test_queued_job_cannot_jump_to_succeeded(store):
+    job = new_job(store)
+    with pytest.raises(FailedPrecondition):
+        store.jobs.transition(job.id, pb.SUCCEEDED)
+
+
+def test_unknown_job_is_not_found(store):
+    with pytest.raises(NotFound, match="nope"):
+        store.jobs.get("nope")
+
+
+def test_idempotency_key_returns_the_first_job(store):
+    first = new_job(store, "retry-me")
+    again, created = store.jobs.create(pb.Job(kind=pb.TRAIN), "retry-me")
+    assert not created and again.id == first.id
+    assert len(store.jobs.list()) == 1
+
+
+def test_cancel_queued_at_once_running_by_flag(store):
+    queued = new_job(store)
+    assert store.jobs.request_cancel(queued.id).state == pb.CANCELLED
+    running = new_job(store)
+    store.jobs.transition(running.id, pb.RUNNING)
+    flagged = store.jobs.request_cancel(running.id)
+    assert flagged.state == pb.RUNNING and flagged.cancel_requested
+    store.jobs.transition(running.id, pb.CANCELLED)
+    with pytest.raises(FailedPrecondition, match="already ended"):
+        store.jobs.request_cancel(running.id)
+
+
+def test_events_in_order_and_resumable(store):
+    job = new_job(store)
+    store.jobs.transition(job.id, pb.RUNNING)
+    for batch in range(1, 6):
+        store.jobs.emit(job.id, pb.JobEvent(batch=pb.BatchProgress(epoch=1, batch=batch)))
+    store.jobs.transition(job.id, pb.SUCCEEDED)
+    events = store.jobs.events(job.id)
+    assert [e.WhichOneof("kind") for e in events] == ["state", "state"] + ["batch"] * 5 + ["state"]
+    assert [e.batch.batch for e in events[2:7]] == [1, 2, 3, 4, 5]
+    assert store.jobs.events(job.id, after=events[3].id) == events[4:]
+    with pytest.raises(InvalidArgument, match="after_event_id"):
+        store.jobs.events(job.id, after="not-an-id")
+
+
+def test_concurrent_updates_are_not_lost(store):
+    job = new_job(store)
+
+    def bump():
+        for _ in range(50):
+            store.jobs.update(job.id, lambda j: setattr(j, "attempts", j.attempts + 1))
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.jobs.get(job.id).attempts == 200
+
+
+def test_chunk_stream_holds_at_most_window_chunks(store):
+    request_id = store.requests.open(b"request", window=3)
+    pushed = []
+
+    def writer():
+        try:
+            for i in range(10):
+                store.requests.push_chunk(request_id, b"x%d" % i)
+                pushed.append(i)
+            store.requests.end_chunks(request_id)
+        except Cancelled:
+            pushed.append("cancelled")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    thread.join(timeout=1.5)
+    assert pushed == [0, 1, 2] and store.redis.xlen(f"lenet:request:{request_id}:chunks") == 3
+    received, after = [], "0-0"
+    while not received or received[-1][1] != "end":
+        entries = store.requests.take_chunks(request_id, after, block_ms=2000)
+        received += entries
+        after = entries[-1][0]
+    thread.join()
+    assert [data for _, kind, data in received if kind == "pb"] == [b"x%d" % i for i in range(10)]
+    store.requests.close(request_id)
+    assert store.requests.leftovers(request_id) == 0
+
+
+def test_cancelled_stream_stops_writer_and_leaves_nothing(store):
+    request_id = store.requests.open(b"request", window=1)
+    store.requests.push_chunk(request_id, b"first")
+    store.requests.cancel(request_id)
+    store.requests.close(request_id)
+    with pytest.raises(Cancelled):
+        store.requests.push_chunk(request_id, b"second")
+    assert store.requests.leftovers(request_id) == 0
+
+
+def test_models_registry(store):
+    model = store.models.save(pb.Model(name="m"), '{"nodes": []}', b"\x00params", pb.Graph(dot="digraph {}"))
+    assert store.models.get(model.id).name == "m"
+    assert store.models.files(model.id) == ('{"nodes": []}', b"\x00params")
+    assert store.models.graph(model.id).dot == "digraph {}"
+    assert [m.id for m in store.models.list()] == [model.id]
+    with pytest.raises(NotFound):
+        store.models.files("missing")

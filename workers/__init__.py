@@ -1,0 +1,1 @@
+"""Background workers: the MXNet engine and the tasks that drive it."""

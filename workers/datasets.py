@@ -1,0 +1,44 @@
+"""Turn a lenet.v1.Dataset (a split slice, chosen indices, or uploaded images) into numpy arrays."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from protos.lenet.v1 import lenet_pb2 as pb
+from protos.tensors import from_tensor, images_from_tensor
+from services.errors import InvalidArgument
+from workers.engine import mnist
+
+
+@dataclass
+class Selection:
+    images: np.ndarray          # uint8 or float32, N×28×28
+    labels: np.ndarray | None   # N labels, None for unlabelled uploads
+    indices: np.ndarray         # split indices (or 0…N-1 for uploads): what results refer to
+    description: str
+
+
+def resolve(dataset: pb.Dataset, default_split: str, field: str = "dataset") -> Selection:
+    if dataset.HasField("images"):
+        images = uploaded_images(dataset.images, f"{field}.images")
+        labels = None
+        if dataset.HasField("labels"):
+            labels = from_tensor(dataset.labels).astype(np.int64).reshape(-1)
+            if len(labels) != len(images) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+                raise InvalidArgument(f"{field}.labels", f"need {len(images)} labels in 0..9")
+        return Selection(images, labels, np.arange(len(images)), f"{len(images)} uploaded images")
+    split = dataset.split or default_split
+    try:
+        images, labels = mnist.load_split(split)
+        indices = np.asarray(dataset.indices, dtype=np.int64) if dataset.indices else \
+            np.arange(min(dataset.limit, len(images)) if dataset.limit else len(images))
+        images, labels = mnist.select(images, labels, indices=indices)
+    except (IndexError, KeyError, ValueError) as error:
+        raise InvalidArgument(field, str(error)) from None
+    return Selection(images, labels.astype(np.int64), indices, f"{len(indices)} {split} images")
+
+
+def uploaded_images(tensor: pb.Tensor, field: str) -> np.ndarray:
+    try:
+        return images_from_tensor(tensor)
+    except ValueError as error:
+        raise InvalidArgument(field, str(error)) from None

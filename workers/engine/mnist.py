@@ -1,0 +1,188 @@
+"""MNIST in the IDX format: read, validate, select and download, with numpy only.
+
+Workers read the dataset often, so `load_split` caches it; the arrays it returns are read-only so that
+no caller can corrupt the cache for the others.
+"""
+import functools
+import gzip
+import hashlib
+import http.client
+import os
+import struct
+import tempfile
+import urllib.request
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# sha256 of the official archives (the gzip bytes as published, not their content).
+OFFICIAL_SHA256 = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+
+# yann.lecun.com no longer serves the files reliably; these public copies hold the official archives.
+MIRRORS = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+]
+
+IMAGE_SHAPE = (28, 28)
+UBYTE = 0x08
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing, malformed or inconsistent; the message names the file."""
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file of unsigned bytes, gzip-compressed (told by its magic bytes) or raw."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DatasetError(f"{path}: corrupt gzip data ({error})") from error
+    if len(raw) < 4 or raw[:2] != b"\x00\x00":
+        raise DatasetError(f"{path}: not an IDX file (the magic number must start with two zero bytes, "
+                           f"found {raw[:4].hex() or 'an empty file'})")
+    type_code, ndim = raw[2], raw[3]
+    if type_code != UBYTE:
+        raise DatasetError(f"{path}: IDX type code 0x{type_code:02x} is not supported, "
+                           f"only 0x{UBYTE:02x} (unsigned byte)")
+    if ndim not in (1, 3):
+        raise DatasetError(f"{path}: {ndim} dimensions, expected 1 (labels) or 3 (images)")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: header cut short ({len(raw)} bytes, expected {header})")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected, found = int(np.prod(dims)), len(raw) - header
+    if found != expected:
+        fault = "truncated" if found < expected else "trailing bytes"
+        raise DatasetError(f"{path}: {fault}: dims {dims} need {expected} bytes of data, found {found}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def find_split_files(split: str, data_dir) -> tuple[Path, Path]:
+    """Find a split's images and labels as NAME.gz, NAME, or the seed's dotted NAME (train-images.idx3-ubyte)."""
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+    data_dir = Path(data_dir)
+    found = []
+    for name in SPLITS[split]:
+        candidates = [f"{name}.gz", name, name.replace("-idx", ".idx")]
+        path = next((data_dir / c for c in candidates if (data_dir / c).is_file()), None)
+        if path is None:
+            raise DatasetError(f"{split} data not found in {data_dir}: looked for {', '.join(candidates)}")
+        found.append(path)
+    return found[0], found[1]
+
+
+def data_dir() -> Path:
+    """Where the dataset lives: $LENET_DATA_DIR, else ~/.cache/lenet/mnist."""
+    return Path(os.environ.get("LENET_DATA_DIR") or Path.home() / ".cache" / "lenet" / "mnist").expanduser()
+
+
+_default_data_dir = data_dir  # load_split's parameter shadows the name
+
+
+def load_split(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 (N, 28, 28) and labels uint8 (N,) of a split, validated, cached and read-only."""
+    directory = Path(data_dir) if data_dir is not None else _default_data_dir()
+    return _load_split(split, directory.resolve())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_split(split: str, directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    images_path, labels_path = find_split_files(split, directory)
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DatasetError(f"{images_path}: images of shape {images.shape[1:]}, expected {IMAGE_SHAPE}")
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_path}: labels must have one dimension, found {labels.ndim}")
+    if len(images) != len(labels):
+        raise DatasetError(f"{images_path} holds {len(images)} images but {labels_path} holds "
+                           f"{len(labels)} labels")
+    if len(labels) and labels.max() > 9:
+        raise DatasetError(f"{labels_path}: label {labels.max()} is not a digit 0-9")
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
+def select(images: np.ndarray, labels: np.ndarray, limit: int = 0, indices=()) -> tuple[np.ndarray, np.ndarray]:
+    """The samples a request names: these `indices`, or the first `limit` (0 means all)."""
+    if limit and len(indices):
+        raise ValueError("give either limit or indices, not both")
+    if limit < 0:
+        raise ValueError(f"limit must be 0 (all) or positive, got {limit}")
+    if len(indices):
+        chosen = np.asarray(indices, dtype=np.int64)
+        outside = chosen[(chosen < 0) | (chosen >= len(labels))]
+        if outside.size:
+            raise IndexError(f"sample index {outside[0]} is out of range: "
+                             f"the set has {len(labels)} samples, indices 0..{len(labels) - 1}")
+        return images[chosen], labels[chosen]
+    return (images[:limit], labels[:limit]) if limit else (images, labels)
+
+
+def fetch(dest: Path, mirrors=MIRRORS, sha256=OFFICIAL_SHA256, timeout=60, log=print) -> list[Path]:
+    """Download the files named in `sha256` into dest, verified, skipping those already there.
+
+    Each file is written to a temporary name and moved into place only once its checksum and format are
+    right, so an interrupted or corrupt download never leaves a file that looks like data.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, digest in sha256.items():
+        path = dest / name
+        if path.is_file() and _sha256(path) == digest:
+            log(f"{name}: already present, checksum ok")
+        else:
+            _download(name, digest, path, mirrors, timeout, log)
+        paths.append(path)
+    return paths
+
+
+def _download(name: str, digest: str, path: Path, mirrors, timeout: float, log) -> None:
+    reasons = []
+    for base in mirrors:
+        url = base.rstrip("/") + "/" + name
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                while block := response.read(1 << 20):
+                    out.write(block)
+            found = _sha256(Path(tmp))
+            if found != digest:
+                raise DatasetError(f"sha256 {found} differs from the expected {digest}")
+            read_idx(tmp)
+            os.replace(tmp, path)
+            log(f"{name}: downloaded from {url}")
+            return
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            reason = f"{url}: {error or type(error).__name__}"
+            reasons.append(reason)
+            log(f"{name}: refused {reason}")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    raise DatasetError(f"could not fetch {name}: " + ("; ".join(reasons) or "no mirrors given"))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,135 @@
+"""Run training and evaluation jobs: read the job from the store, call the engine, write events and results.
+
+This is the only place that translates between the store's protobuf records and the engine's numpy world.
+"""
+import socket
+
+import numpy as np
+
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.store import Store
+from services.store.jobs import FINAL
+from workers import models
+from workers.datasets import resolve
+from workers.engine import stats
+from workers.engine.training import HyperParams, train
+
+BATCH_EVENT_EVERY = 10
+
+
+def hyper_params(message: pb.HyperParameters) -> HyperParams:
+    return HyperParams(epochs=message.epochs, batch_size=message.batch_size, learning_rate=message.learning_rate,
+                       momentum=message.momentum, weight_decay=message.weight_decay, seed=message.seed,
+                       normalize=message.normalize)
+
+
+def start(store: Store, job_id: str, worker: str) -> pb.Job | None:
+    """Mark the job RUNNING on this worker; None when it already ended (cancelled while queued, or done)."""
+    if store.jobs.get(job_id).state in FINAL:
+        return None
+    return store.jobs.transition(job_id, pb.RUNNING, f"running on {worker}",
+                                 change=lambda job: setattr(job, "worker", worker))
+
+
+def run_training(store: Store, job_id: str, worker: str = socket.gethostname()) -> None:
+    job = start(store, job_id, worker)
+    if job is None:
+        return
+    try:
+        _train(store, job)
+    except Exception as error:  # the job records why; the task itself succeeds
+        store.jobs.transition(job_id, pb.FAILED, str(error), change=lambda j: setattr(j, "error", str(error)))
+
+
+def _train(store: Store, job: pb.Job) -> None:
+    request, device = job.train, pb.Device.Name(job.device).lower()
+    train_set = resolve(request.train_data, "train", "train_data")
+    eval_set = resolve(request.eval_data, "test", "eval_data")
+    resumed = store.jobs.checkpoint(job.id)
+    history = list(resumed[0].history) if resumed else []
+    if resumed:
+        store.jobs.emit(job.id, pb.JobEvent(log=f"resuming after epoch {resumed[0].epoch}"))
+
+    def on_batch(progress) -> None:
+        store.jobs.emit(job.id, pb.JobEvent(batch=pb.BatchProgress(
+            epoch=progress.epoch, batch=progress.batch, batches_per_epoch=progress.batches_per_epoch,
+            train_accuracy=progress.train_accuracy, samples_per_second=progress.samples_per_second)))
+
+    def on_epoch(result) -> None:
+        metrics = pb.TrainMetrics(epoch=result.epoch, train_accuracy=result.train_accuracy,
+                                  test_accuracy=result.test_accuracy, elapsed_seconds=result.elapsed_seconds)
+        history.append(metrics)
+        store.jobs.save_checkpoint(job.id, pb.TrainingCheckpoint(epoch=result.epoch, history=history),
+                                   result.params)
+        store.jobs.update(job.id, lambda j: j.metrics.CopyFrom(metrics), pb.JobEvent(epoch=metrics))
+
+    result = train(hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
+                   eval_set.images, eval_set.labels, ctx=models.context(device), on_batch=on_batch,
+                   on_epoch=on_epoch, should_stop=lambda: store.jobs.cancel_requested(job.id),
+                   start_epoch=resumed[0].epoch if resumed else 0, initial_params=resumed[1] if resumed else None,
+                   batch_event_every=BATCH_EVENT_EVERY)
+    if result.stopped:
+        store.jobs.transition(job.id, pb.CANCELLED, "cancelled while training")
+        return
+    model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
+                     hyper_parameters=request.hyper_parameters, train_data=request.train_data,
+                     train_samples=len(train_set.images), metrics=history[-1] if history else None,
+                     device=job.device, owner=job.owner, history=history)
+    graph = models.graph(result.symbol_json)
+    model.parameter_count = graph.parameter_count
+    model = store.models.save(model, result.symbol_json, result.params, graph)
+    store.jobs.transition(job.id, pb.SUCCEEDED, f"model {model.id} saved",
+                          change=lambda j: setattr(j, "model_id", model.id))
+    store.jobs.drop_checkpoint(job.id)
+
+
+def run_evaluation(store: Store, job_id: str, worker: str = socket.gethostname()) -> None:
+    job = start(store, job_id, worker)
+    if job is None:
+        return
+    try:
+        evaluation = evaluate(store, job)
+    except Exception as error:
+        store.jobs.transition(job_id, pb.FAILED, str(error), change=lambda j: setattr(j, "error", str(error)))
+        return
+    store.jobs.save_evaluation(job_id, evaluation)
+    store.jobs.transition(job_id, pb.SUCCEEDED, f"accuracy {evaluation.overall.accuracy:.4f}",
+                          change=lambda j: setattr(j, "accuracy", evaluation.overall.accuracy))
+
+
+def evaluate(store: Store, job: pb.Job) -> pb.Evaluation:
+    request = job.evaluation
+    selection = resolve(request.dataset, "test")
+    if selection.labels is None:
+        raise ValueError("dataset.labels: uploaded images need labels to be evaluated")
+    probabilities = models.predictor(store, request.model_id, pb.Device.Name(job.device).lower()) \
+        .predict(selection.images)
+    predicted = probabilities.argmax(axis=1)
+    table = stats.confusion_table(predicted, selection.labels)
+    overall = stats.overall(table)
+    labels = [str(k) for k in range(len(table))]
+
+    def cell(prediction: int, reference: int, positions: np.ndarray) -> pb.Cell:
+        return pb.Cell(prediction=prediction, reference=reference, count=len(positions),
+                       indices=selection.indices[positions].tolist())
+
+    cells = stats.cell_indices(predicted, selection.labels)
+    wrong = np.flatnonzero(predicted != selection.labels)
+    return pb.Evaluation(
+        job_id=job.id, model_id=request.model_id, dataset=request.dataset, samples=len(predicted),
+        labels=labels, confusion_matrix=table.reshape(-1).tolist(),
+        overall=pb.OverallStatistics(
+            accuracy=overall["Accuracy"], kappa=overall["Kappa"], accuracy_lower=overall["AccuracyLower"],
+            accuracy_upper=overall["AccuracyUpper"], accuracy_null=overall["AccuracyNull"],
+            accuracy_p_value=overall["AccuracyPValue"], mcnemar_p_value=overall["McnemarPValue"]),
+        by_class=[pb.ClassStatistics(
+            label=row["Class"], sensitivity=row["Sensitivity"], specificity=row["Specificity"],
+            pos_pred_value=row["Pos Pred Value"], neg_pred_value=row["Neg Pred Value"],
+            precision=row["Precision"], recall=row["Recall"], f1=row["F1"], prevalence=row["Prevalence"],
+            detection_rate=row["Detection Rate"], detection_prevalence=row["Detection Prevalence"],
+            balanced_accuracy=row["Balanced Accuracy"]) for row in stats.by_class(table, labels)],
+        worst=[cell(p, r, cells[(p, r)]) for p, r, _count in stats.worst_cells(table)],
+        errors=[cell(p, r, positions) for (p, r), positions in sorted(cells.items())],
+        misclassified=[pb.Misclassified(index=int(selection.indices[i]), prediction=int(predicted[i]),
+                                        reference=int(selection.labels[i]),
+                                        probabilities=probabilities[i].tolist()) for i in wrong])
