@@ -56,13 +56,13 @@ class LenetClient:
 
     # -- training and jobs ---------------------------------------------------------------------------
     def train(self, *, epochs: int = 0, batch_size: int = 0, learning_rate: float = 0, momentum: float = 0,
-              weight_decay: float = 0, seed: int = 0, normalize: bool = False, limit: int = 0,
+              weight_decay: float = 0, seed: int = 0, normalize: bool = False, init_scale: float = 0, limit: int = 0,
               eval_limit: int = 0, device: str = "cpu", model_name: str = "", idempotency_key: str = "") -> pb.Job:
         """Submit a training job; zero values mean the seed's defaults (20 epochs, batch 100, lr 0.05 …)."""
         request = pb.TrainRequest(
             hyper_parameters=pb.HyperParameters(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                 momentum=momentum, weight_decay=weight_decay, seed=seed,
-                                                normalize=normalize),
+                                                normalize=normalize, init_scale=init_scale),
             train_data=dataset("train", limit), eval_data=dataset("test", eval_limit),
             device=DEVICES[device], model_name=model_name, idempotency_key=idempotency_key)
         return self.stub.SubmitTraining(request, timeout=self.timeout)

@@ -2,8 +2,6 @@
 
 This is the only place that translates between the store's protobuf records and the engine's numpy world.
 """
-import socket
-
 import numpy as np
 
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -20,7 +18,7 @@ BATCH_EVENT_EVERY = 10
 def hyper_params(message: pb.HyperParameters) -> HyperParams:
     return HyperParams(epochs=message.epochs, batch_size=message.batch_size, learning_rate=message.learning_rate,
                        momentum=message.momentum, weight_decay=message.weight_decay, seed=message.seed,
-                       normalize=message.normalize)
+                       normalize=message.normalize, init_scale=message.init_scale)
 
 
 def start(store: Store, job_id: str, worker: str) -> pb.Job | None:
@@ -31,18 +29,18 @@ def start(store: Store, job_id: str, worker: str) -> pb.Job | None:
                                  change=lambda job: setattr(job, "worker", worker))
 
 
-def run_training(store: Store, job_id: str, worker: str = socket.gethostname()) -> None:
+def run_training(store: Store, job_id: str, worker: str, device: str) -> None:
     job = start(store, job_id, worker)
     if job is None:
         return
     try:
-        _train(store, job)
+        _train(store, job, device)
     except Exception as error:  # the job records why; the task itself succeeds
         store.jobs.transition(job_id, pb.FAILED, str(error), change=lambda j: setattr(j, "error", str(error)))
 
 
-def _train(store: Store, job: pb.Job) -> None:
-    request, device = job.train, pb.Device.Name(job.device).lower()
+def _train(store: Store, job: pb.Job, device: str) -> None:
+    request = job.train
     train_set = resolve(request.train_data, "train", "train_data")
     eval_set = resolve(request.eval_data, "test", "eval_data")
     resumed = store.jobs.checkpoint(job.id)
@@ -74,7 +72,7 @@ def _train(store: Store, job: pb.Job) -> None:
     model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
                      hyper_parameters=request.hyper_parameters, train_data=request.train_data,
                      train_samples=len(train_set.images), metrics=history[-1] if history else None,
-                     device=job.device, owner=job.owner, history=history)
+                     device=pb.Device.Value(device.upper()), owner=job.owner, history=history)
     graph = models.graph(result.symbol_json)
     model.parameter_count = graph.parameter_count
     model = store.models.save(model, result.symbol_json, result.params, graph)
@@ -83,12 +81,12 @@ def _train(store: Store, job: pb.Job) -> None:
     store.jobs.drop_checkpoint(job.id)
 
 
-def run_evaluation(store: Store, job_id: str, worker: str = socket.gethostname()) -> None:
+def run_evaluation(store: Store, job_id: str, worker: str, device: str) -> None:
     job = start(store, job_id, worker)
     if job is None:
         return
     try:
-        evaluation = evaluate(store, job)
+        evaluation = evaluate(store, job, device)
     except Exception as error:
         store.jobs.transition(job_id, pb.FAILED, str(error), change=lambda j: setattr(j, "error", str(error)))
         return
@@ -97,13 +95,12 @@ def run_evaluation(store: Store, job_id: str, worker: str = socket.gethostname()
                           change=lambda j: setattr(j, "accuracy", evaluation.overall.accuracy))
 
 
-def evaluate(store: Store, job: pb.Job) -> pb.Evaluation:
+def evaluate(store: Store, job: pb.Job, device: str) -> pb.Evaluation:
     request = job.evaluation
     selection = resolve(request.dataset, "test")
     if selection.labels is None:
         raise ValueError("dataset.labels: uploaded images need labels to be evaluated")
-    probabilities = models.predictor(store, request.model_id, pb.Device.Name(job.device).lower()) \
-        .predict(selection.images)
+    probabilities = models.predictor(store, request.model_id, device).predict(selection.images)
     predicted = probabilities.argmax(axis=1)
     table = stats.confusion_table(predicted, selection.labels)
     overall = stats.overall(table)

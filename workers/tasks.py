@@ -17,12 +17,12 @@ WORKER = os.environ.get("LENET_WORKER_NAME", f"{DEVICE}@{socket.gethostname()}")
 
 @app.task(name="lenet.train")
 def train(job_id: str) -> None:
-    jobs.run_training(store, job_id, WORKER)
+    jobs.run_training(store, job_id, WORKER, DEVICE)
 
 
 @app.task(name="lenet.evaluate")
 def evaluate(job_id: str) -> None:
-    jobs.run_evaluation(store, job_id, WORKER)
+    jobs.run_evaluation(store, job_id, WORKER, DEVICE)
 
 
 @app.task(name="lenet.predict")

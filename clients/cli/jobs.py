@@ -13,6 +13,7 @@ def register(commands) -> None:
     train.add_argument("--weight-decay", type=float, default=0, help="[1e-5]")
     train.add_argument("--seed", type=int, default=0, help="[42]")
     train.add_argument("--normalize", action="store_true", help="scale pixels to 0–1 (the seed feeds raw 0–255)")
+    train.add_argument("--init-scale", type=float, default=0, help="initial weights uniform in ±SCALE [0.01]")
     train.add_argument("--limit", type=int, default=0, help="train on the first N training images [all 60,000]")
     train.add_argument("--eval-limit", type=int, default=0, help="evaluate each epoch on the first N test images")
     train.add_argument("--device", choices=["cpu", "gpu", "any"], default="cpu")
@@ -43,7 +44,7 @@ def run_train(args) -> int:
     with connect(args) as client:
         job = client.train(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
-                           normalize=args.normalize, limit=args.limit, eval_limit=args.eval_limit,
+                           normalize=args.normalize, init_scale=args.init_scale, limit=args.limit, eval_limit=args.eval_limit,
                            device=args.device, model_name=args.name, idempotency_key=args.idempotency_key)
         if not args.json:
             console.print(f"submitted {job_line(job)}")

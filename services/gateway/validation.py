@@ -9,7 +9,7 @@ from protos.tensors import from_tensor, images_from_tensor
 from services.errors import InvalidArgument, ResourceExhausted
 
 SEED_DEFAULTS = pb.HyperParameters(epochs=20, batch_size=100, learning_rate=0.05, momentum=0.9,
-                                   weight_decay=1e-5, seed=42)
+                                   weight_decay=1e-5, seed=42, init_scale=0.01)
 MAX_UPLOAD_IMAGES = 10_000       # per Predict / Inspect / dataset upload (≈ 31 MB of float32 pixels)
 MAX_INSPECT_SAMPLES = 10_000
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -37,6 +37,7 @@ def hyper_parameters(given: pb.HyperParameters) -> pb.HyperParameters:
     check(0 < hp.learning_rate <= 10, field + "learning_rate", f"must be in (0, 10], got {hp.learning_rate}")
     check(0 <= hp.momentum < 1, field + "momentum", f"must be in [0, 1), got {hp.momentum}")
     check(0 <= hp.weight_decay < 1, field + "weight_decay", f"must be in [0, 1), got {hp.weight_decay}")
+    check(0 < hp.init_scale <= 1, field + "init_scale", f"must be in (0, 1], got {hp.init_scale}")
     check(0 <= hp.seed < 2**31, field + "seed", f"must be in [0, 2^31), got {hp.seed}")
     return hp
 

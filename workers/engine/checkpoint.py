@@ -27,7 +27,7 @@ def params_from_bytes(data: bytes) -> tuple[dict, dict]:
 
 
 def save_checkpoint_files(prefix, symbol_json: str, params: bytes, epoch: int = 0) -> list[Path]:
-    """Write PREFIX-symbol.json and PREFIX-EPOCH.params, the pair `mx.model.load_checkpoint` and R's mx.model.load read."""
+    """Write PREFIX-symbol.json and PREFIX-EPOCH.params: what `mx.model.load_checkpoint` and R's mx.model.load read."""
     symbol_path = Path(f"{prefix}-symbol.json")
     params_path = Path(f"{prefix}-{epoch:04d}.params")
     symbol_path.write_text(symbol_json)

@@ -163,6 +163,9 @@ def _download(name: str, digest: str, path: Path, mirrors, timeout: float, log) 
             with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
                 while block := response.read(1 << 20):
                     out.write(block)
+                promised = response.headers.get("Content-Length")
+                if promised is not None and out.tell() != int(promised):
+                    raise DatasetError(f"download cut short: {out.tell()} of {promised} bytes")
             found = _sha256(Path(tmp))
             if found != digest:
                 raise DatasetError(f"sha256 {found} differs from the expected {digest}")

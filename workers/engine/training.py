@@ -1,6 +1,6 @@
 """Training LeNet the way the seed's `mx.model.FeedForward.create` call does, one linear loop.
 
-R's defaults reproduced: weights uniform in ±0.01 and biases zero (`mx.init.uniform(0.01)`), SGD with
+R's defaults reproduced: weights uniform in ±0.01 and biases zero (`mx.init.uniform(0.01)`, init_scale), SGD with
 momentum and weight decay, gradients rescaled by 1/batch size, and the training set shuffled once, the
 same order for every epoch (R's `mx.io.arrayiter` shuffles when it is built, not on reset).
 """
@@ -24,6 +24,11 @@ class HyperParams:
     weight_decay: float = 1e-5
     seed: int = 42
     normalize: bool = False
+    init_scale: float = 0.01
+
+    def __post_init__(self):
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs} and {self.batch_size}")
 
 
 @dataclass
@@ -63,7 +68,7 @@ def train(hp: HyperParams, train_x, train_y, eval_x, eval_y, *, ctx=None, on_bat
     np.random.seed(hp.seed)
     order = np.random.permutation(len(train_y))
     batch_size = min(hp.batch_size, len(train_y))
-    train_iter = _iterator(train_x[order], np.asarray(train_y)[order], batch_size, hp.normalize)
+    train_iter = _iterator(np.asarray(train_x)[order], np.asarray(train_y)[order], batch_size, hp.normalize)
     eval_iter = _iterator(eval_x, eval_y, batch_size, hp.normalize)
     batches = -(-len(train_y) // batch_size)
 
@@ -71,7 +76,7 @@ def train(hp: HyperParams, train_x, train_y, eval_x, eval_y, *, ctx=None, on_bat
     model = mx.mod.Module(symbol, data_names=["data"], label_names=[LABEL], context=ctx or mx.cpu())
     model.bind(train_iter.provide_data, train_iter.provide_label)
     arg_params, aux_params = params_from_bytes(initial_params) if initial_params else (None, None)
-    model.init_params(mx.init.Uniform(0.01), arg_params=arg_params, aux_params=aux_params)
+    model.init_params(mx.init.Uniform(hp.init_scale), arg_params=arg_params, aux_params=aux_params)
     model.init_optimizer(optimizer="sgd", optimizer_params={
         "learning_rate": hp.learning_rate, "momentum": hp.momentum, "wd": hp.weight_decay,
         "rescale_grad": 1.0 / batch_size})

@@ -91,7 +91,7 @@ class Dataset(_message.Message):
     def __init__(self, split: _Optional[str] = ..., limit: _Optional[int] = ..., indices: _Optional[_Iterable[int]] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class HyperParameters(_message.Message):
-    __slots__ = ("epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "seed", "normalize")
+    __slots__ = ("epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "seed", "normalize", "init_scale")
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +99,7 @@ class HyperParameters(_message.Message):
     WEIGHT_DECAY_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     NORMALIZE_FIELD_NUMBER: _ClassVar[int]
+    INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
     epochs: int
     batch_size: int
     learning_rate: float
@@ -106,7 +107,8 @@ class HyperParameters(_message.Message):
     weight_decay: float
     seed: int
     normalize: bool
-    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., weight_decay: _Optional[float] = ..., seed: _Optional[int] = ..., normalize: _Optional[bool] = ...) -> None: ...
+    init_scale: float
+    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., weight_decay: _Optional[float] = ..., seed: _Optional[int] = ..., normalize: _Optional[bool] = ..., init_scale: _Optional[float] = ...) -> None: ...
 
 class TrainMetrics(_message.Message):
     __slots__ = ("epoch", "train_accuracy", "test_accuracy", "elapsed_seconds")

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures and records them as a table in BENCHMARKS.md (never timed asserts)."""
