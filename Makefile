@@ -12,7 +12,7 @@ export LENET_DATA_DIR
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[cpu,dev]'
 	touch $@
 
 demo: $(BIN)/.installed          ## the seed notebook through the service, on the embedded stack

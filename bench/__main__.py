@@ -1,15 +1,16 @@
-"""Run benchmarks: `python -m bench [NAME …]` (default: all). Each module under bench/ with a main() is one."""
+"""Run benchmarks: `python -m bench` runs all with their defaults; `python -m bench NAME [OPTIONS]` runs one."""
 import importlib
 import sys
 
-BENCHES = ["train", "inspect"]
+BENCHES = ["inspect", "train"]
 
 
-def main(names: list[str]) -> None:
-    for name in names or BENCHES:
-        if name not in BENCHES:
-            sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
-        importlib.import_module(f"bench.{name}").main()
+def main(argv: list[str]) -> None:
+    name, options = (argv[0], argv[1:]) if argv else (None, [])
+    if name is not None and name not in BENCHES:
+        sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
+    for bench in [name] if name else BENCHES:
+        importlib.import_module(f"bench.{bench}").main(options)
 
 
 if __name__ == "__main__":

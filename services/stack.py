@@ -19,7 +19,7 @@ from services.store.server import RedisServer, free_port
 
 class Stack:
     def __init__(self, port: int = 0, workers: int = 1, gpu_workers: int = 0, redis_url: str | None = None,
-                 log_dir: str | None = None):
+                 log_dir: str | None = None, env: dict | None = None):
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.worker_count, self.gpu_worker_count = workers, gpu_workers
@@ -29,9 +29,10 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.gateway: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        self.extra_env = env or {}
 
     def env(self) -> dict:
-        return {**os.environ, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
+        return {**os.environ, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")

@@ -22,8 +22,10 @@ def hyper_params(message: pb.HyperParameters) -> HyperParams:
 
 
 def start(store: Store, job_id: str, worker: str) -> pb.Job | None:
-    """Mark the job RUNNING on this worker; None when it already ended (cancelled while queued, or done)."""
-    if store.jobs.get(job_id).state in FINAL:
+    """Mark the job RUNNING on this worker; None when it already ended (cancelled while queued, or done) or
+    another live worker is running it (a duplicate delivery)."""
+    job = store.jobs.get(job_id)
+    if job.state in FINAL or job.state == pb.RUNNING and job.worker != worker and job.worker in store.workers.alive():
         return None
     return store.jobs.transition(job_id, pb.RUNNING, f"running on {worker}",
                                  change=lambda job: setattr(job, "worker", worker))

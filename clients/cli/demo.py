@@ -6,6 +6,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.cli.output import console, follow
 from clients.client import LenetClient, gateway_address
+from protos.lenet.v1 import lenet_pb2 as pb
 
 
 def register(commands) -> None:
@@ -48,4 +49,4 @@ def run_demo(args) -> int:
         job = follow(client, client.train(**options))
         console.print(f"final test accuracy {job.metrics.test_accuracy:.4f} (the seed reports 0.9901 after 20 "
                       f"epochs); model {job.model_id}")
-        return 0 if job.state == job.SUCCEEDED else 1
+        return 0 if job.state == pb.SUCCEEDED else 1

@@ -53,6 +53,7 @@ def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=False) as progress:
         bar = progress.add_task(f"job {job.id}", total=None, info="queued")
+        say = (lambda text: None) if quiet else progress.console.print
 
         def show(event: pb.JobEvent) -> None:
             kind = event.WhichOneof("kind")
@@ -62,14 +63,13 @@ def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
                                 info=f"epoch {event.batch.epoch}/{epochs} train acc {event.batch.train_accuracy:.3f} "
                                      f"{event.batch.samples_per_second:,.0f} img/s")
             elif kind == "epoch":
-                progress.console.print(
-                    f"epoch {event.epoch.epoch:>2}/{epochs}  train accuracy {event.epoch.train_accuracy:.4f}  "
+                say(f"epoch {event.epoch.epoch:>2}/{epochs}  train accuracy {event.epoch.train_accuracy:.4f}  "
                     f"test accuracy {event.epoch.test_accuracy:.4f}  {event.epoch.elapsed_seconds:6.1f} s")
             elif kind == "state":
                 progress.update(bar, info=pb.JobState.Name(event.state.state).lower())
                 if event.state.message:
-                    progress.console.print(f"{pb.JobState.Name(event.state.state)}: {event.state.message}")
+                    say(f"{pb.JobState.Name(event.state.state)}: {event.state.message}")
             elif kind == "log":
-                progress.console.print(event.log)
+                say(event.log)
 
         return client.wait(job.id, show)

@@ -3,6 +3,7 @@ import argparse
 import signal
 import threading
 
+from services.gateway import recovery
 from services.gateway.server import build
 from services.store import Store
 
@@ -15,6 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     store = Store()
     store.ping()
     server, port = build(store, args.port, args.host)
+    recovery.start(store)
     print(f"gateway listening on {args.host}:{port}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

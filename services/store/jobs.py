@@ -124,6 +124,10 @@ class Jobs:
                 pass  # a worker started it meanwhile: flag it instead
         return self.update(job_id, _flag_cancel)
 
+    def claim_requeue(self, job: pb.Job) -> bool:
+        """True for exactly one caller per lost attempt of `job`, so only one gateway re-queues it."""
+        return bool(self.redis.set(keys.job_requeue(job.id, job.attempts), 1, nx=True, ex=24 * 3600))
+
     def cancel_requested(self, job_id: str) -> bool:
         return self.get(job_id).cancel_requested
 

@@ -19,6 +19,10 @@ def job_evaluation(job_id: str) -> str:       # Evaluation protobuf bytes
     return f"lenet:job:{job_id}:evaluation"
 
 
+def job_requeue(job_id: str, attempt: int) -> str:  # string: set by the one gateway that re-queues this attempt
+    return f"lenet:job:{job_id}:requeue:{attempt}"
+
+
 def idempotency(key: str) -> str:             # string: job id first created under this key
     return f"lenet:idempotency:{key}"
 

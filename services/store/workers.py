@@ -1,9 +1,11 @@
 """Live workers: each refreshes a short-lived hash, so the gateway knows which devices have capacity."""
+import os
+
 import redis
 
 from services.store import keys
 
-TTL_SECONDS = 30
+TTL_SECONDS = float(os.environ.get("LENET_HEARTBEAT_SECONDS", 30))  # a worker silent this long is gone
 
 
 class Workers:
@@ -13,7 +15,7 @@ class Workers:
     def heartbeat(self, name: str, device: str, pid: int) -> None:
         with self.redis.pipeline() as tx:
             tx.hset(keys.worker(name), mapping={"device": device, "pid": pid})
-            tx.expire(keys.worker(name), TTL_SECONDS)
+            tx.pexpire(keys.worker(name), int(TTL_SECONDS * 1000))
             tx.execute()
 
     def leave(self, name: str) -> None:

@@ -1,0 +1,40 @@
+"""A worker killed mid-training: its job is re-queued, picked up by another worker, and resumes from the last
+epoch checkpoint. Its own stack, with a short heartbeat so the loss is noticed within seconds."""
+import os
+import signal
+
+import pytest
+
+from clients.client import LenetClient
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def fast_recovery_stack(data_dir, tmp_path_factory):
+    env = {"LENET_HEARTBEAT_SECONDS": "3", "LENET_RECOVERY_SECONDS": "1"}
+    with Stack(workers=2, log_dir=str(tmp_path_factory.mktemp("recovery-logs")), env=env) as stack:
+        yield stack
+
+
+def test_killed_worker_job_resumes_from_checkpoint(fast_recovery_stack):
+    stack = fast_recovery_stack
+    with LenetClient(stack.address, timeout=60) as client:
+        job = client.train(epochs=3, limit=3000, eval_limit=500, init_scale=0.07)
+        for event in client.watch(job.id):
+            if event.WhichOneof("kind") == "epoch":
+                break
+        running = client.job(job.id)
+        assert running.state == pb.RUNNING and running.metrics.epoch == 1
+        victim = next(p for p in stack.workers if running.worker.startswith(p.args[-1]))
+        os.kill(victim.pid, signal.SIGKILL)
+
+        finished = client.wait(job.id)
+        assert finished.state == pb.SUCCEEDED, finished.error
+        assert finished.attempts == 2 and finished.worker != running.worker
+        logs = [e.log for e in client.watch(job.id) if e.WhichOneof("kind") == "log"]
+        assert any("was lost" in line for line in logs) and "resuming after epoch 1" in logs
+        epochs = [e.epoch.epoch for e in client.watch(job.id) if e.WhichOneof("kind") == "epoch"]
+        assert epochs == [1, 2, 3]                      # epoch 1 was not trained again
+        history = client.model(finished.model_id).history
+        assert [m.epoch for m in history] == [1, 2, 3] and history[-1].test_accuracy > 0.8
