@@ -19,6 +19,14 @@ DEFAULT_GATEWAY = "localhost:50051"
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
 FINAL = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
 MAX_MESSAGE_BYTES = 64 << 20
+# caret's names for the statistics of an Evaluation, in caret's order, and the message fields holding them.
+OVERALL_FIELDS = {"Accuracy": "accuracy", "Kappa": "kappa", "AccuracyLower": "accuracy_lower",
+                  "AccuracyUpper": "accuracy_upper", "AccuracyNull": "accuracy_null",
+                  "AccuracyPValue": "accuracy_p_value", "McnemarPValue": "mcnemar_p_value"}
+BY_CLASS_FIELDS = {"Sensitivity": "sensitivity", "Specificity": "specificity", "Pos Pred Value": "pos_pred_value",
+                   "Neg Pred Value": "neg_pred_value", "Precision": "precision", "Recall": "recall", "F1": "f1",
+                   "Prevalence": "prevalence", "Detection Rate": "detection_rate",
+                   "Detection Prevalence": "detection_prevalence", "Balanced Accuracy": "balanced_accuracy"}
 
 
 def gateway_address(address: str | None = None) -> str:
@@ -36,14 +44,59 @@ def dataset(split: str = "", limit: int = 0, indices: Sequence[int] = (), images
     return message
 
 
+def confusion_matrix(evaluation: pb.Evaluation) -> np.ndarray:
+    """The k×k int64 counts, rows = prediction, columns = reference (caret's cm$table)."""
+    k = len(evaluation.labels)
+    return np.asarray(evaluation.confusion_matrix, dtype=np.int64).reshape(k, k)
+
+
+def overall_statistics(evaluation: pb.Evaluation) -> dict[str, float]:
+    """caret's cm$overall as {name: value}; NaN where R gives NaN."""
+    return {name: getattr(evaluation.overall, field) for name, field in OVERALL_FIELDS.items()}
+
+
+def class_statistics(evaluation: pb.Evaluation) -> list[dict]:
+    """caret's cm$byClass rows: {"Class": label, "Sensitivity": …, …, "Balanced Accuracy": …} per class."""
+    return [{"Class": row.label, **{name: getattr(row, field) for name, field in BY_CLASS_FIELDS.items()}}
+            for row in evaluation.by_class]
+
+
+def misclassified(evaluation: pb.Evaluation) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The wrongly predicted samples as arrays: (indices, predictions, references, probabilities N×k)."""
+    rows = evaluation.misclassified
+    k = len(evaluation.labels)
+    return (np.array([m.index for m in rows], dtype=np.int64), np.array([m.prediction for m in rows], dtype=np.int64),
+            np.array([m.reference for m in rows], dtype=np.int64),
+            np.array([m.probabilities for m in rows], dtype=np.float32).reshape(len(rows), k))
+
+
+class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer TOKEN` to every call (gateways started with $LENET_TOKENS require it)."""
+
+    def __init__(self, token: str):
+        self.header = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details):
+        return details._replace(metadata=[*(details.metadata or ()), self.header])
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+
 class LenetClient:
-    def __init__(self, address: str | None = None, timeout: float | None = None):
+    def __init__(self, address: str | None = None, timeout: float | None = None, token: str | None = None):
+        """`token` (default $LENET_TOKEN) is sent as a bearer token when given."""
         self.address = gateway_address(address)
         self.timeout = timeout
         self.channel = grpc.insecure_channel(self.address, options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
-        self.stub = pb_grpc.LenetStub(self.channel)
+        token = token or os.environ.get("LENET_TOKEN")
+        channel = grpc.intercept_channel(self.channel, BearerToken(token)) if token else self.channel
+        self.stub = pb_grpc.LenetStub(channel)
 
     def __enter__(self) -> "LenetClient":
         return self
@@ -118,19 +171,34 @@ class LenetClient:
 
     # -- evaluation, prediction, inspection ----------------------------------------------------------
     def evaluate(self, model_id: str, limit: int = 0, split: str = "test", indices: Sequence[int] = (),
-                 images: np.ndarray | None = None, labels: np.ndarray | None = None,
+                 images: np.ndarray | None = None, labels: np.ndarray | None = None, device: str = "",
                  idempotency_key: str = "") -> pb.Job:
-        """Submit an evaluation job; read its result with evaluation(job.id) once it has SUCCEEDED."""
+        """Submit an evaluation job (device "": the model's); read its result with evaluation(job.id) once it
+        has SUCCEEDED, or use evaluate_and_wait."""
         return self.stub.SubmitEvaluation(pb.EvaluationRequest(
             model_id=model_id, dataset=dataset(split, limit, indices, images, labels),
-            idempotency_key=idempotency_key), timeout=self.timeout)
+            device=DEVICES.get(device, pb.DEVICE_UNSPECIFIED), idempotency_key=idempotency_key),
+            timeout=self.timeout)
 
     def evaluation(self, job_id: str) -> pb.Evaluation:
+        """A finished evaluation; FAILED_PRECONDITION (with the job's error) unless the job SUCCEEDED."""
         return self.stub.GetEvaluation(pb.GetEvaluationRequest(job_id=job_id), timeout=self.timeout)
 
+    def evaluate_and_wait(self, model_id: str, **dataset_options) -> pb.Evaluation:
+        """Submit an evaluation, follow it to its end and return its result (see evaluate for the options)."""
+        job = self.evaluate(model_id, **dataset_options)
+        self.wait(job.id)
+        return self.evaluation(job.id)
+
     def predict(self, model_id: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities N×10, predicted labels N) for uint8 or float32 images N×28×28."""
-        response = self.stub.Predict(pb.PredictRequest(model_id=model_id, images=to_tensor(np.asarray(images))),
+        """(probabilities N×10, predicted labels N) for images N×28×28 (or one 28×28), uint8 pixels 0–255 or
+        floats on the same scale (sent as float32)."""
+        images = np.asarray(images)
+        if images.ndim == 2:
+            images = images[None]
+        if images.dtype.kind == "f":
+            images = images.astype(np.float32)
+        response = self.stub.Predict(pb.PredictRequest(model_id=model_id, images=to_tensor(images, "images")),
                                      timeout=self.timeout)
         return from_tensor(response.probabilities), np.asarray(response.labels)
 

@@ -34,6 +34,10 @@ class PermissionDenied(ServiceError):
     code = "PERMISSION_DENIED"
 
 
+class Unauthenticated(ServiceError):
+    code = "UNAUTHENTICATED"
+
+
 class Unavailable(ServiceError):
     code = "UNAVAILABLE"
 
@@ -43,7 +47,7 @@ class DeadlineExceeded(ServiceError):
 
 
 BY_CODE = {cls.code: cls for cls in (InvalidArgument, NotFound, FailedPrecondition, ResourceExhausted,
-                                     PermissionDenied, Unavailable, DeadlineExceeded, ServiceError)}
+                                     PermissionDenied, Unauthenticated, Unavailable, DeadlineExceeded, ServiceError)}
 
 
 def from_code(code: str, message: str) -> ServiceError:

@@ -6,6 +6,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from protos.lenet.v1 import lenet_pb2 as pb
+from services.gateway.auth import Auth, AuthInterceptor
 from services.gateway.dispatch import Dispatcher
 from services.gateway.errors import translated
 from services.gateway.servicer import LenetServicer
@@ -37,8 +38,10 @@ def lenet_handler(servicer: LenetServicer) -> grpc.GenericRpcHandler:
 
 def build(store: Store, port: int, host: str = "127.0.0.1", threads: int = 32) -> tuple[grpc.Server, int]:
     """A started server; returns it with the port actually bound (port 0 picks a free one)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=OPTIONS)
-    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(Dispatcher(store)))])
+    auth = Auth()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=OPTIONS,
+                         interceptors=[AuthInterceptor(auth, SERVICE.full_name)])
+    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(Dispatcher(store), auth))])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([SERVICE.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server)

@@ -2,19 +2,23 @@
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from services.gateway import validation as check
+from services.gateway.auth import Auth
 from services.gateway.dispatch import Dispatcher
 
 
 class LenetServicer(pb_grpc.LenetServicer):
-    def __init__(self, dispatcher: Dispatcher):
-        self.dispatch = dispatcher
+    def __init__(self, dispatcher: Dispatcher, auth: Auth):
+        self.dispatch, self.auth = dispatcher, auth
         self.store = dispatcher.store
 
+    def user(self, context) -> str:
+        return self.auth.user(context.invocation_metadata())
+
     def SubmitTraining(self, request, context):
-        return self.dispatch.submit_training(check.train(request))
+        return self.dispatch.submit_training(check.train(request), owner=self.user(context))
 
     def SubmitEvaluation(self, request, context):
-        return self.dispatch.submit_evaluation(check.evaluation(request))
+        return self.dispatch.submit_evaluation(check.evaluation(request), owner=self.user(context))
 
     def GetJob(self, request, context):
         return self.store.jobs.get(check.required_id(request.job_id, "job_id"))
@@ -23,7 +27,9 @@ class LenetServicer(pb_grpc.LenetServicer):
         return pb.ListJobsResponse(jobs=self.store.jobs.list(request.kind, request.state, request.limit or 100))
 
     def CancelJob(self, request, context):
-        return self.store.jobs.request_cancel(check.required_id(request.job_id, "job_id"))
+        job = self.store.jobs.get(check.required_id(request.job_id, "job_id"))
+        self.auth.check_owner(self.user(context), job.owner, f"job {job.id}")
+        return self.store.jobs.request_cancel(job.id)
 
     def WatchJob(self, request, context):
         yield from self.dispatch.watch(check.required_id(request.job_id, "job_id"), request.after_event_id,
