@@ -159,10 +159,15 @@ class LenetClient:
         return self.stub.GetGraph(pb.GetGraphRequest(model_id=model_id), timeout=self.timeout)
 
     def export(self, model_id: str, out_dir: str | Path, format: str = "mxnet") -> list[Path]:
-        """Write the model's files (MXNet checkpoint or ONNX) into out_dir."""
+        """Write the model's files into out_dir and return their paths: format "mxnet" gives PREFIX-symbol.json
+        and PREFIX-0000.params (mx.model.load_checkpoint, R's mx.model.load), "onnx" gives PREFIX.onnx."""
         response = self.stub.ExportModel(pb.ExportModelRequest(model_id=model_id,
                                                                 format=pb.ExportFormat.Value(format.upper())),
                                          timeout=self.timeout)
+        unsafe = [file.name for file in response.files
+                  if file.name.startswith(".") or Path(file.name).name != file.name]
+        if unsafe:
+            raise ValueError(f"refusing to write exported files outside {out_dir}: {unsafe}")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for file in response.files:
@@ -176,7 +181,7 @@ class LenetClient:
         """Submit an evaluation job (device "": the model's); read its result with evaluation(job.id) once it
         has SUCCEEDED, or use evaluate_and_wait."""
         return self.stub.SubmitEvaluation(pb.EvaluationRequest(
-            model_id=model_id, dataset=dataset(split, limit, indices, images, labels),
+            model_id=model_id, dataset=dataset("" if images is not None else split, limit, indices, images, labels),
             device=DEVICES.get(device, pb.DEVICE_UNSPECIFIED), idempotency_key=idempotency_key),
             timeout=self.timeout)
 

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 DPI = 110
@@ -76,22 +76,24 @@ def _no_ticks(ax) -> None:
 
 # ---------------------------------------------------------------- figures
 
-def digits(images, titles: Sequence[str], path, ncols: int = 5) -> Path:
-    """Grid of MNIST digits, dark strokes on white (the seed's show_digit), one title each."""
+def digits(images, titles: Sequence[str], path, ncols: int = 5, title: str = "") -> Path:
+    """Grid of MNIST digits, dark strokes on white (the seed's show_digit), one title each, optional heading."""
     images = _array(images, 3, "digits", "(N, 28, 28)")
     _check_len(titles, len(images), "digits titles")
     n = len(images)
     cols = _cols(n, ncols)
     fig = _figure(1.35 * cols, 1.5 * math.ceil(n / cols))
-    for ax, img, title in zip(_grid(fig, n, ncols), images, titles):
+    for ax, img, caption in zip(_grid(fig, n, ncols), images, titles):
         ax.imshow(img, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(caption, fontsize=9)
         _no_ticks(ax)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return _save(fig, path)
 
 
 def probability_bars(probs, titles: Sequence[str], path, ncols: int = 5,
-                     true: Sequence[int] | None = None, pred: Sequence[int] | None = None) -> Path:
+                     true: Sequence[int] | None = None, pred: Sequence[int] | None = None, title: str = "") -> Path:
     """One bar chart of class probabilities per sample (the seed's barplot of wpred)."""
     probs = _array(probs, 2, "probability_bars", "(N, classes)")
     n, k = probs.shape
@@ -100,7 +102,7 @@ def probability_bars(probs, titles: Sequence[str], path, ncols: int = 5,
     cols = _cols(n, ncols)
     fig = _figure(2.0 * cols, 1.7 * math.ceil(n / cols) + 0.35)
     axes = _grid(fig, n, ncols, sharey=True)
-    for i, (ax, p, title) in enumerate(zip(axes, probs, titles)):
+    for i, (ax, p, caption) in enumerate(zip(axes, probs, titles)):
         colors = [BAR_COLOR] * k
         if pred is not None:
             colors[int(pred[i])] = PRED_COLOR
@@ -112,18 +114,22 @@ def probability_bars(probs, titles: Sequence[str], path, ncols: int = 5,
         ax.set_ylim(0, 1)
         ax.set_xticks(range(k))
         ax.tick_params(labelsize=7, length=2)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(caption, fontsize=9)
         ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=11)
     if true is not None or pred is not None:
         handles = [Patch(color=c, label=l) for c, l, s in
                    ((TRUE_COLOR, "true class", true), (PRED_COLOR, "predicted class", pred)) if s is not None]
-        fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8, frameon=False)
+        where = "outside lower center" if title else "outside upper center"  # a heading takes the top
+        fig.legend(handles=handles, loc=where, ncols=len(handles), fontsize=8, frameon=False)
     return _save(fig, path)
 
 
 def confusion_heatmap(table, path, labels: Sequence[str] | None = None,
-                      title: str = "Confusion matrix") -> Path:
-    """Counts heatmap, rows = Prediction, columns = Reference (caret's cm$table), log colour scale."""
+                      title: str = "Confusion matrix", highlight: Sequence[tuple[int, int]] = ()) -> Path:
+    """Counts heatmap, rows = Prediction, columns = Reference (caret's cm$table), log colour scale; the
+    (row, column) cells in `highlight` (e.g. the worst case) get a red frame."""
     table = _array(table, 2, "confusion_heatmap", "(k, k)")
     k = table.shape[0]
     if table.shape != (k, k):
@@ -138,6 +144,10 @@ def confusion_heatmap(table, path, labels: Sequence[str] | None = None,
     for (r, c), v in np.ndenumerate(table):
         color = "white" if norm(v) > 0.6 else ("#bbbbbb" if v == 0 else "black")
         ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=9 if k <= 12 else 6, color=color)
+    for r, c in highlight:
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor=PRED_COLOR, linewidth=2.5))
+    if len(highlight):
+        fig.supxlabel("red frame: the largest off-diagonal count (worst case)", fontsize=9, color=PRED_COLOR)
     ax.set_xticks(range(k), labels)
     ax.set_yticks(range(k), labels)
     ax.xaxis.tick_top()

@@ -57,7 +57,7 @@ def confusion_table(table, labels: Sequence[str] | None = None) -> str:
     cells = [[str(int(v)) for v in row] for row in table]
     width = max(len(text) for text in [*labels, *(c for row in cells for c in row)])
     stub = max(len("Prediction"), *(len(label) for label in labels))
-    lines = [" " * stub + " Reference",
+    lines = [" " * stub + "Reference",
              "Prediction".ljust(stub) + "".join(" " + label.rjust(width) for label in labels)]
     lines += [label.rjust(stub) + "".join(" " + c.rjust(width) for c in row) for label, row in zip(labels, cells)]
     return "\n".join(lines)

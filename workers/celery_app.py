@@ -9,7 +9,7 @@ from services.store import redis_url
 
 QUEUES = ("cpu", "gpu")
 TASKS = {"train": "lenet.train", "evaluate": "lenet.evaluate", "predict": "lenet.predict",
-         "inspect": "lenet.inspect"}
+         "inspect": "lenet.inspect", "export": "lenet.export"}
 
 app = Celery("lenet", broker=redis_url())
 app.conf.update(

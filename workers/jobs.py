@@ -115,7 +115,7 @@ def evaluate(store: Store, job: pb.Job, device: str) -> pb.Evaluation:
     cells = stats.cell_indices(predicted, selection.labels)
     wrong = np.flatnonzero(predicted != selection.labels)
     return pb.Evaluation(
-        job_id=job.id, model_id=request.model_id, dataset=request.dataset, samples=len(predicted),
+        job_id=job.id, model_id=request.model_id, dataset=echo(request.dataset), samples=len(predicted),
         labels=labels, confusion_matrix=table.reshape(-1).tolist(),
         overall=pb.OverallStatistics(
             accuracy=overall["Accuracy"], kappa=overall["Kappa"], accuracy_lower=overall["AccuracyLower"],
@@ -132,3 +132,17 @@ def evaluate(store: Store, job: pb.Job, device: str) -> pb.Evaluation:
         misclassified=[pb.Misclassified(index=int(selection.indices[i]), prediction=int(predicted[i]),
                                         reference=int(selection.labels[i]),
                                         probabilities=probabilities[i].tolist()) for i in wrong])
+
+
+def echo(dataset: pb.Dataset) -> pb.Dataset:
+    """The dataset as the result describes it: the split filled in, uploads without their pixels and labels."""
+    described = pb.Dataset()
+    described.CopyFrom(dataset)
+    if dataset.HasField("images"):
+        described.split = ""
+        described.images.data = b""
+        if dataset.HasField("labels"):
+            described.labels.data = b""
+    else:
+        described.split = dataset.split or "test"
+    return described

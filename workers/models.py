@@ -2,6 +2,7 @@
 from functools import lru_cache
 
 from protos.lenet.v1 import lenet_pb2 as pb
+from services.errors import ServiceError
 from services.store import Store
 from workers.engine import devices, lenet
 from workers.engine.inference import Predictor
@@ -12,7 +13,12 @@ context = devices.context
 def predictor(store: Store, model_id: str, device: str = "cpu") -> Predictor:
     """The model's predictor; models never change once saved, so a loaded one is reused."""
     normalize = store.models.get(model_id).hyper_parameters.normalize
-    return _load(store, model_id, device, normalize)
+    try:
+        return _load(store, model_id, device, normalize)
+    except ServiceError:
+        raise
+    except Exception as error:  # a stored model MXNet cannot read is the service's fault (INTERNAL), not the caller's
+        raise ServiceError(f"model {model_id} cannot be loaded: {error}") from error
 
 
 @lru_cache(maxsize=4)

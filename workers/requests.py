@@ -1,6 +1,7 @@
-"""Answer synchronous requests: Predict (one reply) and Inspect (a flow-controlled stream of tensor chunks)."""
+"""Answer synchronous requests: Predict and ONNX export (one reply each), Inspect (a flow-controlled chunk stream)."""
 import numpy as np
 
+from protos.contract import file_prefix
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import to_tensor
 from services.errors import ServiceError
@@ -8,6 +9,7 @@ from services.store import Store
 from services.store.requests import Cancelled
 from workers import models
 from workers.datasets import resolve, uploaded_images
+from workers.engine import export
 from workers.engine.lenet import LAYERS
 
 CHUNK_BYTES = 4 << 20   # upper bound of one chunk's tensor data
@@ -21,6 +23,20 @@ def answer_predict(store: Store, request_id: str, device: str) -> None:
         reply = pb.WorkerReply(payload=pb.PredictResponse(
             probabilities=to_tensor(probabilities, "probabilities"),
             labels=probabilities.argmax(axis=1).tolist()).SerializeToString())
+    except Exception as error:
+        reply = error_reply(error)
+    store.requests.reply(request_id, reply)
+
+
+def answer_export(store: Store, request_id: str) -> None:
+    """The model as ONNX (converting needs MXNet, hence here; the gateway serves MXNet checkpoints itself)."""
+    try:
+        request = pb.ExportModelRequest.FromString(store.requests.input(request_id))
+        model = store.models.get(request.model_id)
+        symbol_json, params = store.models.files(model.id)
+        onnx_model = export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
+        reply = pb.WorkerReply(payload=pb.ExportModelResponse(files=[
+            pb.ExportedFile(name=f"{file_prefix(model.name)}.onnx", data=onnx_model)]).SerializeToString())
     except Exception as error:
         reply = error_reply(error)
     store.requests.reply(request_id, reply)

@@ -33,3 +33,8 @@ def predict(request_id: str) -> None:
 @app.task(name="lenet.inspect")
 def inspect(request_id: str) -> None:
     requests.stream_inspect(store, request_id, DEVICE)
+
+
+@app.task(name="lenet.export")
+def export(request_id: str) -> None:
+    requests.answer_export(store, request_id)

@@ -4,9 +4,9 @@ import sys
 
 import grpc
 
-from clients.cli import demo, jobs, stack
+from clients.cli import demo, evaluate, export, jobs, stack
 
-COMMAND_MODULES = [demo, stack, jobs]
+COMMAND_MODULES = [demo, stack, jobs, evaluate, export]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,19 @@ def answers(address: str) -> bool:
             return False
 
 
+def ensure_mnist() -> None:
+    """The embedded stack reads MNIST from $LENET_DATA_DIR: download the official files there when missing."""
+    from workers.engine import mnist
+
+    folder = mnist.data_dir()
+    try:
+        for split in mnist.SPLITS:
+            mnist.find_split_files(split, folder)
+    except mnist.DatasetError:
+        console.print(f"MNIST is not in {folder}: downloading the four official files …")
+        mnist.fetch(folder, log=console.print)
+
+
 @contextlib.contextmanager
 def service(address: str | None):
     """The given or default gateway when it answers, else a private embedded stack for the demo's duration."""
@@ -36,6 +49,7 @@ def service(address: str | None):
         return
     from services.stack import Stack
 
+    ensure_mnist()
     console.print("no gateway answers: starting the embedded stack (Redis, one CPU worker, gateway) …")
     with Stack() as stack:
         console.print(f"stack ready: gateway {stack.address}, logs in {stack.log_dir}")

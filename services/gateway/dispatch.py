@@ -1,12 +1,13 @@
 """What the gateway does for each call, in store and queue terms; the servicer only translates gRPC.
 
 Requests arrive validated. Work that needs MXNet goes to a worker queue: jobs by id, synchronous requests
-(Predict, Inspect) through the store's request records.
+(Predict, Inspect, ONNX export) through the store's request records.
 """
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from protos.contract import file_prefix
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import to_tensor
 from services.errors import from_code
@@ -16,6 +17,7 @@ from workers import celery_app
 
 INSPECT_WINDOW = 8          # chunks (≤ 4 MiB each) that may wait in Redis for a slow client
 PREDICT_TIMEOUT = 120.0     # seconds a Predict waits for a worker
+EXPORT_TIMEOUT = 120.0      # seconds an ONNX export waits for a worker
 
 
 class Dispatcher:
@@ -102,8 +104,16 @@ class Dispatcher:
         return pb.Samples(images=to_tensor(images[indices], "images"), labels=labels[indices].tolist())
 
     def export(self, request: pb.ExportModelRequest) -> pb.ExportModelResponse:
+        """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
         model = self.store.models.get(request.model_id)
+        if request.format == pb.ONNX:
+            request_id = self.store.requests.open(request.SerializeToString())
+            self.send("export", [request_id], self.queue_for(model.device))
+            reply = self.store.requests.wait_reply(request_id, EXPORT_TIMEOUT)
+            if reply.error_code:
+                raise from_code(reply.error_code, reply.error_message)
+            return pb.ExportModelResponse.FromString(reply.payload)
         symbol, params = self.store.models.files(model.id)
-        prefix = model.name or "lenet"
+        prefix = file_prefix(model.name)
         return pb.ExportModelResponse(files=[pb.ExportedFile(name=f"{prefix}-symbol.json", data=symbol.encode()),
                                              pb.ExportedFile(name=f"{prefix}-0000.params", data=params)])

@@ -36,11 +36,14 @@ def lenet_handler(servicer: LenetServicer) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
 
 
-def build(store: Store, port: int, host: str = "127.0.0.1", threads: int = 32) -> tuple[grpc.Server, int]:
-    """A started server; returns it with the port actually bound (port 0 picks a free one)."""
+def build(store: Store, port: int, host: str = "127.0.0.1", threads: int = 64) -> tuple[grpc.Server, int]:
+    """A started server; returns it with the port actually bound (port 0 picks a free one).
+
+    Streams hold a thread while open, so calls beyond `threads` at once are refused with RESOURCE_EXHAUSTED
+    rather than left waiting for a thread."""
     auth = Auth()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=OPTIONS,
-                         interceptors=[AuthInterceptor(auth, SERVICE.full_name)])
+                         interceptors=[AuthInterceptor(auth, SERVICE.full_name)], maximum_concurrent_rpcs=threads)
     server.add_generic_rpc_handlers([lenet_handler(LenetServicer(Dispatcher(store), auth))])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -54,8 +54,7 @@ class LenetServicer(pb_grpc.LenetServicer):
         return pb.ListModelsResponse(models=self.store.models.list(request.limit or 100))
 
     def ExportModel(self, request, context):
-        check.required_id(request.model_id, "model_id")
-        return self.dispatch.export(request)
+        return self.dispatch.export(check.export(request))
 
     def GetGraph(self, request, context):
         return self.store.models.graph(check.required_id(request.model_id, "model_id"))

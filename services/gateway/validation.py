@@ -68,9 +68,11 @@ def uploaded_images(tensor: pb.Tensor, field: str) -> np.ndarray:
     if len(tensor.shape) >= 1 and tensor.shape[0] > MAX_UPLOAD_IMAGES:
         raise ResourceExhausted(f"{field}: at most {MAX_UPLOAD_IMAGES} images per request, got {tensor.shape[0]}")
     try:
-        return images_from_tensor(tensor)
+        images = images_from_tensor(tensor)
     except ValueError as error:
         raise InvalidArgument(field, str(error)) from None
+    check(images.dtype == np.uint8 or bool(np.isfinite(images).all()), field, "float pixels must be finite")
+    return images
 
 
 def device(value: int, field: str = "device") -> int:
@@ -130,4 +132,10 @@ def samples(request: pb.GetSamplesRequest) -> pb.GetSamplesRequest:
     check(0 < len(request.indices) <= MAX_UPLOAD_IMAGES, "indices", f"give 1..{MAX_UPLOAD_IMAGES} indices")
     bad = [i for i in request.indices if not 0 <= i < SPLIT_SIZES[split]]
     check(not bad, "indices", f"{bad[:5]} out of range 0..{SPLIT_SIZES[split] - 1} of split {split!r}")
+    return request
+
+
+def export(request: pb.ExportModelRequest) -> pb.ExportModelRequest:
+    required_id(request.model_id, "model_id")
+    check(request.format in pb.ExportFormat.values(), "format", f"unknown format {request.format}; use MXNET or ONNX")
     return request

@@ -174,7 +174,8 @@ class Jobs:
             raise FailedPrecondition(f"job {job_id} is a {pb.JobKind.Name(job.kind)} job, not an evaluation")
         data = self.redis.get(keys.job_evaluation(job_id))
         if job.state != pb.SUCCEEDED or data is None:
-            raise FailedPrecondition(f"evaluation job {job_id} is {state_name(job.state)}, not SUCCEEDED")
+            why = f": {job.error}" if job.error else ""
+            raise FailedPrecondition(f"evaluation job {job_id} is {state_name(job.state)}, not SUCCEEDED{why}")
         return pb.Evaluation.FromString(data)
 
 

@@ -1,0 +1,63 @@
+"""Read digits to send to Predict: PNG (or any image Pillow opens) and MNIST IDX files, as uint8 N×28×28.
+
+MNIST digits are white strokes on black. A dark-on-light drawing needs `invert=True`; nothing is inverted
+unless asked. Pictures that are not 28×28 grey are converted to grey and resized (transparent parts count as
+white paper).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from workers.engine.mnist import DatasetError, read_idx  # numpy only: importing it does not load MXNet
+
+SIZE = (28, 28)
+
+
+def load(paths, invert: bool = False) -> tuple[np.ndarray, list[str]]:
+    """All images of all files, in order, with a source name for each ("digit.png", "t10k.gz[17]")."""
+    arrays, sources = [], []
+    for path in map(Path, paths):
+        images = read(path)
+        arrays.append(images)
+        sources += [path.name] if is_picture(path) else [f"{path.name}[{i}]" for i in range(len(images))]
+    images = np.concatenate(arrays) if arrays else np.zeros((0, *SIZE), np.uint8)
+    return (255 - images if invert else images), sources
+
+
+def is_picture(path: Path) -> bool:
+    head = path.read_bytes()[:4]
+    return not (head[:2] == b"\x1f\x8b" or head[:2] == b"\x00\x00")  # gzip or raw IDX
+
+
+def read(path: Path) -> np.ndarray:
+    """One file as uint8 (N, 28, 28); ValueError naming the file when it is neither an image nor IDX images."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    if not is_picture(path):
+        try:
+            images = read_idx(path)
+        except DatasetError as error:
+            raise ValueError(str(error)) from None
+        if images.ndim != 3 or images.shape[1:] != SIZE:
+            raise ValueError(f"{path}: IDX of shape {list(images.shape)} holds no 28×28 images (a labels file?)")
+        return images
+    return picture(path)[None]
+
+
+def picture(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{path}: neither an image nor an IDX file ({error})") from None
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        paper = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(paper, image.convert("RGBA"))
+    image = image.convert("L")
+    if image.size != SIZE:
+        image = image.resize(SIZE, Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)
