@@ -41,3 +41,42 @@ def images_from_tensor(tensor: pb.Tensor) -> np.ndarray:
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
         raise ValueError(f"shape must be N×28×28 or N×1×28×28 with N ≥ 1, not {list(tensor.shape)}")
     return images
+
+
+# -- TensorChunk frames: serialized chunks whose tensor data is written in place -------------------------------
+# A serialized TensorChunk is its small fields, then field 5 (tensor) holding Tensor's small fields and field 4
+# (data) last. Building it as one buffer with a hole for the data lets the producer write the activations
+# straight into the message: no tobytes(), no protobuf copy, no serialization copy. Parsers see a normal message.
+_CHUNK_TENSOR_TAG = bytes([5 << 3 | 2])   # TensorChunk.tensor, wire type LEN
+_TENSOR_DATA_TAG = bytes([4 << 3 | 2])    # Tensor.data, wire type LEN
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def chunk_frame(chunk: pb.TensorChunk, shape, dtype: int, buffer: bytearray | None = None
+                ) -> tuple[memoryview, np.ndarray]:
+    """(frame, data): `frame` is the serialized `chunk` (which must not have its tensor set) carrying a tensor
+    named after chunk.layer of `shape` and `dtype` (a lenet.v1.DType); `data` is a writable array over that
+    tensor's bytes inside the frame, to fill before the frame is sent. `buffer` is reused when large enough."""
+    if chunk.HasField("tensor"):
+        raise ValueError("chunk_frame builds the tensor itself; pass a chunk without one")
+    element = NUMPY_DTYPES[dtype]
+    count = int(np.prod(shape, dtype=np.int64))
+    nbytes = count * element.itemsize
+    tensor_head = pb.Tensor(name=chunk.layer, shape=shape, dtype=dtype).SerializeToString() + \
+        _TENSOR_DATA_TAG + _varint(nbytes)
+    head = chunk.SerializeToString() + _CHUNK_TENSOR_TAG + _varint(len(tensor_head) + nbytes) + tensor_head
+    size = len(head) + nbytes
+    if buffer is None or len(buffer) < size:
+        buffer = bytearray(size)
+    frame = memoryview(buffer)[:size]
+    frame[:len(head)] = head
+    data = np.frombuffer(buffer, dtype=element, count=count, offset=len(head)).reshape(shape)
+    return frame, data

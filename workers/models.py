@@ -18,7 +18,8 @@ def predictor(store: Store, model_id: str, device: str = "cpu") -> Predictor:
     except ServiceError:
         raise
     except Exception as error:  # a stored model MXNet cannot read is the service's fault (INTERNAL), not the caller's
-        raise ServiceError(f"model {model_id} cannot be loaded: {error}") from error
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]  # MXNet prefixes a C++ trace
+        raise ServiceError(f"model {model_id} cannot be loaded: {reason}") from error
 
 
 @lru_cache(maxsize=4)

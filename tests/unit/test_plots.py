@@ -43,6 +43,23 @@ def test_confusion_heatmap(tmp_path):
     assert_png(out, min_wh=(500, 500))
 
 
+def test_headings_and_highlight_change_the_picture(tmp_path):
+    table = np.diag([98, 97, 99]) + np.array([[0, 1, 0], [0, 0, 3], [2, 0, 0]])
+    plain = mpimg.imread(plots.confusion_heatmap(table, tmp_path / "c.png"))
+    framed = mpimg.imread(plots.confusion_heatmap(table, tmp_path / "f.png", highlight=[(1, 2)]))
+
+    def red(img):
+        return ((img[..., 0] > 0.7) & (img[..., 1] < 0.4) & (img[..., 2] < 0.5)).sum()
+
+    assert red(plain) == 0 and red(framed) > 100                 # the frame and its note are red
+    imgs = RNG.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    untitled = mpimg.imread(plots.digits(imgs, ["a", "b", "c"], tmp_path / "d.png"))
+    titled = mpimg.imread(plots.digits(imgs, ["a", "b", "c"], tmp_path / "t.png", title="Worst case"))
+    assert titled.shape == untitled.shape and not np.array_equal(titled, untitled)
+    p = np.full((2, 10), 0.1)
+    assert_png(plots.probability_bars(p, ["x", "y"], tmp_path / "p.png", true=[1, 2], pred=[3, 4], title="t"))
+
+
 @pytest.mark.parametrize("shape", [(20, 24, 24), (50, 4, 4), (1, 8, 8)])
 @pytest.mark.parametrize("shared", [True, False])
 def test_feature_maps(tmp_path, shape, shared):

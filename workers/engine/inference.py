@@ -1,4 +1,6 @@
 """Predictions and per-layer activations of a trained LeNet."""
+import ctypes
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 
 import mxnet as mx
@@ -6,6 +8,36 @@ import numpy as np
 
 from workers.engine.checkpoint import params_from_bytes
 from workers.engine.lenet import INPUT_SHAPE, LABEL, LAYERS, layer_outputs, network_input
+
+OUTPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
+CACHED_EXECUTORS = 8  # per predictor; each holds its batch's outputs (about 70 MB for 500 images, all layers)
+
+
+class Batch:
+    """One forward pass's outputs for images [start, start + len). Valid until the next batch is asked for."""
+
+    def __init__(self, start: int, layers: tuple, outputs: list):
+        self.start = start
+        self.outputs = dict(zip(layers, outputs))
+        self.size = outputs[0].shape[0]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def shape(self, layer: str) -> tuple:
+        return self.outputs[layer].shape
+
+    def copy_rows(self, layer: str, start: int, stop: int, out: np.ndarray) -> None:
+        """Rows [start, stop) of the layer's output into `out`, a C-contiguous array of their shape and dtype
+        (e.g. a view into a message buffer): one copy, which is all asnumpy() would do, into memory we choose."""
+        rows = self.outputs[layer][start:stop]  # a view: slicing the first axis copies nothing
+        if out.shape != rows.shape or out.dtype != rows.dtype or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out must be a writable C-contiguous {rows.dtype} array of shape {rows.shape}")
+        mx.base.check_call(mx.base._LIB.MXNDArraySyncCopyToCPU(
+            rows.handle, out.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(out.size)))
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        return {name: out.asnumpy() for name, out in self.outputs.items()}
 
 
 class Predictor:
@@ -19,38 +51,66 @@ class Predictor:
             raise ValueError(f"the parameters lack {', '.join(sorted(missing))} needed by the symbol")
         self.ctx = ctx or mx.cpu()
         self.normalize = normalize
-        self._executors = {}  # (layers, batch size) -> executor, for full batches only
+        self._executors = OrderedDict()  # (layers, dtype, batch size, slot) -> executor, least recently used first
 
     def predict(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Class probabilities, float32 (N, 10)."""
         return np.concatenate([out["SoftM"] for _, out in self.activations(images, ("SoftM",), batch_size)])
 
-    def activations(self, images: np.ndarray, layers=LAYERS, batch_size: int = 500
+    def activations(self, images: np.ndarray, layers=LAYERS, batch_size: int = 500, dtype=np.float32
                     ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-        """Per batch: (index of its first image, {layer: float32 array (b, *per-sample shape)}).
+        """Per batch: (index of its first image, {layer: array (b, *per-sample shape)} of `dtype`).
 
+        Inputs are checked here, before the first batch is asked for.
+        """
+        batches = self.batches(images, layers, batch_size, dtype)
+        return ((batch.start, batch.numpy()) for batch in batches)
+
+    def batches(self, images: np.ndarray, layers=LAYERS, batch_size: int = 500, dtype=np.float32
+                ) -> Iterator[Batch]:
+        """The forward passes as Batch objects, for consumers that copy outputs into buffers of their own.
+
+        float16 is cast by MXNet inside the graph (rounded to nearest even, as numpy's astype). While the
+        consumer copies out one batch, MXNet already computes the next on a second executor.
         Inputs are checked here, before the first batch is asked for.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        dtype = np.dtype(dtype)
+        if dtype not in OUTPUT_DTYPES:
+            raise ValueError(f"dtype must be float32 or float16, got {dtype}")
         data, layers = network_input(images, self.normalize), tuple(layers)
-        return self._batches(data, layers, layer_outputs(self.symbol, layers), batch_size)
+        outputs = layer_outputs(self.symbol, layers)
+        if dtype != np.float32:
+            outputs = mx.sym.Group([mx.sym.Cast(out, dtype=dtype.name) for out in outputs])
+        return self._batches(data, (layers, dtype.name), outputs, batch_size)
 
-    def _batches(self, data: np.ndarray, layers: tuple, outputs: mx.sym.Symbol, batch_size: int):
-        for start in range(0, len(data), batch_size):
+    def _batches(self, data: np.ndarray, key: tuple, outputs: mx.sym.Symbol, batch_size: int):
+        running = deque()  # forward passes started and not yet handed out: at most two
+        for number, start in enumerate(range(0, len(data), batch_size)):
             batch = data[start:start + batch_size]
-            executor = self._executor(outputs, layers, len(batch), cache=len(batch) == batch_size)
-            executor.forward(is_train=False, data=batch)
-            yield start, {name: out.asnumpy() for name, out in zip(layers, executor.outputs)}
+            executor = self._executor(outputs, key, len(batch), slot=number % 2, cache=len(batch) == batch_size)
+            executor.forward(is_train=False, data=batch)  # returns at once; MXNet computes in its own threads
+            running.append((start, executor))
+            if len(running) == 2:
+                start, executor = running.popleft()
+                yield Batch(start, key[0], executor.outputs)
+        for start, executor in running:
+            yield Batch(start, key[0], executor.outputs)
 
-    def _executor(self, outputs: mx.sym.Symbol, layers: tuple, size: int, cache: bool) -> mx.executor.Executor:
-        """An executor bound for `size` images; a short last batch gets its own, so no padding reaches the output."""
-        if (layers, size) in self._executors:
-            return self._executors[layers, size]
+    def _executor(self, outputs: mx.sym.Symbol, key: tuple, size: int, slot: int, cache: bool
+                  ) -> mx.executor.Executor:
+        """An executor bound for `size` images; a short last batch gets its own, so no padding reaches the output.
+        Two slots per shape, so one batch can be computed while the previous one is read."""
+        if (key, size, slot) in self._executors:
+            self._executors.move_to_end((key, size, slot))
+            return self._executors[key, size, slot]
         # Not grad_req="null": that turns on MXNet's MKLDNN subgraph fusion, whose grouped internal outputs are
         # wrong (Act layers come out without tanh) and which is 3x slower on CPUs without AVX2. No backward runs.
         executor = outputs.simple_bind(self.ctx, grad_req="write", data=(size, *INPUT_SHAPE))
         executor.copy_params_from(self.arg_params, self.aux_params, allow_extra_params=True)
         if cache:
-            self._executors[layers, size] = executor
+            self._executors[key, size, slot] = executor
+            if len(self._executors) > CACHED_EXECUTORS:
+                self._executors.popitem(last=False)
         return executor
