@@ -18,6 +18,7 @@ from protos.tensors import from_tensor, to_tensor
 DEFAULT_GATEWAY = "localhost:50051"
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
 FINAL = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
+INSPECT_DTYPES = {"float32": pb.FLOAT32, "f32": pb.FLOAT32, "float16": pb.FLOAT16, "f16": pb.FLOAT16}
 MAX_MESSAGE_BYTES = 64 << 20
 # caret's names for the statistics of an Evaluation, in caret's order, and the message fields holding them.
 OVERALL_FIELDS = {"Accuracy": "accuracy", "Kappa": "kappa", "AccuracyLower": "accuracy_lower",
@@ -42,6 +43,15 @@ def dataset(split: str = "", limit: int = 0, indices: Sequence[int] = (), images
     if labels is not None:
         message.labels.CopyFrom(to_tensor(np.asarray(labels, dtype=np.int64), "labels"))
     return message
+
+
+def _pixels(images: np.ndarray | None) -> np.ndarray | None:
+    """Images as sent: N×28×28 (one 28×28 becomes N=1); uint8 as is, floats as float32."""
+    if images is None:
+        return None
+    images = np.asarray(images)
+    images = images[None] if images.ndim == 2 else images
+    return images.astype(np.float32) if images.dtype.kind == "f" else images
 
 
 def confusion_matrix(evaluation: pb.Evaluation) -> np.ndarray:
@@ -207,23 +217,42 @@ class LenetClient:
                                      timeout=self.timeout)
         return from_tensor(response.probabilities), np.asarray(response.labels)
 
-    def inspect_chunks(self, model_id: str, indices: Sequence[int] = (), split: str = "test",
+    def inspect_chunks(self, model_id: str, indices: Sequence[int] = (), *, split: str = "test", limit: int = 0,
                        images: np.ndarray | None = None, layers: Sequence[str] = (), dtype: str = "float32",
                        batch_size: int = 0) -> Iterator[tuple[pb.TensorChunk, np.ndarray]]:
-        """The activation stream as it arrives: (chunk, its array) pairs, for consumers that forward them."""
-        request = pb.InspectRequest(model_id=model_id, samples=dataset(split, 0, indices, images),
-                                    layers=list(layers), batch_size=batch_size,
-                                    dtype=pb.FLOAT16 if dtype in ("float16", "f16") else pb.FLOAT32)
-        for chunk in self.stub.Inspect(request, timeout=self.timeout):
-            yield chunk, from_tensor(chunk.tensor)
+        """The activation stream as it arrives: (chunk, rows) pairs, `rows` being the chunk's tensor as a
+        read-only array (chunk.sample_count × the layer's per-sample shape), for consumers that forward or reduce
+        activations without holding them all. Chunks come batch by batch, each batch's layers in request order.
+
+        Samples: `indices` into `split`, or its first `limit` images, or uploaded `images` (N×28×28, pixels 0–255).
+        `dtype` "float32" or "float16"; `batch_size` images per forward pass (0: the service's choice).
+        Leaving the loop early cancels the call, which stops the worker."""
+        if dtype not in INSPECT_DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(INSPECT_DTYPES)}, got {dtype!r}")
+        request = pb.InspectRequest(model_id=model_id, samples=dataset(split, limit, indices, _pixels(images)),
+                                    layers=list(layers), batch_size=batch_size, dtype=INSPECT_DTYPES[dtype])
+        call = self.stub.Inspect(request, timeout=self.timeout)
+        try:
+            for chunk in call:
+                yield chunk, from_tensor(chunk.tensor)
+        finally:
+            call.cancel()  # a no-op once the stream has ended
 
     def inspect(self, model_id: str, indices: Sequence[int] = (), **options) -> dict[str, np.ndarray]:
-        """Every requested layer's activations as one array per layer (samples first)."""
-        pieces: dict[str, list[tuple[int, np.ndarray]]] = {}
-        for chunk, array in self.inspect_chunks(model_id, indices, **options):
-            pieces.setdefault(chunk.layer, []).append((chunk.sample_start, array))
-        return {layer: np.concatenate([array for _, array in sorted(parts, key=lambda p: p[0])])
-                for layer, parts in pieces.items()}
+        """Every requested layer's activations as one array per layer, samples first, e.g. Conv1 N×20×24×24,
+        Pool2 N×50×4×4, Flat N×800, SoftM N×10; options as for inspect_chunks. Each chunk is copied into place as
+        it arrives, so the client holds the result and one chunk, never the pieces twice."""
+        arrays, filled = {}, {}
+        for chunk, rows in self.inspect_chunks(model_id, indices, **options):
+            if chunk.layer not in arrays:
+                arrays[chunk.layer] = np.empty((chunk.total_samples, *rows.shape[1:]), rows.dtype)
+                filled[chunk.layer] = 0
+            arrays[chunk.layer][chunk.sample_start:chunk.sample_start + chunk.sample_count] = rows
+            filled[chunk.layer] += chunk.sample_count
+        short = {layer: count for layer, count in filled.items() if count != len(arrays[layer])}
+        if short:
+            raise RuntimeError(f"the stream ended with layers incomplete: {short}")
+        return arrays
 
     def samples(self, indices: Sequence[int], split: str = "test") -> tuple[np.ndarray, np.ndarray]:
         """Images (uint8 N×28×28) and labels from the service's dataset."""

@@ -250,8 +250,10 @@ def training_curve(epochs, train_acc, test_acc, path) -> Path:
     return _save(fig, path)
 
 
-def layer_figures(activations: Mapping[str, np.ndarray], sample: int, out_dir) -> dict[str, Path]:
-    """The seed's picture of each layer for one sample; keys are file stems minus 'layer-'."""
+def layer_figures(activations: Mapping[str, np.ndarray], sample: int, out_dir,
+                  name_of_sample: str = "") -> dict[str, Path]:
+    """The seed's picture of each layer for one sample; keys are file stems minus 'layer-'.
+    `name_of_sample` (e.g. "test image #65") replaces "sample N" in the titles."""
     out_dir = Path(out_dir)
     known = MAP_LAYERS + STRIP_LAYERS + BAR_LAYERS
     unknown = sorted(set(activations) - set(known))
@@ -268,7 +270,7 @@ def layer_figures(activations: Mapping[str, np.ndarray], sample: int, out_dir) -
             raise ValueError(f"layer_figures: sample {sample} out of range for {name} with {len(arr)} samples")
         x = arr[sample]
         desc = f"{len(x)} maps of {x.shape[1]}×{x.shape[2]}" if x.ndim == 3 else f"{len(x)} units"
-        title = f"{name} — sample {sample}: {desc}"
+        title = f"{name} — {name_of_sample or f'sample {sample}'}: {desc}"
         if name in MAP_LAYERS:
             out[name] = feature_maps(x, out_dir / f"layer-{name}.png", title)
         else:

@@ -43,8 +43,8 @@ def run_training(store: Store, job_id: str, worker: str, device: str) -> None:
 
 def _train(store: Store, job: pb.Job, device: str) -> None:
     request = job.train
-    train_set = resolve(request.train_data, "train", "train_data")
-    eval_set = resolve(request.eval_data, "test", "eval_data")
+    train_set = resolve(store.jobs.dataset(job, "train_data"), "train", "train_data")
+    eval_set = resolve(store.jobs.dataset(job, "eval_data"), "test", "eval_data")
     resumed = store.jobs.checkpoint(job.id)
     history = list(resumed[0].history) if resumed else []
     if resumed:
@@ -99,7 +99,7 @@ def run_evaluation(store: Store, job_id: str, worker: str, device: str) -> None:
 
 def evaluate(store: Store, job: pb.Job, device: str) -> pb.Evaluation:
     request = job.evaluation
-    selection = resolve(request.dataset, "test")
+    selection = resolve(store.jobs.dataset(job, "dataset"), "test")
     if selection.labels is None:
         raise ValueError("dataset.labels: uploaded images need labels to be evaluated")
     probabilities = models.predictor(store, request.model_id, device).predict(selection.images)
@@ -135,14 +135,10 @@ def evaluate(store: Store, job: pb.Job, device: str) -> pb.Evaluation:
 
 
 def echo(dataset: pb.Dataset) -> pb.Dataset:
-    """The dataset as the result describes it: the split filled in, uploads without their pixels and labels."""
+    """The dataset as the result describes it: the default split filled in (the job record keeps uploads
+    without their pixels, see services/store/jobs.py)."""
     described = pb.Dataset()
     described.CopyFrom(dataset)
-    if dataset.HasField("images"):
-        described.split = ""
-        described.images.data = b""
-        if dataset.HasField("labels"):
-            described.labels.data = b""
-    else:
+    if not dataset.HasField("images"):
         described.split = dataset.split or "test"
     return described

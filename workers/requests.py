@@ -3,7 +3,7 @@ import numpy as np
 
 from protos.contract import file_prefix
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import to_tensor
+from protos.tensors import NUMPY_DTYPES, chunk_frame, to_tensor
 from services.errors import ServiceError
 from services.store import Store
 from services.store.requests import Cancelled
@@ -13,6 +13,7 @@ from workers.engine import export
 from workers.engine.lenet import LAYERS
 
 CHUNK_BYTES = 4 << 20   # upper bound of one chunk's tensor data
+BATCH_SIZE = 500        # images per forward pass when the request leaves it to us
 
 
 def answer_predict(store: Store, request_id: str, device: str) -> None:
@@ -43,32 +44,39 @@ def answer_export(store: Store, request_id: str) -> None:
 
 
 def stream_inspect(store: Store, request_id: str, device: str) -> None:
+    """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written by
+    MXNet straight into its message buffer (protos.tensors.chunk_frame), one buffer reused for all chunks."""
+    requests = store.requests
     try:
-        request = pb.InspectRequest.FromString(store.requests.input(request_id))
+        request = pb.InspectRequest.FromString(requests.start_stream(request_id))
         selection = resolve(request.samples, "test", "samples")
         layers = list(request.layers) or list(LAYERS)
         dtype = request.dtype or pb.FLOAT32
         predictor = models.predictor(store, request.model_id, device)
-        total = len(selection.images)
-        for start, outputs in predictor.activations(selection.images, layers, request.batch_size or 500):
+        total, buffer = len(selection.images), None
+        for batch in predictor.batches(selection.images, layers, request.batch_size or BATCH_SIZE,
+                                       NUMPY_DTYPES[dtype]):
             for layer in layers:
-                for offset, piece in split_rows(outputs[layer], dtype):
-                    store.requests.push_chunk(request_id, pb.TensorChunk(
-                        layer=layer, sample_start=start + offset, sample_count=len(piece), total_samples=total,
-                        tensor=to_tensor(piece, layer, dtype)).SerializeToString())
-        store.requests.end_chunks(request_id)
+                for start, stop in row_ranges(batch.shape(layer), NUMPY_DTYPES[dtype].itemsize):
+                    chunk = pb.TensorChunk(layer=layer, sample_start=batch.start + start, sample_count=stop - start,
+                                           total_samples=total)
+                    frame, data = chunk_frame(chunk, (stop - start, *batch.shape(layer)[1:]), dtype, buffer)
+                    batch.copy_rows(layer, start, stop, data)
+                    requests.push_chunk(request_id, frame)
+                    buffer = frame.obj  # sent: reuse its memory for the next chunk
+        requests.end_chunks(request_id)
     except Cancelled:
-        store.requests.close(request_id)
+        requests.close(request_id)
     except Exception as error:
-        store.requests.end_chunks(request_id, error_reply(error))
+        requests.end_chunks(request_id, error_reply(error))
 
 
-def split_rows(array: np.ndarray, dtype: int):
-    """(row offset, rows) pieces of at most CHUNK_BYTES each once converted to `dtype`."""
-    row_bytes = max(1, array[0].size * (2 if dtype == pb.FLOAT16 else 4)) if len(array) else 1
-    step = max(1, CHUNK_BYTES // row_bytes)
-    for offset in range(0, len(array), step):
-        yield offset, array[offset:offset + step]
+def row_ranges(shape: tuple, itemsize: int):
+    """(start, stop) row ranges of an array of `shape`, each at most CHUNK_BYTES (at least one row)."""
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
+    step = max(1, CHUNK_BYTES // max(row_bytes, 1))
+    for start in range(0, shape[0], step):
+        yield start, min(start + step, shape[0])
 
 
 def error_reply(error: Exception) -> pb.WorkerReply:

@@ -67,6 +67,8 @@ def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
                     f"test accuracy {event.epoch.test_accuracy:.4f}  {event.epoch.elapsed_seconds:6.1f} s")
             elif kind == "state":
                 progress.update(bar, info=pb.JobState.Name(event.state.state).lower())
+                if event.state.state == pb.SUCCEEDED and progress.tasks[0].total is None:
+                    progress.update(bar, total=1, completed=1)  # a job without batches (evaluation)
                 if event.state.message:
                     say(f"{pb.JobState.Name(event.state.state)}: {event.state.message}")
             elif kind == "log":

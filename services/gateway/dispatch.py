@@ -73,7 +73,8 @@ class Dispatcher:
         return pb.PredictResponse.FromString(reply.payload)
 
     def inspect(self, request: pb.InspectRequest, active: Callable[[], bool]) -> Iterator[bytes]:
-        """Serialized TensorChunks relayed from the worker as they come; leaving early stops the worker."""
+        """Serialized TensorChunks relayed from the worker as they come, never parsed or copied here; leaving
+        early (the client cancelled, or an error) stops the worker, which then clears the stream."""
         model = self.store.models.get(request.model_id)
         request_id = self.store.requests.open(request.SerializeToString(), window=INSPECT_WINDOW)
         self.send("inspect", [request_id], self.queue_for(model.device))
@@ -91,9 +92,10 @@ class Dispatcher:
                         raise from_code(reply.error_code, reply.error_message)
                     yield data
         finally:
-            if not finished:
+            if finished:
+                self.store.requests.close(request_id)
+            else:
                 self.store.requests.cancel(request_id)
-            self.store.requests.close(request_id)
 
     # -- reads ---------------------------------------------------------------------------------------
     def samples(self, request: pb.GetSamplesRequest) -> pb.Samples:

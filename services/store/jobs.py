@@ -44,13 +44,29 @@ class Jobs:
             if not self.redis.set(keys.idempotency(idempotency_key), job.id, nx=True):
                 return self.get(self.redis.get(keys.idempotency(idempotency_key)).decode()), False
         job.state, job.created_at = pb.QUEUED, now()
+        uploads = _detach_uploads(job)
         with self.redis.pipeline() as tx:
             tx.set(keys.job(job.id), job.SerializeToString())
+            if uploads:
+                tx.hset(keys.job_uploads(job.id), mapping=uploads)
             tx.zadd(keys.JOBS_BY_TIME, {job.id: time.time()})
             tx.xadd(keys.job_events(job.id), {"pb": _state_event(job.id, pb.QUEUED, f"queued on {job.queue}")},
                     maxlen=EVENTS_MAX, approximate=True)
             tx.execute()
         return job, True
+
+    def dataset(self, job: pb.Job, name: str) -> pb.Dataset:
+        """The job's dataset `name` ("train_data", "eval_data" or "dataset") with any uploaded pixels put back."""
+        described = _datasets(job)[name]
+        if not described.HasField("images"):
+            return described
+        stored = pb.Dataset.FromString(self.redis.hget(keys.job_uploads(job.id), name) or b"")
+        full = pb.Dataset()
+        full.CopyFrom(described)
+        full.images.CopyFrom(stored.images)
+        if stored.HasField("labels"):
+            full.labels.CopyFrom(stored.labels)
+        return full
 
     def get(self, job_id: str) -> pb.Job:
         data = self.redis.get(keys.job(job_id))
@@ -177,6 +193,24 @@ class Jobs:
             why = f": {job.error}" if job.error else ""
             raise FailedPrecondition(f"evaluation job {job_id} is {state_name(job.state)}, not SUCCEEDED{why}")
         return pb.Evaluation.FromString(data)
+
+
+def _datasets(job: pb.Job) -> dict[str, pb.Dataset]:
+    if job.kind == pb.TRAIN:
+        return {"train_data": job.train.train_data, "eval_data": job.train.eval_data}
+    return {"dataset": job.evaluation.dataset} if job.kind == pb.EVALUATE else {}
+
+
+def _detach_uploads(job: pb.Job) -> dict[str, bytes]:
+    """Move uploaded pixels out of the job record (which is read on every batch and listed with the others),
+    leaving their shape and dtype as a description."""
+    uploads = {}
+    for name, dataset in _datasets(job).items():
+        if dataset.HasField("images"):
+            uploads[name] = pb.Dataset(images=dataset.images, labels=dataset.labels).SerializeToString()
+            dataset.images.ClearField("data")
+            dataset.labels.ClearField("data")
+    return uploads
 
 
 def _flag_cancel(job: pb.Job) -> None:

@@ -15,6 +15,10 @@ def job_checkpoint(job_id: str) -> str:       # hash: "meta" TrainingCheckpoint 
     return f"lenet:job:{job_id}:checkpoint"
 
 
+def job_uploads(job_id: str) -> str:          # hash: dataset field name → Dataset bytes with the uploaded pixels
+    return f"lenet:job:{job_id}:uploads"
+
+
 def job_evaluation(job_id: str) -> str:       # Evaluation protobuf bytes
     return f"lenet:job:{job_id}:evaluation"
 
@@ -34,7 +38,7 @@ def model(model_id: str) -> str:              # hash: "meta" Model, "graph" Grap
     return f"lenet:model:{model_id}"
 
 
-def request_input(request_id: str) -> str:    # protobuf request bytes a worker reads (Predict, Inspect)
+def request_input(request_id: str) -> str:    # protobuf request bytes a worker reads; gone once the worker is done
     return f"lenet:request:{request_id}:input"
 
 
@@ -52,6 +56,14 @@ def request_credits(request_id: str) -> str:  # list: one token per chunk the wo
 
 def request_cancel(request_id: str) -> str:   # string set when the client went away
     return f"lenet:request:{request_id}:cancel"
+
+
+REQUEST_PATTERN = "lenet:request:*"
+
+
+def request_of(key: str) -> tuple[str, str]:  # (request id, part) of a request key, e.g. (id, "chunks")
+    _, _, request_id, part = key.split(":", 3)
+    return request_id, part
 
 
 def worker(name: str) -> str:                 # hash with a TTL: a live worker's device, queue, pid

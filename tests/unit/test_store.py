@@ -130,3 +130,15 @@ def test_models_registry(store):
     assert [m.id for m in store.models.list()] == [model.id]
     with pytest.raises(NotFound):
         store.models.files("missing")
+
+
+def test_uploaded_pixels_live_outside_the_job_record(store):
+    pixels = pb.Tensor(shape=[3, 28, 28], dtype=pb.UINT8, data=bytes(3 * 784))
+    labels = pb.Tensor(shape=[3], dtype=pb.INT64, data=bytes(24))
+    request = pb.EvaluationRequest(model_id="m", dataset=pb.Dataset(images=pixels, labels=labels))
+    job, _ = store.jobs.create(pb.Job(kind=pb.EVALUATE, evaluation=request))
+    stored = store.jobs.get(job.id)
+    assert stored.evaluation.dataset.images.data == b"" and list(stored.evaluation.dataset.images.shape) == [3, 28, 28]
+    assert len(stored.SerializeToString()) < 200
+    full = store.jobs.dataset(stored, "dataset")
+    assert full.images == pixels and full.labels == labels

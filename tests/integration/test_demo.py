@@ -1,0 +1,42 @@
+"""`lenet demo --quick` as a new user runs it: no gateway answers, so it brings up the embedded stack itself,
+then writes a report with every figure and table of the seed notebook."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+
+from protos.contract import LAYERS
+from services.store.server import free_port
+
+LENET = str(Path(sys.executable).parent / "lenet")
+FIGURES = ["digits.png", "training-curve.png", "graph.png", "confusion.png", "worst-digits.png",
+           "worst-probabilities.png", *[f"layer-{layer}.png" for layer in LAYERS], "layer-Full2-bars.png",
+           "layer-SoftM-bars.png"]
+
+
+def test_quick_demo_writes_the_whole_report(data_dir, tmp_path):
+    out = tmp_path / "report"
+    env = {**os.environ, "LENET_GATEWAY": f"127.0.0.1:{free_port()}"}      # nothing listens there
+    run = subprocess.run([LENET, "demo", "--quick", "--out", str(out)], env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "starting the embedded stack" in run.stdout
+    assert f"report: {out / 'report.html'}" in run.stdout.replace("\n", "")
+    for printed in ("Labels: 5, 0, 4, 1, 9", "Reference", "Prediction", "AccuracyPValue", "McnemarPValue",
+                    "Statistics by Class", "Balanced Accuracy", "431,080 parameters", "Inside the network"):
+        assert printed in run.stdout, printed
+
+    page = (out / "report.html").read_text()
+    for section in ("The data", "Training", "The network", "Evaluation", "Inside the network"):
+        assert f"<h2>{section}</h2>" in page, section
+    for text in ("Kappa", "AccuracyLower", "Sensitivity", "Conv1", "Pool2", "SoftmaxOutput", "test accuracy"):
+        assert text in page, text
+    referenced = re.findall(r'<img src="([^"]+)"', page)
+    assert sorted(referenced) == sorted(FIGURES)
+    for name in referenced:
+        pixels = mpimg.imread(out / name)
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0.01, name
+    assert (out / "lenet.dot").read_text().startswith("digraph")
