@@ -10,7 +10,7 @@ import numpy as np
 from protos.contract import file_prefix
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import to_tensor
-from services.errors import from_code
+from services.errors import Unavailable, from_code
 from services.store import Store
 from services.store.jobs import FINAL
 from workers import celery_app
@@ -63,21 +63,38 @@ class Dispatcher:
                 return  # resumed after the final event
 
     # -- synchronous work on a worker ----------------------------------------------------------------
-    def predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
-        model = self.store.models.get(request.model_id)
+    def serving_queue(self, model: pb.Model) -> str:
+        """Where a synchronous request for `model` goes: the queue of the device it was trained on while a
+        worker serves it, else any queue with a live worker (weights run on either device); UNAVAILABLE when
+        no worker is alive, rather than waiting for one."""
+        alive = set(self.store.workers.alive().values())
+        preferred = "gpu" if model.device == pb.GPU else "cpu"
+        for queue in (preferred, *sorted(alive)):
+            if queue in alive:
+                return queue
+        raise Unavailable("no worker is alive to compute this; start one with `lenet worker`")
+
+    def ask_worker(self, task: str, request, model: pb.Model, timeout: float) -> bytes:
+        """Send a request to a worker and wait for its reply payload, re-raising the error it reports."""
+        queue = self.serving_queue(model)
         request_id = self.store.requests.open(request.SerializeToString())
-        self.send("predict", [request_id], self.queue_for(model.device))
-        reply = self.store.requests.wait_reply(request_id, PREDICT_TIMEOUT)
+        self.send(task, [request_id], queue)
+        reply = self.store.requests.wait_reply(request_id, timeout)
         if reply.error_code:
             raise from_code(reply.error_code, reply.error_message)
-        return pb.PredictResponse.FromString(reply.payload)
+        return reply.payload
+
+    def predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
+        model = self.store.models.get(request.model_id)
+        return pb.PredictResponse.FromString(self.ask_worker("predict", request, model, PREDICT_TIMEOUT))
 
     def inspect(self, request: pb.InspectRequest, active: Callable[[], bool]) -> Iterator[bytes]:
         """Serialized TensorChunks relayed from the worker as they come, never parsed or copied here; leaving
         early (the client cancelled, or an error) stops the worker, which then clears the stream."""
         model = self.store.models.get(request.model_id)
+        queue = self.serving_queue(model)
         request_id = self.store.requests.open(request.SerializeToString(), window=INSPECT_WINDOW)
-        self.send("inspect", [request_id], self.queue_for(model.device))
+        self.send("inspect", [request_id], queue)
         after, finished = "0-0", False
         try:
             while active():
@@ -109,12 +126,7 @@ class Dispatcher:
         """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
         model = self.store.models.get(request.model_id)
         if request.format == pb.ONNX:
-            request_id = self.store.requests.open(request.SerializeToString())
-            self.send("export", [request_id], self.queue_for(model.device))
-            reply = self.store.requests.wait_reply(request_id, EXPORT_TIMEOUT)
-            if reply.error_code:
-                raise from_code(reply.error_code, reply.error_message)
-            return pb.ExportModelResponse.FromString(reply.payload)
+            return pb.ExportModelResponse.FromString(self.ask_worker("export", request, model, EXPORT_TIMEOUT))
         symbol, params = self.store.models.files(model.id)
         prefix = file_prefix(model.name)
         return pb.ExportModelResponse(files=[pb.ExportedFile(name=f"{prefix}-symbol.json", data=symbol.encode()),
