@@ -1,5 +1,7 @@
 """Running the service: `lenet up`, `lenet gateway`, `lenet worker`, `lenet data fetch`."""
+import json
 import signal
+import sys
 import threading
 
 from clients.cli.output import console
@@ -10,6 +12,7 @@ def register(commands) -> None:
     up.add_argument("--port", type=int, default=50051)
     up.add_argument("--workers", type=int, default=1, help="CPU worker processes [1]")
     up.add_argument("--log-dir", default=None, help="where the children's logs go [a temporary folder]")
+    up.add_argument("--json", action="store_true", help="announce readiness as one JSON line")
     up.set_defaults(run=run_up)
 
     gateway = commands.add_parser("gateway", help="run only the gateway (store: $REDIS_URL)")
@@ -26,6 +29,9 @@ def register(commands) -> None:
     actions = data.add_subparsers(dest="action", required=True)
     fetch = actions.add_parser("fetch", help="download the four official MNIST files and check their sha256")
     fetch.add_argument("--dir", default=None, help="destination [$LENET_DATA_DIR or ~/.cache/lenet/mnist]")
+    fetch.add_argument("--mirror", action="append", default=None,
+                       help="base URL to download from (repeatable) [the usual public mirrors]")
+    fetch.add_argument("--json", action="store_true", help="print the files as one JSON document")
     fetch.set_defaults(run=run_fetch)
 
 
@@ -33,8 +39,12 @@ def run_up(args) -> int:
     from services.stack import Stack
 
     with Stack(port=args.port, workers=args.workers, log_dir=args.log_dir) as stack:
-        console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
-                      f"{args.workers} CPU worker(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+        if args.json:
+            print(json.dumps({"gateway": stack.address, "redis": stack.redis_url, "workers": args.workers,
+                              "log_dir": str(stack.log_dir)}), flush=True)
+        else:
+            console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
+                          f"{args.workers} CPU worker(s); logs in {stack.log_dir}. Ctrl-C stops it.")
         stopped = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
@@ -61,6 +71,14 @@ def run_fetch(args) -> int:
     from workers.engine import mnist
 
     destination = Path(args.dir) if args.dir else mnist.data_dir()
-    files = mnist.fetch(destination, log=console.print)
-    console.print(f"MNIST ready in {destination} ({len(files)} files)")
+    try:
+        files = mnist.fetch(destination, mirrors=args.mirror or mnist.MIRRORS,
+                            log=(lambda *_: None) if args.json else console.print)
+    except mnist.DatasetError as error:
+        print(f"lenet: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"dir": str(destination), "files": [str(path) for path in files]}))
+    else:
+        console.print(f"MNIST ready in {destination} ({len(files)} files)")
     return 0

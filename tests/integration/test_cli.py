@@ -42,3 +42,25 @@ def test_gpu_worker_refuses_without_gpu(data_dir):
                             timeout=120, env={**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"})
     assert result.returncode != 0
     assert "refused to start" in result.stderr and "GPU" in result.stderr
+
+
+def test_data_fetch_refuses_files_whose_checksum_is_not_official(data_dir, tmp_path):
+    """The shared development copy is not byte-identical to the official archives (see its README): served
+    as a mirror on loopback, every file must be refused, and nothing may be left in the destination."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(data_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dest = tmp_path / "mnist"
+        result = subprocess.run([LENET, "data", "fetch", "--dir", str(dest), "--mirror",
+                                 f"http://127.0.0.1:{server.server_address[1]}/"], capture_output=True, text=True,
+                                timeout=120)
+    finally:
+        server.shutdown()
+    assert result.returncode != 0
+    assert "sha256" in result.stderr and "Traceback" not in result.stderr
+    assert list(dest.iterdir()) == []
