@@ -278,3 +278,69 @@ def layer_figures(activations: Mapping[str, np.ndarray], sample: int, out_dir,
         if name in BAR_LAYERS:
             out[f"{name}-bars"] = bars(x, out_dir / f"layer-{name}-bars.png", title)
     return out
+
+
+# Node colours of the seed's graph.viz, by operator.
+OP_COLORS = {"data": "#8dd3c7", "Convolution": "#fb8072", "FullyConnected": "#fb8072", "Activation": "#ffffb3",
+             "Pooling": "#80b1d3", "Flatten": "#fdb462", "SoftmaxOutput": "#b3de69"}
+ROUND_OPS = ("data", "Pooling", "Flatten")  # drawn as ovals, the others as boxes, as graph.viz does
+
+
+def network_graph(layers: Sequence[Mapping], path, title: str = "", per_row: int = 7) -> Path:
+    """The layer chain like the seed's graph.viz: one node per layer (operator, name, settings) coloured by
+    operator, its output shape and parameter count below, the input first; left to right, wrapping after
+    `per_row` nodes (LeNet: the convolutional stages, then the classifier).
+
+    `layers`: mappings with name, op, attributes, output_shape and parameter_count, in forward order."""
+    from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
+
+    if not layers:
+        raise ValueError("network_graph: no layers")
+    nodes = [{"name": "data", "op": "data", "attributes": "", "output_shape": (1, 28, 28), "parameter_count": 0},
+             *layers]
+    step, width, height, row_step = 1.6, 1.25, 0.95, 2.1  # data units are inches
+    cols, rows = min(per_row, len(nodes)), math.ceil(len(nodes) / per_row)
+    top = 1.0 if title else 0.6
+    fig = Figure(figsize=(step * cols + 0.1, row_step * rows + top - 0.75), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(-step / 2, step * (cols - 0.5) + 0.1)
+    ax.set_ylim(-row_step * (rows - 1) - 1.35, top)
+    ax.set_axis_off()
+
+    def place(i: int) -> tuple[float, float]:
+        return (i % per_row) * step, -(i // per_row) * row_step
+
+    arrow = dict(arrowstyle="-|>", mutation_scale=12, linewidth=1.2, color="#333333", shrinkA=0, shrinkB=0)
+    for i, node in enumerate(nodes):
+        (x, y), color = place(i), OP_COLORS.get(node["op"], "#dddddd")
+        edge = dict(facecolor=color, edgecolor="#555555", linewidth=1.2)
+        if node["op"] in ROUND_OPS:
+            ax.add_patch(Ellipse((x, y), width + 0.1, height, **edge))
+        else:
+            ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+                                        boxstyle="round,pad=0,rounding_size=0.08", **edge))
+        ax.text(x, y + 0.24, "input" if node["op"] == "data" else node["op"], ha="center", va="center",
+                fontsize=7, color="#444444")
+        ax.text(x, y + 0.02, node["name"], ha="center", va="center", fontsize=10, fontweight="bold", color="#111111")
+        ax.text(x, y - 0.22, node["attributes"], ha="center", va="center", fontsize=7.5, color="#222222")
+        ax.text(x, y - 0.68, "×".join(str(int(d)) for d in node["output_shape"]), ha="center", va="center",
+                fontsize=8.5, color="#222222")
+        if node["parameter_count"]:
+            ax.text(x, y - 0.9, f"{int(node['parameter_count']):,} params", ha="center", va="center", fontsize=7,
+                    color="#666666")
+        if not i:
+            continue
+        (px, py) = place(i - 1)
+        if py == y:
+            ax.add_patch(FancyArrowPatch((px + width / 2 + 0.05, y), (x - width / 2 - 0.05, y), **arrow))
+        else:  # wrap: out of the row's last node to the right, down below its labels, back left, into the next
+            right, gap = px + step / 2 - 0.05, py - 1.15
+            ax.plot([px + width / 2 + 0.05, right, right, x, x], [py, py, gap, gap, y + height / 2 + 0.22],
+                    color="#333333", linewidth=1.2, solid_joinstyle="round")
+            ax.add_patch(FancyArrowPatch((x, y + height / 2 + 0.25), (x, y + height / 2 + 0.02), **arrow))
+    ax.text(-step / 2 + 0.08, -row_step * (rows - 1) - 1.22, "under each node: its output shape for one image, "
+            "its parameters", fontsize=7, color="#777777", va="center")
+    if title:
+        ax.text(step * (cols - 1) / 2, top - 0.22, title, ha="center", va="center", fontsize=12)
+    return _save(fig, path)

@@ -11,6 +11,7 @@ import sys
 import threading
 import uuid
 
+from services import memory
 from services.store import Store, workers as heartbeats
 
 
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default=None, help="worker name (default DEVICE-RANDOM@HOST)")
     parser.add_argument("--loglevel", default="WARNING")
     args = parser.parse_args(argv)
+    memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
     name = args.name or f"{args.device}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     os.environ["LENET_WORKER_DEVICE"], os.environ["LENET_WORKER_NAME"] = args.device, name
 

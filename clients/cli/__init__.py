@@ -4,9 +4,9 @@ import sys
 
 import grpc
 
-from clients.cli import demo, evaluate, export, jobs, stack
+from clients.cli import demo, evaluate, export, inspect, jobs, stack
 
-COMMAND_MODULES = [demo, stack, jobs, evaluate, export]
+COMMAND_MODULES = [demo, stack, jobs, evaluate, export, inspect]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ import argparse
 import signal
 import threading
 
+from services import memory
 from services.gateway import recovery
 from services.gateway.server import build
 from services.store import Store
@@ -13,6 +14,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
     args = parser.parse_args(argv)
+    memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     store = Store()
     store.ping()
     server, port = build(store, args.port, args.host)

@@ -139,6 +139,10 @@ class Requests:
         if not writer_running:
             self.close(request_id)
 
+    def writer_running(self, request_id: str) -> bool:
+        """Whether the stream's writer has yet to end it (its input is deleted when it ends or gives up)."""
+        return bool(self.redis.exists(keys.request_input(request_id)))
+
     def cancelled(self, request_id: str) -> bool:
         return bool(self.redis.exists(keys.request_cancel(request_id)))
 

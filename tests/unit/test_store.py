@@ -100,7 +100,7 @@ def test_chunk_stream_holds_at_most_window_chunks(store):
     thread = threading.Thread(target=writer)
     thread.start()
     thread.join(timeout=1.5)
-    assert pushed == [0, 1, 2] and store.redis.xlen(f"lenet:request:{request_id}:chunks") == 3
+    assert pushed == [0, 1, 2] and store.requests.pending_chunks(request_id) == 3
     received, after = [], "0-0"
     while not received or received[-1][1] != "end":
         entries = store.requests.take_chunks(request_id, after, block_ms=2000)

@@ -31,8 +31,9 @@ class Batch:
         """Rows [start, stop) of the layer's output into `out`, a C-contiguous array of their shape and dtype
         (e.g. a view into a message buffer): one copy, which is all asnumpy() would do, into memory we choose."""
         rows = self.outputs[layer][start:stop]  # a view: slicing the first axis copies nothing
-        if out.shape != rows.shape or out.dtype != rows.dtype or not out.flags.c_contiguous or not out.flags.writeable:
-            raise ValueError(f"out must be a writable C-contiguous {rows.dtype} array of shape {rows.shape}")
+        dtype = np.dtype(rows.dtype)
+        if out.shape != rows.shape or out.dtype != dtype or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out must be a writable C-contiguous {dtype} array of shape {rows.shape}")
         mx.base.check_call(mx.base._LIB.MXNDArraySyncCopyToCPU(
             rows.handle, out.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(out.size)))
 

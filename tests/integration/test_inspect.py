@@ -1,0 +1,235 @@
+"""Inspect and GetGraph end to end: activations computed by a real worker, streamed through Redis and the gateway,
+compared with MXNet run here on the exported checkpoint; cancelling, flow control, errors, and the CLI."""
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+import matplotlib.image as mpimg
+import mxnet as mx
+import numpy as np
+import pytest
+
+from protos.contract import LAYERS
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.gateway.dispatch import INSPECT_WINDOW
+from services.store import Store
+from workers.requests import CHUNK_BYTES
+
+LENET = str(Path(sys.executable).parent / "lenet")
+SHAPES = {"Conv1": (20, 24, 24), "Act1": (20, 24, 24), "Pool1": (20, 12, 12), "Conv2": (50, 8, 8),
+          "Act2": (50, 8, 8), "Pool2": (50, 4, 4), "Flat": (800,), "Full1": (500,), "Act3": (500,), "Full2": (10,),
+          "SoftM": (10,)}
+INDICES = np.random.default_rng(4).choice(10_000, size=150, replace=False)  # scattered over the test split
+BATCH = 32  # five forward passes, so every layer comes in several chunks
+
+
+@pytest.fixture(scope="module")
+def model_id(trained_model) -> str:
+    return trained_model.model_id
+
+
+@pytest.fixture(scope="module")
+def images(client) -> np.ndarray:
+    return client.samples(INDICES.tolist())[0]
+
+
+@pytest.fixture(scope="module")
+def direct(client, model_id, images, tmp_path_factory) -> dict[str, np.ndarray]:
+    """Every layer for INDICES computed here: MXNet on the ExportModel checkpoint, all images in one pass."""
+    folder = tmp_path_factory.mktemp("checkpoint")
+    client.export(model_id, folder)
+    symbol, arg_params, aux_params = mx.model.load_checkpoint(str(folder / "small"), 0)
+    internals = symbol.get_internals()
+    group = mx.sym.Group([internals[f"{name}_output"] for name in LAYERS])
+    # grad_req="write": "null" turns on MXNet 1.9.1's MKLDNN fusion, whose grouped Act outputs lack their tanh.
+    executor = group.simple_bind(mx.cpu(), grad_req="write", data=(len(images), 1, 28, 28))
+    executor.copy_params_from(arg_params, aux_params, allow_extra_params=True)
+    assert not client.model(model_id).hyper_parameters.normalize  # the seed's raw 0–255 pixels
+    executor.forward(is_train=False, data=images[:, None].astype(np.float32))
+    return {name: out.asnumpy() for name, out in zip(LAYERS, executor.outputs)}
+
+
+@pytest.fixture(scope="module")
+def streamed_chunks(client, model_id) -> list[tuple[pb.TensorChunk, np.ndarray]]:
+    return list(client.inspect_chunks(model_id, INDICES.tolist(), batch_size=BATCH))
+
+
+def test_streamed_float32_activations_equal_a_direct_forward_pass(client, model_id, direct):
+    streamed = client.inspect(model_id, INDICES.tolist(), batch_size=BATCH)
+    assert list(streamed) == list(LAYERS)
+    for name in LAYERS:
+        assert streamed[name].shape == (len(INDICES), *SHAPES[name]) and streamed[name].dtype == np.float32, name
+        assert np.abs(streamed[name] - direct[name]).max() <= 1e-5, name
+    # The forward pass itself is right (MKLDNN's fusion bug would corrupt both sides alike):
+    for act, before in (("Act1", "Conv1"), ("Act2", "Conv2"), ("Act3", "Full1")):
+        np.testing.assert_allclose(streamed[act], np.tanh(streamed[before]), atol=1e-5)
+    np.testing.assert_array_equal(streamed["Flat"], streamed["Pool2"].reshape(len(INDICES), 800))
+    np.testing.assert_allclose(streamed["SoftM"].sum(axis=1), 1, atol=1e-5)
+
+
+def test_chunks_come_batch_by_batch_and_tile_each_layer(streamed_chunks):
+    by_layer: dict[str, list[pb.TensorChunk]] = {}
+    for chunk, rows in streamed_chunks:
+        by_layer.setdefault(chunk.layer, []).append(chunk)
+        assert chunk.tensor.name == chunk.layer and chunk.tensor.dtype == pb.FLOAT32
+        assert rows.shape == (chunk.sample_count, *SHAPES[chunk.layer]) and chunk.total_samples == len(INDICES)
+    assert list(by_layer) == list(LAYERS)
+    for name, chunks in by_layer.items():
+        assert [c.sample_start for c in chunks] == list(range(0, len(INDICES), BATCH)), name
+        assert sum(c.sample_count for c in chunks) == len(INDICES)
+    first_batch = [chunk.layer for chunk, _ in streamed_chunks[:len(LAYERS)]]
+    assert first_batch == list(LAYERS)  # the first batch's layers all come before the second batch starts
+
+
+def test_float16_is_the_float32_result_rounded(client, model_id, direct):
+    streamed = client.inspect(model_id, INDICES.tolist(), dtype="float16", batch_size=BATCH)
+    for name in LAYERS:
+        half = streamed[name]
+        assert half.dtype == np.float16 and half.shape == direct[name].shape, name
+        # within one float16 step of the float32 value, and mostly exactly its rounding
+        np.testing.assert_allclose(half.astype(np.float32), direct[name], rtol=2 ** -10, atol=1e-5, err_msg=name)
+        assert np.mean(half == direct[name].astype(np.float16)) > 0.99, name
+
+
+def test_uploaded_images_and_a_subset_of_layers(client, model_id, images, direct):
+    picked = [3, 0, 7]
+    streamed = client.inspect(model_id, images=images[picked], layers=["SoftM", "Pool2"])
+    assert list(streamed) == ["SoftM", "Pool2"]
+    for name in ("SoftM", "Pool2"):
+        assert np.abs(streamed[name] - direct[name][picked]).max() <= 1e-5
+
+
+def test_large_layers_are_split_into_bounded_chunks(client, model_id):
+    sizes = [(chunk.sample_start, chunk.sample_count, len(chunk.tensor.data))
+             for chunk, _ in client.inspect_chunks(model_id, limit=500, layers=["Conv1"])]
+    row_bytes = 20 * 24 * 24 * 4
+    assert all(size <= CHUNK_BYTES and size == count * row_bytes for _, count, size in sizes)
+    assert len(sizes) > 1 and sum(count for _, count, _ in sizes) == 500  # one batch of 500, in several chunks
+
+
+def test_a_slow_reader_holds_redis_to_the_window_and_cancelling_stops_the_worker(client, stack, model_id):
+    store = Store(stack.redis_url)
+    before = store.requests.open_requests()
+    chunks = client.inspect_chunks(model_id, limit=3000)  # ~420 MB in ~150 chunks: far more than the window
+    next(chunks)
+    (request_id,) = store.requests.open_requests() - before
+    threading.Event().wait(2)  # the client reads nothing more; the worker runs out of credits
+    assert 0 < store.requests.pending_chunks(request_id) <= INSPECT_WINDOW
+    assert store.requests.writer_running(request_id)  # blocked, not finished: the first chunk came long before
+
+    chunks.close()  # cancels the call
+    deadline = threading.Event()
+    for _ in range(300):  # the worker notices within a credit wait and clears the stream
+        if request_id not in store.requests.open_requests():
+            break
+        deadline.wait(0.1)
+    assert store.requests.leftovers(request_id) == 0 and not store.requests.writer_running(request_id)
+
+    # Both workers answer again (the one that was streaming too): two Inspects at once complete.
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(client.inspect(model_id, [1, 2], layers=["SoftM"])))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == 2 and all(r["SoftM"].shape == (2, 10) for r in results)
+    assert store.requests.open_requests() == before
+    store.close()
+
+
+def rpc_error(call) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value
+
+
+def test_bad_requests_name_the_field_or_limit(client, model_id):
+    error = rpc_error(lambda: client.inspect(model_id, [0], layers=["Conv1", "Conv9"]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "layers" in error.details() and "Conv9" in error.details()
+    error = rpc_error(lambda: client.inspect("no-such-model", [0]))
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "no-such-model" in error.details()
+    error = rpc_error(lambda: client.inspect(model_id, split="train", limit=20_000))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "samples" in error.details()
+    error = rpc_error(lambda: client.inspect(model_id, [10_000]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "samples.indices" in error.details()
+    request = pb.InspectRequest(model_id=model_id, samples=pb.Dataset(indices=[0]), dtype=pb.UINT8)
+    error = rpc_error(lambda: list(client.stub.Inspect(request)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "dtype" in error.details()
+    error = rpc_error(lambda: client.inspect(model_id, [0], batch_size=-1))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "batch_size" in error.details()
+    with pytest.raises(ValueError, match="dtype"):
+        client.inspect(model_id, [0], dtype="int8")
+
+
+def test_graph_lists_the_layers_mxnet_infers(client, model_id, tmp_path):
+    graph = client.graph(model_id)
+    assert [layer.name for layer in graph.layers] == list(LAYERS)
+    assert {layer.name: tuple(layer.output_shape) for layer in graph.layers} == SHAPES
+    client.export(model_id, tmp_path)
+    symbol, arg_params, _ = mx.model.load_checkpoint(str(tmp_path / "small"), 0)
+    counts = {layer.name: layer.parameter_count for layer in graph.layers}
+    for name in LAYERS:
+        assert counts[name] == sum(arg_params[f"{name}_{p}"].size for p in ("weight", "bias")
+                                   if f"{name}_{p}" in arg_params), name
+    assert graph.parameter_count == sum(counts.values()) == client.model(model_id).parameter_count == 431_080
+    ops = {layer.name: layer.op for layer in graph.layers}
+    assert (ops["Conv1"], ops["Act1"], ops["Pool2"], ops["Flat"], ops["SoftM"]) == \
+        ("Convolution", "Activation", "Pooling", "Flatten", "SoftmaxOutput")
+    chain = ("data", *LAYERS)
+    assert "rankdir=LR" in graph.dot and all(f'"{a}" -> "{b}";' in graph.dot for a, b in zip(chain, chain[1:]))
+
+
+def run_cli(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([LENET, *args], env={**os.environ, "LENET_GATEWAY": stack.address}, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_inspect_writes_npz_plots_and_json(stack, client, model_id, tmp_path):
+    done = run_cli(stack, "inspect", model_id, "--sample", "5", "--dtype", "f16", "--npz", str(tmp_path / "a.npz"),
+                   "--plots", str(tmp_path / "plots"), "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["samples"] == [5] and document["dtype"] == "float16"
+    assert [layer["name"] for layer in document["layers"]] == list(LAYERS)
+    saved = np.load(tmp_path / "a.npz")
+    assert saved["Conv1"].shape == (1, 20, 24, 24) and saved["Conv1"].dtype == np.float16
+    reference = client.inspect(model_id, [5])
+    np.testing.assert_allclose(saved["SoftM"].astype(np.float32), reference["SoftM"], rtol=2 ** -10, atol=1e-4)
+    prediction = document["predictions"][0]
+    assert prediction["predicted"] == int(reference["SoftM"][0].argmax()) and prediction["label"] == saved["labels"][0]
+    pictures = {path.name for path in (tmp_path / "plots").iterdir()}
+    assert pictures == {"input.png", *(f"layer-{name}.png" for name in LAYERS), "layer-Full2-bars.png",
+                        "layer-SoftM-bars.png"}
+    assert mpimg.imread(tmp_path / "plots" / "layer-Conv2.png").shape[1] > 800  # 50 maps, 10 per row
+
+
+def test_cli_graph_table_dot_and_png(stack, model_id, tmp_path):
+    done = run_cli(stack, "graph", model_id, "--dot", str(tmp_path / "g.dot"), "--png", str(tmp_path / "g.png"))
+    assert done.returncode == 0, done.stderr
+    assert "Conv1" in done.stdout and "400,500" in done.stdout and "431,080" in done.stdout
+    assert (tmp_path / "g.dot").read_text().startswith("digraph LeNet")
+    picture = mpimg.imread(tmp_path / "g.png")
+    assert picture.shape[1] > 1000 and picture[..., :3].std() > 0.05
+    listed = json.loads(run_cli(stack, "graph", model_id, "--json").stdout)
+    assert listed["parameter_count"] == 431_080 and [layer["name"] for layer in listed["layers"]] == list(LAYERS)
+    missing = run_cli(stack, "graph", "no-such-model")
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+
+
+def test_example_consumer_writes_npy_files_as_chunks_arrive(stack, client, model_id, tmp_path):
+    example = Path(__file__).resolve().parents[2] / "clients/examples/stream_to_npy.py"
+    done = subprocess.run([sys.executable, str(example), model_id, "--gateway", stack.address, "--limit", "40",
+                           "--dtype", "float16", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    expected = client.inspect(model_id, limit=40, dtype="float16")
+    assert sorted(report["layers"]) == sorted(LAYERS)
+    for name in LAYERS:
+        np.testing.assert_array_equal(np.load(tmp_path / f"{name}.npy"), expected[name])
+        assert report["layers"][name]["max"] == pytest.approx(float(expected[name].max()))
+    assert report["bytes"] == sum(array.nbytes for array in expected.values())
