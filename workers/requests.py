@@ -1,5 +1,8 @@
 """Answer synchronous requests: Predict and ONNX export (one reply each), Inspect (a flow-controlled chunk stream)."""
+from collections.abc import Callable
+
 import numpy as np
+from google.protobuf.message import Message
 
 from protos.contract import file_prefix
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -16,31 +19,36 @@ CHUNK_BYTES = 4 << 20   # upper bound of one chunk's tensor data
 BATCH_SIZE = 500        # images per forward pass when the request leaves it to us
 
 
-def answer_predict(store: Store, request_id: str, device: str) -> None:
+def answer(store: Store, request_id: str, compute: Callable[[bytes], Message]) -> None:
+    """Send `compute`'s result for the request, or the error it raised with its status code, as the one reply."""
     try:
-        request = pb.PredictRequest.FromString(store.requests.input(request_id))
-        images = uploaded_images(request.images, "images")
-        probabilities = models.predictor(store, request.model_id, device).predict(images)
-        reply = pb.WorkerReply(payload=pb.PredictResponse(
-            probabilities=to_tensor(probabilities, "probabilities"),
-            labels=probabilities.argmax(axis=1).tolist()).SerializeToString())
+        reply = pb.WorkerReply(payload=compute(store.requests.input(request_id)).SerializeToString())
     except Exception as error:
         reply = error_reply(error)
     store.requests.reply(request_id, reply)
+
+
+def answer_predict(store: Store, request_id: str, device: str) -> None:
+    def predict(data: bytes) -> pb.PredictResponse:
+        request = pb.PredictRequest.FromString(data)
+        images = uploaded_images(request.images, "images")
+        probabilities = models.predictor(store, request.model_id, device).predict(images)
+        return pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
+                                  labels=probabilities.argmax(axis=1).tolist())
+
+    answer(store, request_id, predict)
 
 
 def answer_export(store: Store, request_id: str) -> None:
     """The model as ONNX (converting needs MXNet, hence here; the gateway serves MXNet checkpoints itself)."""
-    try:
-        request = pb.ExportModelRequest.FromString(store.requests.input(request_id))
-        model = store.models.get(request.model_id)
+    def convert(data: bytes) -> pb.ExportModelResponse:
+        model = store.models.get(pb.ExportModelRequest.FromString(data).model_id)
         symbol_json, params = store.models.files(model.id)
         onnx_model = export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
-        reply = pb.WorkerReply(payload=pb.ExportModelResponse(files=[
-            pb.ExportedFile(name=f"{file_prefix(model.name)}.onnx", data=onnx_model)]).SerializeToString())
-    except Exception as error:
-        reply = error_reply(error)
-    store.requests.reply(request_id, reply)
+        return pb.ExportModelResponse(files=[pb.ExportedFile(name=f"{file_prefix(model.name)}.onnx",
+                                                             data=onnx_model)])
+
+    answer(store, request_id, convert)
 
 
 def stream_inspect(store: Store, request_id: str, device: str) -> None:
