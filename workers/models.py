@@ -1,4 +1,5 @@
 """Trained models as the worker uses them: loaded predictors (cached per process), graphs, device contexts."""
+from contextlib import contextmanager
 from functools import lru_cache
 
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -10,16 +11,24 @@ from workers.engine.inference import Predictor
 context = devices.context
 
 
+@contextmanager
+def reading(model_id: str, action: str = "loaded"):
+    """A stored model MXNet cannot read is the service's fault (INTERNAL), not the caller's: report it as such,
+    with the last line of MXNet's message (it prefixes a C++ trace)."""
+    try:
+        yield
+    except ServiceError:
+        raise
+    except Exception as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        raise ServiceError(f"model {model_id} cannot be {action}: {reason}") from error
+
+
 def predictor(store: Store, model_id: str, device: str = "cpu") -> Predictor:
     """The model's predictor; models never change once saved, so a loaded one is reused."""
     normalize = store.models.get(model_id).hyper_parameters.normalize
-    try:
+    with reading(model_id):
         return _load(store, model_id, device, normalize)
-    except ServiceError:
-        raise
-    except Exception as error:  # a stored model MXNet cannot read is the service's fault (INTERNAL), not the caller's
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[-1]  # MXNet prefixes a C++ trace
-        raise ServiceError(f"model {model_id} cannot be loaded: {reason}") from error
 
 
 @lru_cache(maxsize=4)

@@ -44,7 +44,8 @@ def answer_export(store: Store, request_id: str) -> None:
     def convert(data: bytes) -> pb.ExportModelResponse:
         model = store.models.get(pb.ExportModelRequest.FromString(data).model_id)
         symbol_json, params = store.models.files(model.id)
-        onnx_model = export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
+        with models.reading(model.id, "exported"):
+            onnx_model = export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
         return pb.ExportModelResponse(files=[pb.ExportedFile(name=f"{file_prefix(model.name)}.onnx",
                                                              data=onnx_model)])
 

@@ -103,3 +103,13 @@ def test_cli_prints_the_paths_and_reports_an_unknown_model(stack, client, traine
     assert weights < (tmp_path / "small.onnx").stat().st_size < weights + 100_000
     assert main(["export", "no-such-model", "--out", str(tmp_path), "--gateway", stack.address]) == 1
     assert "NOT_FOUND" in capsys.readouterr().err
+
+
+def test_a_model_mxnet_cannot_read_is_an_internal_error_not_the_callers(stack, client):
+    from services.store import Store
+
+    broken = Store(stack.redis_url).models.save(pb.Model(name="broken", device=pb.CPU), "{}", b"not params",
+                                                pb.Graph())
+    with pytest.raises(grpc.RpcError) as caught:
+        client.export(broken.id, "unused", format="onnx")
+    assert caught.value.code() == grpc.StatusCode.INTERNAL and broken.id in caught.value.details()
