@@ -47,6 +47,9 @@ class Dispatcher:
         job, created = self.store.jobs.create(job, idempotency_key)
         if created:
             self.send(task, [job.id], job.queue)
+            if job.queue not in self.store.workers.alive().values():
+                self.store.jobs.emit(job.id, pb.JobEvent(
+                    log=f"no {job.queue} worker is alive: the job waits on queue {job.queue} until one starts"))
         return job
 
     def watch(self, job_id: str, after: str, active: Callable[[], bool]) -> Iterator[pb.JobEvent]:

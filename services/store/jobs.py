@@ -38,11 +38,13 @@ class Jobs:
 
     # -- records -------------------------------------------------------------------------------------
     def create(self, job: pb.Job, idempotency_key: str = "") -> tuple[pb.Job, bool]:
-        """Store a new QUEUED job; returns (job, created). A known idempotency key returns the first job."""
+        """Store a new QUEUED job; returns (job, created). An idempotency key the same owner used before returns
+        the first job."""
         job.id = job.id or uuid.uuid4().hex[:16]
         if idempotency_key:
-            if not self.redis.set(keys.idempotency(idempotency_key), job.id, nx=True):
-                return self.get(self.redis.get(keys.idempotency(idempotency_key)).decode()), False
+            key = keys.idempotency(f"{job.owner}/{idempotency_key}")
+            if not self.redis.set(key, job.id, nx=True):
+                return self.get(self.redis.get(key).decode()), False
         job.state, job.created_at = pb.QUEUED, now()
         uploads = _detach_uploads(job)
         with self.redis.pipeline() as tx:

@@ -40,3 +40,14 @@ def test_only_the_owner_cancels(secured):
         assert code_of(lambda: bob.cancel(job.id)) == grpc.StatusCode.PERMISSION_DENIED
         assert alice.job(job.id).state == pb.QUEUED
         assert alice.cancel(job.id).state == pb.CANCELLED
+
+
+def test_idempotency_keys_are_per_owner(secured):
+    with LenetClient(secured.address, timeout=30, token="alice-secret") as alice, \
+            LenetClient(secured.address, timeout=30, token="bob-secret") as bob:
+        first = alice.train(epochs=1, limit=100, device="gpu", idempotency_key="nightly")
+        assert alice.train(epochs=1, limit=100, device="gpu", idempotency_key="nightly").id == first.id
+        other = bob.train(epochs=1, limit=100, device="gpu", idempotency_key="nightly")
+        assert other.id != first.id and other.owner == "bob"
+        alice.cancel(first.id)
+        bob.cancel(other.id)

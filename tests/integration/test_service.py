@@ -8,6 +8,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from protos.lenet.v1 import lenet_pb2 as pb
+from services.store import Store
 
 
 def rpc_error(call) -> grpc.RpcError:
@@ -83,11 +84,13 @@ def test_idempotent_submit_returns_the_same_job(client):
     client.cancel(first.id)
 
 
-def test_gpu_job_waits_queued_on_the_gpu_queue(client):
+def test_gpu_job_waits_queued_on_the_gpu_queue(stack, client):
     job = client.train(epochs=1, limit=100, device="gpu")
     time.sleep(3)
     waiting = client.job(job.id)
     assert waiting.state == pb.QUEUED and waiting.queue == "gpu"
+    told = [event.log for event in Store(stack.redis_url).jobs.events(job.id) if event.WhichOneof("kind") == "log"]
+    assert told == ["no gpu worker is alive: the job waits on queue gpu until one starts"]
     any_device = client.train(epochs=1, limit=100, eval_limit=100, device="any")
     assert any_device.queue == "cpu"          # no GPU worker alive: ANY goes to the CPU queue
     assert client.cancel(job.id).state == pb.CANCELLED
