@@ -31,17 +31,23 @@ def start(store: Store, job_id: str, worker: str) -> pb.Job | None:
                                  change=lambda job: setattr(job, "worker", worker))
 
 
+def stop_reason(store: Store, job_id: str, worker: str) -> str | None:
+    """Why a running job should stop now: "cancelled", "taken over" by another worker, or None to go on."""
+    job = store.jobs.get(job_id)
+    return "cancelled" if job.cancel_requested else "taken over" if job.worker != worker else None
+
+
 def run_training(store: Store, job_id: str, worker: str, device: str) -> None:
     job = start(store, job_id, worker)
     if job is None:
         return
     try:
-        _train(store, job, device)
+        _train(store, job, device, worker)
     except Exception as error:  # the job records why; the task itself succeeds
         store.jobs.transition(job_id, pb.FAILED, str(error), change=lambda j: setattr(j, "error", str(error)))
 
 
-def _train(store: Store, job: pb.Job, device: str) -> None:
+def _train(store: Store, job: pb.Job, device: str, worker: str) -> None:
     request = job.train
     train_set = resolve(store.jobs.dataset(job, "train_data"), "train", "train_data")
     eval_set = resolve(store.jobs.dataset(job, "eval_data"), "test", "eval_data")
@@ -65,12 +71,13 @@ def _train(store: Store, job: pb.Job, device: str) -> None:
 
     result = train(hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
                    eval_set.images, eval_set.labels, ctx=models.context(device), on_batch=on_batch,
-                   on_epoch=on_epoch, should_stop=lambda: store.jobs.cancel_requested(job.id),
+                   on_epoch=on_epoch, should_stop=lambda: stop_reason(store, job.id, worker) is not None,
                    start_epoch=resumed[0].epoch if resumed else 0, initial_params=resumed[1] if resumed else None,
                    batch_event_every=BATCH_EVENT_EVERY)
     if result.stopped:
-        store.jobs.transition(job.id, pb.CANCELLED, "cancelled while training")
-        return
+        if stop_reason(store, job.id, worker) == "cancelled":
+            store.jobs.transition(job.id, pb.CANCELLED, "cancelled while training")
+        return  # else another worker took the job over (this one was taken for lost) and finishes it
     model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
                      hyper_parameters=request.hyper_parameters, train_data=request.train_data,
                      train_samples=len(train_set.images), metrics=history[-1] if history else None,

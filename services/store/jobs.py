@@ -146,9 +146,6 @@ class Jobs:
         """True for exactly one caller per lost attempt of `job`, so only one gateway re-queues it."""
         return bool(self.redis.set(keys.job_requeue(job.id, job.attempts), 1, nx=True, ex=24 * 3600))
 
-    def cancel_requested(self, job_id: str) -> bool:
-        return self.get(job_id).cancel_requested
-
     # -- events --------------------------------------------------------------------------------------
     def emit(self, job_id: str, event: pb.JobEvent) -> str:
         event.job_id, event.time = job_id, event.time or now()
