@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from bench.table import record
 from clients.client import LenetClient
@@ -34,7 +33,8 @@ from workers.engine.inference import Predictor
 from workers.engine.lenet import LAYERS
 from workers.requests import BATCH_SIZE, CHUNK_BYTES, row_ranges
 memory.reuse_freed_memory()  # as the worker does
-symbol, params, limit, repeats = open(sys.argv[1]).read(), open(sys.argv[2], "rb").read(), int(sys.argv[3]), int(sys.argv[4])
+symbol, params = open(sys.argv[1]).read(), open(sys.argv[2], "rb").read()
+limit, repeats = int(sys.argv[3]), int(sys.argv[4])
 images = mnist.load_split("test")[0][:limit]
 predictor, buffer, results = Predictor(symbol, params), np.empty(CHUNK_BYTES, np.uint8), {}
 for dtype in (np.float32, np.float16):

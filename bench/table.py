@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-HEADER = "# Benchmarks\n\nFigures written by `make bench` (`python -m bench NAME`); each section is replaced by its latest run.\n"
+HEADER = ("# Benchmarks\n\nFigures written by `make bench` (`python -m bench NAME`); "
+          "each section is replaced by its latest run.\n")
 
 
 def markdown(columns: list[str], rows: list[list]) -> str:

@@ -119,8 +119,8 @@ def probability_bars(probs, titles: Sequence[str], path, ncols: int = 5,
     if title:
         fig.suptitle(title, fontsize=11)
     if true is not None or pred is not None:
-        handles = [Patch(color=c, label=l) for c, l, s in
-                   ((TRUE_COLOR, "true class", true), (PRED_COLOR, "predicted class", pred)) if s is not None]
+        handles = [Patch(color=color, label=label) for color, label, given in
+                   ((TRUE_COLOR, "true class", true), (PRED_COLOR, "predicted class", pred)) if given is not None]
         where = "outside lower center" if title else "outside upper center"  # a heading takes the top
         fig.legend(handles=handles, loc=where, ncols=len(handles), fontsize=8, frameon=False)
     return _save(fig, path)

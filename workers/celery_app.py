@@ -1,7 +1,7 @@
 """The Celery application: broker, serialization and queue settings shared by the gateway and the workers.
 
 Importing this module is light (no MXNet): the gateway uses it to send tasks by name. Tasks carry ids only;
-data travels through the store. JSON is the only accepted content type, so nothing is ever pickled.
+data travels through the store. JSON is the only accepted content type: no Python objects on the wire.
 """
 from celery import Celery
 

@@ -37,14 +37,20 @@ def stop_reason(store: Store, job_id: str, worker: str) -> str | None:
     return "cancelled" if job.cancel_requested else "taken over" if job.worker != worker else None
 
 
+def fail(store: Store, job_id: str, error: Exception) -> None:
+    """End the job as FAILED, recording why (the task itself succeeds: the job is where the outcome lives)."""
+    reason = str(error)
+    store.jobs.transition(job_id, pb.FAILED, reason, change=lambda job: setattr(job, "error", reason))
+
+
 def run_training(store: Store, job_id: str, worker: str, device: str) -> None:
     job = start(store, job_id, worker)
     if job is None:
         return
     try:
         _train(store, job, device, worker)
-    except Exception as error:  # the job records why; the task itself succeeds
-        store.jobs.transition(job_id, pb.FAILED, str(error), change=lambda j: setattr(j, "error", str(error)))
+    except Exception as error:
+        fail(store, job_id, error)
 
 
 def _train(store: Store, job: pb.Job, device: str, worker: str) -> None:
@@ -97,7 +103,7 @@ def run_evaluation(store: Store, job_id: str, worker: str, device: str) -> None:
     try:
         evaluation = evaluate(store, job, device)
     except Exception as error:
-        store.jobs.transition(job_id, pb.FAILED, str(error), change=lambda j: setattr(j, "error", str(error)))
+        fail(store, job_id, error)
         return
     store.jobs.save_evaluation(job_id, evaluation)
     store.jobs.transition(job_id, pb.SUCCEEDED, f"accuracy {evaluation.overall.accuracy:.4f}",

@@ -138,7 +138,7 @@ def run_predict(args) -> int:
         parts = [client.predict(args.model_id, pixels[start:start + PREDICT_BATCH])
                  for start in range(0, len(pixels), PREDICT_BATCH)]
     probabilities = np.concatenate([p for p, _ in parts])
-    labels = np.concatenate([l for _, l in parts])
+    labels = np.concatenate([predicted for _, predicted in parts])
     if args.json:
         print(json.dumps({"model_id": args.model_id, "predictions": [
             {"source": source, "label": int(label), "probabilities": [float(p) for p in row]}

@@ -81,7 +81,8 @@ def stats(array: np.ndarray) -> dict:
 def inspect_document(args, arrays: dict, labels: np.ndarray, written: list[Path]) -> dict:
     document = {"model_id": args.model_id, "split": args.split, "samples": args.sample,
                 "labels": [int(label) for label in labels], "dtype": "float16" if args.dtype == "f16" else "float32",
-                "layers": [{"name": name, "shape": list(array.shape), **stats(array)} for name, array in arrays.items()]}
+                "layers": [{"name": name, "shape": list(array.shape), **stats(array)}
+                           for name, array in arrays.items()]}
     if "SoftM" in arrays:
         document["predictions"] = [
             {"sample": sample, "label": int(label), "predicted": int(np.argmax(probabilities)),

@@ -1,5 +1,5 @@
 """Jobs and models: `lenet train|job|jobs|watch|cancel|models`."""
-from clients.cli.output import as_dict, client_options, connect, console, follow, job_line, print_json, state
+from clients.cli.output import as_dict, client_options, connect, console, follow, job_line, print_json
 from protos.lenet.v1 import lenet_pb2 as pb
 
 
@@ -44,7 +44,8 @@ def run_train(args) -> int:
     with connect(args) as client:
         job = client.train(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                            momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
-                           normalize=args.normalize, init_scale=args.init_scale, limit=args.limit, eval_limit=args.eval_limit,
+                           normalize=args.normalize, init_scale=args.init_scale, limit=args.limit,
+                           eval_limit=args.eval_limit,
                            device=args.device, model_name=args.name, idempotency_key=args.idempotency_key)
         if not args.json:
             console.print(f"submitted {job_line(job)}")

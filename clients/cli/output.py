@@ -50,7 +50,8 @@ def job_line(job: pb.Job) -> str:
 def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
     """Watch a job to its end with a progress bar (batches of all epochs) and a line per epoch."""
     epochs = job.train.hyper_parameters.epochs or 1
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=False) as progress:
         bar = progress.add_task(f"job {job.id}", total=None, info="queued")
         say = (lambda text: None) if quiet else progress.console.print

@@ -1,6 +1,7 @@
 """The Redis store shared by gateway and workers: jobs and their events, models, requests, live workers.
 
-Only this package knows Redis key names (keys.py). Values are protobuf bytes or plain hashes, never pickle.
+Only this package knows Redis key names (keys.py). Values are protobuf bytes or plain hashes only, never
+serialized Python objects.
 """
 import os
 

@@ -59,7 +59,7 @@ class RedisServer:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(f"redis-server did not start on port {self.port}: "
-                                       + (Path(self.workdir.name) / "redis.log").read_text()[-2000:])
+                                       + (Path(self.workdir.name) / "redis.log").read_text()[-2000:]) from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

@@ -20,7 +20,6 @@ from PIL import Image
 
 from clients.client import class_statistics, confusion_matrix, misclassified, overall_statistics
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import to_tensor
 from services.store import Store
 from workers.engine import stats
 

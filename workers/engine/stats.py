@@ -98,7 +98,8 @@ def by_class(table, labels=None):
 
 
 def worst_cells(table):
-    """The notebook's "worst case": every off-diagonal cell holding the most errors, as (prediction, reference, count)."""
+    """The notebook's "worst case": every off-diagonal cell holding the most errors,
+    as (prediction, reference, count)."""
     errors = np.array(table)
     np.fill_diagonal(errors, 0)
     most = errors.max()
