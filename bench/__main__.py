@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ["inspect", "train"]
+BENCHES = ["inspect", "predict", "train"]
 
 
 def main(argv: list[str]) -> None:
