@@ -12,7 +12,7 @@ from protos.lenet.v1 import lenet_pb2 as pb
 from services.store import Store
 from workers.celery_app import send
 
-INTERVAL_SECONDS = float(os.environ.get("LENET_RECOVERY_SECONDS", 10))
+INTERVAL_SECONDS = float(os.environ.get("LENET_RECOVERY_SECONDS", "10"))
 TASK_OF = {pb.TRAIN: "train", pb.EVALUATE: "evaluate"}
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import redis
 
 from services.store import keys
 
-TTL_SECONDS = float(os.environ.get("LENET_HEARTBEAT_SECONDS", 30))  # a worker silent this long is gone
+TTL_SECONDS = float(os.environ.get("LENET_HEARTBEAT_SECONDS", "30"))  # a worker silent this long is gone
 
 
 class Workers:

@@ -11,5 +11,5 @@ def context(device: str) -> mx.Context:
     if device == "gpu":
         if mx.context.num_gpus() == 0:
             raise RuntimeError("no GPU visible to MXNet: this build or machine has no CUDA device; use device 'cpu'")
-        return mx.gpu(int(os.environ.get("LENET_GPU", 0)))
+        return mx.gpu(int(os.environ.get("LENET_GPU", "0")))
     raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'gpu'")
