@@ -140,10 +140,12 @@ class LenetClient:
         return self.stub.CancelJob(pb.CancelJobRequest(job_id=job_id), timeout=self.timeout)
 
     def watch(self, job_id: str, after_event_id: str = "") -> Iterator[pb.JobEvent]:
-        """The job's events until it ends; reconnects from the last event seen if the connection drops."""
+        """The job's events until it ends; when the connection drops (e.g. the gateway restarts) it waits for
+        the gateway to come back and resumes after the last event seen."""
         while True:
             try:
-                for event in self.stub.WatchJob(pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)):
+                request = pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)
+                for event in self.stub.WatchJob(request, wait_for_ready=True):
                     after_event_id = event.id
                     yield event
                 return

@@ -58,14 +58,22 @@ class Stack:
     def add_worker(self, device: str, name: str) -> subprocess.Popen:
         return self.spawn(f"worker-{name}", "-m", "workers", "--device", device, "--name", f"{name}-{os.getpid()}")
 
-    def wait_ready(self, timeout: float) -> None:
-        """Until the gateway answers its health check and every worker has registered."""
+    def restart_gateway(self, timeout: float = 60) -> None:
+        """Stop the gateway and start a new one on the same port (workers and Redis keep running)."""
+        self.gateway.terminate()
+        self.gateway.wait(15)
+        self.gateway = self.spawn("gateway", "-m", "services.gateway", "--port", str(self.port))
+        self.wait_ready(timeout, workers=0)
+
+    def wait_ready(self, timeout: float, workers: int | None = None) -> None:
+        """Until the gateway answers its health check and `workers` (default: all started) have registered."""
+        workers = self.worker_count if workers is None else workers
         deadline = time.monotonic() + timeout
         store = Store(self.redis_url)
         with grpc.insecure_channel(self.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
-                for process in [self.gateway, *self.workers]:
+                for process in [self.gateway, *self.workers] if workers else [self.gateway]:
                     if process.poll() is not None:
                         raise RuntimeError(f"{' '.join(process.args[1:])} exited with {process.returncode}; "
                                            f"see the logs in {self.log_dir}")
@@ -74,7 +82,7 @@ class Stack:
                         health_pb2.HealthCheckResponse.SERVING
                 except grpc.RpcError:
                     serving = False
-                if serving and len(store.workers.alive()) >= self.worker_count:
+                if serving and len(store.workers.alive()) >= workers:
                     store.close()
                     return
                 if time.monotonic() > deadline:

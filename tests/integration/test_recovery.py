@@ -38,3 +38,17 @@ def test_killed_worker_job_resumes_from_checkpoint(fast_recovery_stack):
         assert epochs == [1, 2, 3]                      # epoch 1 was not trained again
         history = client.model(finished.model_id).history
         assert [m.epoch for m in history] == [1, 2, 3] and history[-1].test_accuracy > 0.8
+
+
+def test_watch_resumes_across_a_gateway_restart(fast_recovery_stack):
+    stack = fast_recovery_stack
+    with LenetClient(stack.address, timeout=60) as client:
+        job = client.train(epochs=2, limit=3000, eval_limit=500)
+        seen = []
+        for event in client.watch(job.id):
+            seen.append(event)
+            if len(seen) == 4:                    # mid-training: restart the gateway under the open stream
+                stack.restart_gateway()
+        assert seen[-1].state.state == pb.SUCCEEDED
+        ids = [event.id for event in seen]
+        assert len(ids) == len(set(ids)) and ids == [event.id for event in client.watch(job.id)]
