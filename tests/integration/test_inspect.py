@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -117,16 +118,15 @@ def test_a_slow_reader_holds_redis_to_the_window_and_cancelling_stops_the_worker
     chunks = client.inspect_chunks(model_id, limit=3000)  # ~420 MB in ~150 chunks: far more than the window
     next(chunks)
     (request_id,) = store.requests.open_requests() - before
-    threading.Event().wait(2)  # the client reads nothing more; the worker runs out of credits
+    time.sleep(2)  # the client reads nothing more; the worker runs out of credits
     assert 0 < store.requests.pending_chunks(request_id) <= INSPECT_WINDOW
     assert store.requests.writer_running(request_id)  # blocked, not finished: the first chunk came long before
 
     chunks.close()  # cancels the call
-    deadline = threading.Event()
     for _ in range(300):  # the worker notices within a credit wait and clears the stream
         if request_id not in store.requests.open_requests():
             break
-        deadline.wait(0.1)
+        time.sleep(0.1)
     assert store.requests.leftovers(request_id) == 0 and not store.requests.writer_running(request_id)
 
     # Both workers answer again (the one that was streaming too): two Inspects at once complete.
