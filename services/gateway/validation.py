@@ -56,12 +56,17 @@ def dataset(given: pb.Dataset, field: str, labels_required: bool = False) -> pb.
             check(labels.size == 0 or 0 <= labels.min() and labels.max() <= 9, field + ".labels",
                   "labels must be digits 0..9")
         return given
-    split = given.split or "test"
-    check(split in SPLIT_SIZES, field + ".split", f"must be one of {sorted(SPLIT_SIZES)}, got {split!r}")
+    split_indices(given.split, given.indices, field + ".")
     check(given.limit >= 0, field + ".limit", f"must be ≥ 0, got {given.limit}")
-    bad = [i for i in given.indices if not 0 <= i < SPLIT_SIZES[split]]
-    check(not bad, field + ".indices", f"{bad[:5]} out of range 0..{SPLIT_SIZES[split] - 1} of split {split!r}")
     return given
+
+
+def split_indices(split: str, indices, prefix: str = "") -> None:
+    """A known split ("" means "test") and indices inside it."""
+    split = split or "test"
+    check(split in SPLIT_SIZES, prefix + "split", f"must be one of {sorted(SPLIT_SIZES)}, got {split!r}")
+    bad = [i for i in indices if not 0 <= i < SPLIT_SIZES[split]]
+    check(not bad, prefix + "indices", f"{bad[:5]} out of range 0..{SPLIT_SIZES[split] - 1} of split {split!r}")
 
 
 def uploaded_images(tensor: pb.Tensor, field: str) -> np.ndarray:
@@ -127,11 +132,8 @@ def inspect(request: pb.InspectRequest) -> pb.InspectRequest:
 
 
 def samples(request: pb.GetSamplesRequest) -> pb.GetSamplesRequest:
-    split = request.split or "test"
-    check(split in SPLIT_SIZES, "split", f"must be one of {sorted(SPLIT_SIZES)}, got {split!r}")
     check(0 < len(request.indices) <= MAX_UPLOAD_IMAGES, "indices", f"give 1..{MAX_UPLOAD_IMAGES} indices")
-    bad = [i for i in request.indices if not 0 <= i < SPLIT_SIZES[split]]
-    check(not bad, "indices", f"{bad[:5]} out of range 0..{SPLIT_SIZES[split] - 1} of split {split!r}")
+    split_indices(request.split, request.indices)
     return request
 
 
