@@ -3,35 +3,30 @@
     with LenetClient("localhost:50051") as lenet:
         job = lenet.wait(lenet.train(epochs=1, limit=2000).id)
         probabilities, labels = lenet.predict(job.model_id, images)
+
+It needs grpcio, protobuf and numpy only (no MXNet, Celery or server code).
 """
-import os
+import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import grpc
 import numpy as np
 
+from protos.contract import CLASS_STATISTICS, HYPER_PARAMETER, MAX_MESSAGE_BYTES, OVERALL_STATISTICS
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from protos.settings import ClientSettings
 from protos.tensors import from_tensor, to_tensor
 
-DEFAULT_GATEWAY = "localhost:50051"
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
-FINAL = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
 INSPECT_DTYPES = {"float32": pb.FLOAT32, "f32": pb.FLOAT32, "float16": pb.FLOAT16, "f16": pb.FLOAT16}
-MAX_MESSAGE_BYTES = 64 << 20
-# caret's names for the statistics of an Evaluation, in caret's order, and the message fields holding them.
-OVERALL_FIELDS = {"Accuracy": "accuracy", "Kappa": "kappa", "AccuracyLower": "accuracy_lower",
-                  "AccuracyUpper": "accuracy_upper", "AccuracyNull": "accuracy_null",
-                  "AccuracyPValue": "accuracy_p_value", "McnemarPValue": "mcnemar_p_value"}
-BY_CLASS_FIELDS = {"Sensitivity": "sensitivity", "Specificity": "specificity", "Pos Pred Value": "pos_pred_value",
-                   "Neg Pred Value": "neg_pred_value", "Precision": "precision", "Recall": "recall", "F1": "f1",
-                   "Prevalence": "prevalence", "Detection Rate": "detection_rate",
-                   "Detection Prevalence": "detection_prevalence", "Balanced Accuracy": "balanced_accuracy"}
+RECONNECT_SECONDS = (0.1, 5.0)  # first and longest wait between reconnection attempts of watch()
 
 
-def gateway_address(address: str | None = None) -> str:
-    return address or os.environ.get("LENET_GATEWAY", DEFAULT_GATEWAY)
+class DigitWarning(UserWarning):
+    """Predict was given an image that does not look like an MNIST digit; its prediction means little."""
 
 
 def dataset(split: str = "", limit: int = 0, indices: Sequence[int] = (), images: np.ndarray | None = None,
@@ -62,12 +57,12 @@ def confusion_matrix(evaluation: pb.Evaluation) -> np.ndarray:
 
 def overall_statistics(evaluation: pb.Evaluation) -> dict[str, float]:
     """caret's cm$overall as {name: value}; NaN where R gives NaN."""
-    return {name: getattr(evaluation.overall, field) for name, field in OVERALL_FIELDS.items()}
+    return {name: getattr(evaluation.overall, field) for name, field in OVERALL_STATISTICS.items()}
 
 
 def class_statistics(evaluation: pb.Evaluation) -> list[dict]:
     """caret's cm$byClass rows: {"Class": label, "Sensitivity": …, …, "Balanced Accuracy": …} per class."""
-    return [{"Class": row.label, **{name: getattr(row, field) for name, field in BY_CLASS_FIELDS.items()}}
+    return [{"Class": row.label, **{name: getattr(row, field) for name, field in CLASS_STATISTICS.items()}}
             for row in evaluation.by_class]
 
 
@@ -97,14 +92,17 @@ class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterc
 
 
 class LenetClient:
-    def __init__(self, address: str | None = None, timeout: float | None = None, token: str | None = None):
-        """`token` (default $LENET_TOKEN) is sent as a bearer token when given."""
-        self.address = gateway_address(address)
-        self.timeout = timeout
+    def __init__(self, address: str | None = None, timeout: float | None = None, token: str | None = None,
+                 settings: ClientSettings | None = None):
+        """Arguments given override `settings` (default: ClientSettings(), read from the environment).
+        `timeout` bounds each unary call (None: no deadline); `token` is sent as a bearer token when set."""
+        settings = settings or ClientSettings()
+        self.address = address or settings.gateway
+        self.timeout = timeout if timeout is not None else settings.timeout
         self.channel = grpc.insecure_channel(self.address, options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
-        token = token or os.environ.get("LENET_TOKEN")
+        token = token or settings.token
         channel = grpc.intercept_channel(self.channel, BearerToken(token)) if token else self.channel
         self.stub = pb_grpc.LenetStub(channel)
 
@@ -118,14 +116,18 @@ class LenetClient:
         self.channel.close()
 
     # -- training and jobs ---------------------------------------------------------------------------
-    def train(self, *, epochs: int = 0, batch_size: int = 0, learning_rate: float = 0, momentum: float = 0,
-              weight_decay: float = 0, seed: int = 0, normalize: bool = False, init_scale: float = 0, limit: int = 0,
-              eval_limit: int = 0, device: str = "cpu", model_name: str = "", idempotency_key: str = "") -> pb.Job:
-        """Submit a training job; zero values mean the seed's defaults (20 epochs, batch 100, lr 0.05 …)."""
+    def train(self, *, limit: int = 0, eval_limit: int = 0, device: str = "cpu", model_name: str = "",
+              idempotency_key: str = "", **hyper_parameters) -> pb.Job:
+        """Submit a training job. Hyper-parameters (protos.contract.HYPER_PARAMETERS: epochs, batch_size,
+        learning_rate, momentum, weight_decay, seed, normalize, init_scale) given as keywords are sent, zero
+        included; those left out or None take the seed's defaults. `limit`/`eval_limit`: the first N training /
+        test images (0: all)."""
+        unknown = set(hyper_parameters) - set(HYPER_PARAMETER)
+        if unknown:
+            raise TypeError(f"unknown hyper-parameter(s) {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(HYPER_PARAMETER)}")
         request = pb.TrainRequest(
-            hyper_parameters=pb.HyperParameters(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                                momentum=momentum, weight_decay=weight_decay, seed=seed,
-                                                normalize=normalize, init_scale=init_scale),
+            hyper_parameters=pb.HyperParameters(**{k: v for k, v in hyper_parameters.items() if v is not None}),
             train_data=dataset("train", limit), eval_data=dataset("test", eval_limit),
             device=DEVICES[device], model_name=model_name, idempotency_key=idempotency_key)
         return self.stub.SubmitTraining(request, timeout=self.timeout)
@@ -133,25 +135,44 @@ class LenetClient:
     def job(self, job_id: str) -> pb.Job:
         return self.stub.GetJob(pb.GetJobRequest(job_id=job_id), timeout=self.timeout)
 
-    def jobs(self, limit: int = 100) -> list[pb.Job]:
-        return list(self.stub.ListJobs(pb.ListJobsRequest(limit=limit), timeout=self.timeout).jobs)
+    def jobs_page(self, kind: int = 0, state: int = 0, page_size: int = 0, page_token: str = ""
+                  ) -> pb.ListJobsResponse:
+        """One page of jobs, newest first (kind, state: lenet.v1 enum values, 0 for any)."""
+        return self.stub.ListJobs(pb.ListJobsRequest(kind=kind, state=state, page_size=page_size,
+                                                     page_token=page_token), timeout=self.timeout)
+
+    def jobs(self, limit: int = 100, kind: int = 0, state: int = 0) -> list[pb.Job]:
+        """Up to `limit` jobs, newest first, reading as many pages as that takes."""
+        return _collect(lambda token, size: self.jobs_page(kind, state, size, token), "jobs", limit)
 
     def cancel(self, job_id: str) -> pb.Job:
         return self.stub.CancelJob(pb.CancelJobRequest(job_id=job_id), timeout=self.timeout)
 
+    def delete_job(self, job_id: str) -> str:
+        """Delete an ended job with its events and results; returns its id."""
+        return self.stub.DeleteJob(pb.DeleteJobRequest(job_id=job_id), timeout=self.timeout).job_id
+
+    def delete_model(self, model_id: str) -> str:
+        """Delete a model (an id, a unique prefix or "latest"); returns its id."""
+        return self.stub.DeleteModel(pb.DeleteModelRequest(model_id=model_id), timeout=self.timeout).model_id
+
     def watch(self, job_id: str, after_event_id: str = "") -> Iterator[pb.JobEvent]:
-        """The job's events until it ends; when the connection drops (e.g. the gateway restarts) it waits for
-        the gateway to come back and resumes after the last event seen."""
+        """The job's events until it ends; when the connection drops or the service is briefly unavailable (e.g.
+        the gateway or its store restarts) it waits, longer each time up to 5 s, and resumes after the last
+        event seen."""
+        pause = RECONNECT_SECONDS[0]
         while True:
             try:
                 request = pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)
                 for event in self.stub.WatchJob(request, wait_for_ready=True):
-                    after_event_id = event.id
+                    after_event_id, pause = event.id, RECONNECT_SECONDS[0]
                     yield event
                 return
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
+                time.sleep(pause)
+                pause = min(pause * 2, RECONNECT_SECONDS[1])
 
     def wait(self, job_id: str, on_event: Callable[[pb.JobEvent], None] | None = None) -> pb.Job:
         """Follow the job to its end and return it."""
@@ -164,8 +185,13 @@ class LenetClient:
     def model(self, model_id: str) -> pb.Model:
         return self.stub.GetModel(pb.GetModelRequest(model_id=model_id), timeout=self.timeout)
 
+    def models_page(self, page_size: int = 0, page_token: str = "") -> pb.ListModelsResponse:
+        return self.stub.ListModels(pb.ListModelsRequest(page_size=page_size, page_token=page_token),
+                                    timeout=self.timeout)
+
     def models(self, limit: int = 100) -> list[pb.Model]:
-        return list(self.stub.ListModels(pb.ListModelsRequest(limit=limit), timeout=self.timeout).models)
+        """Up to `limit` models, newest first."""
+        return _collect(lambda token, size: self.models_page(size, token), "models", limit)
 
     def graph(self, model_id: str) -> pb.Graph:
         return self.stub.GetGraph(pb.GetGraphRequest(model_id=model_id), timeout=self.timeout)
@@ -209,7 +235,8 @@ class LenetClient:
 
     def predict(self, model_id: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities N×10, predicted labels N) for images N×28×28 (or one 28×28), uint8 pixels 0–255 or
-        floats on the same scale (sent as float32)."""
+        floats on the same scale (sent as float32). Images that do not look like MNIST digits issue a DigitWarning
+        (Python warnings: shown once by default, or filtered, or turned into errors as you choose)."""
         images = np.asarray(images)
         if images.ndim == 2:
             images = images[None]
@@ -217,6 +244,8 @@ class LenetClient:
             images = images.astype(np.float32)
         response = self.stub.Predict(pb.PredictRequest(model_id=model_id, images=to_tensor(images, "images")),
                                      timeout=self.timeout)
+        for warning in response.warnings:
+            warnings.warn(warning, DigitWarning, stacklevel=2)
         return from_tensor(response.probabilities), np.asarray(response.labels)
 
     def inspect_chunks(self, model_id: str, indices: Sequence[int] = (), *, split: str = "test", limit: int = 0,
@@ -261,3 +290,15 @@ class LenetClient:
         response = self.stub.GetSamples(pb.GetSamplesRequest(split=split, indices=list(indices)),
                                         timeout=self.timeout)
         return from_tensor(response.images), np.asarray(response.labels)
+
+
+def _collect(read_page: Callable[[str, int], object], field: str, limit: int) -> list:
+    """Up to `limit` items from consecutive pages (read_page(token, page_size) → a List…Response)."""
+    items, token = [], ""
+    while len(items) < limit:
+        page = read_page(token, min(limit - len(items), 1000))
+        items += getattr(page, field)
+        token = page.next_page_token
+        if not token:
+            break
+    return items

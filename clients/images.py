@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.engine.mnist import DatasetError, read_idx  # numpy only: importing it does not load MXNet
+from protos.mnist import DatasetError, read_idx
 
 SIZE = (28, 28)
 

@@ -1,14 +1,160 @@
-"""Facts of the contract that code on both sides checks against (plain Python: no grpc, no MXNet)."""
+"""The facts every side of the service shares, each written once: the network's layers, the seed's
+hyper-parameters with their bounds, the dataset splits, caret's statistic names, file names, request limits, job
+states, task and queue names.
+
+Plain Python over the generated messages (no gRPC, Redis, Celery or MXNet), so the engine, the gateway, the
+workers and the client library all import it. The proto's comments restate these values for readers in other
+languages; tests/unit/test_contract.py fails when the two disagree.
+"""
+from __future__ import annotations
+
 import re
+from dataclasses import dataclass, field, make_dataclass
 
-# The seed network's named outputs, in forward order: what Inspect streams and GetGraph lists.
-LAYERS = ("Conv1", "Act1", "Pool1", "Conv2", "Act2", "Pool2", "Flat", "Full1", "Act3", "Full2", "SoftM")
+from protos.lenet.v1 import lenet_pb2 as pb
 
-# Samples in each MNIST split, for validating indices before a worker loads the data.
+# -- the network --------------------------------------------------------------------------------------------
+INPUT_SHAPE = (1, 28, 28)      # one grey 28×28 image
+IMAGE_SHAPE = INPUT_SHAPE[1:]
+CLASSES = 10
+CLASS_LABELS = tuple(str(k) for k in range(CLASSES))
+# The seed network's named outputs in forward order, with their per-sample shapes: what Inspect streams.
+LAYER_SHAPES = {
+    "Conv1": (20, 24, 24), "Act1": (20, 24, 24), "Pool1": (20, 12, 12),
+    "Conv2": (50, 8, 8), "Act2": (50, 8, 8), "Pool2": (50, 4, 4),
+    "Flat": (800,), "Full1": (500,), "Act3": (500,), "Full2": (CLASSES,), "SoftM": (CLASSES,),
+}
+LAYERS = tuple(LAYER_SHAPES)
+PARAMETER_COUNT = 431_080      # weights and biases of the seed's LeNet
+
+
+# -- hyper-parameters ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HyperParameter:
+    """One training setting: its name (as in lenet.v1.HyperParameters), the seed's value, and its bounds.
+    `low_open`/`high_open` exclude the bound itself."""
+    name: str
+    type: type
+    default: int | float | bool
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def problem(self, value) -> str | None:
+        """Why `value` is out of bounds, or None."""
+        if self.low is None:
+            return None
+        below = value <= self.low if self.low_open else value < self.low
+        above = value >= self.high if self.high_open else value > self.high
+        return f"must be in {self.bounds()}, got {value}" if below or above else None
+
+    def bounds(self) -> str:
+        """As the proto writes them: "1..1000" for integers, "(0, 10]" or "[0, 1)" for reals."""
+        if self.type is int:
+            return f"{self.low}..{self.high}"
+        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+HYPER_PARAMETERS = (
+    HyperParameter("epochs", int, 20, "passes over the training set", 1, 1000),
+    HyperParameter("batch_size", int, 100, "images per SGD step", 1, 10_000),
+    HyperParameter("learning_rate", float, 0.05, "SGD step size", 0.0, 10.0, low_open=True),
+    HyperParameter("momentum", float, 0.9, "SGD momentum; 0 is plain SGD", 0.0, 1.0, high_open=True),
+    HyperParameter("weight_decay", float, 1e-5, "L2 penalty on the weights", 0.0, 1.0, high_open=True),
+    HyperParameter("seed", int, 42, "seeds the initial weights and the shuffle", 0, 2**31 - 1),
+    HyperParameter("normalize", bool, False, "scale pixels to 0–1 (the seed feeds raw 0–255)"),
+    HyperParameter("init_scale", float, 0.01, "initial weights uniform in ±SCALE (R's mx.init.uniform)", 0.0, 1.0,
+                   low_open=True),
+)
+HYPER_PARAMETER = {spec.name: spec for spec in HYPER_PARAMETERS}
+
+# The engine's view of them: a frozen dataclass whose defaults are the seed's.
+HyperParams = make_dataclass("HyperParams", [(spec.name, spec.type, field(default=spec.default))
+                                             for spec in HYPER_PARAMETERS], frozen=True)
+HyperParams.__doc__ = "Training settings; every field defaults to the seed notebook's value."
+
+
+def hyper_params(message: pb.HyperParameters) -> HyperParams:
+    """The message's values, the seed's default for every absent field."""
+    return HyperParams(**{spec.name: getattr(message, spec.name) for spec in HYPER_PARAMETERS
+                          if message.HasField(spec.name)})
+
+
+def hyper_parameters_message(values: HyperParams) -> pb.HyperParameters:
+    """Every field set, so a stored record shows exactly what was used."""
+    return pb.HyperParameters(**{spec.name: getattr(values, spec.name) for spec in HYPER_PARAMETERS})
+
+
+# -- data ---------------------------------------------------------------------------------------------------
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
+TRAIN_SPLIT, TEST_SPLIT = "train", "test"
 
 
+def default_split(dataset_field: str) -> str:
+    """The split an empty Dataset.split means: "train" for TrainRequest.train_data, "test" everywhere else."""
+    return TRAIN_SPLIT if dataset_field == "train_data" else TEST_SPLIT
+
+
+# -- caret's statistics: its names, in its order, and the message fields that carry them ------------------------
+OVERALL_STATISTICS = {
+    "Accuracy": "accuracy", "Kappa": "kappa", "AccuracyLower": "accuracy_lower", "AccuracyUpper": "accuracy_upper",
+    "AccuracyNull": "accuracy_null", "AccuracyPValue": "accuracy_p_value", "McnemarPValue": "mcnemar_p_value",
+}
+CLASS_STATISTICS = {
+    "Sensitivity": "sensitivity", "Specificity": "specificity", "Pos Pred Value": "pos_pred_value",
+    "Neg Pred Value": "neg_pred_value", "Precision": "precision", "Recall": "recall", "F1": "f1",
+    "Prevalence": "prevalence", "Detection Rate": "detection_rate", "Detection Prevalence": "detection_prevalence",
+    "Balanced Accuracy": "balanced_accuracy",
+}
+
+
+# -- exported and checkpoint file names ----------------------------------------------------------------------
 def file_prefix(model_name: str) -> str:
     """The prefix of a model's exported file names: its name with anything but letters, digits, '.', '_' and '-'
     replaced, at most 64 characters, no leading '.' or '-' (so never hidden, an option or '..'); else "lenet"."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", model_name)[:64].lstrip(".-") or "lenet"
+
+
+def checkpoint_files(prefix: str, epoch: int = 0) -> tuple[str, str]:
+    """(symbol, params) file names as mx.model.save_checkpoint writes and R's mx.model.load reads them."""
+    return f"{prefix}-symbol.json", f"{prefix}-{epoch:04d}.params"
+
+
+def onnx_file(prefix: str) -> str:
+    return f"{prefix}.onnx"
+
+
+# -- limits: a request beyond one is RESOURCE_EXHAUSTED naming the field --------------------------------------------
+MAX_MESSAGE_BYTES = 64 << 20       # any gRPC message, either way
+MAX_IMAGES = 10_000                # uploaded images per request (≈ 31 MB of FLOAT32 pixels)
+MAX_INDICES = max(SPLIT_SIZES.values())  # Dataset.indices per dataset
+MAX_SAMPLES = 10_000               # GetSamples indices and Inspect samples per call
+MAX_PAGE_SIZE = 1000               # ListJobs / ListModels page_size
+DEFAULT_PAGE_SIZE = 100
+INSPECT_BATCH_MAX = 2000           # InspectRequest.batch_size
+INSPECT_BATCH_DEFAULT = 500
+CHUNK_BYTES = 4 << 20              # tensor data per TensorChunk
+MAX_NAME_LENGTH = 64               # model names
+MAX_KEY_LENGTH = 128               # idempotency keys
+MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+DEFAULT_MODEL_NAME = "lenet"
+# Ids the service makes: 16 lowercase hex digits. Where a model id is asked for, a unique prefix of at least
+# MIN_ID_PREFIX digits or LATEST (the newest model the caller can see) also do.
+ID = re.compile(r"[0-9a-f]{16}")
+ID_PREFIX = re.compile(r"[0-9a-f]{1,16}")
+MIN_ID_PREFIX = 4
+LATEST = "latest"
+EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a JobEvent.id
+
+
+# -- jobs -----------------------------------------------------------------------------------------------------
+FINAL_STATES = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED})
+
+
+# Celery task names, sent by name by the gateway and run by workers; every task takes one id (job or request).
+TASKS = {"train": "lenet.train", "evaluate": "lenet.evaluate", "predict": "lenet.predict",
+         "inspect": "lenet.inspect", "export": "lenet.export"}
+JOB_TASKS = {pb.TRAIN: "train", pb.EVALUATE: "evaluate"}
+DEVICES = ("cpu", "gpu")       # a worker's device is also the name of its Celery queue

@@ -1,7 +1,8 @@
 """The embedded stack: redis-server, Celery worker processes and the gateway as child processes.
 
-`lenet up`, `lenet demo` and the integration tests all start the same real parts this way. Redis comes from
-$REDIS_URL when set, else a private redis-server (services/store/server.py).
+`lenet up`, `lenet demo` and the integration tests all start the same real parts this way. Redis is the one
+`redis_url` names when given, else a private redis-server (services/store/redis_server.py). The children read
+the same settings from their environment: the caller's, with the stack's Redis and any `env` given.
 """
 import os
 import subprocess
@@ -13,17 +14,20 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from protos.settings import ServiceSettings, env_names
 from services.store import Store
-from services.store.server import RedisServer, free_port
+from services.store.redis_server import RedisServer, free_port
 
 
 class Stack:
-    def __init__(self, port: int = 0, workers: int = 1, gpu_workers: int = 0, redis_url: str | None = None,
-                 log_dir: str | None = None, env: dict | None = None):
+    def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
+                 redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None):
+        """`redis_url`: use this Redis rather than start one; `env`: extra environment for the children."""
+        self.settings = settings
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.worker_count, self.gpu_worker_count = workers, gpu_workers
-        self.redis_url = redis_url or os.environ.get("REDIS_URL")
+        self.redis_url = redis_url
         self.redis: RedisServer | None = None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="lenet-stack-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -32,7 +36,10 @@ class Stack:
         self.extra_env = env or {}
 
     def env(self) -> dict:
-        return {**os.environ, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
+        """The children's environment: the stack's settings, its Redis, and the extra variables given."""
+        names = {field: name for name, field in env_names(ServiceSettings).items()}
+        settings = {names[field]: str(value) for field, value in self.settings.model_dump().items()}
+        return {**os.environ, **settings, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
@@ -69,7 +76,7 @@ class Stack:
         """Until the gateway answers its health check and `workers` (default: all started) have registered."""
         workers = self.worker_count if workers is None else workers
         deadline = time.monotonic() + timeout
-        store = Store(self.redis_url)
+        store = Store(self.redis_url, self.settings.heartbeat_seconds)
         with grpc.insecure_channel(self.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:

@@ -1,20 +1,27 @@
 """Shared fixtures: the MNIST folder from $LENET_DATA_DIR, a real redis-server, and the real embedded stack."""
-import os
 from pathlib import Path
 
 import pytest
 
+from protos.settings import ServiceSettings
 from services.stack import Stack
 from services.store import Store
-from services.store.server import RedisServer
+from services.store.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
-def data_dir() -> Path:
-    folder = os.environ.get("LENET_DATA_DIR")
-    if not folder or not Path(folder, "t10k-labels-idx1-ubyte.gz").exists():
-        pytest.fail("set LENET_DATA_DIR to the MNIST folder (CI and `make test`: ../shared/mnist)")
-    return Path(folder)
+def settings() -> ServiceSettings:
+    """The service's settings as the tests' processes see them (from the environment, as every entry point)."""
+    return ServiceSettings()
+
+
+@pytest.fixture(scope="session")
+def data_dir(settings) -> Path:
+    """The MNIST folder the settings name (LENET_DATA_DIR; CI and `make test`: ../shared/mnist)."""
+    if not Path(settings.data_dir, "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.fail(f"no MNIST in {settings.data_dir}: set LENET_DATA_DIR to the MNIST folder (CI and `make test`: "
+                    f"../shared/mnist)")
+    return settings.data_dir
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +39,9 @@ def store(redis_server) -> Store:
 
 
 @pytest.fixture(scope="session")
-def stack(data_dir, tmp_path_factory):
+def stack(settings, tmp_path_factory):
     """Real redis-server, two real Celery CPU worker processes and the real gateway on loopback."""
-    with Stack(workers=2, log_dir=str(tmp_path_factory.mktemp("stack-logs"))) as running:
+    with Stack(settings, workers=2, log_dir=str(tmp_path_factory.mktemp("stack-logs"))) as running:
         yield running
 
 

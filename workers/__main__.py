@@ -11,8 +11,12 @@ import sys
 import threading
 import uuid
 
+import redis
+
+from protos.settings import ServiceSettings, load
 from services import memory
-from services.store import Store, workers as heartbeats
+from services.store import Store
+from services.task_queue import celery_app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,26 +25,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default=None, help="worker name (default DEVICE-RANDOM@HOST)")
     parser.add_argument("--loglevel", default="WARNING")
     args = parser.parse_args(argv)
-    memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
     name = args.name or f"{args.device}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-    os.environ["LENET_WORKER_DEVICE"], os.environ["LENET_WORKER_NAME"] = args.device, name
+    try:
+        settings = load(ServiceSettings)
+    except ValueError as error:
+        sys.exit(f"worker {name}: {error}")
+    memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
 
     from workers.engine.devices import context
     try:
-        context(args.device)
+        context(args.device, settings.gpu)
     except RuntimeError as error:
         sys.exit(f"worker {name} refused to start: {error}")
 
-    store = Store()
+    from workers import tasks
+    from workers.context import WorkerContext
+
+    store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
+    try:
+        store.workers.heartbeat(name, args.device, os.getpid())
+    except (redis.RedisError, ValueError) as error:
+        sys.exit(f"worker {name}: cannot reach the store at {settings.redis_url}: {error}")
     stop = threading.Event()
 
     def beat() -> None:
-        while not stop.wait(heartbeats.TTL_SECONDS / 3):
+        while not stop.wait(settings.heartbeat_seconds / 3):
             store.workers.heartbeat(name, args.device, os.getpid())
 
-    store.workers.heartbeat(name, args.device, os.getpid())
     threading.Thread(target=beat, daemon=True).start()
-    from workers.tasks import app
+    app = celery_app(settings.redis_url)
+    tasks.register(app, WorkerContext(name, args.device, settings.gpu, settings.data_dir, store))
     try:
         app.worker_main(["worker", "--queues", args.device, "--pool", "solo", "--hostname", name,
                          "--loglevel", args.loglevel, "--without-gossip", "--without-mingle"])

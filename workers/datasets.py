@@ -1,12 +1,13 @@
 """Turn a lenet.v1.Dataset (a split slice, chosen indices, or uploaded images) into numpy arrays."""
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from protos import contract, mnist
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import from_tensor, images_from_tensor
-from services.errors import InvalidArgument
-from workers.engine import mnist
+from services.errors import FailedPrecondition, InvalidArgument
 
 
 @dataclass
@@ -17,22 +18,26 @@ class Selection:
     description: str
 
 
-def resolve(dataset: pb.Dataset, default_split: str, field: str = "dataset") -> Selection:
+def resolve(dataset: pb.Dataset, data_dir: Path, field: str = "dataset") -> Selection:
+    """The images a dataset names; `field` (e.g. "train_data") names it in errors and picks the default split."""
     if dataset.HasField("images"):
         images = uploaded_images(dataset.images, f"{field}.images")
         labels = None
         if dataset.HasField("labels"):
             labels = from_tensor(dataset.labels).astype(np.int64).reshape(-1)
-            if len(labels) != len(images) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+            if len(labels) != len(images) or labels.min(initial=0) < 0 or labels.max(initial=0) >= contract.CLASSES:
                 raise InvalidArgument(f"{field}.labels", f"need {len(images)} labels in 0..9")
         return Selection(images, labels, np.arange(len(images)), f"{len(images)} uploaded images")
-    split = dataset.split or default_split
+    split = dataset.split or contract.default_split(field)
     try:
-        images, labels = mnist.load_split(split)
+        images, labels = mnist.load_split(split, data_dir)
+    except mnist.DatasetError as error:
+        raise FailedPrecondition(f"the worker has no MNIST data: {error}") from None
+    try:
         indices = np.asarray(dataset.indices, dtype=np.int64) if dataset.indices else \
             np.arange(min(dataset.limit, len(images)) if dataset.limit else len(images))
         images, labels = mnist.select(images, labels, indices=indices)
-    except (IndexError, KeyError, ValueError) as error:
+    except (IndexError, ValueError) as error:
         raise InvalidArgument(field, str(error)) from None
     return Selection(images, labels.astype(np.int64), indices, f"{len(indices)} {split} images")
 

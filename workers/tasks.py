@@ -1,40 +1,33 @@
-"""Celery tasks: thin wrappers that hand an id to workers.jobs / workers.requests.
+"""Celery tasks: thin wrappers that hand an id to workers.job_runner / workers.serving.
 
-Celery imports this module only in worker processes (`python -m workers`), which run the solo pool, so
-MXNet is loaded in the process that uses it and never in one that forks afterwards.
+`register` defines them on an application for one worker process, bound to its context; only worker processes
+(`python -m workers`, solo pool) call it, so MXNet is loaded in the process that uses it and never in one that
+forks afterwards.
 """
-import os
-import socket
+from celery import Celery
 
-from services.store import Store
-from workers import jobs, requests
-from workers.celery_app import app
-
-store = Store()
-DEVICE = os.environ.get("LENET_WORKER_DEVICE", "cpu")
-WORKER = os.environ.get("LENET_WORKER_NAME", f"{DEVICE}@{socket.gethostname()}")
+from protos.contract import TASKS
+from workers import job_runner, serving
+from workers.context import WorkerContext
 
 
-@app.task(name="lenet.train")
-def train(job_id: str) -> None:
-    jobs.run_training(store, job_id, WORKER, DEVICE)
+def register(app: Celery, worker: WorkerContext) -> None:
+    @app.task(name=TASKS["train"])
+    def train(job_id: str) -> None:
+        job_runner.run_training(worker, job_id)
 
+    @app.task(name=TASKS["evaluate"])
+    def evaluate(job_id: str) -> None:
+        job_runner.run_evaluation(worker, job_id)
 
-@app.task(name="lenet.evaluate")
-def evaluate(job_id: str) -> None:
-    jobs.run_evaluation(store, job_id, WORKER, DEVICE)
+    @app.task(name=TASKS["predict"])
+    def predict(request_id: str) -> None:
+        serving.answer_predict(worker, request_id)
 
+    @app.task(name=TASKS["inspect"])
+    def inspect(request_id: str) -> None:
+        serving.stream_inspect(worker, request_id)
 
-@app.task(name="lenet.predict")
-def predict(request_id: str) -> None:
-    requests.answer_predict(store, request_id, DEVICE)
-
-
-@app.task(name="lenet.inspect")
-def inspect(request_id: str) -> None:
-    requests.stream_inspect(store, request_id, DEVICE)
-
-
-@app.task(name="lenet.export")
-def export(request_id: str) -> None:
-    requests.answer_export(store, request_id)
+    @app.task(name=TASKS["export"])
+    def export(request_id: str) -> None:
+        serving.answer_export(worker, request_id)

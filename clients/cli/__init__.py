@@ -4,9 +4,9 @@ import sys
 
 import grpc
 
-from clients.cli import demo, evaluate, export, inspect, jobs, stack
+from clients.cli import demo, evaluate_commands, export_commands, inspect_commands, job_commands, server_commands
 
-COMMAND_MODULES = [demo, stack, jobs, evaluate, export, inspect]
+COMMAND_MODULES = [demo, server_commands, job_commands, evaluate_commands, export_commands, inspect_commands]
 
 
 def main(argv: list[str] | None = None) -> int:

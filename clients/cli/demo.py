@@ -12,11 +12,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.table import Table
 
 from clients import plots
-from clients.cli import evaluate
+from clients.cli import evaluate_commands as evaluate
 from clients.cli.output import console, follow
-from clients.client import LenetClient, gateway_address
+from clients.client import LenetClient
 from clients.report import Report
+from protos import mnist
 from protos.lenet.v1 import lenet_pb2 as pb
+from protos.settings import ClientSettings, ServiceSettings
 
 QUICK = dict(epochs=2, limit=10_000)   # a fast look: ≈ 0.95 test accuracy in well under a minute
 SEED_ACCURACY = 0.9901
@@ -41,13 +43,10 @@ def answers(address: str) -> bool:
             return False
 
 
-def ensure_mnist() -> None:
-    """The embedded stack reads MNIST from $LENET_DATA_DIR: download the official files there when missing."""
-    from workers.engine import mnist
-
-    folder = mnist.data_dir()
+def ensure_mnist(folder) -> None:
+    """The embedded stack reads MNIST from the data folder: download the official files there when missing."""
     try:
-        for split in mnist.SPLITS:
+        for split in mnist.SPLIT_FILES:
             mnist.find_split_files(split, folder)
     except mnist.DatasetError:
         console.print(f"MNIST is not in {folder}: downloading the four official files …")
@@ -57,16 +56,17 @@ def ensure_mnist() -> None:
 @contextlib.contextmanager
 def service(address: str | None):
     """The given or default gateway when it answers, else a private embedded stack for the demo's duration."""
-    address = gateway_address(address)
+    address = address or ClientSettings().gateway
     if answers(address):
         console.print(f"using the gateway at {address}")
         yield address
         return
     from services.stack import Stack
 
-    ensure_mnist()
+    settings = ServiceSettings()
+    ensure_mnist(settings.data_dir)
     console.print("no gateway answers: starting the embedded stack (Redis, one CPU worker, gateway) …")
-    with Stack() as stack:
+    with Stack(settings) as stack:
         console.print(f"stack ready: gateway {stack.address}, logs in {stack.log_dir}")
         yield stack.address
 
@@ -142,7 +142,7 @@ def show_graph(client: LenetClient, report: Report, out: Path, model: pb.Model) 
                                                   rows)
     section.text(f"{graph.parameter_count:,} parameters. Graphviz source: lenet.dot.")
     with contextlib.suppress(ImportError):  # the graph drawing lives with `lenet graph`
-        from clients.cli.inspect import draw_graph
+        from clients.cli.inspect_commands import draw_graph
         section.figure(draw_graph(graph, out / "graph.png"), "LeNet, as the seed's graph.viz draws it")
 
 

@@ -1,12 +1,19 @@
-"""Run the gateway: `python -m services.gateway [--port 50051] [--host 127.0.0.1]` (store: $REDIS_URL)."""
+"""Run the gateway: `python -m services.gateway [--port 50051] [--host 127.0.0.1]` (settings: protos/settings.py)."""
 import argparse
 import signal
+import sys
 import threading
 
+import redis
+
+from protos.settings import ServiceSettings, load
 from services import memory
 from services.gateway import recovery
-from services.gateway.server import build
+from services.gateway.auth import Auth
+from services.gateway.grpc_server import build
+from services.gateway.service import LenetService
 from services.store import Store
+from services.task_queue import TaskQueue
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,11 +21,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
     args = parser.parse_args(argv)
+    try:
+        settings = load(ServiceSettings)
+        auth = Auth(settings.tokens)
+        store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
+        store.ping()
+    except (ValueError, OSError, redis.RedisError) as error:
+        sys.exit(f"gateway: {error}")
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
-    store = Store()
-    store.ping()
-    server, port = build(store, args.port, args.host)
-    recovery.start(store)
+    tasks = TaskQueue(settings.redis_url)
+    server, port = build(LenetService(store, tasks, settings.data_dir), auth, args.port, args.host)
+    recovery.start(store, tasks, settings.recovery_seconds)
     print(f"gateway listening on {args.host}:{port}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

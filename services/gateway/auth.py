@@ -1,15 +1,18 @@
-"""Bearer-token authentication and ownership.
+"""Bearer-token authentication: who is calling.
 
-$LENET_TOKENS lists `user:token` pairs separated by commas, or names a file of such lines (`@/path`). When it is
-unset the gateway is open and jobs have no owner. When set, every Lenet call needs the metadata
-`authorization: Bearer TOKEN`; jobs record their submitter, and only that user may cancel them.
+The tokens setting (LENET_TOKENS) lists `user:token` pairs separated by commas, or names a file of such lines
+(`@/path`). When it is empty the gateway is open and jobs have no owner. When set, every Lenet call needs the
+metadata `authorization: Bearer TOKEN`; what each user may do is LenetService's rule.
 """
-import os
+import re
 from pathlib import Path
 
 import grpc
 
-from services.errors import PermissionDenied, Unauthenticated
+from services.errors import Unauthenticated
+
+
+USER = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def parse(spec: str) -> dict[str, str]:
@@ -18,16 +21,20 @@ def parse(spec: str) -> dict[str, str]:
     users = {}
     for line in filter(None, (line.strip() for line in text.splitlines())):
         user, _, token = line.partition(":")
-        if not user or not token:
-            raise ValueError(f"LENET_TOKENS entries are user:token, got {line!r}")
+        if not USER.fullmatch(user) or not token:
+            raise ValueError(f"LENET_TOKENS entries are user:token with a user of letters, digits, '.', '_', '-' "
+                             f"or '@', got {line[:40]!r}")
         users[token] = user
     return users
 
 
 class Auth:
-    def __init__(self, spec: str | None = None):
-        spec = os.environ.get("LENET_TOKENS", "") if spec is None else spec
+    def __init__(self, spec: str = ""):
         self.users = parse(spec) if spec else {}
+
+    @property
+    def secured(self) -> bool:
+        return bool(self.users)
 
     def user(self, metadata) -> str:
         """The caller's user name ("" on an open gateway); Unauthenticated without a known token."""
@@ -38,10 +45,6 @@ class Auth:
         if scheme.lower() != "bearer" or token not in self.users:
             raise Unauthenticated("send `authorization: Bearer TOKEN` metadata with a token the gateway knows")
         return self.users[token]
-
-    def check_owner(self, user: str, owner: str, what: str) -> None:
-        if self.users and owner and owner != user:
-            raise PermissionDenied(f"{what} belongs to {owner}, not {user}")
 
 
 class AuthInterceptor(grpc.ServerInterceptor):

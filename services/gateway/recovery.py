@@ -1,42 +1,42 @@
 """Re-queue jobs whose worker died: a RUNNING job whose worker's heartbeat is gone is sent to its queue again,
-and the worker that takes it resumes from the last epoch checkpoint.
+and the worker that takes it resumes from the last epoch checkpoint. The same loop takes ended jobs whose
+retention is over out of the listing indexes.
 
 Celery's acks_late also redelivers such a job, but only after the broker's visibility timeout (hours, so that
 long runs are not delivered twice); this brings it back within a heartbeat period.
 """
 import logging
-import os
 import threading
 
+from protos.contract import JOB_TASKS
 from protos.lenet.v1 import lenet_pb2 as pb
+from services.gateway.service import TaskSender
 from services.store import Store
-from workers.celery_app import send
 
-INTERVAL_SECONDS = float(os.environ.get("LENET_RECOVERY_SECONDS", "10"))
-TASK_OF = {pb.TRAIN: "train", pb.EVALUATE: "evaluate"}
 log = logging.getLogger(__name__)
 
 
-def requeue_orphans(store: Store) -> list[str]:
+def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
     """Re-queue RUNNING jobs whose worker is no longer alive; returns their ids."""
     alive = store.workers.alive()
     requeued = []
-    for job in store.jobs.list(state=pb.RUNNING, limit=10_000):
+    for job in store.jobs.running():
         if job.worker and job.worker not in alive and store.jobs.claim_requeue(job):
             store.jobs.emit(job.id, pb.JobEvent(log=f"worker {job.worker} was lost; job re-queued on {job.queue}"))
-            send(TASK_OF[job.kind], [job.id], job.queue)
+            tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
             requeued.append(job.id)
     return requeued
 
 
-def start(store: Store) -> threading.Event:
-    """Run requeue_orphans every INTERVAL_SECONDS in a daemon thread until the returned event is set."""
+def start(store: Store, tasks: TaskSender, interval_seconds: float) -> threading.Event:
+    """Every `interval_seconds` in a daemon thread until the returned event is set: re-queue orphans, sweep."""
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(INTERVAL_SECONDS):
+        while not stop.wait(interval_seconds):
             try:
-                requeue_orphans(store)
+                requeue_orphans(store, tasks)
+                store.jobs.sweep()
             except Exception:  # the store may be briefly unreachable; try again next round
                 log.exception("recovery round failed")
 

@@ -1,60 +1,60 @@
-"""The Lenet servicer: one short method per RPC, translating gRPC to validation + dispatch calls."""
-from protos.lenet.v1 import lenet_pb2 as pb
+"""The Lenet servicer: one short method per RPC, turning the gRPC call into a LenetService call."""
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
-from services.gateway import validation as check
 from services.gateway.auth import Auth
-from services.gateway.dispatch import Dispatcher
+from services.gateway.service import Caller, LenetService
 
 
 class LenetServicer(pb_grpc.LenetServicer):
-    def __init__(self, dispatcher: Dispatcher, auth: Auth):
-        self.dispatch, self.auth = dispatcher, auth
-        self.store = dispatcher.store
+    def __init__(self, service: LenetService, auth: Auth):
+        self.service, self.auth = service, auth
 
-    def user(self, context) -> str:
-        return self.auth.user(context.invocation_metadata())
+    def caller(self, context) -> Caller:
+        return Caller(self.auth.user(context.invocation_metadata()), secured=self.auth.secured)
 
     def SubmitTraining(self, request, context):
-        return self.dispatch.submit_training(check.train(request), owner=self.user(context))
+        return self.service.submit_training(request, self.caller(context))
 
     def SubmitEvaluation(self, request, context):
-        return self.dispatch.submit_evaluation(check.evaluation(request), owner=self.user(context))
+        return self.service.submit_evaluation(request, self.caller(context))
 
     def GetJob(self, request, context):
-        return self.store.jobs.get(check.required_id(request.job_id, "job_id"))
+        return self.service.get_job(request, self.caller(context))
+
+    def DeleteJob(self, request, context):
+        return self.service.delete_job(request, self.caller(context))
 
     def ListJobs(self, request, context):
-        return pb.ListJobsResponse(jobs=self.store.jobs.list(request.kind, request.state, request.limit or 100))
+        return self.service.list_jobs(request, self.caller(context))
 
     def CancelJob(self, request, context):
-        job = self.store.jobs.get(check.required_id(request.job_id, "job_id"))
-        self.auth.check_owner(self.user(context), job.owner, f"job {job.id}")
-        return self.store.jobs.request_cancel(job.id)
+        return self.service.cancel_job(request, self.caller(context))
 
     def WatchJob(self, request, context):
-        yield from self.dispatch.watch(check.required_id(request.job_id, "job_id"), request.after_event_id,
-                                       context.is_active)
+        yield from self.service.watch_job(request, self.caller(context), context.is_active)
 
     def GetEvaluation(self, request, context):
-        return self.store.jobs.evaluation(check.required_id(request.job_id, "job_id"))
+        return self.service.get_evaluation(request, self.caller(context))
 
     def Predict(self, request, context):
-        return self.dispatch.predict(check.predict(request))
+        return self.service.predict(request, self.caller(context))
 
     def Inspect(self, request, context):
-        yield from self.dispatch.inspect(check.inspect(request), context.is_active)
+        yield from self.service.inspect(request, self.caller(context), context.is_active)
 
     def GetSamples(self, request, context):
-        return self.dispatch.samples(check.samples(request))
+        return self.service.get_samples(request, self.caller(context))
 
     def GetModel(self, request, context):
-        return self.store.models.get(check.required_id(request.model_id, "model_id"))
+        return self.service.get_model(request, self.caller(context))
 
     def ListModels(self, request, context):
-        return pb.ListModelsResponse(models=self.store.models.list(request.limit or 100))
+        return self.service.list_models(request, self.caller(context))
+
+    def DeleteModel(self, request, context):
+        return self.service.delete_model(request, self.caller(context))
 
     def ExportModel(self, request, context):
-        return self.dispatch.export(check.export(request))
+        return self.service.export_model(request, self.caller(context))
 
     def GetGraph(self, request, context):
-        return self.store.models.graph(check.required_id(request.model_id, "model_id"))
+        return self.service.get_graph(request, self.caller(context))

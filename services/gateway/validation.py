@@ -1,18 +1,16 @@
-"""Check every request field before anything is queued; errors name the field (INVALID_ARGUMENT)."""
-import re
+"""Check every request field before anything reaches Redis or a queue.
 
+A malformed field is INVALID_ARGUMENT and a field beyond a stated limit is RESOURCE_EXHAUSTED; both messages
+start with the field's name and never echo more than a few dozen characters of what was sent. The limits and
+defaults are protos.contract's.
+"""
 import numpy as np
 
-from protos.contract import LAYERS, SPLIT_SIZES
+from protos import contract
+from protos.contract import HYPER_PARAMETERS, LAYERS, SPLIT_SIZES
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import from_tensor, images_from_tensor
 from services.errors import InvalidArgument, ResourceExhausted
-
-SEED_DEFAULTS = pb.HyperParameters(epochs=20, batch_size=100, learning_rate=0.05, momentum=0.9,
-                                   weight_decay=1e-5, seed=42, init_scale=0.01)
-MAX_UPLOAD_IMAGES = 10_000       # per Predict / Inspect / dataset upload (≈ 31 MB of float32 pixels)
-MAX_INSPECT_SAMPLES = 10_000
-NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def check(condition: bool, field: str, problem: str) -> None:
@@ -20,58 +18,86 @@ def check(condition: bool, field: str, problem: str) -> None:
         raise InvalidArgument(field, problem)
 
 
-def required_id(value: str, field: str) -> str:
-    check(bool(value) and len(value) <= 64 and value.isprintable(), field, "must be a non-empty id")
+def at_most(count: int, limit: int, field: str, unit: str) -> None:
+    if count > limit:
+        raise ResourceExhausted(f"{field}: at most {limit:,} {unit}, got {count:,}")
+
+
+def shown(value: str) -> str:
+    """A value quoted for an error message, cut short when long."""
+    return repr(value) if len(value) <= 40 else repr(value[:40]) + f"… ({len(value):,} characters)"
+
+
+def job_id(value: str, field: str = "job_id") -> str:
+    check(bool(value), field, "required")
+    check(bool(contract.ID.fullmatch(value)), field, f"{shown(value)} is not a job id (16 hex digits)")
+    return value
+
+
+def model_ref(value: str, field: str = "model_id") -> str:
+    """A model id, a unique prefix of one (resolved by the service), or "latest"."""
+    check(bool(value), field, "required")
+    check(value == contract.LATEST or bool(contract.ID_PREFIX.fullmatch(value))
+          and len(value) >= contract.MIN_ID_PREFIX, field,
+          f"{shown(value)} is neither a model id (16 hex digits), a prefix of at least {contract.MIN_ID_PREFIX} "
+          f"of them, nor {contract.LATEST!r}")
+    return value
+
+
+def idempotency_key(value: str) -> str:
+    check(len(value) <= contract.MAX_KEY_LENGTH and value.isprintable(), "idempotency_key",
+          f"at most {contract.MAX_KEY_LENGTH} printable characters")
     return value
 
 
 def hyper_parameters(given: pb.HyperParameters) -> pb.HyperParameters:
-    """The seed's defaults for unset fields, then range checks."""
-    hp = pb.HyperParameters()
-    hp.CopyFrom(SEED_DEFAULTS)
-    for field, value in given.ListFields():
-        setattr(hp, field.name, value)
-    field = "hyper_parameters."
-    check(1 <= hp.epochs <= 1000, field + "epochs", f"must be 1..1000, got {hp.epochs}")
-    check(1 <= hp.batch_size <= 10_000, field + "batch_size", f"must be 1..10000, got {hp.batch_size}")
-    check(0 < hp.learning_rate <= 10, field + "learning_rate", f"must be in (0, 10], got {hp.learning_rate}")
-    check(0 <= hp.momentum < 1, field + "momentum", f"must be in [0, 1), got {hp.momentum}")
-    check(0 <= hp.weight_decay < 1, field + "weight_decay", f"must be in [0, 1), got {hp.weight_decay}")
-    check(0 < hp.init_scale <= 1, field + "init_scale", f"must be in (0, 1], got {hp.init_scale}")
-    check(0 <= hp.seed < 2**31, field + "seed", f"must be in [0, 2^31), got {hp.seed}")
-    return hp
+    """Range checks on the fields given, then every field filled in (the seed's default where absent)."""
+    for spec in HYPER_PARAMETERS:
+        if given.HasField(spec.name):
+            problem = spec.problem(getattr(given, spec.name))
+            check(problem is None, f"hyper_parameters.{spec.name}", problem or "")
+    return contract.hyper_parameters_message(contract.hyper_params(given))
 
 
 def dataset(given: pb.Dataset, field: str, labels_required: bool = False) -> pb.Dataset:
+    """The dataset with its split (default for `field`) and size filled in."""
+    checked = pb.Dataset()
+    checked.CopyFrom(given)
+    check(given.size == 0, field + ".size", "is output only")
     if given.HasField("images"):
         images = uploaded_images(given.images, field + ".images")
         check(given.HasField("labels") or not labels_required, field + ".labels", "uploaded images need labels")
         if given.HasField("labels"):
-            try:
-                labels = from_tensor(given.labels)
-            except ValueError as error:
-                raise InvalidArgument(field + ".labels", str(error)) from None
-            check(labels.dtype in (np.uint8, np.int64) and labels.shape == (len(images),), field + ".labels",
-                  f"need {len(images)} UINT8 or INT64 labels, got {labels.dtype} {list(labels.shape)}")
-            check(labels.size == 0 or 0 <= labels.min() and labels.max() <= 9, field + ".labels",
-                  "labels must be digits 0..9")
-        return given
-    split_indices(given.split, given.indices, field + ".")
+            labels(given.labels, len(images), field + ".labels")
+        checked.ClearField("split")
+        checked.size = len(images)
+        return checked
+    checked.split = split(given.split, field + ".split", contract.default_split(field))
+    split_size = SPLIT_SIZES[checked.split]
     check(given.limit >= 0, field + ".limit", f"must be ≥ 0, got {given.limit}")
-    return given
+    indices(given.indices, checked.split, field + ".indices", contract.MAX_INDICES)
+    checked.size = len(given.indices) or min(given.limit or split_size, split_size)
+    return checked
 
 
-def split_indices(split: str, indices, prefix: str = "") -> None:
-    """A known split ("" means "test") and indices inside it."""
-    split = split or "test"
-    check(split in SPLIT_SIZES, prefix + "split", f"must be one of {sorted(SPLIT_SIZES)}, got {split!r}")
-    bad = [i for i in indices if not 0 <= i < SPLIT_SIZES[split]]
-    check(not bad, prefix + "indices", f"{bad[:5]} out of range 0..{SPLIT_SIZES[split] - 1} of split {split!r}")
+def split(value: str, field: str, default: str) -> str:
+    value = value or default
+    check(value in SPLIT_SIZES, field, f"must be one of {', '.join(SPLIT_SIZES)}, got {shown(value)}")
+    return value
+
+
+def indices(values, split_name: str, field: str, limit: int) -> None:
+    """At most `limit` indices, each inside the split."""
+    at_most(len(values), limit, field, "indices")
+    size = SPLIT_SIZES[split_name]
+    array = np.asarray(values, dtype=np.int64)
+    bad = array[(array < 0) | (array >= size)]
+    check(bad.size == 0, field, f"{bad[:5].tolist()} out of range 0..{size - 1} of split {split_name!r}")
 
 
 def uploaded_images(tensor: pb.Tensor, field: str) -> np.ndarray:
-    if len(tensor.shape) >= 1 and tensor.shape[0] > MAX_UPLOAD_IMAGES:
-        raise ResourceExhausted(f"{field}: at most {MAX_UPLOAD_IMAGES} images per request, got {tensor.shape[0]}")
+    if tensor.shape:
+        at_most(tensor.shape[0], contract.MAX_IMAGES, field, "images")
     try:
         images = images_from_tensor(tensor)
     except ValueError as error:
@@ -80,64 +106,105 @@ def uploaded_images(tensor: pb.Tensor, field: str) -> np.ndarray:
     return images
 
 
-def device(value: int, field: str = "device") -> int:
-    check(value in pb.Device.values(), field, f"unknown device {value}")
+def labels(tensor: pb.Tensor, count: int, field: str) -> None:
+    try:
+        values = from_tensor(tensor)
+    except ValueError as error:
+        raise InvalidArgument(field, str(error)) from None
+    check(values.dtype in (np.uint8, np.int64) and values.shape == (count,), field,
+          f"need {count} UINT8 or INT64 labels, got {values.dtype} {list(values.shape)}")
+    check(values.size == 0 or 0 <= values.min() and values.max() < contract.CLASSES, field,
+          "labels must be digits 0..9")
+
+
+def enum(value: int, enum_type, field: str) -> int:
+    check(value in enum_type.values(), field, f"unknown {enum_type.DESCRIPTOR.name} {value}")
     return value
 
+
+def page(page_size: int, page_token: str) -> tuple[int, str]:
+    check(0 <= page_size, "page_size", f"must be ≥ 0, got {page_size}")
+    at_most(page_size, contract.MAX_PAGE_SIZE, "page_size", "items per page")
+    check(len(page_token) <= 100 and page_token.isprintable(), "page_token", "not a token this service gave")
+    return page_size or contract.DEFAULT_PAGE_SIZE, page_token
+
+
+# -- one function per request ------------------------------------------------------------------------------------
 
 def train(request: pb.TrainRequest) -> pb.TrainRequest:
     checked = pb.TrainRequest()
     checked.CopyFrom(request)
     checked.hyper_parameters.CopyFrom(hyper_parameters(request.hyper_parameters))
-    dataset(request.train_data, "train_data", labels_required=True)
-    dataset(request.eval_data, "eval_data", labels_required=True)
-    if not request.train_data.HasField("images"):
-        checked.train_data.split = request.train_data.split or "train"
-    if not request.eval_data.HasField("images"):
-        checked.eval_data.split = request.eval_data.split or "test"
-    device(request.device)
-    checked.model_name = request.model_name or "lenet"
-    check(bool(NAME.match(checked.model_name)), "model_name",
-          "use 1–64 letters, digits, '.', '_' or '-'")
-    check(len(request.idempotency_key) <= 128, "idempotency_key", "at most 128 characters")
+    checked.train_data.CopyFrom(dataset(request.train_data, "train_data", labels_required=True))
+    checked.eval_data.CopyFrom(dataset(request.eval_data, "eval_data", labels_required=True))
+    enum(request.device, pb.Device, "device")
+    checked.model_name = request.model_name or contract.DEFAULT_MODEL_NAME
+    check(bool(contract.MODEL_NAME.fullmatch(checked.model_name)), "model_name",
+          f"use 1–{contract.MAX_NAME_LENGTH} letters, digits, '.', '_' or '-'")
+    idempotency_key(request.idempotency_key)
     return checked
 
 
 def evaluation(request: pb.EvaluationRequest) -> pb.EvaluationRequest:
-    required_id(request.model_id, "model_id")
-    dataset(request.dataset, "dataset", labels_required=True)
-    device(request.device)
-    check(len(request.idempotency_key) <= 128, "idempotency_key", "at most 128 characters")
+    checked = pb.EvaluationRequest()
+    checked.CopyFrom(request)
+    model_ref(request.model_id)
+    checked.dataset.CopyFrom(dataset(request.dataset, "dataset", labels_required=True))
+    enum(request.device, pb.Device, "device")
+    idempotency_key(request.idempotency_key)
+    return checked
+
+
+def list_jobs(request: pb.ListJobsRequest) -> tuple[int, str]:
+    """The page size and token, after checking the filters."""
+    enum(request.kind, pb.JobKind, "kind")
+    enum(request.state, pb.JobState, "state")
+    return page(request.page_size, request.page_token)
+
+
+def watch(request: pb.WatchJobRequest) -> pb.WatchJobRequest:
+    job_id(request.job_id)
+    check(not request.after_event_id or bool(contract.EVENT_ID.fullmatch(request.after_event_id)),
+          "after_event_id", f"{shown(request.after_event_id)} is not an event id (MILLISECONDS-SEQUENCE)")
     return request
 
 
-def predict(request: pb.PredictRequest) -> pb.PredictRequest:
-    required_id(request.model_id, "model_id")
+def predict(request: pb.PredictRequest) -> tuple[pb.PredictRequest, np.ndarray]:
+    """The request and its images as an array."""
+    model_ref(request.model_id)
     check(request.HasField("images"), "images", "required")
-    uploaded_images(request.images, "images")
-    return request
+    return request, uploaded_images(request.images, "images")
 
 
 def inspect(request: pb.InspectRequest) -> pb.InspectRequest:
-    required_id(request.model_id, "model_id")
-    dataset(request.samples, "samples")
-    unknown = [name for name in request.layers if name not in LAYERS]
-    check(not unknown, "layers", f"unknown {unknown}; choose from {', '.join(LAYERS)}")
+    checked = pb.InspectRequest()
+    checked.CopyFrom(request)
+    model_ref(request.model_id)
+    checked.samples.CopyFrom(dataset(request.samples, "samples"))
+    at_most(checked.samples.size, contract.MAX_SAMPLES, "samples", "samples per Inspect call")
+    at_most(len(request.layers), len(LAYERS), "layers", "layers")
+    unknown = [shown(name) for name in request.layers if name not in LAYERS]
+    check(not unknown, "layers", f"unknown {', '.join(unknown[:3])}; choose from {', '.join(LAYERS)}")
+    repeated = sorted({name for name in request.layers if list(request.layers).count(name) > 1})
+    check(not repeated, "layers", f"{', '.join(repeated)} asked more than once")
     check(request.dtype in (pb.DTYPE_UNSPECIFIED, pb.FLOAT32, pb.FLOAT16), "dtype", "must be FLOAT32 or FLOAT16")
-    check(0 <= request.batch_size <= 2000, "batch_size", f"must be 0..2000, got {request.batch_size}")
-    count = len(request.samples.indices) or request.samples.limit or SPLIT_SIZES.get(request.samples.split or "test", 0)
-    if count > MAX_INSPECT_SAMPLES:
-        raise ResourceExhausted(f"samples: at most {MAX_INSPECT_SAMPLES} samples per Inspect call, got {count}")
-    return request
+    checked.dtype = request.dtype or pb.FLOAT32
+    check(0 <= request.batch_size <= contract.INSPECT_BATCH_MAX, "batch_size",
+          f"must be 0..{contract.INSPECT_BATCH_MAX}, got {request.batch_size}")
+    checked.batch_size = request.batch_size or contract.INSPECT_BATCH_DEFAULT
+    return checked
 
 
 def samples(request: pb.GetSamplesRequest) -> pb.GetSamplesRequest:
-    check(0 < len(request.indices) <= MAX_UPLOAD_IMAGES, "indices", f"give 1..{MAX_UPLOAD_IMAGES} indices")
-    split_indices(request.split, request.indices)
-    return request
+    checked = pb.GetSamplesRequest()
+    checked.CopyFrom(request)
+    check(len(request.indices) > 0, "indices", "give at least one index")
+    checked.split = split(request.split, "split", contract.TEST_SPLIT)
+    indices(request.indices, checked.split, "indices", contract.MAX_SAMPLES)
+    return checked
 
 
 def export(request: pb.ExportModelRequest) -> pb.ExportModelRequest:
-    required_id(request.model_id, "model_id")
-    check(request.format in pb.ExportFormat.values(), "format", f"unknown format {request.format}; use MXNET or ONNX")
+    model_ref(request.model_id)
+    enum(request.format, pb.ExportFormat, "format")
     return request

@@ -1,22 +1,27 @@
-"""Job records with their state machine, and each job's event stream (Redis Streams).
+"""Job records with their state machine, each job's event stream (Redis Streams), and the indexes that list them.
 
-A state change and the event announcing it are written in one transaction, so a watcher that sees a job
-in a final state always finds the final event in its stream.
+A state change, the event announcing it and the index entries that follow it are written in one transaction,
+so a watcher that sees a job in a final state always finds the final event in its stream, and a listing by state
+never shows a job twice. Listing reads one sorted set per (owner, kind, state) filter, so a page costs the same
+whatever the history. A job that reaches a final state, with its events, datasets and results, expires after the
+retention; `sweep` then takes it out of the indexes.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import redis
 
+from protos.contract import FINAL_STATES as FINAL
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.store import keys
+from services.store import indexes, keys
 
-FINAL = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED})
 ALLOWED = {
     pb.QUEUED: {pb.RUNNING, pb.CANCELLED, pb.FAILED},
     pb.RUNNING: {pb.RUNNING, pb.SUCCEEDED, pb.FAILED, pb.CANCELLED},  # RUNNING again: picked up after a lost worker
@@ -32,42 +37,71 @@ def state_name(state: int) -> str:
     return pb.JobState.Name(state)
 
 
+@dataclass(frozen=True)
+class Idempotency:
+    """An idempotency key as Stripe scopes it: per owner and per RPC, remembered with a hash of the request."""
+    rpc: str
+    key: str
+    request_hash: str
+
+    @classmethod
+    def of(cls, rpc: str, key: str, request) -> Idempotency | None:
+        """None for an empty key. The hash covers the request as validated, the key itself left out."""
+        if not key:
+            return None
+        copy = type(request)()
+        copy.CopyFrom(request)
+        copy.ClearField("idempotency_key")
+        return cls(rpc, key, hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest())
+
+
 class Jobs:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, retention_seconds: float):
         self.redis = client
+        self.retention_ms = int(retention_seconds * 1000)
 
     # -- records -------------------------------------------------------------------------------------
-    def create(self, job: pb.Job, idempotency_key: str = "") -> tuple[pb.Job, bool]:
-        """Store a new QUEUED job; returns (job, created). An idempotency key the same owner used before returns
-        the first job."""
+    def create(self, job: pb.Job, idempotency: Idempotency | None = None) -> tuple[pb.Job, bool]:
+        """Store a new QUEUED job; returns (job, created). A key the same owner used for the same RPC returns the
+        first job; with a different request it is FailedPrecondition. Key and job are written in one transaction."""
         job.id = job.id or uuid.uuid4().hex[:16]
-        if idempotency_key:
-            key = keys.idempotency(f"{job.owner}/{idempotency_key}")
-            if not self.redis.set(key, job.id, nx=True):
-                return self.get(self.redis.get(key).decode()), False
         job.state, job.created_at = pb.QUEUED, now()
-        uploads = _detach_uploads(job)
-        with self.redis.pipeline() as tx:
+        detached = _detach_datasets(job)
+        idempotency_key = keys.idempotency(job.owner, idempotency.rpc, idempotency.key) if idempotency else None
+        first = []
+
+        def transaction(tx: redis.client.Pipeline) -> None:
+            if idempotency_key:
+                job_id, request_hash = tx.hmget(idempotency_key, ["job", "request"])
+                if job_id is not None:
+                    if request_hash.decode() != idempotency.request_hash:
+                        raise FailedPrecondition(f"idempotency_key {idempotency.key[:40]!r} was used for a "
+                                                 f"different {idempotency.rpc} request")
+                    first.append(job_id.decode())
+                    return
+            tx.multi()
+            if idempotency_key:
+                tx.hset(idempotency_key, mapping={"job": job.id, "request": idempotency.request_hash})
+                tx.pexpire(idempotency_key, self.retention_ms)
             tx.set(keys.job(job.id), job.SerializeToString())
-            if uploads:
-                tx.hset(keys.job_uploads(job.id), mapping=uploads)
-            tx.zadd(keys.JOBS_BY_TIME, {job.id: time.time()})
+            if detached:
+                tx.hset(keys.job_datasets(job.id), mapping=detached)
+            for index in _indexes(job):
+                tx.zadd(index, {_member(job): 0})
             tx.xadd(keys.job_events(job.id), {"pb": _state_event(job.id, pb.QUEUED, f"queued on {job.queue}")},
                     maxlen=EVENTS_MAX, approximate=True)
-            tx.execute()
-        return job, True
+
+        self.redis.transaction(transaction, *filter(None, [idempotency_key]))
+        return (self.get(first[0]), False) if first else (job, True)
 
     def dataset(self, job: pb.Job, name: str) -> pb.Dataset:
-        """The job's dataset `name` ("train_data", "eval_data" or "dataset") with any uploaded pixels put back."""
-        described = _datasets(job)[name]
-        if not described.HasField("images"):
-            return described
-        stored = pb.Dataset.FromString(self.redis.hget(keys.job_uploads(job.id), name) or b"")
+        """The job's dataset `name` ("train_data", "eval_data" or "dataset") with its index list and uploaded
+        pixels put back."""
         full = pb.Dataset()
-        full.CopyFrom(described)
-        full.images.CopyFrom(stored.images)
-        if stored.HasField("labels"):
-            full.labels.CopyFrom(stored.labels)
+        full.CopyFrom(_datasets(job)[name])
+        stored = self.redis.hget(keys.job_datasets(job.id), name)
+        if stored is not None:
+            full.MergeFromString(stored)
         return full
 
     def get(self, job_id: str) -> pb.Job:
@@ -76,21 +110,20 @@ class Jobs:
             raise NotFound(f"job {job_id!r} not found")
         return pb.Job.FromString(data)
 
-    def list(self, kind: int = 0, state: int = 0, limit: int = 100) -> list[pb.Job]:
-        ids = self.redis.zrevrange(keys.JOBS_BY_TIME, 0, -1)
-        jobs = []
-        for start in range(0, len(ids), 500):
-            batch = self.redis.mget([keys.job(i.decode()) for i in ids[start:start + 500]])
-            for data in filter(None, batch):
-                job = pb.Job.FromString(data)
-                if (not kind or job.kind == kind) and (not state or job.state == state):
-                    jobs.append(job)
-                    if len(jobs) == limit:
-                        return jobs
-        return jobs
+    def page(self, kind: int = 0, state: int = 0, owner: str | None = None, page_size: int = 100,
+             page_token: str = "") -> indexes.Page:
+        """Jobs newest first, filtered by kind, state and owner (None: every owner), `page_size` at a time."""
+        return indexes.page(self.redis, keys.jobs_index(owner, kind, state), keys.job, pb.Job.FromString,
+                            page_size, page_token)
+
+    def running(self) -> list[pb.Job]:
+        """Every RUNNING job, for recovery: the cost follows the jobs running, not the history."""
+        ids = [indexes.member_id(member) for member in self.redis.zrange(keys.jobs_index(None, 0, pb.RUNNING), 0, -1)]
+        return [pb.Job.FromString(data) for data in self.redis.mget([keys.job(i) for i in ids]) if data] if ids else []
 
     def update(self, job_id: str, change: Callable[[pb.Job], None], event: pb.JobEvent | None = None) -> pb.Job:
-        """Apply `change` to the stored job atomically (optimistic WATCH/MULTI), optionally with an event."""
+        """Apply `change` to the stored job atomically (optimistic WATCH/MULTI), optionally with an event; the
+        indexes follow a change of state, and a job that ends starts its retention."""
         key = keys.job(job_id)
         result = []
 
@@ -99,17 +132,28 @@ class Jobs:
             if data is None:
                 raise NotFound(f"job {job_id!r} not found")
             job = pb.Job.FromString(data)
+            before = job.state
             change(job)
             tx.multi()
             tx.set(key, job.SerializeToString())
             if event is not None:
-                event.time = event.time or now()
+                event.job_id, event.time = job_id, event.time or now()
                 tx.xadd(keys.job_events(job_id), {"pb": event.SerializeToString()},
                         maxlen=EVENTS_MAX, approximate=True)
+            if job.state != before:
+                _move_indexes(tx, job, before)
+            if job.state in FINAL and before not in FINAL:
+                self._expire(tx, job)
             result.append(job)
 
         self.redis.transaction(transaction, key)
         return result[-1]
+
+    def _expire(self, tx: redis.client.Pipeline, job: pb.Job) -> None:
+        """The ended job and all it left expire after the retention; sweep() clears its index entries then."""
+        for key in keys.job_keys(job.id):
+            tx.pexpire(key, self.retention_ms)
+        tx.zadd(keys.JOBS_EXPIRING, {_index_entry(job): time.time() + self.retention_ms / 1000})
 
     def transition(self, job_id: str, state: int, message: str = "",
                    change: Callable[[pb.Job], None] | None = None) -> pb.Job:
@@ -142,6 +186,30 @@ class Jobs:
                 pass  # a worker started it meanwhile: flag it instead
         return self.update(job_id, _flag_cancel)
 
+    def delete(self, job_id: str) -> None:
+        """Remove an ended job and everything it left; FailedPrecondition while it is queued or running."""
+        job = self.get(job_id)
+        if job.state not in FINAL:
+            raise FailedPrecondition(f"job {job_id} is {state_name(job.state)}: cancel it before deleting it")
+        with self.redis.pipeline() as tx:
+            tx.delete(*keys.job_keys(job_id))
+            for index in _indexes(job):
+                tx.zrem(index, _member(job))
+            tx.zrem(keys.JOBS_EXPIRING, _index_entry(job))
+            tx.execute()
+
+    def sweep(self, limit: int = 1000) -> int:
+        """Take jobs whose retention ended out of the indexes; returns how many."""
+        entries = self.redis.zrangebyscore(keys.JOBS_EXPIRING, "-inf", time.time(), start=0, num=limit)
+        with self.redis.pipeline() as tx:
+            for entry in entries:
+                member, owner, kind, state = entry.decode().split("|")
+                for index in keys.jobs_indexes(owner, int(kind), int(state)):
+                    tx.zrem(index, member)
+                tx.zrem(keys.JOBS_EXPIRING, entry)
+            tx.execute()
+        return len(entries)
+
     def claim_requeue(self, job: pb.Job) -> bool:
         """True for exactly one caller per lost attempt of `job`, so only one gateway re-queues it."""
         return bool(self.redis.set(keys.job_requeue(job.id, job.attempts), 1, nx=True, ex=24 * 3600))
@@ -156,8 +224,8 @@ class Jobs:
         """Events after event id `after` ("" = from the start), waiting up to block_ms for new ones."""
         try:
             reply = self.redis.xread({keys.job_events(job_id): after or "0-0"}, count=count, block=block_ms)
-        except redis.ResponseError as error:
-            raise InvalidArgument("after_event_id", f"{after!r} is not an event id ({error})") from None
+        except redis.ResponseError:
+            raise InvalidArgument("after_event_id", f"{after[:40]!r} is not an event id of this job") from None
         events = []
         for _stream, entries in reply or ():
             for entry_id, fields in entries:
@@ -183,14 +251,13 @@ class Jobs:
     def save_evaluation(self, job_id: str, evaluation: pb.Evaluation) -> None:
         self.redis.set(keys.job_evaluation(job_id), evaluation.SerializeToString())
 
-    def evaluation(self, job_id: str) -> pb.Evaluation:
-        job = self.get(job_id)
+    def evaluation(self, job: pb.Job) -> pb.Evaluation:
         if job.kind != pb.EVALUATE:
-            raise FailedPrecondition(f"job {job_id} is a {pb.JobKind.Name(job.kind)} job, not an evaluation")
-        data = self.redis.get(keys.job_evaluation(job_id))
+            raise FailedPrecondition(f"job {job.id} is a {pb.JobKind.Name(job.kind)} job, not an evaluation")
+        data = self.redis.get(keys.job_evaluation(job.id))
         if job.state != pb.SUCCEEDED or data is None:
             why = f": {job.error}" if job.error else ""
-            raise FailedPrecondition(f"evaluation job {job_id} is {state_name(job.state)}, not SUCCEEDED{why}")
+            raise FailedPrecondition(f"evaluation job {job.id} is {state_name(job.state)}, not SUCCEEDED{why}")
         return pb.Evaluation.FromString(data)
 
 
@@ -200,16 +267,41 @@ def _datasets(job: pb.Job) -> dict[str, pb.Dataset]:
     return {"dataset": job.evaluation.dataset} if job.kind == pb.EVALUATE else {}
 
 
-def _detach_uploads(job: pb.Job) -> dict[str, bytes]:
-    """Move uploaded pixels out of the job record (which is read on every batch and listed with the others),
-    leaving their shape and dtype as a description."""
-    uploads = {}
+def _detach_datasets(job: pb.Job) -> dict[str, bytes]:
+    """Move index lists and uploaded pixels out of the job record (which is read on every batch and listed with
+    the others), leaving the images' shape and dtype and the dataset's size as its description."""
+    detached = {}
     for name, dataset in _datasets(job).items():
-        if dataset.HasField("images"):
-            uploads[name] = pb.Dataset(images=dataset.images, labels=dataset.labels).SerializeToString()
-            dataset.images.ClearField("data")
-            dataset.labels.ClearField("data")
-    return uploads
+        if dataset.indices or dataset.HasField("images"):
+            aside = pb.Dataset(indices=dataset.indices)
+            del dataset.indices[:]
+            for tensor in ("images", "labels"):   # (touching an absent one would make it present)
+                if dataset.HasField(tensor):
+                    getattr(aside, tensor).data = getattr(dataset, tensor).data
+                    getattr(dataset, tensor).ClearField("data")
+            detached[name] = aside.SerializeToString()
+    return detached
+
+
+def _indexes(job: pb.Job) -> list[str]:
+    return keys.jobs_indexes(job.owner, job.kind, job.state)
+
+
+def _move_indexes(tx: redis.client.Pipeline, job: pb.Job, before: int) -> None:
+    old, new = set(keys.jobs_indexes(job.owner, job.kind, before)), set(_indexes(job))
+    for index in old - new:
+        tx.zrem(index, _member(job))
+    for index in new - old:
+        tx.zadd(index, {_member(job): 0})
+
+
+def _member(job: pb.Job) -> str:
+    return indexes.member(job.created_at, job.id)
+
+
+def _index_entry(job: pb.Job) -> str:
+    """What sweep() needs to find a job's index entries once its record is gone."""
+    return f"{_member(job)}|{job.owner}|{job.kind}|{job.state}"
 
 
 def _flag_cancel(job: pb.Job) -> None:

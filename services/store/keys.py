@@ -1,6 +1,17 @@
 """Every Redis key name the project uses. Nothing outside services/store builds a key."""
 
-JOBS_BY_TIME = "lenet:jobs"                  # sorted set: job id → created time
+JOBS_EXPIRING = "lenet:jobs:expiring"        # sorted set: "MEMBER|owner|kind|state" of ended jobs → expiry time
+
+
+def jobs_index(owner: str | None, kind: int, state: int) -> str:
+    """Sorted set of the jobs of `owner` (None: everyone's), `kind` and `state` (0: any): members
+    "CREATED_MS:ID", all scored 0, so they sort by creation time."""
+    return f"lenet:jobs:{'*' if owner is None else 'owner=' + owner}:{kind}:{state}"
+
+
+def jobs_indexes(owner: str, kind: int, state: int) -> list[str]:
+    """Every index a job of this owner, kind and state belongs to."""
+    return [jobs_index(who, k, s) for who in (owner, None) for k in (kind, 0) for s in (state, 0)]
 
 
 def job(job_id: str) -> str:                  # Job protobuf bytes
@@ -15,27 +26,43 @@ def job_checkpoint(job_id: str) -> str:       # hash: "meta" TrainingCheckpoint 
     return f"lenet:job:{job_id}:checkpoint"
 
 
-def job_uploads(job_id: str) -> str:          # hash: dataset field name → Dataset bytes with the uploaded pixels
-    return f"lenet:job:{job_id}:uploads"
+def job_datasets(job_id: str) -> str:         # hash: dataset field name → Dataset bytes: indices, uploaded pixels
+    return f"lenet:job:{job_id}:datasets"
 
 
 def job_evaluation(job_id: str) -> str:       # Evaluation protobuf bytes
     return f"lenet:job:{job_id}:evaluation"
 
 
+def job_keys(job_id: str) -> list[str]:        # everything a job leaves, but its index entries
+    return [job(job_id), job_events(job_id), job_checkpoint(job_id), job_datasets(job_id), job_evaluation(job_id)]
+
+
 def job_requeue(job_id: str, attempt: int) -> str:  # string: set by the one gateway that re-queues this attempt
     return f"lenet:job:{job_id}:requeue:{attempt}"
 
 
-def idempotency(key: str) -> str:             # string: job id first created under this key
-    return f"lenet:idempotency:{key}"
+def idempotency(owner: str, rpc: str, key: str) -> str:  # hash: "job" first created, "request" its hash
+    return f"lenet:idempotency:{rpc}:owner={owner}:{key}"
 
 
-MODELS_BY_TIME = "lenet:models"              # sorted set: model id → created time
+MODEL_IDS = "lenet:models:ids"               # sorted set: every model id, scored 0, for prefix lookups (BYLEX)
 
 
-def model(model_id: str) -> str:              # hash: "meta" Model, "graph" Graph, "symbol" JSON, "params" bytes
+def models_index(owner: str | None) -> str:   # sorted set of `owner`'s models (None: everyone's), as jobs_index
+    return f"lenet:models:{'*' if owner is None else 'owner=' + owner}"
+
+
+def models_indexes(owner: str) -> list[str]:
+    return [models_index(owner), models_index(None)]
+
+
+def model_meta(model_id: str) -> str:         # Model protobuf bytes
     return f"lenet:model:{model_id}"
+
+
+def model(model_id: str) -> str:              # hash: "graph" Graph bytes, "symbol" JSON, "params" MXNet params bytes
+    return f"lenet:model:{model_id}:files"
 
 
 def request_input(request_id: str) -> str:    # protobuf request bytes a worker reads; gone once the worker is done

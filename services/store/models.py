@@ -1,14 +1,20 @@
-"""The model registry: each trained model's metadata with its MXNet checkpoint (symbol JSON + params bytes)."""
+"""The model registry: each trained model's metadata with its MXNet checkpoint (symbol JSON + params bytes).
+
+Models are listed newest first through time-ordered indexes (one for everyone's, one per owner) and found by a
+unique prefix of their id through a lexicographic index of ids.
+"""
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Callable
 
 import redis
 
+from protos import contract
 from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import NotFound
-from services.store import keys
+from services.errors import InvalidArgument, NotFound
+from services.store import indexes, keys
+from services.store.jobs import now
 
 
 class Models:
@@ -17,15 +23,20 @@ class Models:
 
     def save(self, model: pb.Model, symbol_json: str, params: bytes, graph: pb.Graph) -> pb.Model:
         model.id = model.id or uuid.uuid4().hex[:16]
+        model.created_at = model.created_at or now()
+        entry = indexes.member(model.created_at, model.id)
         with self.redis.pipeline() as tx:
-            tx.hset(keys.model(model.id), mapping={"meta": model.SerializeToString(), "symbol": symbol_json,
-                                                   "params": params, "graph": graph.SerializeToString()})
-            tx.zadd(keys.MODELS_BY_TIME, {model.id: time.time()})
+            tx.set(keys.model_meta(model.id), model.SerializeToString())
+            tx.hset(keys.model(model.id), mapping={"symbol": symbol_json, "params": params,
+                                                   "graph": graph.SerializeToString()})
+            for index in keys.models_indexes(model.owner):
+                tx.zadd(index, {entry: 0})
+            tx.zadd(keys.MODEL_IDS, {model.id: 0})
             tx.execute()
         return model
 
     def get(self, model_id: str) -> pb.Model:
-        meta = self.redis.hget(keys.model(model_id), "meta")
+        meta = self.redis.get(keys.model_meta(model_id))
         if meta is None:
             raise NotFound(f"model {model_id!r} not found")
         return pb.Model.FromString(meta)
@@ -44,9 +55,46 @@ class Models:
             raise NotFound(f"model {model_id!r} not found")
         return pb.Graph.FromString(data)
 
-    def list(self, limit: int = 100) -> list[pb.Model]:
-        ids = self.redis.zrevrange(keys.MODELS_BY_TIME, 0, limit - 1)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for model_id in ids:
-                pipe.hget(keys.model(model_id.decode()), "meta")
-            return [pb.Model.FromString(meta) for meta in pipe.execute() if meta is not None]
+    def page(self, owner: str | None = None, page_size: int = 100, page_token: str = "") -> indexes.Page:
+        """Models newest first, of `owner` (None: everyone's)."""
+        return indexes.page(self.redis, keys.models_index(owner), keys.model_meta, pb.Model.FromString,
+                            page_size, page_token)
+
+    def resolve(self, reference: str, visible: Callable[[pb.Model], bool], owner: str | None) -> pb.Model:
+        """The model a reference names among those `visible` to the caller: an id, a unique prefix of one, or
+        "latest" (the newest of `owner`'s, None: of everyone's)."""
+        if reference == contract.LATEST:
+            newest = self.page(owner, page_size=1).items
+            if not newest:
+                raise NotFound("no model yet: train one first")
+            return newest[0]
+        if contract.ID.fullmatch(reference):
+            model = self.get(reference)
+            if not visible(model):
+                raise NotFound(f"model {reference!r} not found")
+            return model
+        ids = [i.decode() for i in self.redis.zrangebylex(keys.MODEL_IDS, f"[{reference}", f"[{reference}~",
+                                                          start=0, num=100)]
+        models = [model for model in map(self._maybe, ids) if model is not None and visible(model)]
+        if not models:
+            raise NotFound(f"no model id starts with {reference!r}")
+        if len(models) > 1:
+            raise InvalidArgument("model_id", f"{reference!r} starts {len(models)} model ids "
+                                              f"({', '.join(m.id for m in models[:3])}…): give more digits")
+        return models[0]
+
+    def _maybe(self, model_id: str) -> pb.Model | None:
+        meta = self.redis.get(keys.model_meta(model_id))
+        if meta is None:
+            self.redis.zrem(keys.MODEL_IDS, model_id)
+            return None
+        return pb.Model.FromString(meta)
+
+    def delete(self, model: pb.Model) -> None:
+        entry = indexes.member(model.created_at, model.id)
+        with self.redis.pipeline() as tx:
+            tx.delete(keys.model_meta(model.id), keys.model(model.id))
+            for index in keys.models_indexes(model.owner):
+                tx.zrem(index, entry)
+            tx.zrem(keys.MODEL_IDS, model.id)
+            tx.execute()

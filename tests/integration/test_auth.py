@@ -9,9 +9,9 @@ from services.stack import Stack
 
 
 @pytest.fixture(scope="module")
-def secured(data_dir, tmp_path_factory):
+def secured(settings, tmp_path_factory):
     env = {"LENET_TOKENS": "alice:alice-secret,bob:bob-secret"}
-    with Stack(workers=0, log_dir=str(tmp_path_factory.mktemp("auth-logs")), env=env) as stack:
+    with Stack(settings, workers=0, log_dir=str(tmp_path_factory.mktemp("auth-logs")), env=env) as stack:
         yield stack
 
 

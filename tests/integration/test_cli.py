@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.store.server import free_port
+from services.store.redis_server import free_port
 
 LENET = str(Path(sys.executable).parent / "lenet")
 
@@ -27,7 +27,8 @@ def test_up_train_wait_json_and_clean_stop(data_dir, tmp_path):
         listed = json.loads(subprocess.run([LENET, "jobs", "--json"], env=env, capture_output=True, text=True,
                                            timeout=60).stdout)
         assert [j["id"] for j in listed] == [job["id"]]
-        missing = subprocess.run([LENET, "job", "nope"], env=env, capture_output=True, text=True, timeout=60)
+        missing = subprocess.run([LENET, "job", "deadbeefdeadbeef"], env=env, capture_output=True, text=True,
+                                 timeout=60)
         assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
     finally:
         up.send_signal(signal.SIGTERM)

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 
 from protos.contract import LAYERS
-from services.store.server import free_port
+from services.store.redis_server import free_port
 
 LENET = str(Path(sys.executable).parent / "lenet")
 FIGURES = ["digits.png", "training-curve.png", "graph.png", "confusion.png", "worst-digits.png",

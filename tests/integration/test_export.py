@@ -71,8 +71,8 @@ def test_onnx_model_is_valid_and_predicts_as_predict_does(client, trained_model,
 @pytest.mark.parametrize("export_format", [pb.MXNET, pb.ONNX])
 def test_unknown_model_is_not_found(client, export_format):
     with pytest.raises(grpc.RpcError) as caught:
-        client.stub.ExportModel(pb.ExportModelRequest(model_id="no-such-model", format=export_format), timeout=60)
-    assert caught.value.code() == grpc.StatusCode.NOT_FOUND and "no-such-model" in caught.value.details()
+        client.stub.ExportModel(pb.ExportModelRequest(model_id="feedfacefeedface", format=export_format), timeout=60)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND and "feedfacefeedface" in caught.value.details()
 
 
 def test_unknown_format_is_invalid_argument(client, trained_model):
@@ -101,7 +101,7 @@ def test_cli_prints_the_paths_and_reports_an_unknown_model(stack, client, traine
     assert capsys.readouterr().out.split() == [str(tmp_path / "small.onnx")]
     weights = 4 * client.model(trained_model.model_id).parameter_count  # float32 bytes
     assert weights < (tmp_path / "small.onnx").stat().st_size < weights + 100_000
-    assert main(["export", "no-such-model", "--out", str(tmp_path), "--gateway", stack.address]) == 1
+    assert main(["export", "feedfacefeedface", "--out", str(tmp_path), "--gateway", stack.address]) == 1
     assert "NOT_FOUND" in capsys.readouterr().err
 
 

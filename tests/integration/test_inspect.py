@@ -16,9 +16,9 @@ import pytest
 
 from protos.contract import LAYERS
 from protos.lenet.v1 import lenet_pb2 as pb
-from services.gateway.dispatch import INSPECT_WINDOW
+from services.gateway.service import INSPECT_WINDOW
 from services.store import Store
-from workers.requests import CHUNK_BYTES
+from protos.contract import CHUNK_BYTES
 
 LENET = str(Path(sys.executable).parent / "lenet")
 SHAPES = {"Conv1": (20, 24, 24), "Act1": (20, 24, 24), "Pool1": (20, 12, 12), "Conv2": (50, 8, 8),
@@ -152,8 +152,8 @@ def test_bad_requests_name_the_field_or_limit(client, model_id):
     error = rpc_error(lambda: client.inspect(model_id, [0], layers=["Conv1", "Conv9"]))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "layers" in error.details() and "Conv9" in error.details()
-    error = rpc_error(lambda: client.inspect("no-such-model", [0]))
-    assert error.code() == grpc.StatusCode.NOT_FOUND and "no-such-model" in error.details()
+    error = rpc_error(lambda: client.inspect("feedfacefeedface", [0]))
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "feedfacefeedface" in error.details()
     error = rpc_error(lambda: client.inspect(model_id, split="train", limit=20_000))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "samples" in error.details()
     error = rpc_error(lambda: client.inspect(model_id, [10_000]))
@@ -218,7 +218,7 @@ def test_cli_graph_table_dot_and_png(stack, model_id, tmp_path):
     assert picture.shape[1] > 1000 and picture[..., :3].std() > 0.05
     listed = json.loads(run_cli(stack, "graph", model_id, "--json").stdout)
     assert listed["parameter_count"] == 431_080 and [layer["name"] for layer in listed["layers"]] == list(LAYERS)
-    missing = run_cli(stack, "graph", "no-such-model")
+    missing = run_cli(stack, "graph", "feedfacefeedface")
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
 
 

@@ -10,8 +10,8 @@ from services.store import Store
 
 
 @pytest.fixture(scope="module")
-def idle_stack(data_dir, tmp_path_factory):
-    with Stack(workers=0, log_dir=str(tmp_path_factory.mktemp("idle-logs"))) as stack:
+def idle_stack(settings, tmp_path_factory):
+    with Stack(settings, workers=0, log_dir=str(tmp_path_factory.mktemp("idle-logs"))) as stack:
         yield stack
 
 

@@ -11,9 +11,9 @@ from services.stack import Stack
 
 
 @pytest.fixture(scope="module")
-def fast_recovery_stack(data_dir, tmp_path_factory):
+def fast_recovery_stack(settings, tmp_path_factory):
     env = {"LENET_HEARTBEAT_SECONDS": "3", "LENET_RECOVERY_SECONDS": "1"}
-    with Stack(workers=2, log_dir=str(tmp_path_factory.mktemp("recovery-logs")), env=env) as stack:
+    with Stack(settings, workers=2, log_dir=str(tmp_path_factory.mktemp("recovery-logs")), env=env) as stack:
         yield stack
 
 

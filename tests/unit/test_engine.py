@@ -6,12 +6,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from workers.engine import mnist
+from protos import mnist
+from protos.contract import HyperParams
 from workers.engine.checkpoint import params_from_bytes, params_to_bytes, save_checkpoint_files
 from workers.engine.devices import context
 from workers.engine.inference import Predictor
 from workers.engine.lenet import LAYERS, layer_outputs, layer_table, lenet, to_dot
-from workers.engine.training import HyperParams, train
+from workers.engine.training import train
 
 SHAPES = {"Conv1": [20, 24, 24], "Act1": [20, 24, 24], "Pool1": [20, 12, 12], "Conv2": [50, 8, 8],
           "Act2": [50, 8, 8], "Pool2": [50, 4, 4], "Flat": [800], "Full1": [500], "Act3": [500], "Full2": [10],
@@ -19,9 +20,9 @@ SHAPES = {"Conv1": [20, 24, 24], "Act1": [20, 24, 24], "Pool1": [20, 12, 12], "C
 
 
 @pytest.fixture(scope="module")
-def data():
-    train_x, train_y = mnist.load_split("train", mnist.data_dir())
-    test_x, test_y = mnist.load_split("test", mnist.data_dir())
+def data(data_dir):
+    train_x, train_y = mnist.load_split("train", data_dir)
+    test_x, test_y = mnist.load_split("test", data_dir)
     return train_x[:2000], train_y[:2000], test_x[:1000], test_y[:1000]
 
 
@@ -201,8 +202,8 @@ def test_devices():
 
 def test_the_engine_imports_no_service_machinery_and_mnist_no_mxnet():
     """MXNet itself may pull in protobuf (through onnx), so only what the engine adds on top is checked."""
-    code = ("import sys, workers.engine.mnist; assert 'mxnet' not in sys.modules; "
-            "import mxnet; before = set(sys.modules); "
+    code = ("import sys, protos.mnist; assert 'mxnet' not in sys.modules; "
+            "import mxnet, protos.contract; before = set(sys.modules); "
             "import workers.engine.training, workers.engine.inference, workers.engine.devices; "
             "added = set(sys.modules) - before; "
             "print(sorted(m for m in added if m.split('.')[0] in ('grpc', 'google', 'redis', 'celery')))")

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from workers.engine import mnist
-from workers.engine.mnist import DatasetError
+from protos import mnist
+from protos.mnist import DatasetError
 
 
 def idx_gz(array: np.ndarray) -> bytes:

@@ -7,7 +7,7 @@ import pytest
 
 from protos.contract import file_prefix
 from workers.engine.checkpoint import params_to_bytes
-from workers.engine.export import OPSET, to_onnx
+from workers.engine.onnx_export import OPSET, to_onnx
 from workers.engine.inference import Predictor
 from workers.engine.lenet import LABEL, lenet
 

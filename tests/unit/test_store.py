@@ -5,11 +5,14 @@ import pytest
 
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.store.jobs import Idempotency
 from services.store.requests import Cancelled
 
 
-def new_job(store, key=""):
-    return store.jobs.create(pb.Job(kind=pb.TRAIN, queue="cpu"), key)[0]
+def new_job(store, key="", request=None):
+    request = request or pb.TrainRequest()
+    return store.jobs.create(pb.Job(kind=pb.TRAIN, queue="cpu", train=request),
+                             Idempotency.of("SubmitTraining", key, request))[0]
 
 
 def test_job_lifecycle_and_illegal_transitions(store):
@@ -38,9 +41,10 @@ def test_unknown_job_is_not_found(store):
 
 def test_idempotency_key_returns_the_first_job(store):
     first = new_job(store, "retry-me")
-    again, created = store.jobs.create(pb.Job(kind=pb.TRAIN), "retry-me")
+    again, created = store.jobs.create(pb.Job(kind=pb.TRAIN), Idempotency.of("SubmitTraining", "retry-me",
+                                                                             pb.TrainRequest()))
     assert not created and again.id == first.id
-    assert len(store.jobs.list()) == 1
+    assert len(store.jobs.page().items) == 1
 
 
 def test_cancel_queued_at_once_running_by_flag(store):
@@ -127,7 +131,7 @@ def test_models_registry(store):
     assert store.models.get(model.id).name == "m"
     assert store.models.files(model.id) == ('{"nodes": []}', b"\x00params")
     assert store.models.graph(model.id).dot == "digraph {}"
-    assert [m.id for m in store.models.list()] == [model.id]
+    assert [m.id for m in store.models.page().items] == [model.id]
     with pytest.raises(NotFound):
         store.models.files("missing")
 
@@ -142,3 +146,12 @@ def test_uploaded_pixels_live_outside_the_job_record(store):
     assert len(stored.SerializeToString()) < 200
     full = store.jobs.dataset(stored, "dataset")
     assert full.images == pixels and full.labels == labels
+
+
+def test_index_lists_live_outside_the_record_and_come_back_alone(store):
+    request = pb.EvaluationRequest(model_id="m", dataset=pb.Dataset(indices=[5, 3, 9], size=3))
+    job, _ = store.jobs.create(pb.Job(kind=pb.EVALUATE, evaluation=request))
+    stored = store.jobs.get(job.id)
+    assert not stored.evaluation.dataset.indices and stored.evaluation.dataset.size == 3
+    full = store.jobs.dataset(stored, "dataset")
+    assert list(full.indices) == [5, 3, 9] and not full.HasField("images") and not full.HasField("labels")

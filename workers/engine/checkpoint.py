@@ -4,6 +4,8 @@ from pathlib import Path
 
 import mxnet as mx
 
+from protos.contract import checkpoint_files
+
 
 def params_to_bytes(arg_params: dict, aux_params: dict) -> bytes:
     """The exact bytes `mx.model.save_checkpoint` writes for these parameters ("arg:…" and "aux:…" keys)."""
@@ -28,8 +30,7 @@ def params_from_bytes(data: bytes) -> tuple[dict, dict]:
 
 def save_checkpoint_files(prefix, symbol_json: str, params: bytes, epoch: int = 0) -> list[Path]:
     """Write PREFIX-symbol.json and PREFIX-EPOCH.params: what `mx.model.load_checkpoint` and R's mx.model.load read."""
-    symbol_path = Path(f"{prefix}-symbol.json")
-    params_path = Path(f"{prefix}-{epoch:04d}.params")
+    symbol_path, params_path = (Path(prefix).parent / name for name in checkpoint_files(Path(prefix).name, epoch))
     symbol_path.write_text(symbol_json)
     params_path.write_bytes(params)
     return [symbol_path, params_path]

@@ -4,8 +4,8 @@ import json
 import mxnet as mx
 import numpy as np
 
-LAYERS = ("Conv1", "Act1", "Pool1", "Conv2", "Act2", "Pool2", "Flat", "Full1", "Act3", "Full2", "SoftM")
-INPUT_SHAPE = (1, 28, 28)
+from protos.contract import CLASSES, INPUT_SHAPE, LAYERS
+
 LABEL = "SoftM_label"
 
 
@@ -21,7 +21,7 @@ def lenet() -> mx.sym.Symbol:
     net = mx.sym.flatten(net, name="Flat")
     net = mx.sym.FullyConnected(net, num_hidden=500, name="Full1")
     net = mx.sym.Activation(net, act_type="tanh", name="Act3")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="Full2")
+    net = mx.sym.FullyConnected(net, num_hidden=CLASSES, name="Full2")
     return mx.sym.SoftmaxOutput(net, name="SoftM")
 
 

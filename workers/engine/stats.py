@@ -7,16 +7,13 @@ import numpy as np
 from scipy.stats import binomtest, chi2
 from sklearn.metrics import confusion_matrix
 
-BY_CLASS_NAMES = (
-    "Sensitivity", "Specificity", "Pos Pred Value", "Neg Pred Value", "Precision", "Recall", "F1",
-    "Prevalence", "Detection Rate", "Detection Prevalence", "Balanced Accuracy",
-)
-OVERALL_NAMES = (
-    "Accuracy", "Kappa", "AccuracyLower", "AccuracyUpper", "AccuracyNull", "AccuracyPValue", "McnemarPValue",
-)
+from protos.contract import CLASS_STATISTICS, CLASSES, OVERALL_STATISTICS
+
+BY_CLASS_NAMES = tuple(CLASS_STATISTICS)   # caret's names, in caret's order
+OVERALL_NAMES = tuple(OVERALL_STATISTICS)
 
 
-def confusion_table(predicted, reference, classes=10):
+def confusion_table(predicted, reference, classes=CLASSES):
     """Count samples per (prediction, reference); sklearn puts the truth in rows, caret in columns, hence `.T`."""
     counts = confusion_matrix(reference, predicted, labels=range(classes))
     return counts.T.astype(np.int64)

@@ -10,25 +10,9 @@ from dataclasses import dataclass, field
 import mxnet as mx
 import numpy as np
 
+from protos.contract import HyperParams
 from workers.engine.checkpoint import params_from_bytes, params_to_bytes
 from workers.engine.lenet import LABEL, lenet, network_input
-
-
-@dataclass
-class HyperParams:
-    """The seed's settings; normalize=False feeds raw 0-255 pixels as the seed does."""
-    epochs: int = 20
-    batch_size: int = 100
-    learning_rate: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 1e-5
-    seed: int = 42
-    normalize: bool = False
-    init_scale: float = 0.01
-
-    def __post_init__(self):
-        if self.epochs < 0 or self.batch_size < 1:
-            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs} and {self.batch_size}")
 
 
 @dataclass
@@ -58,7 +42,8 @@ class TrainResult:
 
 
 def train(hp: HyperParams, train_x, train_y, eval_x, eval_y, *, ctx=None, on_batch=None, on_epoch=None,
-          should_stop=None, start_epoch=0, initial_params=None, batch_event_every=50) -> TrainResult:
+          on_evaluating=None, should_stop=None, start_epoch=0, initial_params=None, batch_event_every=50
+          ) -> TrainResult:
     """Train on uint8 (N, 28, 28) images, scoring the eval set after each epoch.
 
     Epochs run from start_epoch + 1 to hp.epochs; to resume after a lost worker, pass the last finished
@@ -98,6 +83,8 @@ def train(hp: HyperParams, train_x, train_y, eval_x, eval_y, *, ctx=None, on_bat
                 on_batch(BatchProgress(epoch, batch_number, batches, metric.get()[1], rate))
         if stopped:
             break
+        if on_evaluating:
+            on_evaluating(epoch)
         result = EpochResult(epoch, metric.get()[1], _accuracy(model, eval_iter, eval_y),
                              time.perf_counter() - started, params_to_bytes(*model.get_params()))
         history.append(result)

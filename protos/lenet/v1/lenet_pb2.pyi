@@ -77,18 +77,20 @@ class Tensor(_message.Message):
     def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[_Union[DType, str]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class Dataset(_message.Message):
-    __slots__ = ("split", "limit", "indices", "images", "labels")
+    __slots__ = ("split", "limit", "indices", "images", "labels", "size")
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     INDICES_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     split: str
     limit: int
     indices: _containers.RepeatedScalarFieldContainer[int]
     images: Tensor
     labels: Tensor
-    def __init__(self, split: _Optional[str] = ..., limit: _Optional[int] = ..., indices: _Optional[_Iterable[int]] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+    size: int
+    def __init__(self, split: _Optional[str] = ..., limit: _Optional[int] = ..., indices: _Optional[_Iterable[int]] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Union[Tensor, _Mapping]] = ..., size: _Optional[int] = ...) -> None: ...
 
 class HyperParameters(_message.Message):
     __slots__ = ("epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "seed", "normalize", "init_scale")
@@ -196,21 +198,37 @@ class GetJobRequest(_message.Message):
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
+class DeleteJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class DeleteJobResponse(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
 class ListJobsRequest(_message.Message):
-    __slots__ = ("kind", "state", "limit")
+    __slots__ = ("kind", "state", "page_size", "page_token")
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     kind: JobKind
     state: JobState
-    limit: int
-    def __init__(self, kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., limit: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "next_page_token")
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -227,7 +245,7 @@ class WatchJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., after_event_id: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
-    __slots__ = ("id", "job_id", "time", "state", "batch", "epoch", "log")
+    __slots__ = ("id", "job_id", "time", "state", "batch", "epoch", "log", "evaluating")
     ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -235,6 +253,7 @@ class JobEvent(_message.Message):
     BATCH_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
+    EVALUATING_FIELD_NUMBER: _ClassVar[int]
     id: str
     job_id: str
     time: str
@@ -242,7 +261,8 @@ class JobEvent(_message.Message):
     batch: BatchProgress
     epoch: TrainMetrics
     log: str
-    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., time: _Optional[str] = ..., state: _Optional[_Union[StateChange, _Mapping]] = ..., batch: _Optional[_Union[BatchProgress, _Mapping]] = ..., epoch: _Optional[_Union[TrainMetrics, _Mapping]] = ..., log: _Optional[str] = ...) -> None: ...
+    evaluating: Evaluating
+    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., time: _Optional[str] = ..., state: _Optional[_Union[StateChange, _Mapping]] = ..., batch: _Optional[_Union[BatchProgress, _Mapping]] = ..., epoch: _Optional[_Union[TrainMetrics, _Mapping]] = ..., log: _Optional[str] = ..., evaluating: _Optional[_Union[Evaluating, _Mapping]] = ...) -> None: ...
 
 class StateChange(_message.Message):
     __slots__ = ("state", "message")
@@ -265,6 +285,14 @@ class BatchProgress(_message.Message):
     train_accuracy: float
     samples_per_second: float
     def __init__(self, epoch: _Optional[int] = ..., batch: _Optional[int] = ..., batches_per_epoch: _Optional[int] = ..., train_accuracy: _Optional[float] = ..., samples_per_second: _Optional[float] = ...) -> None: ...
+
+class Evaluating(_message.Message):
+    __slots__ = ("epoch", "samples")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    samples: int
+    def __init__(self, epoch: _Optional[int] = ..., samples: _Optional[int] = ...) -> None: ...
 
 class Model(_message.Message):
     __slots__ = ("id", "name", "job_id", "created_at", "hyper_parameters", "train_data", "train_samples", "metrics", "device", "owner", "parameter_count", "history")
@@ -301,16 +329,32 @@ class GetModelRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
-    __slots__ = ("limit",)
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
-    limit: int
-    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
-    __slots__ = ("models",)
+    __slots__ = ("models", "next_page_token")
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[Model]
-    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteModelRequest(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class DeleteModelResponse(_message.Message):
+    __slots__ = ("model_id",)
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    def __init__(self, model_id: _Optional[str] = ...) -> None: ...
 
 class ExportModelRequest(_message.Message):
     __slots__ = ("model_id", "format")
@@ -475,12 +519,14 @@ class PredictRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("probabilities", "labels")
+    __slots__ = ("probabilities", "labels", "warnings")
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     probabilities: Tensor
     labels: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, probabilities: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, probabilities: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class InspectRequest(_message.Message):
     __slots__ = ("model_id", "samples", "layers", "dtype", "batch_size")

@@ -50,6 +50,11 @@ class LenetStub:
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.GetJobRequest.SerializeToString,
                 response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Job.FromString,
                 _registered_method=True)
+        self.DeleteJob = channel.unary_unary(
+                '/lenet.v1.Lenet/DeleteJob',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteJobRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteJobResponse.FromString,
+                _registered_method=True)
         self.ListJobs = channel.unary_unary(
                 '/lenet.v1.Lenet/ListJobs',
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListJobsRequest.SerializeToString,
@@ -95,6 +100,11 @@ class LenetStub:
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.DeleteModel = channel.unary_unary(
+                '/lenet.v1.Lenet/DeleteModel',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelResponse.FromString,
+                _registered_method=True)
         self.ExportModel = channel.unary_unary(
                 '/lenet.v1.Lenet/ExportModel',
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelRequest.SerializeToString,
@@ -133,8 +143,16 @@ class LenetServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteJob(self, request, context):
+        """Delete an ended job with its events and results (only its owner may). A queued or running job is
+        FAILED_PRECONDITION: cancel it first. Ended jobs are also deleted after the service's retention period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListJobs(self, request, context):
-        """Jobs, newest first, optionally filtered by kind and state.
+        """Jobs, newest first, optionally filtered by kind and state, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -193,7 +211,14 @@ class LenetServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """Trained models, newest first.
+        """Trained models, newest first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModel(self, request, context):
+        """Delete a model and its files (only its owner may). Jobs that made or evaluated it keep their records.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -230,6 +255,11 @@ def add_LenetServicer_to_server(servicer, server):
                     servicer.GetJob,
                     request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.GetJobRequest.FromString,
                     response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Job.SerializeToString,
+            ),
+            'DeleteJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteJob,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteJobRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteJobResponse.SerializeToString,
             ),
             'ListJobs': grpc.unary_unary_rpc_method_handler(
                     servicer.ListJobs,
@@ -275,6 +305,11 @@ def add_LenetServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListModelsRequest.FromString,
                     response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'DeleteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModel,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelResponse.SerializeToString,
             ),
             'ExportModel': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportModel,
@@ -369,6 +404,33 @@ class Lenet:
             '/lenet.v1.Lenet/GetJob',
             protos_dot_lenet_dot_v1_dot_lenet__pb2.GetJobRequest.SerializeToString,
             protos_dot_lenet_dot_v1_dot_lenet__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/DeleteJob',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteJobRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -612,6 +674,33 @@ class Lenet:
             '/lenet.v1.Lenet/ListModels',
             protos_dot_lenet_dot_v1_dot_lenet__pb2.ListModelsRequest.SerializeToString,
             protos_dot_lenet_dot_v1_dot_lenet__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/DeleteModel',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

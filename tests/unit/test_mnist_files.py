@@ -6,8 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from workers.engine import mnist
-from workers.engine.mnist import DatasetError
+from protos import mnist
+from protos.mnist import DatasetError
 
 
 def idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
@@ -16,28 +16,28 @@ def idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
 
 
 def write_split(directory, images, labels, split="train"):
-    images_name, labels_name = mnist.SPLITS[split]
+    images_name, labels_name = mnist.SPLIT_FILES[split]
     (directory / images_name).write_bytes(idx_bytes(images))
     (directory / labels_name).write_bytes(idx_bytes(labels))
 
 
 @pytest.fixture(scope="module")
-def test_split():
-    return mnist.load_split("test", mnist.data_dir())
+def test_split(data_dir):
+    return mnist.load_split("test", data_dir)
 
 
-def test_real_splits_have_the_seed_counts_and_labels():
-    images, labels = mnist.load_split("train", mnist.data_dir())
+def test_real_splits_have_the_seed_counts_and_labels(data_dir):
+    images, labels = mnist.load_split("train", data_dir)
     assert images.shape == (60000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (60000,) and labels.dtype == np.uint8
     assert labels[:5].tolist() == [5, 0, 4, 1, 9]  # as the seed prints
     assert np.bincount(labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    test_images, test_labels = mnist.load_split("test")
+    test_images, test_labels = mnist.load_split("test", data_dir)
     assert test_images.shape == (10000, 28, 28) and test_labels.shape == (10000,)
 
 
-def test_load_split_is_cached_and_read_only(test_split):
-    assert mnist.load_split("test") is mnist.load_split("test", mnist.data_dir())
+def test_load_split_is_cached_and_read_only(test_split, data_dir):
+    assert mnist.load_split("test", data_dir) is mnist.load_split("test", data_dir)
     images, labels = test_split
     with pytest.raises(ValueError):
         images[0, 0, 0] = 1
@@ -106,14 +106,6 @@ def test_missing_files_and_unknown_splits_say_what_was_looked_for(tmp_path):
         mnist.find_split_files("validation", tmp_path)
 
 
-def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("LENET_DATA_DIR", str(tmp_path))
-    assert mnist.data_dir() == tmp_path
-    monkeypatch.delenv("LENET_DATA_DIR")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert mnist.data_dir() == tmp_path / ".cache" / "lenet" / "mnist"
-
-
 def test_select_by_limit_or_indices(test_split):
     images, labels = test_split
     assert [len(part) for part in mnist.select(images, labels, limit=5)] == [5, 5]
@@ -134,3 +126,14 @@ def test_select_refuses_both_limit_and_indices_and_negative_limits(test_split):
         mnist.select(*test_split, limit=3, indices=[1])
     with pytest.raises(ValueError, match="limit must be"):
         mnist.select(*test_split, limit=-1)
+
+
+def test_every_mnist_digit_looks_like_one_and_other_pictures_do_not(test_split):
+    images, _ = test_split
+    assert mnist.digit_warnings(images) == []
+    noise = np.random.default_rng(0).integers(0, 256, (28, 28))
+    odd = np.stack([np.zeros((28, 28)), 255 - images[0], images[0] / 255, noise])
+    assert [line.split(" ", 3)[3] for line in mnist.digit_warnings(odd)] == [
+        "blank", "mostly light: MNIST digits are white on black (invert dark-on-light drawings)",
+        "scaled to 0–1: send pixels on the 0–255 scale",
+        "not look like a centred digit (ink near the edges or everywhere)"]

@@ -5,6 +5,7 @@ from functools import lru_cache
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.errors import ServiceError
 from services.store import Store
+from workers.context import WorkerContext
 from workers.engine import devices, lenet
 from workers.engine.inference import Predictor
 
@@ -24,17 +25,17 @@ def reading(model_id: str, action: str = "loaded"):
         raise ServiceError(f"model {model_id} cannot be {action}: {reason}") from error
 
 
-def predictor(store: Store, model_id: str, device: str = "cpu") -> Predictor:
+def predictor(worker: WorkerContext, model_id: str) -> Predictor:
     """The model's predictor; models never change once saved, so a loaded one is reused."""
-    normalize = store.models.get(model_id).hyper_parameters.normalize
+    normalize = worker.store.models.get(model_id).hyper_parameters.normalize
     with reading(model_id):
-        return _load(store, model_id, device, normalize)
+        return _load(worker.store, model_id, worker.device, worker.gpu, normalize)
 
 
 @lru_cache(maxsize=4)
-def _load(store: Store, model_id: str, device: str, normalize: bool) -> Predictor:
+def _load(store: Store, model_id: str, device: str, gpu: int, normalize: bool) -> Predictor:
     symbol_json, params = store.models.files(model_id)
-    return Predictor(symbol_json, params, ctx=context(device), normalize=normalize)
+    return Predictor(symbol_json, params, ctx=context(device, gpu), normalize=normalize)
 
 
 def graph(symbol_json: str) -> pb.Graph:

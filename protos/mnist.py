@@ -1,7 +1,9 @@
 """MNIST in the IDX format: read, validate, select and download, with numpy only.
 
-Workers read the dataset often, so `load_split` caches it; the arrays it returns are read-only so that
-no caller can corrupt the cache for the others.
+The gateway (GetSamples), the workers (training and evaluation data) and the client (IDX files given to
+`lenet predict`, `lenet data fetch`) all read this format, hence its place beside the contract. Workers read the
+dataset often, so `load_split` caches it; the arrays it returns are read-only so that no caller can corrupt the
+cache for the others. Where the files are is a setting (LENET_DATA_DIR), passed in by each caller.
 """
 import functools
 import gzip
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-SPLITS = {
+from protos.contract import IMAGE_SHAPE
+
+SPLIT_FILES = {  # the IDX files of each split (contract.SPLIT_SIZES) without their .gz
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
@@ -35,7 +39,6 @@ MIRRORS = [
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 ]
 
-IMAGE_SHAPE = (28, 28)
 UBYTE = 0x08
 
 
@@ -74,11 +77,11 @@ def read_idx(path) -> np.ndarray:
 
 def find_split_files(split: str, data_dir) -> tuple[Path, Path]:
     """Find a split's images and labels as NAME.gz, NAME, or the seed's dotted NAME (train-images.idx3-ubyte)."""
-    if split not in SPLITS:
-        raise DatasetError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+    if split not in SPLIT_FILES:
+        raise DatasetError(f"unknown split {split!r}: expected one of {', '.join(SPLIT_FILES)}")
     data_dir = Path(data_dir)
     found = []
-    for name in SPLITS[split]:
+    for name in SPLIT_FILES[split]:
         candidates = [f"{name}.gz", name, name.replace("-idx", ".idx")]
         path = next((data_dir / c for c in candidates if (data_dir / c).is_file()), None)
         if path is None:
@@ -87,18 +90,9 @@ def find_split_files(split: str, data_dir) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
-def data_dir() -> Path:
-    """Where the dataset lives: $LENET_DATA_DIR, else ~/.cache/lenet/mnist."""
-    return Path(os.environ.get("LENET_DATA_DIR") or Path.home() / ".cache" / "lenet" / "mnist").expanduser()
-
-
-_default_data_dir = data_dir  # load_split's parameter shadows the name
-
-
-def load_split(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+def load_split(split: str, data_dir) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, 28, 28) and labels uint8 (N,) of a split, validated, cached and read-only."""
-    directory = Path(data_dir) if data_dir is not None else _default_data_dir()
-    return _load_split(split, directory.resolve())
+    return _load_split(split, Path(data_dir).expanduser().resolve())
 
 
 @functools.lru_cache(maxsize=4)
@@ -189,3 +183,31 @@ def _sha256(path: Path) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+# What MNIST digits look like, for telling a caller that an image is not one: white strokes (≈ 19 % of pixels
+# lit, mean ≈ 33 of 255) on black, centred in the 20×20 middle, so the outer 4-pixel frame is nearly black.
+FRAME = 4
+MOSTLY_LIGHT_MEAN = 160.0        # mean pixel above this: dark drawing on light paper
+CLUTTERED_FRAME = 0.10           # share of frame pixels lit (> 64) above this: not a centred digit
+CLUTTERED_LIT = 0.5              # share of all pixels lit above this: noise or a photo, not strokes
+
+
+def digit_warnings(images: np.ndarray) -> list[str]:
+    """One line per image (N×28×28, pixels on the 0–255 scale) that does not look like an MNIST digit."""
+    images = np.asarray(images, dtype=np.float32).reshape(len(images), -1, *IMAGE_SHAPE)[:, 0]
+    frame = np.ones(IMAGE_SHAPE, bool)
+    frame[FRAME:-FRAME, FRAME:-FRAME] = False
+    warnings = []
+    for i, image in enumerate(images):
+        peak, lit = float(image.max()), image > 64
+        if 0 < peak <= 1.0:
+            warnings.append(f"image {i} looks scaled to 0–1: send pixels on the 0–255 scale")
+        elif peak < 32:
+            warnings.append(f"image {i} is blank")
+        elif image.mean() > MOSTLY_LIGHT_MEAN:
+            warnings.append(f"image {i} is mostly light: MNIST digits are white on black (invert dark-on-light "
+                            f"drawings)")
+        elif lit[frame].mean() > CLUTTERED_FRAME or lit.mean() > CLUTTERED_LIT:
+            warnings.append(f"image {i} does not look like a centred digit (ink near the edges or everywhere)")
+    return warnings

@@ -1,5 +1,6 @@
 """Running the service: `lenet up`, `lenet gateway`, `lenet worker`, `lenet data fetch`."""
 import json
+import os
 import signal
 import sys
 import threading
@@ -36,9 +37,12 @@ def register(commands) -> None:
 
 
 def run_up(args) -> int:
+    from protos.settings import ServiceSettings
     from services.stack import Stack
 
-    with Stack(port=args.port, workers=args.workers, log_dir=args.log_dir) as stack:
+    settings = ServiceSettings()
+    redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None  # REDIS_URL given
+    with Stack(settings, port=args.port, workers=args.workers, log_dir=args.log_dir, redis_url=redis_url) as stack:
         if args.json:
             print(json.dumps({"gateway": stack.address, "redis": stack.redis_url, "workers": args.workers,
                               "log_dir": str(stack.log_dir)}), flush=True)
@@ -60,17 +64,18 @@ def run_gateway(args) -> None:
 
 
 def run_worker(args) -> None:
-    from workers.__main__ import main
-
-    main(["--device", args.device] + (["--name", args.name] if args.name else []))
+    """The worker runs as its own program (`python -m workers`), which MXNet's threads need anyway."""
+    os.execv(sys.executable, [sys.executable, "-m", "workers", "--device", args.device,
+                              *(["--name", args.name] if args.name else [])])
 
 
 def run_fetch(args) -> int:
     from pathlib import Path
 
-    from workers.engine import mnist
+    from protos import mnist
+    from protos.settings import ServiceSettings
 
-    destination = Path(args.dir) if args.dir else mnist.data_dir()
+    destination = Path(args.dir) if args.dir else ServiceSettings().data_dir
     try:
         files = mnist.fetch(destination, mirrors=args.mirror or mnist.MIRRORS,
                             log=(lambda *_: None) if args.json else console.print)

@@ -4,19 +4,16 @@ from collections.abc import Callable
 import numpy as np
 from google.protobuf.message import Message
 
-from protos.contract import file_prefix
+from protos.contract import CHUNK_BYTES, LAYERS, file_prefix, onnx_file
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import NUMPY_DTYPES, chunk_frame, to_tensor
 from services.errors import ServiceError
 from services.store import Store
 from services.store.requests import Cancelled
-from workers import models
+from workers import model_cache
+from workers.context import WorkerContext
 from workers.datasets import resolve, uploaded_images
-from workers.engine import export
-from workers.engine.lenet import LAYERS
-
-CHUNK_BYTES = 4 << 20   # upper bound of one chunk's tensor data
-BATCH_SIZE = 500        # images per forward pass when the request leaves it to us
+from workers.engine import onnx_export
 
 
 def answer(store: Store, request_id: str, compute: Callable[[bytes], Message]) -> None:
@@ -28,43 +25,43 @@ def answer(store: Store, request_id: str, compute: Callable[[bytes], Message]) -
     store.requests.reply(request_id, reply)
 
 
-def answer_predict(store: Store, request_id: str, device: str) -> None:
+def answer_predict(worker: WorkerContext, request_id: str) -> None:
     def predict(data: bytes) -> pb.PredictResponse:
         request = pb.PredictRequest.FromString(data)
         images = uploaded_images(request.images, "images")
-        probabilities = models.predictor(store, request.model_id, device).predict(images)
+        probabilities = model_cache.predictor(worker, request.model_id).predict(images)
         return pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
                                   labels=probabilities.argmax(axis=1).tolist())
 
-    answer(store, request_id, predict)
+    answer(worker.store, request_id, predict)
 
 
-def answer_export(store: Store, request_id: str) -> None:
+def answer_export(worker: WorkerContext, request_id: str) -> None:
     """The model as ONNX (converting needs MXNet, hence here; the gateway serves MXNet checkpoints itself)."""
+    store = worker.store
+
     def convert(data: bytes) -> pb.ExportModelResponse:
         model = store.models.get(pb.ExportModelRequest.FromString(data).model_id)
         symbol_json, params = store.models.files(model.id)
-        with models.reading(model.id, "exported"):
-            onnx_model = export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
-        return pb.ExportModelResponse(files=[pb.ExportedFile(name=f"{file_prefix(model.name)}.onnx",
+        with model_cache.reading(model.id, "exported"):
+            onnx_model = onnx_export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
+        return pb.ExportModelResponse(files=[pb.ExportedFile(name=onnx_file(file_prefix(model.name)),
                                                              data=onnx_model)])
 
     answer(store, request_id, convert)
 
 
-def stream_inspect(store: Store, request_id: str, device: str) -> None:
+def stream_inspect(worker: WorkerContext, request_id: str) -> None:
     """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written by
     MXNet straight into its message buffer (protos.tensors.chunk_frame), one buffer reused for all chunks."""
-    requests = store.requests
+    requests = worker.store.requests
     try:
         request = pb.InspectRequest.FromString(requests.start_stream(request_id))
-        selection = resolve(request.samples, "test", "samples")
-        layers = list(request.layers) or list(LAYERS)
-        dtype = request.dtype or pb.FLOAT32
-        predictor = models.predictor(store, request.model_id, device)
+        selection = resolve(request.samples, worker.data_dir, "samples")
+        layers, dtype = list(request.layers) or list(LAYERS), request.dtype
+        predictor = model_cache.predictor(worker, request.model_id)
         total, buffer = len(selection.images), None
-        for batch in predictor.batches(selection.images, layers, request.batch_size or BATCH_SIZE,
-                                       NUMPY_DTYPES[dtype]):
+        for batch in predictor.batches(selection.images, layers, request.batch_size, NUMPY_DTYPES[dtype]):
             for layer in layers:
                 for start, stop in row_ranges(batch.shape(layer), NUMPY_DTYPES[dtype].itemsize):
                     chunk = pb.TensorChunk(layer=layer, sample_start=batch.start + start, sample_count=stop - start,

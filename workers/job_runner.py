@@ -4,28 +4,26 @@ This is the only place that translates between the store's protobuf records and 
 """
 import numpy as np
 
+from protos import contract
+from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.store import Store
-from services.store.jobs import FINAL
-from workers import models
+from workers import model_cache
+from workers.context import WorkerContext
 from workers.datasets import resolve
 from workers.engine import stats
-from workers.engine.training import HyperParams, train
+from workers.engine.training import train
 
 BATCH_EVENT_EVERY = 10
-
-
-def hyper_params(message: pb.HyperParameters) -> HyperParams:
-    return HyperParams(epochs=message.epochs, batch_size=message.batch_size, learning_rate=message.learning_rate,
-                       momentum=message.momentum, weight_decay=message.weight_decay, seed=message.seed,
-                       normalize=message.normalize, init_scale=message.init_scale)
 
 
 def start(store: Store, job_id: str, worker: str) -> pb.Job | None:
     """Mark the job RUNNING on this worker; None when it already ended (cancelled while queued, or done) or
     another live worker is running it (a duplicate delivery)."""
     job = store.jobs.get(job_id)
-    if job.state in FINAL or job.state == pb.RUNNING and job.worker != worker and job.worker in store.workers.alive():
+    if job.state in FINAL_STATES:
+        return None
+    if job.state == pb.RUNNING and job.worker != worker and job.worker in store.workers.alive():
         return None
     return store.jobs.transition(job_id, pb.RUNNING, f"running on {worker}",
                                  change=lambda job: setattr(job, "worker", worker))
@@ -43,20 +41,20 @@ def fail(store: Store, job_id: str, error: Exception) -> None:
     store.jobs.transition(job_id, pb.FAILED, reason, change=lambda job: setattr(job, "error", reason))
 
 
-def run_training(store: Store, job_id: str, worker: str, device: str) -> None:
-    job = start(store, job_id, worker)
+def run_training(worker: WorkerContext, job_id: str) -> None:
+    job = start(worker.store, job_id, worker.name)
     if job is None:
         return
     try:
-        _train(store, job, device, worker)
+        _train(worker, job)
     except Exception as error:
-        fail(store, job_id, error)
+        fail(worker.store, job_id, error)
 
 
-def _train(store: Store, job: pb.Job, device: str, worker: str) -> None:
-    request = job.train
-    train_set = resolve(store.jobs.dataset(job, "train_data"), "train", "train_data")
-    eval_set = resolve(store.jobs.dataset(job, "eval_data"), "test", "eval_data")
+def _train(worker: WorkerContext, job: pb.Job) -> None:
+    store, request = worker.store, job.train
+    train_set = resolve(store.jobs.dataset(job, "train_data"), worker.data_dir, "train_data")
+    eval_set = resolve(store.jobs.dataset(job, "eval_data"), worker.data_dir, "eval_data")
     resumed = store.jobs.checkpoint(job.id)
     history = list(resumed[0].history) if resumed else []
     if resumed:
@@ -75,20 +73,24 @@ def _train(store: Store, job: pb.Job, device: str, worker: str) -> None:
                                    result.params)
         store.jobs.update(job.id, lambda j: j.metrics.CopyFrom(metrics), pb.JobEvent(epoch=metrics))
 
-    result = train(hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
-                   eval_set.images, eval_set.labels, ctx=models.context(device), on_batch=on_batch,
-                   on_epoch=on_epoch, should_stop=lambda: stop_reason(store, job.id, worker) is not None,
+    def on_evaluating(epoch: int) -> None:
+        store.jobs.emit(job.id, pb.JobEvent(evaluating=pb.Evaluating(epoch=epoch, samples=len(eval_set.images))))
+
+    result = train(contract.hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
+                   eval_set.images, eval_set.labels, ctx=model_cache.context(worker.device, worker.gpu),
+                   on_batch=on_batch, on_epoch=on_epoch, on_evaluating=on_evaluating,
+                   should_stop=lambda: stop_reason(store, job.id, worker.name) is not None,
                    start_epoch=resumed[0].epoch if resumed else 0, initial_params=resumed[1] if resumed else None,
                    batch_event_every=BATCH_EVENT_EVERY)
     if result.stopped:
-        if stop_reason(store, job.id, worker) == "cancelled":
+        if stop_reason(store, job.id, worker.name) == "cancelled":
             store.jobs.transition(job.id, pb.CANCELLED, "cancelled while training")
         return  # else another worker took the job over (this one was taken for lost) and finishes it
     model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
                      hyper_parameters=request.hyper_parameters, train_data=request.train_data,
                      train_samples=len(train_set.images), metrics=history[-1] if history else None,
-                     device=pb.Device.Value(device.upper()), owner=job.owner, history=history)
-    graph = models.graph(result.symbol_json)
+                     device=pb.Device.Value(worker.device.upper()), owner=job.owner, history=history)
+    graph = model_cache.graph(result.symbol_json)
     model.parameter_count = graph.parameter_count
     model = store.models.save(model, result.symbol_json, result.params, graph)
     store.jobs.transition(job.id, pb.SUCCEEDED, f"model {model.id} saved",
@@ -96,12 +98,13 @@ def _train(store: Store, job: pb.Job, device: str, worker: str) -> None:
     store.jobs.drop_checkpoint(job.id)
 
 
-def run_evaluation(store: Store, job_id: str, worker: str, device: str) -> None:
-    job = start(store, job_id, worker)
+def run_evaluation(worker: WorkerContext, job_id: str) -> None:
+    store = worker.store
+    job = start(store, job_id, worker.name)
     if job is None:
         return
     try:
-        evaluation = evaluate(store, job, device)
+        evaluation = evaluate(worker, job)
     except Exception as error:
         fail(store, job_id, error)
         return
@@ -110,16 +113,16 @@ def run_evaluation(store: Store, job_id: str, worker: str, device: str) -> None:
                           change=lambda j: setattr(j, "accuracy", evaluation.overall.accuracy))
 
 
-def evaluate(store: Store, job: pb.Job, device: str) -> pb.Evaluation:
+def evaluate(worker: WorkerContext, job: pb.Job) -> pb.Evaluation:
     request = job.evaluation
-    selection = resolve(store.jobs.dataset(job, "dataset"), "test")
+    selection = resolve(worker.store.jobs.dataset(job, "dataset"), worker.data_dir)
     if selection.labels is None:
         raise ValueError("dataset.labels: uploaded images need labels to be evaluated")
-    probabilities = models.predictor(store, request.model_id, device).predict(selection.images)
+    probabilities = model_cache.predictor(worker, request.model_id).predict(selection.images)
     predicted = probabilities.argmax(axis=1)
     table = stats.confusion_table(predicted, selection.labels)
     overall = stats.overall(table)
-    labels = [str(k) for k in range(len(table))]
+    labels = list(contract.CLASS_LABELS)
 
     def cell(prediction: int, reference: int, positions: np.ndarray) -> pb.Cell:
         return pb.Cell(prediction=prediction, reference=reference, count=len(positions),
@@ -128,30 +131,15 @@ def evaluate(store: Store, job: pb.Job, device: str) -> pb.Evaluation:
     cells = stats.cell_indices(predicted, selection.labels)
     wrong = np.flatnonzero(predicted != selection.labels)
     return pb.Evaluation(
-        job_id=job.id, model_id=request.model_id, dataset=echo(request.dataset), samples=len(predicted),
+        job_id=job.id, model_id=request.model_id, dataset=request.dataset, samples=len(predicted),
         labels=labels, confusion_matrix=table.reshape(-1).tolist(),
-        overall=pb.OverallStatistics(
-            accuracy=overall["Accuracy"], kappa=overall["Kappa"], accuracy_lower=overall["AccuracyLower"],
-            accuracy_upper=overall["AccuracyUpper"], accuracy_null=overall["AccuracyNull"],
-            accuracy_p_value=overall["AccuracyPValue"], mcnemar_p_value=overall["McnemarPValue"]),
-        by_class=[pb.ClassStatistics(
-            label=row["Class"], sensitivity=row["Sensitivity"], specificity=row["Specificity"],
-            pos_pred_value=row["Pos Pred Value"], neg_pred_value=row["Neg Pred Value"],
-            precision=row["Precision"], recall=row["Recall"], f1=row["F1"], prevalence=row["Prevalence"],
-            detection_rate=row["Detection Rate"], detection_prevalence=row["Detection Prevalence"],
-            balanced_accuracy=row["Balanced Accuracy"]) for row in stats.by_class(table, labels)],
+        overall=pb.OverallStatistics(**{field: overall[name] for name, field in contract.OVERALL_STATISTICS.items()}),
+        by_class=[pb.ClassStatistics(label=row["Class"], **{field: row[name] for name, field
+                                                              in contract.CLASS_STATISTICS.items()})
+                  for row in stats.by_class(table, labels)],
         worst=[cell(p, r, cells[(p, r)]) for p, r, _count in stats.worst_cells(table)],
         errors=[cell(p, r, positions) for (p, r), positions in sorted(cells.items())],
         misclassified=[pb.Misclassified(index=int(selection.indices[i]), prediction=int(predicted[i]),
                                         reference=int(selection.labels[i]),
                                         probabilities=probabilities[i].tolist()) for i in wrong])
 
-
-def echo(dataset: pb.Dataset) -> pb.Dataset:
-    """The dataset as the result describes it: the default split filled in (the job record keeps uploads
-    without their pixels, see services/store/jobs.py)."""
-    described = pb.Dataset()
-    described.CopyFrom(dataset)
-    if not dataset.HasField("images"):
-        described.split = dataset.split or "test"
-    return described

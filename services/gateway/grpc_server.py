@@ -3,17 +3,16 @@ from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
+from protos.contract import MAX_MESSAGE_BYTES
 from protos.lenet.v1 import lenet_pb2 as pb
+from services.gateway import reflection
 from services.gateway.auth import Auth, AuthInterceptor
-from services.gateway.dispatch import Dispatcher
-from services.gateway.errors import translated
+from services.gateway.service import LenetService
 from services.gateway.servicer import LenetServicer
-from services.store import Store
+from services.gateway.status_codes import translated
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Lenet"]
-MAX_MESSAGE_BYTES = 64 << 20
 OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
 
@@ -36,18 +35,18 @@ def lenet_handler(servicer: LenetServicer) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
 
 
-def build(store: Store, port: int, host: str = "127.0.0.1", threads: int = 64) -> tuple[grpc.Server, int]:
+def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1", threads: int = 64
+          ) -> tuple[grpc.Server, int]:
     """A started server; returns it with the port actually bound (port 0 picks a free one).
 
     Streams hold a thread while open, so calls beyond `threads` at once are refused with RESOURCE_EXHAUSTED
     rather than left waiting for a thread."""
-    auth = Auth()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=OPTIONS,
                          interceptors=[AuthInterceptor(auth, SERVICE.full_name)], maximum_concurrent_rpcs=threads)
-    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(Dispatcher(store), auth))])
+    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(service, auth))])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection([SERVICE.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    reflection.enable(server, [SERVICE.full_name, health.SERVICE_NAME])
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise RuntimeError(f"cannot listen on {host}:{port}")

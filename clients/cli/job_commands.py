@@ -1,19 +1,19 @@
 """Jobs and models: `lenet train|job|jobs|watch|cancel|models`."""
 from clients.cli.output import as_dict, client_options, connect, console, follow, job_line, print_json
+from protos.contract import HYPER_PARAMETERS
 from protos.lenet.v1 import lenet_pb2 as pb
 
 
 def register(commands) -> None:
     train = commands.add_parser("train", help="submit a training job (defaults: the seed's hyper-parameters)")
     client_options(train)
-    train.add_argument("--epochs", type=int, default=0, help="[20]")
-    train.add_argument("--batch-size", type=int, default=0, help="[100]")
-    train.add_argument("--learning-rate", type=float, default=0, help="[0.05]")
-    train.add_argument("--momentum", type=float, default=0, help="[0.9]")
-    train.add_argument("--weight-decay", type=float, default=0, help="[1e-5]")
-    train.add_argument("--seed", type=int, default=0, help="[42]")
-    train.add_argument("--normalize", action="store_true", help="scale pixels to 0–1 (the seed feeds raw 0–255)")
-    train.add_argument("--init-scale", type=float, default=0, help="initial weights uniform in ±SCALE [0.01]")
+    for spec in HYPER_PARAMETERS:
+        flag = "--" + spec.name.replace("_", "-")
+        if spec.type is bool:
+            train.add_argument(flag, action="store_true", default=None, help=f"{spec.help} [{spec.default}]")
+        else:
+            train.add_argument(flag, type=spec.type, default=None,
+                               help=f"{spec.help}, {spec.bounds()} [{spec.default}]")
     train.add_argument("--limit", type=int, default=0, help="train on the first N training images [all 60,000]")
     train.add_argument("--eval-limit", type=int, default=0, help="evaluate each epoch on the first N test images")
     train.add_argument("--device", choices=["cpu", "gpu", "any"], default="cpu")
@@ -42,11 +42,9 @@ def register(commands) -> None:
 
 def run_train(args) -> int:
     with connect(args) as client:
-        job = client.train(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                           momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
-                           normalize=args.normalize, init_scale=args.init_scale, limit=args.limit,
-                           eval_limit=args.eval_limit,
-                           device=args.device, model_name=args.name, idempotency_key=args.idempotency_key)
+        job = client.train(limit=args.limit, eval_limit=args.eval_limit, device=args.device, model_name=args.name,
+                           idempotency_key=args.idempotency_key,
+                           **{spec.name: getattr(args, spec.name) for spec in HYPER_PARAMETERS})
         if not args.json:
             console.print(f"submitted {job_line(job)}")
         if args.wait:

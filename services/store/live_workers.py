@@ -1,21 +1,18 @@
 """Live workers: each refreshes a short-lived hash, so the gateway knows which devices have capacity."""
-import os
-
 import redis
 
 from services.store import keys
 
-TTL_SECONDS = float(os.environ.get("LENET_HEARTBEAT_SECONDS", "30"))  # a worker silent this long is gone
 
-
-class Workers:
-    def __init__(self, client: redis.Redis):
+class LiveWorkers:
+    def __init__(self, client: redis.Redis, ttl_seconds: float):
         self.redis = client
+        self.ttl_seconds = ttl_seconds   # a worker silent this long is gone
 
     def heartbeat(self, name: str, device: str, pid: int) -> None:
         with self.redis.pipeline() as tx:
             tx.hset(keys.worker(name), mapping={"device": device, "pid": pid})
-            tx.pexpire(keys.worker(name), int(TTL_SECONDS * 1000))
+            tx.pexpire(keys.worker(name), int(self.ttl_seconds * 1000))
             tx.execute()
 
     def leave(self, name: str) -> None:

@@ -20,7 +20,7 @@ def translated(behavior, streaming: bool):
         def stream(request, context):
             try:
                 yield from behavior(request, context)
-            except (ServiceError, redis.ConnectionError) as error:
+            except (ServiceError, redis.RedisError) as error:
                 abort(context, error)
         return stream
 
@@ -28,6 +28,6 @@ def translated(behavior, streaming: bool):
     def unary(request, context):
         try:
             return behavior(request, context)
-        except (ServiceError, redis.ConnectionError) as error:
+        except (ServiceError, redis.RedisError) as error:
             abort(context, error)
     return unary

@@ -1,0 +1,56 @@
+"""Every setting the project reads from the environment, in one place: the service's (gateway, workers,
+embedded stack) and the client's.
+
+Each entry point reads them once (`load(ServiceSettings)`, keyword arguments override the environment) and
+passes the object down; no other module reads the environment. The README's configuration table lists every
+variable here; tests/unit/test_settings.py keeps the two in agreement.
+"""
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".cache" / "lenet" / "mnist"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LENET_", populate_by_name=True, frozen=True, extra="ignore",
+                                      env_ignore_empty=True)
+
+    redis_url: str = Field("redis://localhost:6379/0", validation_alias="REDIS_URL",
+                           description="the shared Redis: store and Celery broker")
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="folder with the four MNIST IDX files (.gz or raw)")
+    tokens: str = Field("", description="gateway: `user:token` pairs, comma-separated or `@file` with one per "
+                                        "line; when set, every call needs `authorization: Bearer TOKEN`")
+    heartbeat_seconds: float = Field(30.0, gt=0, description="a worker silent this long is taken for lost")
+    recovery_seconds: float = Field(10.0, gt=0, description="how often the gateway re-queues RUNNING jobs of "
+                                                            "lost workers")
+    retention_seconds: float = Field(7 * 24 * 3600.0, gt=0, description="how long an ended job, its events "
+                                     "and results, and idempotency keys are kept")
+    gpu: int = Field(0, ge=0, description="the GPU index a GPU worker computes on")
+
+
+class ClientSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LENET_", populate_by_name=True, frozen=True, extra="ignore",
+                                      env_ignore_empty=True)
+
+    gateway: str = Field("localhost:50051", description="client: the gateway address, HOST:PORT")
+    token: str = Field("", description="client: the bearer token to send")
+    timeout: float | None = Field(None, gt=0, description="client: seconds each call may take (unset: no deadline)")
+
+
+def env_names(settings_class: type[BaseSettings]) -> dict[str, str]:
+    """Environment variable → field name, as the class reads them."""
+    prefix = settings_class.model_config.get("env_prefix", "")
+    return {(info.validation_alias or f"{prefix}{name}").upper(): name
+            for name, info in settings_class.model_fields.items()}
+
+
+def load(settings_class: type[BaseSettings], **overrides) -> BaseSettings:
+    """Read the settings; a malformed variable raises ValueError naming it in one line."""
+    try:
+        return settings_class(**overrides)
+    except ValidationError as error:
+        names = {field: env for env, field in env_names(settings_class).items()}
+        problems = "; ".join(f"{names.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors())
+        raise ValueError(f"bad setting: {problems}") from None

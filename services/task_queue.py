@@ -1,0 +1,45 @@
+"""The Celery side of the service: the application settings that senders (gateway) and workers share, and
+sending a task by name.
+
+Tasks carry one id each (a job or a request); data travels through the store. JSON is the only accepted
+content type: no Python objects on the wire. Creating the application opens no connection.
+"""
+from celery import Celery
+
+from protos.contract import DEVICES, TASKS
+
+
+def celery_app(broker_url: str) -> Celery:
+    """A Celery application on `broker_url` with the service's settings (no tasks registered)."""
+    app = Celery("lenet", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        event_serializer="json",
+        task_ignore_result=True,               # results live in the store
+        task_acks_late=True,                   # a task is acknowledged when done, so a lost worker's job runs again
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,          # a busy worker does not hold queued jobs back from idle ones
+        task_default_queue=DEVICES[0],
+        task_create_missing_queues=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 6 * 3600},  # longer than a full training run
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+class TaskQueue:
+    """Sends tasks by name (protos.contract.TASKS) to a device's queue."""
+
+    def __init__(self, broker_url: str):
+        self.app = celery_app(broker_url)
+
+    def send(self, task: str, args: list, queue: str) -> None:
+        if queue not in DEVICES:
+            raise ValueError(f"unknown queue {queue!r}")
+        self.app.send_task(TASKS[task], args=args, queue=queue)
+
+    def close(self) -> None:
+        self.app.close()

@@ -1,0 +1,115 @@
+"""protos/contract.py is the one home of the shared facts; the proto's comments restate them for other languages.
+These tests fail when the two disagree, or when a fact drifts from the generated code."""
+import pytest
+
+from protos import contract
+from protos.lenet.v1 import lenet_pb2 as pb
+from proto_text import elements
+
+PROTO = elements()
+
+
+def comment(name: str) -> str:
+    return PROTO[name].comment
+
+
+def number(value: int) -> str:
+    return f"{value:,}"
+
+
+def default_text(spec: contract.HyperParameter) -> str:
+    return str(spec.default).lower() if spec.type is bool else f"{spec.default:g}" if spec.type is float \
+        else str(spec.default)
+
+
+def test_every_hyper_parameter_is_an_optional_field_with_the_contracts_bounds_and_default():
+    fields = pb.HyperParameters.DESCRIPTOR.fields_by_name
+    assert list(fields) == [spec.name for spec in contract.HYPER_PARAMETERS]
+    for spec in contract.HYPER_PARAMETERS:
+        assert fields[spec.name].has_presence, f"HyperParameters.{spec.name} must be optional"
+        assert PROTO[f"HyperParameters.{spec.name}"].optional
+        text = comment(f"HyperParameters.{spec.name}")
+        expected = (f"[{default_text(spec)}]" if spec.low is None else f"{spec.bounds()} [{default_text(spec)}]")
+        assert text.startswith(expected), f"HyperParameters.{spec.name}: comment {text!r} should start {expected!r}"
+
+
+@pytest.mark.parametrize("spec", contract.HYPER_PARAMETERS, ids=lambda spec: spec.name)
+def test_bounds_accept_the_default_and_refuse_what_lies_outside(spec):
+    assert spec.problem(spec.default) is None
+    if spec.low is not None:
+        step = 1 if spec.type is int else 1e-9
+        assert spec.problem(spec.low - step) and spec.problem(spec.high + step)
+        assert (spec.problem(spec.low) is not None) == spec.low_open
+        assert (spec.problem(spec.high) is not None) == spec.high_open
+
+
+def test_absent_hyper_parameters_take_the_seeds_defaults_and_zero_is_kept():
+    seed = contract.hyper_params(pb.HyperParameters())
+    assert (seed.epochs, seed.batch_size, seed.learning_rate, seed.momentum, seed.weight_decay, seed.seed,
+            seed.normalize, seed.init_scale) == (20, 100, 0.05, 0.9, 1e-5, 42, False, 0.01)
+    zero = contract.hyper_params(pb.HyperParameters(momentum=0, weight_decay=0, seed=0))
+    assert (zero.momentum, zero.weight_decay, zero.seed) == (0, 0, 0)
+    full = contract.hyper_parameters_message(zero)
+    assert all(full.HasField(spec.name) for spec in contract.HYPER_PARAMETERS)
+
+
+def test_layers_and_shapes():
+    assert contract.LAYERS == ("Conv1", "Act1", "Pool1", "Conv2", "Act2", "Pool2", "Flat", "Full1", "Act3", "Full2",
+                               "SoftM")
+    assert " ".join(contract.LAYERS) in comment("InspectRequest.layers")
+    assert number(contract.PARAMETER_COUNT) in comment("Model.parameter_count")
+    assert contract.INPUT_SHAPE == (1, *contract.IMAGE_SHAPE) == (1, 28, 28)
+    assert "×".join(map(str, contract.LAYER_SHAPES["Conv1"])) in comment("Layer.attributes") or \
+        "20 filters" in comment("Layer.attributes")
+
+
+def test_splits_and_their_defaults():
+    text = comment("Dataset.split")
+    for name, size in contract.SPLIT_SIZES.items():
+        assert f'"{name}" ({number(size)} images)' in text
+    assert contract.default_split("train_data") == "train" and '"train" for TrainRequest.train_data' in text
+    assert contract.default_split("eval_data") == contract.default_split("dataset") == "test"
+    assert '(empty: "test")' in comment("GetSamplesRequest.split")
+
+
+@pytest.mark.parametrize("field, limit", [
+    ("Dataset.indices", contract.MAX_INDICES), ("Dataset.images", contract.MAX_IMAGES),
+    ("PredictRequest.images", contract.MAX_IMAGES), ("InspectRequest.samples", contract.MAX_SAMPLES),
+    ("GetSamplesRequest.indices", contract.MAX_SAMPLES), ("TrainRequest.idempotency_key", contract.MAX_KEY_LENGTH),
+    ("EvaluationRequest.idempotency_key", contract.MAX_KEY_LENGTH),
+])
+def test_every_limit_is_stated_beside_its_field(field, limit):
+    assert f"at most {number(limit)}" in comment(field).lower()
+
+
+@pytest.mark.parametrize("field", ["ListJobsRequest.page_size", "ListModelsRequest.page_size"])
+def test_page_sizes(field):
+    assert f"0..{contract.MAX_PAGE_SIZE} (0: {contract.DEFAULT_PAGE_SIZE})" in comment(field)
+
+
+def test_inspect_and_chunk_limits():
+    assert f"0..{contract.INSPECT_BATCH_MAX}" in comment("InspectRequest.batch_size")
+    assert str(contract.INSPECT_BATCH_DEFAULT) in comment("InspectRequest.batch_size")
+    assert f"at most {contract.CHUNK_BYTES >> 20} MiB" in comment("TensorChunk")
+    assert f"1–{contract.MAX_NAME_LENGTH}" in comment("TrainRequest.model_name")
+    assert contract.DEFAULT_MODEL_NAME in comment("TrainRequest.model_name")
+
+
+def test_statistics_names_map_to_fields_in_carets_order():
+    assert list(contract.OVERALL_STATISTICS.values()) == list(pb.OverallStatistics.DESCRIPTOR.fields_by_name)
+    assert list(contract.CLASS_STATISTICS.values()) == list(pb.ClassStatistics.DESCRIPTOR.fields_by_name)[1:]
+
+
+def test_final_states_are_the_ones_the_proto_names():
+    names = {pb.JobState.Name(state) for state in contract.FINAL_STATES}
+    assert names == {"SUCCEEDED", "FAILED", "CANCELLED"}
+    assert "final state (SUCCEEDED, FAILED, CANCELLED)" in comment("JobState")
+
+
+def test_file_names_and_ids():
+    assert contract.checkpoint_files("lenet") == ("lenet-symbol.json", "lenet-0000.params")
+    assert contract.onnx_file("lenet") == "lenet.onnx"
+    assert "16 lowercase hex digits" in comment("Job.id") and "16 lowercase hex digits" in comment("Model.id")
+    assert contract.ID.fullmatch("0123456789abcdef") and not contract.ID.fullmatch("0123456789abcdef:events")
+    reference = comment("GetModelRequest.model_id")
+    assert "unique prefix" in reference and contract.LATEST in reference

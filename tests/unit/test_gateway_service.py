@@ -1,0 +1,326 @@
+"""LenetService, the gateway's rules, against a real redis-server with a task sender that records what it sends
+(no worker processes): every RPC's validation, its list and ownership rules, and the status each error maps to."""
+import numpy as np
+import pytest
+
+from protos import contract
+from protos.lenet.v1 import lenet_pb2 as pb
+from protos.tensors import to_tensor
+from services.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, \
+    Unavailable
+from services.gateway.service import Caller, LenetService
+
+OPEN = Caller()
+ALICE, BOB = Caller("alice", secured=True), Caller("bob", secured=True)
+UNKNOWN_ID = "0123456789abcdef"
+
+
+class RecordingSender:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, task: str, args: list, queue: str) -> None:
+        self.sent.append((task, args, queue))
+
+
+@pytest.fixture
+def sender():
+    return RecordingSender()
+
+
+@pytest.fixture
+def service(store, sender, data_dir):
+    return LenetService(store, sender, data_dir)
+
+
+def fails(call, error_class, *words):
+    with pytest.raises(error_class) as caught:
+        call()
+    for word in words:
+        assert word in str(caught.value), f"{word!r} not in {caught.value}"
+    return caught.value
+
+
+def saved_model(store, owner="", created_at="", model_id="") -> pb.Model:
+    model = pb.Model(id=model_id, name="m", owner=owner, device=pb.CPU, created_at=created_at)
+    return store.models.save(model, "{}", b"", pb.Graph(dot="digraph {}"))
+
+
+# -- SubmitTraining --------------------------------------------------------------------------------------------
+
+def test_absent_hyper_parameters_take_the_seeds_defaults(service, sender):
+    job = service.submit_training(pb.TrainRequest(), OPEN)
+    hp = job.train.hyper_parameters
+    assert (hp.epochs, hp.batch_size, hp.learning_rate, hp.momentum, hp.weight_decay, hp.seed, hp.normalize,
+            hp.init_scale) == (20, 100, 0.05, 0.9, 1e-5, 42, False, 0.01)
+    assert job.train.train_data.split == "train" and job.train.train_data.size == 60_000
+    assert job.train.eval_data.split == "test" and job.train.eval_data.size == 10_000
+    assert job.train.model_name == "lenet" and job.queue == "cpu"
+    assert sender.sent == [("train", [job.id], "cpu")]
+
+
+def test_zero_is_sent_and_stored(service, store):
+    request = pb.TrainRequest(hyper_parameters=pb.HyperParameters(momentum=0, weight_decay=0, seed=0))
+    job = service.submit_training(request, OPEN)
+    stored = store.jobs.get(job.id).train.hyper_parameters
+    assert (stored.momentum, stored.weight_decay, stored.seed) == (0, 0, 0)
+    assert stored.HasField("momentum") and stored.epochs == 20
+
+
+@pytest.mark.parametrize("spec", [spec for spec in contract.HYPER_PARAMETERS if spec.low is not None],
+                         ids=lambda spec: spec.name)
+def test_each_hyper_parameter_out_of_bounds_names_its_field(service, sender, spec):
+    value = spec.high + (1 if spec.type is int else 0.5)
+    request = pb.TrainRequest(hyper_parameters=pb.HyperParameters(**{spec.name: spec.type(value)}))
+    fails(lambda: service.submit_training(request, OPEN), InvalidArgument, f"hyper_parameters.{spec.name}",
+          spec.bounds())
+    assert sender.sent == []
+
+
+@pytest.mark.parametrize("request_, error, field", [
+    (pb.TrainRequest(model_name="no spaces"), InvalidArgument, "model_name"),
+    (pb.TrainRequest(device=7), InvalidArgument, "device"),
+    (pb.TrainRequest(train_data=pb.Dataset(split="valid")), InvalidArgument, "train_data.split"),
+    (pb.TrainRequest(train_data=pb.Dataset(split="x" * 10_000_000)), InvalidArgument, "train_data.split"),
+    (pb.TrainRequest(eval_data=pb.Dataset(limit=-1)), InvalidArgument, "eval_data.limit"),
+    (pb.TrainRequest(train_data=pb.Dataset(indices=[60_000])), InvalidArgument, "train_data.indices"),
+    (pb.TrainRequest(train_data=pb.Dataset(indices=range(60_001))), ResourceExhausted, "train_data.indices"),
+    (pb.TrainRequest(train_data=pb.Dataset(size=5)), InvalidArgument, "train_data.size"),
+    (pb.TrainRequest(idempotency_key="k" * 129), InvalidArgument, "idempotency_key"),
+    (pb.TrainRequest(train_data=pb.Dataset(images=to_tensor(np.zeros((2, 28, 28), np.uint8)))), InvalidArgument,
+     "train_data.labels"),
+    (pb.TrainRequest(train_data=pb.Dataset(images=to_tensor(np.zeros((2, 28, 28), np.uint8)),
+                                           labels=to_tensor(np.array([1, 12])))), InvalidArgument,
+     "train_data.labels"),
+    (pb.TrainRequest(train_data=pb.Dataset(images=pb.Tensor(shape=[10_001, 28, 28], dtype=pb.UINT8))),
+     ResourceExhausted, "train_data.images"),
+])
+def test_bad_train_requests_name_the_field(service, sender, request_, error, field):
+    raised = fails(lambda: service.submit_training(request_, OPEN), error, field)
+    assert len(str(raised)) < 300          # never an echo of a huge value
+    assert sender.sent == []
+
+
+def test_index_lists_and_uploads_are_kept_out_of_the_record(service, store):
+    request = pb.TrainRequest(train_data=pb.Dataset(indices=range(5000)))
+    job = service.submit_training(request, OPEN)
+    stored = store.jobs.get(job.id)
+    assert list(stored.train.train_data.indices) == [] and stored.train.train_data.size == 5000
+    assert list(store.jobs.dataset(stored, "train_data").indices) == list(range(5000))
+    assert len(stored.SerializeToString()) < 300
+
+
+def test_idempotency_is_per_owner_and_rpc_and_checks_the_request(service, sender, store):
+    request = pb.TrainRequest(idempotency_key="nightly", hyper_parameters=pb.HyperParameters(epochs=1))
+    first = service.submit_training(request, ALICE)
+    assert service.submit_training(request, ALICE).id == first.id and len(sender.sent) == 1
+    assert service.submit_training(request, BOB).id != first.id
+    changed = pb.TrainRequest(idempotency_key="nightly", hyper_parameters=pb.HyperParameters(epochs=2))
+    fails(lambda: service.submit_training(changed, ALICE), FailedPrecondition, "idempotency_key", "nightly")
+    model = saved_model(store, owner="alice")
+    evaluation = service.submit_evaluation(pb.EvaluationRequest(model_id=model.id, idempotency_key="nightly"), ALICE)
+    assert evaluation.kind == pb.EVALUATE and evaluation.id != first.id
+
+
+def test_a_queue_without_workers_says_so(service, store):
+    job = service.submit_training(pb.TrainRequest(device=pb.GPU), OPEN)
+    assert job.queue == "gpu"
+    logs = [event.log for event in store.jobs.events(job.id) if event.WhichOneof("kind") == "log"]
+    assert logs == ["no gpu worker is alive: the job waits on queue gpu until one starts"]
+    store.workers.heartbeat("gpu-1", "gpu", 1)
+    assert service.submit_training(pb.TrainRequest(device=pb.ANY), OPEN).queue == "gpu"
+
+
+# -- SubmitEvaluation and model references ---------------------------------------------------------------------
+
+def test_evaluation_resolves_latest_and_prefixes(service, store, sender):
+    older = saved_model(store, created_at="2026-01-01T00:00:00.000Z", model_id="aaaa000000000001")
+    newer = saved_model(store, created_at="2026-01-02T00:00:00.000Z", model_id="aaab000000000002")
+    assert service.submit_evaluation(pb.EvaluationRequest(model_id="latest"), OPEN).model_id == newer.id
+    assert service.submit_evaluation(pb.EvaluationRequest(model_id="aaaa"), OPEN).evaluation.model_id == older.id
+    fails(lambda: service.submit_evaluation(pb.EvaluationRequest(model_id="aaa0"), OPEN), NotFound, "aaa0")
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id="aaa"), OPEN), InvalidArgument, "model_id")
+    saved_model(store, model_id="aaaa000000000003")
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id="aaaa"), OPEN), InvalidArgument, "2 model ids")
+    assert [task for task, _, _ in sender.sent] == ["evaluate", "evaluate"]
+
+
+@pytest.mark.parametrize("model_id, error", [("", InvalidArgument), (UNKNOWN_ID, NotFound),
+                                             (UNKNOWN_ID + ":files", InvalidArgument), ("LATEST", InvalidArgument)])
+def test_bad_model_ids(service, model_id, error):
+    fails(lambda: service.submit_evaluation(pb.EvaluationRequest(model_id=model_id), OPEN), error)
+    fails(lambda: service.get_graph(pb.GetGraphRequest(model_id=model_id), OPEN), error)
+
+
+def test_latest_with_no_model_is_not_found(service):
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id="latest"), OPEN), NotFound, "no model")
+
+
+def test_evaluation_dataset_is_checked(service, store):
+    model = saved_model(store)
+    images = to_tensor(np.zeros((3, 28, 28), np.uint8))
+    fails(lambda: service.submit_evaluation(pb.EvaluationRequest(model_id=model.id, dataset=pb.Dataset(
+        images=images)), OPEN), InvalidArgument, "dataset.labels")
+    job = service.submit_evaluation(pb.EvaluationRequest(model_id=model.id, dataset=pb.Dataset(limit=50)), OPEN)
+    assert job.evaluation.dataset.split == "test" and job.evaluation.dataset.size == 50
+
+
+# -- GetJob, ListJobs, CancelJob, WatchJob, GetEvaluation ---------------------------------------------------------
+
+@pytest.mark.parametrize("job_id, error", [("", InvalidArgument), (UNKNOWN_ID, NotFound),
+                                           (UNKNOWN_ID + ":events", InvalidArgument),
+                                           (UNKNOWN_ID + ":evaluation", InvalidArgument),
+                                           ("x" * 1000, InvalidArgument)])
+def test_job_ids_are_checked_before_any_key_is_built(service, job_id, error):
+    for call in (lambda: service.get_job(pb.GetJobRequest(job_id=job_id), OPEN),
+                 lambda: service.cancel_job(pb.CancelJobRequest(job_id=job_id), OPEN),
+                 lambda: list(service.watch_job(pb.WatchJobRequest(job_id=job_id), OPEN, lambda: True)),
+                 lambda: service.get_evaluation(pb.GetEvaluationRequest(job_id=job_id), OPEN)):
+        raised = fails(call, error)
+        assert len(str(raised)) < 200
+
+
+def test_list_jobs_pages_newest_first_with_filters(service, store):
+    jobs = [service.submit_training(pb.TrainRequest(device=pb.GPU), OPEN) for _ in range(7)]
+    model = saved_model(store)
+    evaluation = service.submit_evaluation(pb.EvaluationRequest(model_id=model.id, device=pb.GPU), OPEN)
+    service.cancel_job(pb.CancelJobRequest(job_id=jobs[0].id), OPEN)
+    seen, token = [], ""
+    while True:
+        page = service.list_jobs(pb.ListJobsRequest(page_size=3, page_token=token), OPEN)
+        assert len(page.jobs) <= 3
+        seen += [job.id for job in page.jobs]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [evaluation.id, *[job.id for job in reversed(jobs)]]
+    trains = service.list_jobs(pb.ListJobsRequest(kind=pb.TRAIN), OPEN).jobs
+    assert [job.id for job in trains] == [job.id for job in reversed(jobs)]
+    cancelled = service.list_jobs(pb.ListJobsRequest(state=pb.CANCELLED), OPEN).jobs
+    assert [job.id for job in cancelled] == [jobs[0].id]
+    queued_evaluations = service.list_jobs(pb.ListJobsRequest(kind=pb.EVALUATE, state=pb.QUEUED), OPEN).jobs
+    assert [job.id for job in queued_evaluations] == [evaluation.id]
+
+
+@pytest.mark.parametrize("request_, error, field", [
+    (pb.ListJobsRequest(page_size=-1), InvalidArgument, "page_size"),
+    (pb.ListJobsRequest(page_size=1001), ResourceExhausted, "page_size"),
+    (pb.ListJobsRequest(kind=99), InvalidArgument, "kind"),
+    (pb.ListJobsRequest(state=99), InvalidArgument, "state"),
+    (pb.ListJobsRequest(page_token="garbage"), InvalidArgument, "page_token"),
+])
+def test_list_jobs_checks_every_field(service, request_, error, field):
+    fails(lambda: service.list_jobs(request_, OPEN), error, field)
+
+
+def test_list_models_pages_and_checks(service, store):
+    ids = [saved_model(store, created_at=f"2026-01-0{day}T00:00:00.000Z").id for day in range(1, 6)]
+    first = service.list_models(pb.ListModelsRequest(page_size=2), OPEN)
+    second = service.list_models(pb.ListModelsRequest(page_size=2, page_token=first.next_page_token), OPEN)
+    third = service.list_models(pb.ListModelsRequest(page_size=2, page_token=second.next_page_token), OPEN)
+    assert [m.id for m in [*first.models, *second.models, *third.models]] == ids[::-1]
+    assert third.next_page_token == ""
+    fails(lambda: service.list_models(pb.ListModelsRequest(page_size=-1), OPEN), InvalidArgument, "page_size")
+
+
+def test_only_the_owner_cancels(service):
+    job = service.submit_training(pb.TrainRequest(), ALICE)
+    fails(lambda: service.cancel_job(pb.CancelJobRequest(job_id=job.id), BOB), PermissionDenied, "alice")
+    assert service.cancel_job(pb.CancelJobRequest(job_id=job.id), ALICE).state == pb.CANCELLED
+    fails(lambda: service.cancel_job(pb.CancelJobRequest(job_id=job.id), ALICE), FailedPrecondition, "CANCELLED")
+
+
+def test_watch_checks_the_event_id_and_ends_at_once_after_the_final_event(service):
+    job = service.submit_training(pb.TrainRequest(), OPEN)
+    fails(lambda: list(service.watch_job(pb.WatchJobRequest(job_id=job.id, after_event_id="garbage"), OPEN,
+                                         lambda: True)), InvalidArgument, "after_event_id")
+    service.cancel_job(pb.CancelJobRequest(job_id=job.id), OPEN)
+    events = list(service.watch_job(pb.WatchJobRequest(job_id=job.id), OPEN, lambda: True))
+    states = [e.state.state for e in events if e.WhichOneof("kind") == "state"]
+    assert states == [pb.QUEUED, pb.CANCELLED] and all(e.job_id == job.id for e in events)
+    def waits():
+        raise AssertionError("an ended job's watch waited for events")
+
+    for after in (events[-1].id, "99999999999999-0"):
+        assert list(service.watch_job(pb.WatchJobRequest(job_id=job.id, after_event_id=after), OPEN, waits)) == []
+
+
+def test_evaluation_of_a_training_job_is_failed_precondition(service):
+    job = service.submit_training(pb.TrainRequest(), OPEN)
+    fails(lambda: service.get_evaluation(pb.GetEvaluationRequest(job_id=job.id), OPEN), FailedPrecondition, "TRAIN")
+
+
+# -- Predict, Inspect, export, samples -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("images, error, field", [
+    (None, InvalidArgument, "images"),
+    (pb.Tensor(shape=[1, 28, 28], dtype=pb.FLOAT16, data=bytes(2 * 784)), InvalidArgument, "images"),
+    (pb.Tensor(shape=[1, 28, 28], dtype=pb.DTYPE_UNSPECIFIED, data=bytes(784)), InvalidArgument, "images"),
+    (pb.Tensor(shape=[2, 28, 28], dtype=pb.UINT8, data=bytes(784)), InvalidArgument, "images"),
+    (pb.Tensor(shape=[10_001, 28, 28], dtype=pb.UINT8), ResourceExhausted, "images"),
+])
+def test_predict_checks_its_images(service, store, images, error, field):
+    model = saved_model(store)
+    request = pb.PredictRequest(model_id=model.id)
+    if images is not None:
+        request.images.CopyFrom(images)
+    fails(lambda: service.predict(request, OPEN), error, field)
+
+
+def test_synchronous_calls_without_a_live_worker_are_unavailable(service, store, sender):
+    model = saved_model(store)
+    images = to_tensor(np.zeros((1, 28, 28), np.uint8))
+    fails(lambda: service.predict(pb.PredictRequest(model_id=model.id, images=images), OPEN), Unavailable)
+    fails(lambda: service.export_model(pb.ExportModelRequest(model_id=model.id, format=pb.ONNX), OPEN), Unavailable)
+    fails(lambda: list(service.inspect(pb.InspectRequest(model_id=model.id), OPEN, lambda: True)), Unavailable)
+    assert sender.sent == []
+
+
+def test_mxnet_export_is_served_from_the_store(service, store):
+    model = saved_model(store)
+    files = service.export_model(pb.ExportModelRequest(model_id=model.id[:6]), OPEN).files
+    assert [f.name for f in files] == list(contract.checkpoint_files("m"))
+    fails(lambda: service.export_model(pb.ExportModelRequest(model_id=model.id, format=9), OPEN), InvalidArgument,
+          "format")
+
+
+@pytest.mark.parametrize("request_, error, field", [
+    (pb.InspectRequest(layers=["Conv1", "Bogus"]), InvalidArgument, "layers"),
+    (pb.InspectRequest(layers=["SoftM", "SoftM"]), InvalidArgument, "SoftM"),
+    (pb.InspectRequest(layers=["SoftM"] * 12), ResourceExhausted, "layers"),
+    (pb.InspectRequest(dtype=pb.UINT8), InvalidArgument, "dtype"),
+    (pb.InspectRequest(batch_size=2001), InvalidArgument, "batch_size"),
+    (pb.InspectRequest(samples=pb.Dataset(split="train")), ResourceExhausted, "samples"),
+    (pb.InspectRequest(samples=pb.Dataset(indices=[10_000])), InvalidArgument, "samples.indices"),
+])
+def test_inspect_checks_every_field(service, store, request_, error, field):
+    request_.model_id = saved_model(store).id
+    fails(lambda: list(service.inspect(request_, OPEN, lambda: True)), error, field)
+
+
+def test_samples(service, data_dir):
+    samples = service.get_samples(pb.GetSamplesRequest(split="train", indices=[0, 1, 2]), OPEN)
+    assert list(samples.labels) == [5, 0, 4] and list(samples.images.shape) == [3, 28, 28]
+    assert list(service.get_samples(pb.GetSamplesRequest(indices=[0]), OPEN).labels) == [7]   # default: test
+    fails(lambda: service.get_samples(pb.GetSamplesRequest(), OPEN), InvalidArgument, "indices")
+    fails(lambda: service.get_samples(pb.GetSamplesRequest(indices=[10_000]), OPEN), InvalidArgument, "indices")
+    fails(lambda: service.get_samples(pb.GetSamplesRequest(indices=range(10_001)), OPEN), ResourceExhausted,
+          "indices")
+    fails(lambda: service.get_samples(pb.GetSamplesRequest(split="nope", indices=[0]), OPEN), InvalidArgument,
+          "split")
+
+
+def test_delete_job_and_model_only_by_their_owner_and_only_ended_jobs(service, store):
+    job = service.submit_training(pb.TrainRequest(), ALICE)
+    fails(lambda: service.delete_job(pb.DeleteJobRequest(job_id=job.id), ALICE), FailedPrecondition, "cancel it")
+    service.cancel_job(pb.CancelJobRequest(job_id=job.id), ALICE)
+    fails(lambda: service.delete_job(pb.DeleteJobRequest(job_id=job.id), BOB), PermissionDenied)
+    assert service.delete_job(pb.DeleteJobRequest(job_id=job.id), ALICE).job_id == job.id
+    fails(lambda: service.get_job(pb.GetJobRequest(job_id=job.id), ALICE), NotFound)
+    assert service.list_jobs(pb.ListJobsRequest(), ALICE).jobs == []
+    assert not [key for key in store.redis.scan_iter(f"*{job.id}*")]
+    model = saved_model(store, owner="alice")
+    fails(lambda: service.delete_model(pb.DeleteModelRequest(model_id=model.id), BOB), PermissionDenied)
+    assert service.delete_model(pb.DeleteModelRequest(model_id="latest"), ALICE).model_id == model.id
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id=model.id), ALICE), NotFound)
+    assert service.list_models(pb.ListModelsRequest(), ALICE).models == []
