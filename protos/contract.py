@@ -153,8 +153,22 @@ EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a JobEvent.id
 FINAL_STATES = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED})
 
 
-# Celery task names, sent by name by the gateway and run by workers; every task takes one id (job or request).
-TASKS = {"train": "lenet.train", "evaluate": "lenet.evaluate", "predict": "lenet.predict",
-         "inspect": "lenet.inspect", "export": "lenet.export"}
+# Every device has two lanes: "train" (training jobs, minutes long) and "serve" (what a caller waits on: Predict,
+# Inspect, ONNX export, and evaluation jobs of stored models), each served by its own worker process, so nothing a
+# user waits on sits behind a training epoch.
+DEVICES = ("cpu", "gpu")
+LANES = ("train", "serve")
+ROLES = {"train": ("train",), "serve": ("serve",), "both": LANES}   # a worker's --role → the lanes it serves
+
+
+def lane(device: str, lane_name: str) -> str:
+    """A lane's name, e.g. "cpu.train": the Celery queue of its jobs (and, for "serve", its request list)."""
+    if device not in DEVICES or lane_name not in LANES:
+        raise ValueError(f"unknown lane {device}.{lane_name}: devices {DEVICES}, lanes {LANES}")
+    return f"{device}.{lane_name}"
+
+
+# Celery tasks, sent by name by the gateway and run by workers; each takes one job id.
+TASKS = {"train": "lenet.train", "evaluate": "lenet.evaluate"}
+TASK_LANES = {"train": "train", "evaluate": "serve"}
 JOB_TASKS = {pb.TRAIN: "train", pb.EVALUATE: "evaluate"}
-DEVICES = ("cpu", "gpu")       # a worker's device is also the name of its Celery queue

@@ -28,6 +28,16 @@ class ServiceSettings(BaseSettings):
     retention_seconds: float = Field(7 * 24 * 3600.0, gt=0, description="how long an ended job, its events "
                                      "and results, and idempotency keys are kept")
     gpu: int = Field(0, ge=0, description="the GPU index a GPU worker computes on")
+    request_timeout_seconds: float = Field(60.0, gt=0, description="how long the gateway waits for a worker's "
+                                           "answer when the caller set no deadline")
+    stream_idle_seconds: float = Field(30.0, gt=0, description="a serving worker gives up a stream whose reader "
+                                       "took nothing for this long")
+    max_streams: int = Field(32, ge=1, description="gateway: long streams (WatchJob, Inspect) open at once")
+    max_streams_per_client: int = Field(8, ge=1, description="gateway: long streams open at once per client "
+                                        "(token user, else address)")
+    batch_max: int = Field(64, ge=1, description="serving: most images one dynamic batch runs together")
+    batch_delay_ms: float = Field(1.0, ge=0, description="serving: how long a batch waits for more Predict "
+                                  "calls once the first arrives")
 
 
 class ClientSettings(BaseSettings):

@@ -21,8 +21,11 @@ from services.store.redis_server import RedisServer, free_port
 
 class Stack:
     def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
-                 redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None):
-        """`redis_url`: use this Redis rather than start one; `env`: extra environment for the children."""
+                 redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
+                 role: str = "both"):
+        """`workers`: worker nodes (`python -m workers --role ROLE`; "both": a training and a serving process
+        each); `redis_url`: use this Redis rather than start one; `env`: extra environment for the children."""
+        self.role = role
         self.settings = settings
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -63,7 +66,12 @@ class Stack:
         return self
 
     def add_worker(self, device: str, name: str) -> subprocess.Popen:
-        return self.spawn(f"worker-{name}", "-m", "workers", "--device", device, "--name", f"{name}-{os.getpid()}")
+        return self.spawn(f"worker-{name}", "-m", "workers", "--device", device, "--role", self.role,
+                          "--name", f"{name}-{os.getpid()}")
+
+    def worker_processes(self) -> int:
+        """Worker processes the started nodes run: two per node for role "both"."""
+        return (self.worker_count + self.gpu_worker_count) * (2 if self.role == "both" else 1)
 
     def restart_gateway(self, timeout: float = 60) -> None:
         """Stop the gateway and start a new one on the same port (workers and Redis keep running)."""
@@ -74,7 +82,7 @@ class Stack:
 
     def wait_ready(self, timeout: float, workers: int | None = None) -> None:
         """Until the gateway answers its health check and `workers` (default: all started) have registered."""
-        workers = self.worker_count if workers is None else workers
+        workers = self.worker_processes() if workers is None else workers
         deadline = time.monotonic() + timeout
         store = Store(self.redis_url, self.settings.heartbeat_seconds)
         with grpc.insecure_channel(self.address) as channel:

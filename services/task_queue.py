@@ -4,9 +4,11 @@ sending a task by name.
 Tasks carry one id each (a job or a request); data travels through the store. JSON is the only accepted
 content type: no Python objects on the wire. Creating the application opens no connection.
 """
+from typing import Protocol
+
 from celery import Celery
 
-from protos.contract import DEVICES, TASKS
+from protos.contract import DEVICES, LANES, TASKS, lane
 
 
 def celery_app(broker_url: str) -> Celery:
@@ -21,7 +23,7 @@ def celery_app(broker_url: str) -> Celery:
         task_acks_late=True,                   # a task is acknowledged when done, so a lost worker's job runs again
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,          # a busy worker does not hold queued jobs back from idle ones
-        task_default_queue=DEVICES[0],
+        task_default_queue=lane(DEVICES[0], LANES[0]),
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 6 * 3600},  # longer than a full training run
@@ -30,14 +32,22 @@ def celery_app(broker_url: str) -> Celery:
     return app
 
 
+QUEUES = {lane(device, name) for device in DEVICES for name in LANES}
+
+
+class TaskSender(Protocol):
+    """What sends tasks: TaskQueue, or in tests anything that records what it is given."""
+    def send(self, task: str, args: list, queue: str) -> None: ...
+
+
 class TaskQueue:
-    """Sends tasks by name (protos.contract.TASKS) to a device's queue."""
+    """Sends tasks by name (protos.contract.TASKS) to a lane's queue, e.g. "cpu.train"."""
 
     def __init__(self, broker_url: str):
         self.app = celery_app(broker_url)
 
     def send(self, task: str, args: list, queue: str) -> None:
-        if queue not in DEVICES:
+        if queue not in QUEUES:
             raise ValueError(f"unknown queue {queue!r}")
         self.app.send_task(TASKS[task], args=args, queue=queue)
 

@@ -1,66 +1,150 @@
-"""Start one worker process for one device: `python -m workers --device cpu|gpu [--name NAME]`.
+"""Start a worker: `python -m workers --device cpu|gpu [--role train|serve|both] [--name NAME]`.
 
-It consumes only its device's queue, runs one task at a time (Celery's solo pool: no fork after MXNet
-starts its threads), and keeps a heartbeat in the store so the gateway knows the device has capacity.
+A worker process serves one lane of one device: "train" runs training jobs from the device's training queue
+(Celery, solo pool: no fork after MXNet starts its threads); "serve" answers Predict, Inspect and export
+requests from the device's serve lane through a dynamic batcher, and runs evaluation jobs. `--role both` (the
+default) starts one process of each and watches them: a node's users never wait behind its training.
+Each process keeps a heartbeat in the store, which also renews the lease of the job it runs.
 A GPU worker refuses to start when MXNet sees no GPU.
 """
 import argparse
+import ctypes
+import logging
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import uuid
+from datetime import datetime, timezone
 
 import redis
+from celery.signals import worker_shutting_down
 
+from protos.contract import ROLES, lane
+from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings, load
 from services import memory
 from services.store import Store
-from services.task_queue import celery_app
+from services.task_queue import TaskQueue, celery_app
+
+log = logging.getLogger("workers")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--role", choices=list(ROLES), default="both",
+                        help="the lanes to serve: train, serve, or both (one process each) [both]")
     parser.add_argument("--name", default=None, help="worker name (default DEVICE-RANDOM@HOST)")
     parser.add_argument("--loglevel", default="WARNING")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=args.loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"{args.device}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    if args.role == "both":
+        sys.exit(supervise(args, name))
     try:
         settings = load(ServiceSettings)
     except ValueError as error:
         sys.exit(f"worker {name}: {error}")
-    memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
+    run(args.device, args.role, f"{name}.{args.role}", settings, args.loglevel)
 
+
+def supervise(args, name: str) -> int:
+    """Start one process per lane of the node and wait; when one ends, stop the other and end with its code."""
+    children = [subprocess.Popen([sys.executable, "-m", "workers", "--device", args.device, "--role", role,
+                                  "--name", name, "--loglevel", args.loglevel], preexec_fn=_die_with_parent)
+                for role in ROLES["both"]]
+    ended = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, _frame: [child.send_signal(signum) for child in children])
+    for child in children:
+        threading.Thread(target=lambda c=child: (c.wait(), ended.set()), daemon=True).start()
+    ended.wait()
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    return max(abs(child.wait()) for child in children)
+
+
+def _die_with_parent() -> None:
+    """In a child: receive SIGTERM when the supervising parent dies, however it dies (Linux)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: str) -> None:
     from workers.engine.devices import context
     try:
-        context(args.device, settings.gpu)
+        context(device, settings.gpu)
     except RuntimeError as error:
         sys.exit(f"worker {name} refused to start: {error}")
-
-    from workers import tasks
+    from workers import model_cache, tasks
     from workers.context import WorkerContext
 
+    memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
     store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
+    worker = WorkerContext(name, device, lane(device, role), settings, store)
+    record = pb.Worker(name=name, device=pb.Device.Value(device.upper()), lane=worker.lane,
+                       host=socket.gethostname(), pid=os.getpid(),
+                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"))
     try:
-        store.workers.heartbeat(name, args.device, os.getpid())
+        beat(worker, record)
     except (redis.RedisError, ValueError) as error:
         sys.exit(f"worker {name}: cannot reach the store at {settings.redis_url}: {error}")
     stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(settings.heartbeat_seconds / 3):
-            store.workers.heartbeat(name, args.device, os.getpid())
-
-    threading.Thread(target=beat, daemon=True).start()
+    threading.Thread(target=keep_beating, args=(worker, record, stop), name="heartbeat", daemon=True).start()
     app = celery_app(settings.redis_url)
-    tasks.register(app, WorkerContext(name, args.device, settings.gpu, settings.data_dir, store))
+    if role == "serve":
+        from workers.batcher import Batcher
+        from workers.serving import LaneServer
+
+        batcher = Batcher(lambda model_id: model_cache.predictor(worker, model_id), settings.batch_max,
+                          settings.batch_delay_ms / 1000)
+        lane_server = LaneServer(worker, batcher).start()
+        tasks.register_serving(app, worker, batcher)
+    else:
+        tasks.register_training(app, worker, TaskQueue(settings.redis_url))
+    worker_shutting_down.connect(lambda **_: setattr(worker.status, "stopping", True), weak=False)
+    print(f"worker {name} serving {worker.lane} (pid {os.getpid()})", flush=True)
     try:
-        app.worker_main(["worker", "--queues", args.device, "--pool", "solo", "--hostname", name,
-                         "--loglevel", args.loglevel, "--without-gossip", "--without-mingle"])
+        app.worker_main(["worker", "--queues", worker.lane, "--pool", "solo", "--hostname", name,
+                         "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
     finally:
         stop.set()
-        store.workers.leave(name)
+        if role == "serve":
+            lane_server.stop()
+        try:
+            store.workers.leave(name)
+        except redis.RedisError:
+            pass   # the record expires on its own
+
+
+def beat(worker, record: pb.Worker) -> None:
+    """One heartbeat: the worker's record, and the lease of the job it runs."""
+    record.job_id, record.requests = worker.status.job_id, worker.status.requests
+    worker.store.workers.heartbeat(record)
+    if record.job_id:
+        worker.store.jobs.renew_lease(record.job_id, worker.name, worker.store.heartbeat_seconds)
+
+
+def keep_beating(worker, record: pb.Worker, stop: threading.Event) -> None:
+    """Beat every third of the heartbeat period until stopped; a store outage is logged once and outlived, so
+    the worker is seen again within one period of the store's return."""
+    failing = False
+    while not stop.wait(worker.store.heartbeat_seconds / 3):
+        try:
+            beat(worker, record)
+            if failing:
+                log.warning("heartbeat: store reachable again")
+            failing = False
+        except Exception as error:   # never let the heartbeat die: a silent worker is taken for lost
+            if not failing:
+                log.warning("heartbeat: store unreachable (%s); retrying", error)
+            failing = True
 
 
 if __name__ == "__main__":

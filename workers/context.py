@@ -1,14 +1,23 @@
 """What a worker process knows about itself, built once by its entry point and handed to every task."""
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
+from protos.settings import ServiceSettings
 from services.store import Store
+
+
+@dataclass
+class Status:
+    """What the process does now, as its heartbeat reports it."""
+    job_id: str = ""           # the job it runs
+    requests: int = 0          # serve lanes: requests answered
+    stopping: bool = False     # asked to stop: a running job is handed back at its next batch
 
 
 @dataclass(frozen=True)
 class WorkerContext:
-    name: str          # unique among live workers, e.g. "cpu-1a2b3c@host"
-    device: str        # "cpu" or "gpu": its queue and its MXNet context
-    gpu: int           # the GPU index when device is "gpu"
-    data_dir: Path     # the MNIST files
+    name: str                  # unique among live workers, e.g. "cpu-1a2b3c@host.serve"
+    device: str                # "cpu" or "gpu": its MXNet context and its lanes' prefix
+    lane: str                  # the one lane it serves, e.g. "cpu.train"
+    settings: ServiceSettings
     store: Store
+    status: Status = field(default_factory=Status)

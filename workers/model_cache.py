@@ -27,13 +27,13 @@ def reading(model_id: str, action: str = "loaded"):
 
 def predictor(worker: WorkerContext, model_id: str) -> Predictor:
     """The model's predictor; models never change once saved, so a loaded one is reused."""
-    normalize = worker.store.models.get(model_id).hyper_parameters.normalize
     with reading(model_id):
-        return _load(worker.store, model_id, worker.device, worker.gpu, normalize)
+        return _load(worker.store, model_id, worker.device, worker.settings.gpu)
 
 
-@lru_cache(maxsize=4)
-def _load(store: Store, model_id: str, device: str, gpu: int, normalize: bool) -> Predictor:
+@lru_cache(maxsize=8)
+def _load(store: Store, model_id: str, device: str, gpu: int) -> Predictor:
+    normalize = store.models.get(model_id).hyper_parameters.normalize
     symbol_json, params = store.models.files(model_id)
     return Predictor(symbol_json, params, ctx=context(device, gpu), normalize=normalize)
 

@@ -1,80 +1,148 @@
-"""Answer synchronous requests: Predict and ONNX export (one reply each), Inspect (a flow-controlled chunk stream)."""
-from collections.abc import Callable
+"""A serving worker's lane: it takes Predict, Inspect and export requests from its serve lane as they come and
+answers each, all MXNet work going through the process's Batcher.
+
+One thread reads the lane (whatever waits is taken in one read, so concurrent Predicts reach the batcher
+together), one writes Predict replies (all that are ready in one round trip), and a small pool runs streams and
+exports, each stream abandoned when its reader takes nothing for the idle bound.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
-from google.protobuf.message import Message
+import redis
 
 from protos.contract import CHUNK_BYTES, LAYERS, file_prefix, onnx_file
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import NUMPY_DTYPES, chunk_frame, to_tensor
-from services.errors import ServiceError
-from services.store import Store
+from protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
+from services.errors import InvalidArgument, ServiceError
 from services.store.requests import Cancelled
 from workers import model_cache
+from workers.batcher import Batcher
 from workers.context import WorkerContext
-from workers.datasets import resolve, uploaded_images
+from workers.datasets import resolve
 from workers.engine import onnx_export
 
-
-def answer(store: Store, request_id: str, compute: Callable[[bytes], Message]) -> None:
-    """Send `compute`'s result for the request, or the error it raised with its status code, as the one reply."""
-    try:
-        reply = pb.WorkerReply(payload=compute(store.requests.input(request_id)).SerializeToString())
-    except Exception as error:
-        reply = error_reply(error)
-    store.requests.reply(request_id, reply)
+log = logging.getLogger(__name__)
+STREAMS = 2            # Inspect streams and exports a serving process runs at once; more wait on the lane
 
 
-def answer_predict(worker: WorkerContext, request_id: str) -> None:
-    def predict(data: bytes) -> pb.PredictResponse:
-        request = pb.PredictRequest.FromString(data)
-        images = uploaded_images(request.images, "images")
-        probabilities = model_cache.predictor(worker, request.model_id).predict(images)
-        return pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
-                                  labels=probabilities.argmax(axis=1).tolist())
+class LaneServer:
+    def __init__(self, worker: WorkerContext, batcher: Batcher):
+        self.worker, self.batcher = worker, batcher
+        self.replies: queue.Queue = queue.Queue()
+        self.pool = ThreadPoolExecutor(STREAMS, thread_name_prefix="stream")
+        self.stopped = threading.Event()
 
-    answer(worker.store, request_id, predict)
+    def start(self) -> LaneServer:
+        threading.Thread(target=self._read_lane, name="lane", daemon=True).start()
+        threading.Thread(target=self._write_replies, name="replies", daemon=True).start()
+        return self
 
+    def stop(self) -> None:
+        self.stopped.set()
 
-def answer_export(worker: WorkerContext, request_id: str) -> None:
-    """The model as ONNX (converting needs MXNet, hence here; the gateway serves MXNet checkpoints itself)."""
-    store = worker.store
+    # -- the lane ------------------------------------------------------------------------------------
+    def _read_lane(self) -> None:
+        requests, failing = self.worker.store.requests, False
+        while not self.stopped.is_set():
+            try:
+                taken = requests.take(self.worker.lane, self.worker.settings.batch_max, self.worker.name)
+                failing = _recovered(failing, "lane")
+            except redis.RedisError as error:
+                failing = _failing(failing, "lane", error, self.stopped)
+                continue
+            for request in taken:
+                kind = request.WhichOneof("request")
+                if kind == "predict":
+                    self._predict(request)
+                elif kind == "inspect":
+                    self.pool.submit(self._inspect, request)
+                else:
+                    self.pool.submit(self._export, request)
 
-    def convert(data: bytes) -> pb.ExportModelResponse:
-        model = store.models.get(pb.ExportModelRequest.FromString(data).model_id)
-        symbol_json, params = store.models.files(model.id)
-        with model_cache.reading(model.id, "exported"):
-            onnx_model = onnx_export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
-        return pb.ExportModelResponse(files=[pb.ExportedFile(name=onnx_file(file_prefix(model.name)),
-                                                             data=onnx_model)])
+    def _predict(self, request: pb.LaneRequest) -> None:
+        try:
+            images = images_from_tensor(request.predict.images)
+        except ValueError as error:
+            self._answer(request.request_id, error)
+            return
+        future = self.batcher.predict(request.predict.model_id, images)
+        future.add_done_callback(lambda done: self._answer(request.request_id, done))
 
-    answer(store, request_id, convert)
+    def _answer(self, request_id: str, outcome: Future | Exception) -> None:
+        """Queue the reply: a PredictResponse from a finished future, or the error."""
+        if isinstance(outcome, Future) and outcome.exception() is None:
+            probabilities = outcome.result()
+            response = pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
+                                          labels=probabilities.argmax(axis=1).tolist())
+            self.replies.put((request_id, pb.WorkerReply(payload=response.SerializeToString())))
+        else:
+            error = outcome.exception() if isinstance(outcome, Future) else outcome
+            self.replies.put((request_id, error_reply(error)))
 
+    def _write_replies(self) -> None:
+        failing = False
+        while True:
+            ready = [self.replies.get()]
+            while not self.replies.empty():
+                ready.append(self.replies.get_nowait())
+            try:
+                self.worker.store.requests.reply(ready)
+                failing = _recovered(failing, "replies")
+            except redis.RedisError as error:   # the callers' calls fail with UNAVAILABLE meanwhile
+                failing = _failing(failing, "replies", error, self.stopped)
+            self.worker.status.requests += len(ready)
 
-def stream_inspect(worker: WorkerContext, request_id: str) -> None:
-    """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written by
-    MXNet straight into its message buffer (protos.tensors.chunk_frame), one buffer reused for all chunks."""
-    requests = worker.store.requests
-    try:
-        request = pb.InspectRequest.FromString(requests.start_stream(request_id))
-        selection = resolve(request.samples, worker.data_dir, "samples")
-        layers, dtype = list(request.layers) or list(LAYERS), request.dtype
-        predictor = model_cache.predictor(worker, request.model_id)
-        total, buffer = len(selection.images), None
-        for batch in predictor.batches(selection.images, layers, request.batch_size, NUMPY_DTYPES[dtype]):
-            for layer in layers:
-                for start, stop in row_ranges(batch.shape(layer), NUMPY_DTYPES[dtype].itemsize):
-                    chunk = pb.TensorChunk(layer=layer, sample_start=batch.start + start, sample_count=stop - start,
-                                           total_samples=total)
-                    frame, data = chunk_frame(chunk, (stop - start, *batch.shape(layer)[1:]), dtype, buffer)
-                    batch.copy_rows(layer, start, stop, data)
-                    requests.push_chunk(request_id, frame)
-                    buffer = frame.obj  # sent: reuse its memory for the next chunk
-        requests.end_chunks(request_id)
-    except Cancelled:
-        requests.close(request_id)
-    except Exception as error:
-        requests.end_chunks(request_id, error_reply(error))
+    # -- streams and exports -------------------------------------------------------------------------
+    def _inspect(self, request: pb.LaneRequest) -> None:
+        """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written
+        straight into its message buffer (protos.tensors.chunk_frame), one buffer reused for all chunks."""
+        requests, request_id, inspect = self.worker.store.requests, request.request_id, request.inspect
+        try:
+            requests.start_stream(request_id)
+            selection = resolve(inspect.samples, self.worker.settings.data_dir, "samples")
+            layers, dtype = list(inspect.layers) or list(LAYERS), inspect.dtype
+            predictor = self.batcher.run(lambda: model_cache.predictor(self.worker, inspect.model_id))
+            passes = predictor.batches(selection.images, layers, inspect.batch_size, NUMPY_DTYPES[dtype])
+            total, buffer = len(selection.images), None
+            while (batch := self.batcher.run(lambda: next(passes, None))) is not None:
+                for layer in layers:
+                    for start, stop in row_ranges(batch.shape(layer), NUMPY_DTYPES[dtype].itemsize):
+                        chunk = pb.TensorChunk(layer=layer, sample_start=batch.start + start,
+                                               sample_count=stop - start, total_samples=total)
+                        frame, data = chunk_frame(chunk, (stop - start, *batch.shape(layer)[1:]), dtype, buffer)
+                        batch.copy_rows(layer, start, stop, data)
+                        requests.push_chunk(request_id, frame, self.worker.settings.stream_idle_seconds)
+                        buffer = frame.obj  # sent: reuse its memory for the next chunk
+            requests.end_chunks(request_id)
+        except Cancelled:
+            requests.close(request_id)
+        except Exception as error:
+            requests.end_chunks(request_id, error_reply(error))
+        finally:
+            self.worker.status.requests += 1
+
+    def _export(self, request: pb.LaneRequest) -> None:
+        """The model as ONNX (converting needs MXNet, hence here; the gateway serves MXNet checkpoints itself)."""
+        store = self.worker.store
+
+        def convert() -> pb.ExportModelResponse:
+            model = store.models.get(request.export.model_id)
+            symbol_json, params = store.models.files(model.id)
+            with model_cache.reading(model.id, "exported"):
+                onnx_model = onnx_export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
+            return pb.ExportModelResponse(files=[pb.ExportedFile(name=onnx_file(file_prefix(model.name)),
+                                                                 data=onnx_model)])
+
+        try:
+            reply = pb.WorkerReply(payload=self.batcher.run(convert).SerializeToString())
+        except Exception as error:
+            reply = error_reply(error)
+        self.replies.put((request.request_id, reply))
 
 
 def row_ranges(shape: tuple, itemsize: int):
@@ -85,7 +153,21 @@ def row_ranges(shape: tuple, itemsize: int):
         yield start, min(start + step, shape[0])
 
 
-def error_reply(error: Exception) -> pb.WorkerReply:
+def error_reply(error: BaseException) -> pb.WorkerReply:
     code = error.code if isinstance(error, ServiceError) else \
-        "INVALID_ARGUMENT" if isinstance(error, ValueError) else "INTERNAL"
+        InvalidArgument.code if isinstance(error, ValueError) else "INTERNAL"
     return pb.WorkerReply(error_code=code, error_message=str(error))
+
+
+def _failing(already: bool, what: str, error: Exception, stopped: threading.Event) -> bool:
+    """Log a store outage once, wait a moment, and say it is ongoing."""
+    if not already:
+        log.warning("%s: store unreachable (%s); retrying", what, error)
+    stopped.wait(1.0)
+    return True
+
+
+def _recovered(failing: bool, what: str) -> bool:
+    if failing:
+        log.warning("%s: store reachable again", what)
+    return False

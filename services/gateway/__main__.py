@@ -1,5 +1,6 @@
 """Run the gateway: `python -m services.gateway [--port 50051] [--host 127.0.0.1]` (settings: protos/settings.py)."""
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load(ServiceSettings)
         auth = Auth(settings.tokens)
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"gateway: {error}")
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     tasks = TaskQueue(settings.redis_url)
-    server, port = build(LenetService(store, tasks, settings.data_dir), auth, args.port, args.host)
+    server, port = build(LenetService(store, tasks, settings), auth, args.port, args.host)
     recovery.start(store, tasks, settings.recovery_seconds)
     print(f"gateway listening on {args.host}:{port}", flush=True)
     stopped = threading.Event()

@@ -11,6 +11,7 @@ from services.gateway.auth import Auth, AuthInterceptor
 from services.gateway.service import LenetService
 from services.gateway.servicer import LenetServicer
 from services.gateway.status_codes import translated
+from services.gateway.stream_limits import StreamLimits
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Lenet"]
 OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -35,15 +36,22 @@ def lenet_handler(servicer: LenetServicer) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
 
 
-def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1", threads: int = 64
-          ) -> tuple[grpc.Server, int]:
+UNARY_THREADS = 32         # threads left for unary calls and health checks however many streams are open
+QUEUED_CALLS = 256         # calls that may wait for a thread; beyond them a call is RESOURCE_EXHAUSTED at once
+
+
+def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1") -> tuple[grpc.Server, int]:
     """A started server; returns it with the port actually bound (port 0 picks a free one).
 
-    Streams hold a thread while open, so calls beyond `threads` at once are refused with RESOURCE_EXHAUSTED
-    rather than left waiting for a thread."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads), options=OPTIONS,
-                         interceptors=[AuthInterceptor(auth, SERVICE.full_name)], maximum_concurrent_rpcs=threads)
-    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(service, auth))])
+    Streams hold a thread while open; StreamLimits keeps them below the pool, so UNARY_THREADS always serve
+    unary calls and health checks."""
+    settings = service.settings
+    threads = settings.max_streams + UNARY_THREADS
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"), options=OPTIONS,
+                         interceptors=[AuthInterceptor(auth, SERVICE.full_name)],
+                         maximum_concurrent_rpcs=threads + QUEUED_CALLS)
+    streams = StreamLimits(settings.max_streams, settings.max_streams_per_client)
+    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(service, auth, streams))])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable(server, [SERVICE.full_name, health.SERVICE_NAME])

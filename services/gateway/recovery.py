@@ -1,6 +1,8 @@
-"""Re-queue jobs whose worker died: a RUNNING job whose worker's heartbeat is gone is sent to its queue again,
-and the worker that takes it resumes from the last epoch checkpoint. The same loop takes ended jobs whose
-retention is over out of the listing indexes.
+"""Re-queue jobs whose worker died: a RUNNING job whose lease has expired (its worker's heartbeat renews it as
+long as the process lives) is sent to its queue again, and the worker that takes it resumes from the last epoch
+checkpoint. Right after Redis restarts, workers have not yet renewed anything, so nothing is taken over until the
+store has run for a heartbeat period. The same loop takes ended jobs whose retention is over out of the listing
+indexes.
 
 Celery's acks_late also redelivers such a job, but only after the broker's visibility timeout (hours, so that
 long runs are not delivered twice); this brings it back within a heartbeat period.
@@ -10,18 +12,19 @@ import threading
 
 from protos.contract import JOB_TASKS
 from protos.lenet.v1 import lenet_pb2 as pb
-from services.gateway.service import TaskSender
+from services.task_queue import TaskSender
 from services.store import Store
 
 log = logging.getLogger(__name__)
 
 
 def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
-    """Re-queue RUNNING jobs whose worker is no longer alive; returns their ids."""
-    alive = store.workers.alive()
+    """Re-queue RUNNING jobs whose lease has expired; returns their ids."""
+    if store.uptime_seconds() < store.heartbeat_seconds:
+        return []
     requeued = []
     for job in store.jobs.running():
-        if job.worker and job.worker not in alive and store.jobs.claim_requeue(job):
+        if store.jobs.lease_holder(job.id) is None and store.jobs.claim_requeue(job):
             store.jobs.emit(job.id, pb.JobEvent(log=f"worker {job.worker} was lost; job re-queued on {job.queue}"))
             tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
             requeued.append(job.id)

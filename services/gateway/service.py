@@ -2,53 +2,56 @@
 
 The servicer only translates gRPC to these calls (as KServe's servicer calls its data plane): each method takes
 the request message and the Caller, validates every field, and returns the response message (or an iterator of
-them for streams). Work that needs MXNet goes to a worker queue: jobs by id, synchronous requests (Predict,
-Inspect, ONNX export) through the store's request records.
-"""
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+them for streams). Work that needs MXNet goes to a worker: jobs by id on Celery queues, synchronous requests
+(Predict, Inspect, ONNX export) on a device's serve lane, whose workers never train.
 
+Every wait is bounded by the caller's deadline (else the request timeout setting), in slices of at most a
+second, between which the gateway checks that the worker holding the request is still alive.
+"""
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 import numpy as np
 
 from protos import contract, mnist
 from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
+from protos.settings import ServiceSettings
 from protos.tensors import to_tensor
-from services.errors import FailedPrecondition, PermissionDenied, Unavailable, from_code
+from services.errors import DeadlineExceeded, FailedPrecondition, PermissionDenied, Unavailable, from_code
 from services.gateway import validation as check
 from services.store import Store
 from services.store.jobs import Idempotency
+from services.task_queue import TaskSender
 
 INSPECT_WINDOW = 8          # chunks (≤ 4 MiB each) that may wait in Redis for a slow client
-PREDICT_TIMEOUT = 120.0     # seconds a Predict waits for a worker
-EXPORT_TIMEOUT = 120.0      # seconds an ONNX export waits for a worker
-
-
-class TaskSender(Protocol):
-    def send(self, task: str, args: list, queue: str) -> None: ...
+LIVE_WORKERS_SECONDS = 1.0  # how long the gateway trusts its last look at the live workers
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls: the token's user ("" on an open gateway, where `secured` is False)."""
+    """Who calls, and for how long: the token's user ("" on an open gateway, where `secured` is False), the
+    call's deadline (time.monotonic(); None: none given) and whether the caller is still there."""
     user: str = ""
     secured: bool = False
+    deadline: float | None = None
+    active: Callable[[], bool] = field(default=lambda: True, compare=False)
 
     def may_change(self, owner: str) -> bool:
         return not self.secured or not owner or owner == self.user
 
 
 class LenetService:
-    def __init__(self, store: Store, tasks: TaskSender, data_dir: Path):
-        self.store, self.tasks, self.data_dir = store, tasks, Path(data_dir)
+    def __init__(self, store: Store, tasks: TaskSender, settings: ServiceSettings):
+        self.store, self.tasks, self.settings = store, tasks, settings
+        self._lanes: tuple[float, dict[str, int]] = (0.0, {})
 
     # -- jobs ----------------------------------------------------------------------------------------
     def submit_training(self, request: pb.TrainRequest, caller: Caller) -> pb.Job:
         request = check.train(request)
-        job = pb.Job(kind=pb.TRAIN, device=request.device, queue=self._queue_for(request.device), train=request,
-                     owner=caller.user)
+        job = pb.Job(kind=pb.TRAIN, device=request.device, queue=self._job_lane(request.device, "train"),
+                     train=request, owner=caller.user)
         return self._enqueue(job, Idempotency.of("SubmitTraining", request.idempotency_key, request))
 
     def submit_evaluation(self, request: pb.EvaluationRequest, caller: Caller) -> pb.Job:
@@ -56,7 +59,7 @@ class LenetService:
         model = self._model(request.model_id, caller)
         request.model_id = model.id
         device = request.device or model.device
-        job = pb.Job(kind=pb.EVALUATE, device=device, queue=self._queue_for(device), evaluation=request,
+        job = pb.Job(kind=pb.EVALUATE, device=device, queue=self._job_lane(device, "serve"), evaluation=request,
                      model_id=model.id, owner=caller.user)
         return self._enqueue(job, Idempotency.of("SubmitEvaluation", request.idempotency_key, request))
 
@@ -64,16 +67,24 @@ class LenetService:
         job, created = self.store.jobs.create(job, idempotency)
         if created:
             self.tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
-            if job.queue not in self.store.workers.alive().values():
+            if job.queue not in self._live_lanes():
                 self.store.jobs.emit(job.id, pb.JobEvent(
                     log=f"no {job.queue} worker is alive: the job waits on queue {job.queue} until one starts"))
         return job
 
-    def _queue_for(self, device: int) -> str:
-        """GPU → "gpu"; ANY → "gpu" while a GPU worker is alive, else "cpu"; CPU or unset → "cpu"."""
-        if device == pb.GPU or device == pb.ANY and "gpu" in self.store.workers.alive().values():
-            return "gpu"
-        return "cpu"
+    def _live_lanes(self) -> dict[str, int]:
+        """Lane → live workers, as seen at most LIVE_WORKERS_SECONDS ago (one read per second, not per call)."""
+        seen, lanes = self._lanes
+        if time.monotonic() - seen > LIVE_WORKERS_SECONDS:
+            lanes = self.store.workers.lanes()
+            self._lanes = (time.monotonic(), lanes)
+        return lanes
+
+    def _job_lane(self, device: int, lane: str) -> str:
+        """GPU → the GPU lane; ANY → the GPU lane while a GPU worker serves it, else the CPU lane; CPU or
+        unset → the CPU lane."""
+        gpu = contract.lane("gpu", lane)
+        return gpu if device == pb.GPU or device == pb.ANY and gpu in self._live_lanes() else contract.lane("cpu", lane)
 
     def get_job(self, request: pb.GetJobRequest, caller: Caller) -> pb.Job:
         return self.store.jobs.get(check.job_id(request.job_id))
@@ -93,15 +104,14 @@ class LenetService:
         if not caller.may_change(owner):
             raise PermissionDenied(f"{what} belongs to {owner}, not {caller.user}")
 
-    def watch_job(self, request: pb.WatchJobRequest, caller: Caller, active: Callable[[], bool]
-                  ) -> Iterator[pb.JobEvent]:
+    def watch_job(self, request: pb.WatchJobRequest, caller: Caller) -> Iterator[pb.JobEvent]:
         """Events after `after_event_id` until the event that ends the job (or the caller goes away). Once the job
         has ended, what is left is read without waiting."""
         request = check.watch(request)
         job_id, after = self.store.jobs.get(request.job_id).id, request.after_event_id
         while True:
             ended = self.store.jobs.get(job_id).state in FINAL_STATES
-            if not ended and not active():
+            if not ended and not caller.active():
                 return
             events = self.store.jobs.events(job_id, after, block_ms=None if ended else 1000)
             for event in events:
@@ -121,29 +131,45 @@ class LenetService:
     def get_evaluation(self, request: pb.GetEvaluationRequest, caller: Caller) -> pb.Evaluation:
         return self.store.jobs.evaluation(self.store.jobs.get(check.job_id(request.job_id)))
 
-    # -- synchronous work on a worker ----------------------------------------------------------------
+    # -- synchronous work on a serving worker -------------------------------------------------------------
     def predict(self, request: pb.PredictRequest, caller: Caller) -> pb.PredictResponse:
         """The worker's probabilities, with a warning for each image that does not look like an MNIST digit."""
         request, images = check.predict(request)
         model = self._model(request.model_id, caller)
         request.model_id = model.id
-        response = pb.PredictResponse.FromString(self._ask_worker("predict", request, model, PREDICT_TIMEOUT))
+        reply = self._ask(pb.LaneRequest(predict=request), model, caller)
+        response = pb.PredictResponse.FromString(reply)
         response.warnings.extend(mnist.digit_warnings(images))
         return response
 
-    def inspect(self, request: pb.InspectRequest, caller: Caller, active: Callable[[], bool]) -> Iterator[bytes]:
+    def export_model(self, request: pb.ExportModelRequest, caller: Caller) -> pb.ExportModelResponse:
+        """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
+        request = check.export(request)
+        model = self._model(request.model_id, caller)
+        request.model_id = model.id
+        if request.format == pb.ONNX:
+            return pb.ExportModelResponse.FromString(self._ask(pb.LaneRequest(export=request), model, caller))
+        symbol, params = self.store.models.files(model.id)
+        symbol_file, params_file = contract.checkpoint_files(contract.file_prefix(model.name))
+        return pb.ExportModelResponse(files=[pb.ExportedFile(name=symbol_file, data=symbol.encode()),
+                                             pb.ExportedFile(name=params_file, data=params)])
+
+    def inspect(self, request: pb.InspectRequest, caller: Caller) -> Iterator[bytes]:
         """Serialized TensorChunks relayed from the worker as they come, never parsed or copied here; leaving
-        early (the client cancelled, or an error) stops the worker, which then clears the stream."""
+        early (the client cancelled, its deadline passed, or an error) stops the worker, which then clears the
+        stream."""
         request = check.inspect(request)
         model = self._model(request.model_id, caller)
         request.model_id = model.id
-        queue = self._serving_queue(model)
-        request_id = self.store.requests.open(request.SerializeToString(), window=INSPECT_WINDOW)
-        self.tasks.send("inspect", [request_id], queue)
+        lane, deadline = self._serve_lane(model), self._deadline(caller)
+        lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex, inspect=request, deadline=_unix(deadline))
+        requests, request_id = self.store.requests, lane_request.request_id
+        requests.submit(lane, lane_request, window=INSPECT_WINDOW)
         after, finished = "0-0", False
         try:
-            while active():
-                for entry_id, kind, data in self.store.requests.take_chunks(request_id, after, block_ms=500):
+            while caller.active():
+                entries = requests.take_chunks(request_id, after, block_ms=1000)
+                for entry_id, kind, data in entries:
                     after = entry_id
                     if kind == "end":
                         finished = True
@@ -153,44 +179,64 @@ class LenetService:
                         reply = pb.WorkerReply.FromString(data)
                         raise from_code(reply.error_code, reply.error_message)
                     yield data
+                if not entries:
+                    self._check_progress(lane, request_id, deadline)
         finally:
             if finished:
-                self.store.requests.close(request_id)
+                requests.close(request_id)
             else:
-                self.store.requests.cancel(request_id)
+                requests.cancel(request_id)
 
-    def export_model(self, request: pb.ExportModelRequest, caller: Caller) -> pb.ExportModelResponse:
-        """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
-        request = check.export(request)
-        model = self._model(request.model_id, caller)
-        request.model_id = model.id
-        if request.format == pb.ONNX:
-            return pb.ExportModelResponse.FromString(self._ask_worker("export", request, model, EXPORT_TIMEOUT))
-        symbol, params = self.store.models.files(model.id)
-        symbol_file, params_file = contract.checkpoint_files(contract.file_prefix(model.name))
-        return pb.ExportModelResponse(files=[pb.ExportedFile(name=symbol_file, data=symbol.encode()),
-                                             pb.ExportedFile(name=params_file, data=params)])
-
-    def _serving_queue(self, model: pb.Model) -> str:
-        """Where a synchronous request for `model` goes: the queue of the device it was trained on while a
-        worker serves it, else any queue with a live worker (weights run on either device); UNAVAILABLE when
-        no worker is alive, rather than waiting for one."""
-        alive = set(self.store.workers.alive().values())
-        preferred = "gpu" if model.device == pb.GPU else "cpu"
-        for queue in (preferred, *sorted(alive)):
-            if queue in alive:
-                return queue
-        raise Unavailable("no worker is alive to compute this; start one with `lenet worker`")
-
-    def _ask_worker(self, task: str, request, model: pb.Model, timeout: float) -> bytes:
-        """Send a request to a worker and wait for its reply payload, re-raising the error it reports."""
-        queue = self._serving_queue(model)
-        request_id = self.store.requests.open(request.SerializeToString())
-        self.tasks.send(task, [request_id], queue)
-        reply = self.store.requests.wait_reply(request_id, timeout)
+    def _ask(self, lane_request: pb.LaneRequest, model: pb.Model, caller: Caller) -> bytes:
+        """Queue a one-reply request on the model's serve lane and wait for the reply payload, re-raising the
+        error the worker reports."""
+        lane, deadline = self._serve_lane(model), self._deadline(caller)
+        lane_request.request_id, lane_request.deadline = uuid.uuid4().hex, _unix(deadline)
+        requests = self.store.requests
+        reply = requests.ask(lane, lane_request)
+        while reply is None:
+            self._check_progress(lane, lane_request.request_id, deadline)
+            reply = requests.reply_within(lane_request.request_id, deadline - time.monotonic())
         if reply.error_code:
             raise from_code(reply.error_code, reply.error_message)
         return reply.payload
+
+    def _deadline(self, caller: Caller) -> float:
+        return caller.deadline if caller.deadline is not None else \
+            time.monotonic() + self.settings.request_timeout_seconds
+
+    def _check_progress(self, lane: str, request_id: str, deadline: float) -> None:
+        """Between waits: DEADLINE_EXCEEDED once the deadline has passed; UNAVAILABLE when the worker that took
+        the request has died, or nobody took it and no worker serves the lane any more."""
+        if time.monotonic() >= deadline:
+            raise DeadlineExceeded(f"request {request_id}: no answer before the deadline")
+        holder = self.store.requests.claimed_by(request_id)
+        if holder is not None and not self.store.workers.is_alive(holder):
+            raise Unavailable(f"request {request_id}: worker {holder} was lost while answering; try again")
+        if holder is None and lane not in self.store.workers.lanes():
+            raise Unavailable(f"request {request_id}: no worker serves {lane} any more")
+
+    def _serve_lane(self, model: pb.Model) -> str:
+        """Where a synchronous request for `model` goes: the serve lane of the device it was trained on while a
+        worker serves it, else any live serve lane (weights run on either device); UNAVAILABLE when none is
+        alive, rather than waiting for one."""
+        live = self._live_lanes()
+        preferred = contract.lane("gpu" if model.device == pb.GPU else "cpu", "serve")
+        for lane in (preferred, *(contract.lane(device, "serve") for device in contract.DEVICES)):
+            if lane in live:
+                return lane
+        raise Unavailable("no serving worker is alive to compute this; start one with `lenet worker`")
+
+    def list_workers(self, request: pb.ListWorkersRequest, caller: Caller) -> pb.ListWorkersResponse:
+        workers = self.store.workers.alive()
+        lanes = []
+        for device in contract.DEVICES:
+            for lane_name in contract.LANES:
+                lane = contract.lane(device, lane_name)
+                jobs, requests = self.store.workers.waiting(lane)
+                lanes.append(pb.Lane(name=lane, jobs_waiting=jobs, requests_waiting=requests,
+                                     workers=sum(worker.lane == lane for worker in workers)))
+        return pb.ListWorkersResponse(workers=workers, lanes=lanes)
 
     # -- models and data -----------------------------------------------------------------------------
     def _model(self, reference: str, caller: Caller) -> pb.Model:
@@ -216,8 +262,13 @@ class LenetService:
     def get_samples(self, request: pb.GetSamplesRequest, caller: Caller) -> pb.Samples:
         request = check.samples(request)
         try:
-            images, labels = mnist.load_split(request.split, self.data_dir)
+            images, labels = mnist.load_split(request.split, self.settings.data_dir)
         except mnist.DatasetError as error:
             raise FailedPrecondition(f"the gateway has no MNIST data: {error}") from None
         indices = np.asarray(request.indices, dtype=np.int64)
         return pb.Samples(images=to_tensor(images[indices], "images"), labels=labels[indices].tolist())
+
+
+def _unix(deadline: float) -> float:
+    """A time.monotonic() deadline as Unix time, for the worker (another process, maybe another host)."""
+    return time.time() + (deadline - time.monotonic())

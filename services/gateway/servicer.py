@@ -1,15 +1,25 @@
 """The Lenet servicer: one short method per RPC, turning the gRPC call into a LenetService call."""
+import time
+
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from services.gateway.auth import Auth
 from services.gateway.service import Caller, LenetService
+from services.gateway.stream_limits import StreamLimits
 
 
 class LenetServicer(pb_grpc.LenetServicer):
-    def __init__(self, service: LenetService, auth: Auth):
-        self.service, self.auth = service, auth
+    def __init__(self, service: LenetService, auth: Auth, streams: StreamLimits):
+        self.service, self.auth, self.streams = service, auth, streams
 
     def caller(self, context) -> Caller:
-        return Caller(self.auth.user(context.invocation_metadata()), secured=self.auth.secured)
+        remaining = context.time_remaining()
+        return Caller(self.auth.user(context.invocation_metadata()), self.auth.secured,
+                      deadline=None if remaining is None else time.monotonic() + remaining,
+                      active=context.is_active)
+
+    def client(self, caller: Caller, context) -> str:
+        """Whom the stream limits count: the token's user, else the peer's address without its port."""
+        return caller.user or context.peer().rsplit(":", 1)[0]
 
     def SubmitTraining(self, request, context):
         return self.service.submit_training(request, self.caller(context))
@@ -30,7 +40,9 @@ class LenetServicer(pb_grpc.LenetServicer):
         return self.service.cancel_job(request, self.caller(context))
 
     def WatchJob(self, request, context):
-        yield from self.service.watch_job(request, self.caller(context), context.is_active)
+        caller = self.caller(context)
+        with self.streams.slot(self.client(caller, context)):
+            yield from self.service.watch_job(request, caller)
 
     def GetEvaluation(self, request, context):
         return self.service.get_evaluation(request, self.caller(context))
@@ -39,7 +51,9 @@ class LenetServicer(pb_grpc.LenetServicer):
         return self.service.predict(request, self.caller(context))
 
     def Inspect(self, request, context):
-        yield from self.service.inspect(request, self.caller(context), context.is_active)
+        caller = self.caller(context)
+        with self.streams.slot(self.client(caller, context)):
+            yield from self.service.inspect(request, caller)
 
     def GetSamples(self, request, context):
         return self.service.get_samples(request, self.caller(context))
@@ -58,3 +72,6 @@ class LenetServicer(pb_grpc.LenetServicer):
 
     def GetGraph(self, request, context):
         return self.service.get_graph(request, self.caller(context))
+
+    def ListWorkers(self, request, context):
+        return self.service.list_workers(request, self.caller(context))

@@ -1,14 +1,20 @@
 """The Redis store shared by gateway and workers: jobs and their events, models, requests, live workers.
 
 Only this package knows Redis key names (keys.py). Values are protobuf bytes or plain hashes only, never
-serialized Python objects.
+serialized Python objects. Every wait is bounded: sockets time out after SOCKET_TIMEOUT_SECONDS, blocking reads
+are far shorter, and a lost connection is retried briefly, then surfaces as redis.ConnectionError.
 """
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from services.store.jobs import Jobs
 from services.store.live_workers import LiveWorkers
 from services.store.models import Models
 from services.store.requests import Requests
+
+SOCKET_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 3.0
 
 
 class Store:
@@ -17,7 +23,10 @@ class Store:
 
     def __init__(self, url: str, heartbeat_seconds: float = 30.0, retention_seconds: float = 7 * 24 * 3600.0):
         self.url = url
-        self.redis = redis.Redis.from_url(url)
+        self.heartbeat_seconds = heartbeat_seconds
+        self.redis = redis.Redis.from_url(
+            url, socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
         self.jobs = Jobs(self.redis, retention_seconds)
         self.models = Models(self.redis)
         self.requests = Requests(self.redis)
@@ -25,6 +34,10 @@ class Store:
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+    def uptime_seconds(self) -> float:
+        """How long the Redis server has run: after a restart, workers need a heartbeat period to be seen again."""
+        return float(self.redis.info("server")["uptime_in_seconds"])
 
     def close(self) -> None:
         self.redis.close()

@@ -55,10 +55,21 @@ class Idempotency:
         return cls(rpc, key, hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest())
 
 
+RENEW_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
 class Jobs:
     def __init__(self, client: redis.Redis, retention_seconds: float):
         self.redis = client
         self.retention_ms = int(retention_seconds * 1000)
+        self._renew = client.register_script(RENEW_LEASE)
 
     # -- records -------------------------------------------------------------------------------------
     def create(self, job: pb.Job, idempotency: Idempotency | None = None) -> tuple[pb.Job, bool]:
@@ -175,7 +186,8 @@ class Jobs:
         return self.update(job_id, apply, event)
 
     def request_cancel(self, job_id: str) -> pb.Job:
-        """A queued job is cancelled at once; a running one is flagged and its worker stops within a batch."""
+        """A queued job is cancelled at once; a running one is flagged (in its record, and in a small key its
+        worker reads before every batch) and its worker stops within a batch."""
         job = self.get(job_id)
         if job.state in FINAL:
             raise FailedPrecondition(f"job {job_id} already ended as {state_name(job.state)}")
@@ -184,7 +196,38 @@ class Jobs:
                 return self.transition(job_id, pb.CANCELLED, "cancelled before it started")
             except FailedPrecondition:
                 pass  # a worker started it meanwhile: flag it instead
+        self.redis.set(keys.job_cancel(job_id), 1, px=self.retention_ms)
         return self.update(job_id, _flag_cancel)
+
+    # -- leases: which worker runs a job -------------------------------------------------------------
+    def take_lease(self, job_id: str, worker: str, ttl_seconds: float) -> bool:
+        """Hold the job for `worker` unless another live holder has it; True when `worker` holds it now."""
+        key = keys.job_lease(job_id)
+        if self.redis.set(key, worker, nx=True, px=int(ttl_seconds * 1000)):
+            return True
+        holder = self.redis.get(key)
+        return holder is not None and holder.decode() == worker
+
+    def renew_lease(self, job_id: str, worker: str, ttl_seconds: float) -> bool:
+        """Keep holding the job (taking it again if the lease is gone, e.g. after a Redis restart without
+        persistence), unless another worker took it over; called from the worker's heartbeat, so the lease lives
+        as long as the process. True while `worker` holds it."""
+        return bool(self._renew(keys=[keys.job_lease(job_id)], args=[worker, int(ttl_seconds * 1000)]))
+
+    def release_lease(self, job_id: str) -> None:
+        self.redis.delete(keys.job_lease(job_id))
+
+    def lease_holder(self, job_id: str) -> str | None:
+        holder = self.redis.get(keys.job_lease(job_id))
+        return holder.decode() if holder is not None else None
+
+    def stop_reason(self, job_id: str, worker: str) -> str | None:
+        """Why the worker running a job should stop before its next batch: "cancelled", "taken over" (its lease
+        is another's), or None. One round trip, so it can be asked every batch."""
+        cancel, holder = self.redis.mget([keys.job_cancel(job_id), keys.job_lease(job_id)])
+        if cancel is not None:
+            return "cancelled"
+        return "taken over" if holder is not None and holder.decode() != worker else None
 
     def delete(self, job_id: str) -> None:
         """Remove an ended job and everything it left; FailedPrecondition while it is queued or running."""

@@ -35,7 +35,8 @@ def job_evaluation(job_id: str) -> str:       # Evaluation protobuf bytes
 
 
 def job_keys(job_id: str) -> list[str]:        # everything a job leaves, but its index entries
-    return [job(job_id), job_events(job_id), job_checkpoint(job_id), job_datasets(job_id), job_evaluation(job_id)]
+    return [job(job_id), job_events(job_id), job_checkpoint(job_id), job_datasets(job_id), job_evaluation(job_id),
+            job_lease(job_id), job_cancel(job_id)]
 
 
 def job_requeue(job_id: str, attempt: int) -> str:  # string: set by the one gateway that re-queues this attempt
@@ -65,8 +66,12 @@ def model(model_id: str) -> str:              # hash: "graph" Graph bytes, "symb
     return f"lenet:model:{model_id}:files"
 
 
-def request_input(request_id: str) -> str:    # protobuf request bytes a worker reads; gone once the worker is done
-    return f"lenet:request:{request_id}:input"
+def lane_requests(lane: str) -> str:        # list of LaneRequest bytes waiting on a serve lane, oldest first
+    return f"lenet:lane:{lane}:requests"
+
+
+def request_claim(request_id: str) -> str:    # string: the worker that took the request; gone once it is answered
+    return f"lenet:request:{request_id}:claim"
 
 
 def request_reply(request_id: str) -> str:    # list: one WorkerReply for a synchronous request
@@ -93,8 +98,20 @@ def request_of(key: str) -> tuple[str, str]:  # (request id, part) of a request 
     return request_id, part
 
 
-def worker(name: str) -> str:                 # hash with a TTL: a live worker's device, queue, pid
+WORKERS = "lenet:workers"                     # sorted set: live worker name → when its heartbeat expires
+
+
+def worker(name: str) -> str:                 # Worker protobuf bytes, expiring with the heartbeat
     return f"lenet:worker:{name}"
 
 
-WORKER_PATTERN = "lenet:worker:*"
+def celery_queue(lane: str) -> str:           # Celery's Redis transport keeps a queue's waiting messages in a list
+    return lane                               # named after the queue
+
+
+def job_lease(job_id: str) -> str:            # string with a TTL: the worker running the job, renewed while it lives
+    return f"lenet:job:{job_id}:lease"
+
+
+def job_cancel(job_id: str) -> str:           # string: set when a cancel was asked for the running job
+    return f"lenet:job:{job_id}:cancel"

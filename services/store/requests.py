@@ -1,94 +1,114 @@
-"""Requests a worker answers while the caller waits: Predict (one reply) and Inspect (a stream of chunks).
+"""Requests a caller waits on, carried by a serve lane: Predict and ONNX export (one reply) and Inspect (a stream
+of chunks).
+
+The gateway pushes a LaneRequest onto its lane's list; serving workers take whatever waits there in one read (so
+concurrent requests arrive together and can be batched), claim what they took, and answer. A claim names the
+worker, so a caller whose worker died finds out within a heartbeat period instead of waiting out its deadline.
 
 A chunk stream is flow-controlled by credits: the reader grants `window` credits up front and one more per
 chunk it takes, the writer spends one per chunk and waits when it has none. So at most `window` chunks sit in
-Redis whatever the reader's pace, and a reader that goes away stops the writer (cancel flag).
+Redis whatever the reader's pace. A reader that goes away stops the writer (cancel flag); a reader that stops
+reading, or whose gateway died, is given up by the writer after the idle bound.
 
 Who clears a stream: the reader after reading its end; after a cancel, the writer when it stops, or the reader
-at once if the writer had already ended (its input is deleted when it ends). Everything also expires after
-TTL_SECONDS, and a writer that gets no credit for that long gives up, should the reader die without cancelling.
+at once if no writer holds it (the claim goes when the writer ends). Everything also expires after TTL_SECONDS.
 """
 import time
-import uuid
 
 import redis
 
 from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import DeadlineExceeded, NotFound
 from services.store import keys
 
 TTL_SECONDS = 600
+BLOCK_SECONDS = 1.0        # the longest single blocking read: far below the client's socket timeout
 
 
 class Cancelled(Exception):
-    """The reader of a chunk stream cancelled it."""
+    """The reader of a chunk stream cancelled it or stopped reading."""
 
 
 class Requests:
     def __init__(self, client: redis.Redis):
         self.redis = client
 
-    def open(self, message: bytes, window: int = 0) -> str:
-        """Store a request for a worker; with window > 0 also open its chunk stream. Returns the request id."""
-        request_id = uuid.uuid4().hex
+    # -- the lane: gateway side ----------------------------------------------------------------------
+    def submit(self, lane: str, request: pb.LaneRequest, window: int = 0) -> None:
+        """Queue a request on a serve lane; with window > 0 also open its chunk stream with that many credits."""
         with self.redis.pipeline() as tx:
-            tx.set(keys.request_input(request_id), message, ex=TTL_SECONDS)
             if window:
-                tx.rpush(keys.request_credits(request_id), *[1] * window)
-                tx.expire(keys.request_credits(request_id), TTL_SECONDS)
-            tx.execute()
-        return request_id
-
-    def input(self, request_id: str) -> bytes:
-        data = self.redis.get(keys.request_input(request_id))
-        if data is None:
-            raise NotFound(f"request {request_id} expired or unknown")
-        return data
-
-    # -- one reply -------------------------------------------------------------------------------------
-    def reply(self, request_id: str, reply: pb.WorkerReply) -> None:
-        with self.redis.pipeline() as tx:
-            tx.rpush(keys.request_reply(request_id), reply.SerializeToString())
-            tx.expire(keys.request_reply(request_id), TTL_SECONDS)
+                tx.rpush(keys.request_credits(request.request_id), *[1] * window)
+                tx.expire(keys.request_credits(request.request_id), TTL_SECONDS)
+            tx.rpush(keys.lane_requests(lane), request.SerializeToString())
             tx.execute()
 
-    def wait_reply(self, request_id: str, timeout: float) -> pb.WorkerReply:
-        try:
-            got = self.redis.blpop([keys.request_reply(request_id)], timeout=max(timeout, 0.01))
-            if got is None:
-                raise DeadlineExceeded(f"no worker answered within {timeout:.0f} s")
-            return pb.WorkerReply.FromString(got[1])
-        finally:
-            self.close(request_id)
+    def ask(self, lane: str, request: pb.LaneRequest) -> pb.WorkerReply | None:
+        """Queue a one-reply request and wait up to BLOCK_SECONDS for its reply, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(keys.lane_requests(lane), request.SerializeToString())
+            pipe.blpop([keys.request_reply(request.request_id)], timeout=BLOCK_SECONDS)
+            _, got = pipe.execute()
+        return pb.WorkerReply.FromString(got[1]) if got else None
+
+    def reply_within(self, request_id: str, seconds: float) -> pb.WorkerReply | None:
+        got = self.redis.blpop([keys.request_reply(request_id)], timeout=max(0.01, min(seconds, BLOCK_SECONDS)))
+        return pb.WorkerReply.FromString(got[1]) if got else None
+
+    def claimed_by(self, request_id: str) -> str | None:
+        holder = self.redis.get(keys.request_claim(request_id))
+        return holder.decode() if holder is not None else None
+
+    def waiting(self, lane: str) -> int:
+        return self.redis.llen(keys.lane_requests(lane))
+
+    # -- the lane: worker side -----------------------------------------------------------------------
+    def take(self, lane: str, most: int, worker: str) -> list[pb.LaneRequest]:
+        """Up to `most` waiting requests, waiting up to BLOCK_SECONDS for the first; claimed for `worker`.
+        Requests whose caller's deadline has passed are dropped."""
+        first = self.redis.blpop([keys.lane_requests(lane)], timeout=BLOCK_SECONDS)
+        if first is None:
+            return []
+        rest = self.redis.lpop(keys.lane_requests(lane), most - 1) if most > 1 else None
+        now = time.time()
+        taken = [request for request in map(pb.LaneRequest.FromString, [first[1], *(rest or [])])
+                 if not request.deadline or request.deadline > now]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for request in taken:
+                pipe.set(keys.request_claim(request.request_id), worker, ex=TTL_SECONDS)
+            pipe.execute()
+        return taken
+
+    def reply(self, replies: list[tuple[str, pb.WorkerReply]]) -> None:
+        """Send one reply per request, all in one round trip; the requests' claims end."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for request_id, reply in replies:
+                pipe.rpush(keys.request_reply(request_id), reply.SerializeToString())
+                pipe.expire(keys.request_reply(request_id), TTL_SECONDS)
+                pipe.delete(keys.request_claim(request_id))
+            pipe.execute()
 
     # -- chunk streams ----------------------------------------------------------------------------------
-    def start_stream(self, request_id: str) -> bytes:
-        """The request a worker is about to answer with chunks; Cancelled (and cleared) when its reader left."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(keys.request_cancel(request_id))
-            pipe.get(keys.request_input(request_id))
-            cancelled, data = pipe.execute()
-        if cancelled:
+    def start_stream(self, request_id: str) -> None:
+        """Before a worker writes a stream: Cancelled (and cleared) when its reader already left."""
+        if self.cancelled(request_id):
             self.close(request_id)
             raise Cancelled(request_id)
-        if data is None:
-            raise NotFound(f"request {request_id} expired or unknown")
-        return data
 
-    def push_chunk(self, request_id: str, chunk, timeout: float = TTL_SECONDS) -> None:
+    def push_chunk(self, request_id: str, chunk, idle_seconds: float) -> None:
         """Append one chunk (bytes-like; memoryviews are sent without a copy), first taking a credit.
 
-        Raises Cancelled when the reader went away, or gave no credit for `timeout` seconds (it died)."""
+        Raises Cancelled when the reader went away, or took nothing for `idle_seconds` (stalled or gone)."""
         credits = keys.request_credits(request_id)
         with self.redis.pipeline(transaction=False) as pipe:  # usually a credit waits: one round trip
             pipe.exists(keys.request_cancel(request_id))
             pipe.lpop(credits)
             cancelled, credit = pipe.execute()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + idle_seconds
         while credit is None and not cancelled:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise Cancelled(request_id)
-            credit = self.redis.blpop([credits], timeout=1)
+            credit = self.redis.blpop([credits], timeout=max(0.01, min(left, BLOCK_SECONDS)))
             cancelled = self.cancelled(request_id)
         if cancelled:
             raise Cancelled(request_id)
@@ -99,12 +119,12 @@ class Requests:
 
     def end_chunks(self, request_id: str, error: pb.WorkerReply | None = None) -> None:
         """Mark the stream complete, or failed with `error` (a WorkerReply carrying the code). The writer is
-        done from here on: its input goes, which tells a reader that cancels later to clear the stream itself."""
+        done from here on: its claim goes, which tells a reader that cancels later to clear the stream itself."""
         fields = {"error": error.SerializeToString()} if error else {"end": b"1"}
         with self.redis.pipeline() as tx:
             tx.xadd(keys.request_chunks(request_id), fields)
             tx.expire(keys.request_chunks(request_id), TTL_SECONDS)
-            tx.delete(keys.request_input(request_id))
+            tx.delete(keys.request_claim(request_id))
             tx.exists(keys.request_cancel(request_id))
             *_, cancelled = tx.execute()
         if cancelled:  # the reader left while we finished: nobody will read or delete it
@@ -113,6 +133,7 @@ class Requests:
     def take_chunks(self, request_id: str, after: str, block_ms: int) -> list[tuple[str, str, bytes]]:
         """Entries after `after` as (id, kind, bytes) with kind "pb", "end" or "error"; each taken entry is
         deleted from Redis and repaid with a credit."""
+        block_ms = min(block_ms, int(BLOCK_SECONDS * 1000))
         reply = self.redis.xread({keys.request_chunks(request_id): after}, count=16, block=block_ms)
         entries = [(entry_id.decode(), *next(iter(fields.items())))
                    for _stream, items in reply or () for entry_id, fields in items]
@@ -129,26 +150,23 @@ class Requests:
 
     def cancel(self, request_id: str) -> None:
         """The reader leaves early: tell the writer to stop and wake it if it waits for a credit. A writer that
-        is still running (its input is there) clears the stream when it stops; else the reader clears it here."""
+        holds the stream clears it when it stops; else the reader clears it here (a request still waiting on
+        the lane is cleared by the worker that takes it, which finds the cancel flag)."""
         with self.redis.pipeline() as tx:
             tx.set(keys.request_cancel(request_id), 1, ex=TTL_SECONDS)
             tx.rpush(keys.request_credits(request_id), 1)
             tx.expire(keys.request_credits(request_id), TTL_SECONDS)
-            tx.exists(keys.request_input(request_id))
+            tx.exists(keys.request_claim(request_id))
             *_, writer_running = tx.execute()
         if not writer_running:
             self.close(request_id)
-
-    def writer_running(self, request_id: str) -> bool:
-        """Whether the stream's writer has yet to end it (its input is deleted when it ends or gives up)."""
-        return bool(self.redis.exists(keys.request_input(request_id)))
 
     def cancelled(self, request_id: str) -> bool:
         return bool(self.redis.exists(keys.request_cancel(request_id)))
 
     def close(self, request_id: str) -> None:
         """Drop everything the request left in Redis except the cancel flag (it expires on its own)."""
-        self.redis.delete(keys.request_input(request_id), keys.request_reply(request_id),
+        self.redis.delete(keys.request_claim(request_id), keys.request_reply(request_id),
                           keys.request_chunks(request_id), keys.request_credits(request_id))
 
     def open_requests(self) -> set[str]:
@@ -162,5 +180,6 @@ class Requests:
 
     def leftovers(self, request_id: str) -> int:
         """How many of the request's keys still exist (the cancel flag aside): for tests and checks."""
-        return self.redis.exists(keys.request_input(request_id), keys.request_reply(request_id),
+        return self.redis.exists(keys.request_claim(request_id), keys.request_reply(request_id),
                                  keys.request_chunks(request_id), keys.request_credits(request_id))
+

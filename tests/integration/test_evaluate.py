@@ -58,7 +58,7 @@ def predicted(client, model_id, first):
 @pytest.fixture(scope="module")
 def evaluation(client, model_id) -> pb.Evaluation:
     job = client.evaluate(model_id, limit=N)
-    assert job.kind == pb.EVALUATE and job.queue == "cpu" and job.model_id == model_id
+    assert job.kind == pb.EVALUATE and job.queue == "cpu.serve" and job.model_id == model_id
     finished = client.wait(job.id)
     assert finished.state == pb.SUCCEEDED, finished.error
     result = client.evaluation(job.id)
@@ -188,7 +188,7 @@ def test_evaluation_before_success_is_failed_precondition(client, model_id, trai
     error = rpc_error(lambda: client.evaluation(trained_model.id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "TRAIN" in error.details()
     waiting = client.evaluate(model_id, limit=10, device="gpu")          # no GPU worker: stays QUEUED
-    assert waiting.queue == "gpu"
+    assert waiting.queue == "gpu.serve"
     error = rpc_error(lambda: client.evaluation(waiting.id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "QUEUED" in error.details()
     client.cancel(waiting.id)

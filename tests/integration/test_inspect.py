@@ -120,14 +120,14 @@ def test_a_slow_reader_holds_redis_to_the_window_and_cancelling_stops_the_worker
     (request_id,) = store.requests.open_requests() - before
     time.sleep(2)  # the client reads nothing more; the worker runs out of credits
     assert 0 < store.requests.pending_chunks(request_id) <= INSPECT_WINDOW
-    assert store.requests.writer_running(request_id)  # blocked, not finished: the first chunk came long before
+    assert store.requests.claimed_by(request_id)  # blocked, not finished: the first chunk came long before
 
     chunks.close()  # cancels the call
     for _ in range(300):  # the worker notices within a credit wait and clears the stream
         if request_id not in store.requests.open_requests():
             break
         time.sleep(0.1)
-    assert store.requests.leftovers(request_id) == 0 and not store.requests.writer_running(request_id)
+    assert store.requests.leftovers(request_id) == 0 and store.requests.claimed_by(request_id) is None
 
     # Both workers answer again (the one that was streaming too): two Inspects at once complete.
     results = []

@@ -23,4 +23,4 @@ def test_predict_without_workers_is_unavailable_and_jobs_wait(idle_stack):
             client.predict(model.id, np.zeros((1, 28, 28), np.uint8))
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE and "lenet worker" in caught.value.details()
         job = client.evaluate(model.id, limit=10)
-        assert client.job(job.id).state == pb.QUEUED and job.queue == "cpu"
+        assert client.job(job.id).state == pb.QUEUED and job.queue == "cpu.serve"

@@ -20,7 +20,7 @@ def rpc_error(call) -> grpc.RpcError:
 def test_small_training_succeeds_with_model_in_store(client, trained_model):
     job = trained_model
     assert job.state == pb.SUCCEEDED, job.error
-    assert job.queue == "cpu" and job.attempts == 1
+    assert job.queue == "cpu.train" and job.attempts == 1
     assert job.metrics.epoch == 1 and job.metrics.test_accuracy >= 0.85
     model = client.model(job.model_id)
     assert model.train_samples == 2000 and model.hyper_parameters.epochs == 1
@@ -89,11 +89,11 @@ def test_gpu_job_waits_queued_on_the_gpu_queue(stack, client):
     job = client.train(epochs=1, limit=100, device="gpu")
     time.sleep(3)
     waiting = client.job(job.id)
-    assert waiting.state == pb.QUEUED and waiting.queue == "gpu"
+    assert waiting.state == pb.QUEUED and waiting.queue == "gpu.train"
     told = [event.log for event in Store(stack.redis_url).jobs.events(job.id) if event.WhichOneof("kind") == "log"]
-    assert told == ["no gpu worker is alive: the job waits on queue gpu until one starts"]
+    assert told == ["no gpu.train worker is alive: the job waits on queue gpu.train until one starts"]
     any_device = client.train(epochs=1, limit=100, eval_limit=100, device="any")
-    assert any_device.queue == "cpu"          # no GPU worker alive: ANY goes to the CPU queue
+    assert any_device.queue == "cpu.train"          # no GPU worker alive: ANY goes to the CPU queue
     assert client.cancel(job.id).state == pb.CANCELLED
     assert client.wait(any_device.id).state == pb.SUCCEEDED
 
@@ -104,7 +104,9 @@ def loaded_libraries(pid: int) -> str:
 
 def test_gateway_process_has_no_mxnet_but_workers_do(stack, trained_model):
     assert "libmxnet" not in loaded_libraries(stack.gateway.pid)
-    assert all("libmxnet" in loaded_libraries(worker.pid) for worker in stack.workers)
+    workers = Store(stack.redis_url).workers.alive()
+    assert sorted(worker.lane for worker in workers) == ["cpu.serve", "cpu.serve", "cpu.train", "cpu.train"]
+    assert all("libmxnet" in loaded_libraries(worker.pid) for worker in workers)
 
 
 def test_health_and_reflection(stack):

@@ -1,5 +1,7 @@
 """LenetService, the gateway's rules, against a real redis-server with a task sender that records what it sends
 (no worker processes): every RPC's validation, its list and ownership rules, and the status each error maps to."""
+import time
+
 import numpy as np
 import pytest
 
@@ -29,8 +31,8 @@ def sender():
 
 
 @pytest.fixture
-def service(store, sender, data_dir):
-    return LenetService(store, sender, data_dir)
+def service(store, sender, settings):
+    return LenetService(store, sender, settings)
 
 
 def fails(call, error_class, *words):
@@ -55,8 +57,8 @@ def test_absent_hyper_parameters_take_the_seeds_defaults(service, sender):
             hp.init_scale) == (20, 100, 0.05, 0.9, 1e-5, 42, False, 0.01)
     assert job.train.train_data.split == "train" and job.train.train_data.size == 60_000
     assert job.train.eval_data.split == "test" and job.train.eval_data.size == 10_000
-    assert job.train.model_name == "lenet" and job.queue == "cpu"
-    assert sender.sent == [("train", [job.id], "cpu")]
+    assert job.train.model_name == "lenet" and job.queue == "cpu.train"
+    assert sender.sent == [("train", [job.id], "cpu.train")]
 
 
 def test_zero_is_sent_and_stored(service, store):
@@ -124,11 +126,13 @@ def test_idempotency_is_per_owner_and_rpc_and_checks_the_request(service, sender
 
 def test_a_queue_without_workers_says_so(service, store):
     job = service.submit_training(pb.TrainRequest(device=pb.GPU), OPEN)
-    assert job.queue == "gpu"
+    assert job.queue == "gpu.train"
     logs = [event.log for event in store.jobs.events(job.id) if event.WhichOneof("kind") == "log"]
-    assert logs == ["no gpu worker is alive: the job waits on queue gpu until one starts"]
-    store.workers.heartbeat("gpu-1", "gpu", 1)
-    assert service.submit_training(pb.TrainRequest(device=pb.ANY), OPEN).queue == "gpu"
+    assert logs == ["no gpu.train worker is alive: the job waits on queue gpu.train until one starts"]
+    assert service.submit_training(pb.TrainRequest(device=pb.ANY), OPEN).queue == "cpu.train"
+    store.workers.heartbeat(pb.Worker(name="gpu-1.train", device=pb.GPU, lane="gpu.train"))
+    time.sleep(1.1)                                   # the gateway looks at the live workers once a second
+    assert service.submit_training(pb.TrainRequest(device=pb.ANY), OPEN).queue == "gpu.train"
 
 
 # -- SubmitEvaluation and model references ---------------------------------------------------------------------
@@ -174,7 +178,7 @@ def test_evaluation_dataset_is_checked(service, store):
 def test_job_ids_are_checked_before_any_key_is_built(service, job_id, error):
     for call in (lambda: service.get_job(pb.GetJobRequest(job_id=job_id), OPEN),
                  lambda: service.cancel_job(pb.CancelJobRequest(job_id=job_id), OPEN),
-                 lambda: list(service.watch_job(pb.WatchJobRequest(job_id=job_id), OPEN, lambda: True)),
+                 lambda: list(service.watch_job(pb.WatchJobRequest(job_id=job_id), OPEN)),
                  lambda: service.get_evaluation(pb.GetEvaluationRequest(job_id=job_id), OPEN)):
         raised = fails(call, error)
         assert len(str(raised)) < 200
@@ -232,17 +236,18 @@ def test_only_the_owner_cancels(service):
 
 def test_watch_checks_the_event_id_and_ends_at_once_after_the_final_event(service):
     job = service.submit_training(pb.TrainRequest(), OPEN)
-    fails(lambda: list(service.watch_job(pb.WatchJobRequest(job_id=job.id, after_event_id="garbage"), OPEN,
-                                         lambda: True)), InvalidArgument, "after_event_id")
+    fails(lambda: list(service.watch_job(pb.WatchJobRequest(job_id=job.id, after_event_id="garbage"), OPEN)),
+          InvalidArgument, "after_event_id")
     service.cancel_job(pb.CancelJobRequest(job_id=job.id), OPEN)
-    events = list(service.watch_job(pb.WatchJobRequest(job_id=job.id), OPEN, lambda: True))
+    events = list(service.watch_job(pb.WatchJobRequest(job_id=job.id), OPEN))
     states = [e.state.state for e in events if e.WhichOneof("kind") == "state"]
     assert states == [pb.QUEUED, pb.CANCELLED] and all(e.job_id == job.id for e in events)
     def waits():
         raise AssertionError("an ended job's watch waited for events")
 
     for after in (events[-1].id, "99999999999999-0"):
-        assert list(service.watch_job(pb.WatchJobRequest(job_id=job.id, after_event_id=after), OPEN, waits)) == []
+        assert list(service.watch_job(pb.WatchJobRequest(job_id=job.id, after_event_id=after),
+                                      Caller(active=waits))) == []
 
 
 def test_evaluation_of_a_training_job_is_failed_precondition(service):
@@ -272,7 +277,7 @@ def test_synchronous_calls_without_a_live_worker_are_unavailable(service, store,
     images = to_tensor(np.zeros((1, 28, 28), np.uint8))
     fails(lambda: service.predict(pb.PredictRequest(model_id=model.id, images=images), OPEN), Unavailable)
     fails(lambda: service.export_model(pb.ExportModelRequest(model_id=model.id, format=pb.ONNX), OPEN), Unavailable)
-    fails(lambda: list(service.inspect(pb.InspectRequest(model_id=model.id), OPEN, lambda: True)), Unavailable)
+    fails(lambda: list(service.inspect(pb.InspectRequest(model_id=model.id), OPEN)), Unavailable)
     assert sender.sent == []
 
 
@@ -295,7 +300,7 @@ def test_mxnet_export_is_served_from_the_store(service, store):
 ])
 def test_inspect_checks_every_field(service, store, request_, error, field):
     request_.model_id = saved_model(store).id
-    fails(lambda: list(service.inspect(request_, OPEN, lambda: True)), error, field)
+    fails(lambda: list(service.inspect(request_, OPEN)), error, field)
 
 
 def test_samples(service, data_dir):

@@ -1,13 +1,11 @@
-"""The pieces of the Inspect stream: chunk frames written in place, the engine's batches, and who clears a chunk
-stream in Redis after a cancel (real redis-server)."""
-import threading
+"""The pieces of the Inspect stream: chunk frames written in place and the engine's batches (the chunk stream's
+protocol in Redis: tests/unit/test_serve_lane.py)."""
 
 import numpy as np
 import pytest
 
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import chunk_frame, from_tensor, to_tensor
-from services.store.requests import Cancelled
 
 
 @pytest.mark.parametrize("dtype", [pb.FLOAT32, pb.FLOAT16])
@@ -61,61 +59,3 @@ def test_batches_copy_rows_into_any_buffer_and_overlap_passes():
         batches[0].copy_rows("SoftM", 0, 2, np.empty((2, 10), np.float32))
     with pytest.raises(ValueError, match="float32 or float16"):
         predictor.batches(images, dtype=np.float64)
-
-
-def test_open_requests_and_pending_chunks(store):
-    first = store.requests.open(b"request", window=4)
-    second = store.requests.open(b"request")
-    assert store.requests.open_requests() == {first, second}
-    store.requests.push_chunk(first, b"a")
-    store.requests.push_chunk(first, memoryview(b"--b--")[2:3])
-    assert store.requests.pending_chunks(first) == 2
-    entries = store.requests.take_chunks(first, "0-0", block_ms=100)
-    assert [data for _, _, data in entries] == [b"a", b"b"] and store.requests.pending_chunks(first) == 0
-    store.requests.close(first)
-    store.requests.close(second)
-    assert store.requests.open_requests() == set()
-
-
-def test_cancel_while_the_writer_runs_leaves_clearing_to_the_writer(store):
-    request_id = store.requests.open(b"request", window=1)
-    assert store.requests.start_stream(request_id) == b"request"
-    store.requests.push_chunk(request_id, b"first")
-    blocked = threading.Event()
-
-    def writer():
-        try:
-            store.requests.push_chunk(request_id, b"second")  # no credit left: waits
-        except Cancelled:
-            blocked.set()
-            store.requests.close(request_id)  # what workers.requests.stream_inspect does
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    store.requests.cancel(request_id)
-    thread.join(5)
-    assert blocked.is_set() and store.requests.leftovers(request_id) == 0
-    assert request_id not in store.requests.open_requests()
-
-
-def test_cancel_after_the_writer_ended_clears_at_once(store):
-    request_id = store.requests.open(b"request", window=2)
-    store.requests.start_stream(request_id)
-    store.requests.push_chunk(request_id, b"only")
-    store.requests.end_chunks(request_id)
-    assert not store.requests.writer_running(request_id) and store.requests.leftovers(request_id) == 2
-    store.requests.cancel(request_id)
-    assert store.requests.leftovers(request_id) == 0
-
-
-def test_a_cancelled_request_never_starts_and_a_silent_reader_is_given_up(store):
-    request_id = store.requests.open(b"request", window=1)
-    store.requests.cancel(request_id)
-    with pytest.raises(Cancelled):
-        store.requests.start_stream(request_id)
-    assert store.requests.leftovers(request_id) == 0
-
-    silent = store.requests.open(b"request", window=1)
-    store.requests.push_chunk(silent, b"first")
-    with pytest.raises(Cancelled):
-        store.requests.push_chunk(silent, b"second", timeout=1.5)

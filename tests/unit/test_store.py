@@ -6,7 +6,6 @@ import pytest
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.store.jobs import Idempotency
-from services.store.requests import Cancelled
 
 
 def new_job(store, key="", request=None):
@@ -86,44 +85,6 @@ def test_concurrent_updates_are_not_lost(store):
     for thread in threads:
         thread.join()
     assert store.jobs.get(job.id).attempts == 200
-
-
-def test_chunk_stream_holds_at_most_window_chunks(store):
-    request_id = store.requests.open(b"request", window=3)
-    pushed = []
-
-    def writer():
-        try:
-            for i in range(10):
-                store.requests.push_chunk(request_id, b"x%d" % i)
-                pushed.append(i)
-            store.requests.end_chunks(request_id)
-        except Cancelled:
-            pushed.append("cancelled")
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    thread.join(timeout=1.5)
-    assert pushed == [0, 1, 2] and store.requests.pending_chunks(request_id) == 3
-    received, after = [], "0-0"
-    while not received or received[-1][1] != "end":
-        entries = store.requests.take_chunks(request_id, after, block_ms=2000)
-        received += entries
-        after = entries[-1][0]
-    thread.join()
-    assert [data for _, kind, data in received if kind == "pb"] == [b"x%d" % i for i in range(10)]
-    store.requests.close(request_id)
-    assert store.requests.leftovers(request_id) == 0
-
-
-def test_cancelled_stream_stops_writer_and_leaves_nothing(store):
-    request_id = store.requests.open(b"request", window=1)
-    store.requests.push_chunk(request_id, b"first")
-    store.requests.cancel(request_id)
-    store.requests.close(request_id)
-    with pytest.raises(Cancelled):
-        store.requests.push_chunk(request_id, b"second")
-    assert store.requests.leftovers(request_id) == 0
 
 
 def test_models_registry(store):

@@ -572,6 +572,68 @@ class Samples(_message.Message):
     labels: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, images: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class ListWorkersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Worker(_message.Message):
+    __slots__ = ("name", "device", "lane", "host", "pid", "threads", "started_at", "last_seen", "job_id", "requests")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    LANE_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    THREADS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    device: Device
+    lane: str
+    host: str
+    pid: int
+    threads: int
+    started_at: str
+    last_seen: str
+    job_id: str
+    requests: int
+    def __init__(self, name: _Optional[str] = ..., device: _Optional[_Union[Device, str]] = ..., lane: _Optional[str] = ..., host: _Optional[str] = ..., pid: _Optional[int] = ..., threads: _Optional[int] = ..., started_at: _Optional[str] = ..., last_seen: _Optional[str] = ..., job_id: _Optional[str] = ..., requests: _Optional[int] = ...) -> None: ...
+
+class Lane(_message.Message):
+    __slots__ = ("name", "jobs_waiting", "requests_waiting", "workers")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    JOBS_WAITING_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_WAITING_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    jobs_waiting: int
+    requests_waiting: int
+    workers: int
+    def __init__(self, name: _Optional[str] = ..., jobs_waiting: _Optional[int] = ..., requests_waiting: _Optional[int] = ..., workers: _Optional[int] = ...) -> None: ...
+
+class ListWorkersResponse(_message.Message):
+    __slots__ = ("workers", "lanes")
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    LANES_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[Worker]
+    lanes: _containers.RepeatedCompositeFieldContainer[Lane]
+    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., lanes: _Optional[_Iterable[_Union[Lane, _Mapping]]] = ...) -> None: ...
+
+class LaneRequest(_message.Message):
+    __slots__ = ("request_id", "predict", "inspect", "export", "deadline")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PREDICT_FIELD_NUMBER: _ClassVar[int]
+    INSPECT_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    predict: PredictRequest
+    inspect: InspectRequest
+    export: ExportModelRequest
+    deadline: float
+    def __init__(self, request_id: _Optional[str] = ..., predict: _Optional[_Union[PredictRequest, _Mapping]] = ..., inspect: _Optional[_Union[InspectRequest, _Mapping]] = ..., export: _Optional[_Union[ExportModelRequest, _Mapping]] = ..., deadline: _Optional[float] = ...) -> None: ...
+
 class TrainingCheckpoint(_message.Message):
     __slots__ = ("epoch", "history")
     EPOCH_FIELD_NUMBER: _ClassVar[int]

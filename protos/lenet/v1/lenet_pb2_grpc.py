@@ -115,6 +115,11 @@ class LenetStub:
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.GetGraphRequest.SerializeToString,
                 response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Graph.FromString,
                 _registered_method=True)
+        self.ListWorkers = channel.unary_unary(
+                '/lenet.v1.Lenet/ListWorkers',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersResponse.FromString,
+                _registered_method=True)
 
 
 class LenetServicer:
@@ -238,6 +243,13 @@ class LenetServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListWorkers(self, request, context):
+        """Live workers with what each runs, and what waits on each lane.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LenetServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -320,6 +332,11 @@ def add_LenetServicer_to_server(servicer, server):
                     servicer.GetGraph,
                     request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.GetGraphRequest.FromString,
                     response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Graph.SerializeToString,
+            ),
+            'ListWorkers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkers,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -755,6 +772,33 @@ class Lenet:
             '/lenet.v1.Lenet/GetGraph',
             protos_dot_lenet_dot_v1_dot_lenet__pb2.GetGraphRequest.SerializeToString,
             protos_dot_lenet_dot_v1_dot_lenet__pb2.Graph.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/ListWorkers',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersResponse.FromString,
             options,
             channel_credentials,
             insecure,
