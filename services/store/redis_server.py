@@ -34,18 +34,23 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server child process: `with RedisServer() as server: server.url`."""
+    """A redis-server child process: `with RedisServer() as server: server.url`.
 
-    def __init__(self, port: int | None = None):
+    `append_only` keeps an AOF (fsync every second) in its folder, so a server started again after `kill()`
+    comes back with its data, as a production Redis with a volume does."""
+
+    def __init__(self, port: int | None = None, append_only: bool = False):
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.append_only = append_only
         self.process: subprocess.Popen | None = None
         self.workdir = tempfile.TemporaryDirectory(prefix="lenet-redis-")
 
     def start(self, timeout: float = 10) -> "RedisServer":
         args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.workdir.name, "--protected-mode", "yes"]
-        log = open(Path(self.workdir.name) / "redis.log", "wb")
+                "--appendonly", "yes" if self.append_only else "no", "--appendfsync", "everysec",
+                "--dir", self.workdir.name, "--protected-mode", "yes"]
+        log = open(Path(self.workdir.name) / "redis.log", "ab")
         env = {**os.environ, **memory.ENVIRONMENT}  # reuse freed chunk buffers (Inspect streams through Redis)
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
@@ -61,6 +66,11 @@ class RedisServer:
                     raise RuntimeError(f"redis-server did not start on port {self.port}: "
                                        + (Path(self.workdir.name) / "redis.log").read_text()[-2000:]) from None
                 time.sleep(0.05)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL), keeping its folder: start() brings it back on the same port."""
+        self.process.kill()
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -3,10 +3,12 @@ import time
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from clients.client import DigitWarning
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.store import Store
 
@@ -118,3 +120,36 @@ def test_health_and_reflection(stack):
         replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
         names = {service.name for reply in replies for service in reply.list_services_response.service}
         assert {"lenet.v1.Lenet", "grpc.health.v1.Health"} <= names
+
+
+def test_request_paths_never_scan_the_keyspace(stack, client, trained_model):
+    """Cost independent of history: no SCAN or KEYS on any request path, however many keys Redis holds."""
+    store = Store(stack.redis_url)
+    store.redis.config_resetstat()
+    job = client.train(epochs=1, limit=100, eval_limit=100, device="gpu")
+    client.job(job.id)
+    client.jobs(limit=5, kind=pb.TRAIN)
+    client.models(limit=5)
+    with pytest.warns(DigitWarning, match="image 1 is blank"):
+        client.predict(trained_model.model_id, np.zeros((2, 28, 28), np.uint8))
+    client.inspect(trained_model.model_id, [0], layers=["SoftM"])
+    client.cancel(job.id)
+    list(client.watch(job.id))
+    client.stub.ListWorkers(pb.ListWorkersRequest(), timeout=30)
+    time.sleep(2)                                     # a recovery round and heartbeats happen meanwhile
+    called = store.redis.info("commandstats")
+    assert "cmdstat_scan" not in called and "cmdstat_keys" not in called, sorted(called)
+    store.close()
+
+
+def test_list_workers_shows_each_lane_and_what_waits(stack, client):
+    workers = client.stub.ListWorkers(pb.ListWorkersRequest(), timeout=30)
+    assert sorted(w.lane for w in workers.workers) == ["cpu.serve", "cpu.serve", "cpu.train", "cpu.train"]
+    assert all(w.pid > 0 and w.host and w.last_seen and w.device == pb.CPU for w in workers.workers)
+    lanes = {lane.name: lane for lane in workers.lanes}
+    assert set(lanes) == {"cpu.train", "cpu.serve", "gpu.train", "gpu.serve"}
+    assert lanes["cpu.train"].workers == 2 and lanes["gpu.train"].workers == 0
+    job = client.train(epochs=1, limit=100, device="gpu")
+    lanes = {lane.name: lane for lane in client.stub.ListWorkers(pb.ListWorkersRequest(), timeout=30).lanes}
+    assert lanes["gpu.train"].jobs_waiting >= 1
+    client.cancel(job.id)
