@@ -2,7 +2,7 @@
 import importlib
 import sys
 
-BENCHES = ["inspect", "predict", "train"]
+BENCHES = ["inspect", "predict", "serving", "history", "train"]
 
 
 def main(argv: list[str]) -> None:
@@ -10,7 +10,7 @@ def main(argv: list[str]) -> None:
     if name is not None and name not in BENCHES:
         sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
     for bench in [name] if name else BENCHES:
-        importlib.import_module(f"bench.{bench}").main(options)
+        importlib.import_module(f"bench.{bench}_bench").main(options)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from services.store import Store
 from services.task_queue import TaskQueue, celery_app
 
 log = logging.getLogger("workers")
+TRAINING_NICENESS = 10   # below the serving process, which answers callers who wait
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,7 +77,20 @@ def _die_with_parent() -> None:
         pass
 
 
+def share_cores(role: str) -> int:
+    """Set this process's compute threads before MXNet starts them, and its CPU priority: a serving process
+    computes small batches on one thread (more only spin against each other and the training process), a
+    training process takes every core at a lower priority, so a Predict is never queued behind an epoch's
+    arithmetic. Returns the thread count."""
+    threads = 1 if role == "serve" else os.cpu_count() or 1
+    os.environ["OMP_NUM_THREADS"] = str(threads)     # read by MXNet's OpenMP runtime when it loads
+    if role == "train":
+        os.nice(TRAINING_NICENESS)
+    return threads
+
+
 def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: str) -> None:
+    threads = share_cores(role)
     from workers.engine.devices import context
     try:
         context(device, settings.gpu)
@@ -89,7 +103,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: 
     store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
     worker = WorkerContext(name, device, lane(device, role), settings, store)
     record = pb.Worker(name=name, device=pb.Device.Value(device.upper()), lane=worker.lane,
-                       host=socket.gethostname(), pid=os.getpid(),
+                       host=socket.gethostname(), pid=os.getpid(), threads=threads,
                        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"))
     try:
         beat(worker, record)
@@ -109,7 +123,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: 
     else:
         tasks.register_training(app, worker, TaskQueue(settings.redis_url))
     worker_shutting_down.connect(lambda **_: setattr(worker.status, "stopping", True), weak=False)
-    print(f"worker {name} serving {worker.lane} (pid {os.getpid()})", flush=True)
+    print(f"worker {name} serving {worker.lane} (pid {os.getpid()}, {threads} compute thread(s))", flush=True)
     try:
         app.worker_main(["worker", "--queues", worker.lane, "--pool", "solo", "--hostname", name,
                          "--loglevel", loglevel, "--without-gossip", "--without-mingle"])

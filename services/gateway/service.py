@@ -27,6 +27,7 @@ from services.task_queue import TaskSender
 
 INSPECT_WINDOW = 8          # chunks (≤ 4 MiB each) that may wait in Redis for a slow client
 LIVE_WORKERS_SECONDS = 1.0  # how long the gateway trusts its last look at the live workers
+MODEL_CACHE_SECONDS = 2.0   # how long it trusts a model record it has read
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class LenetService:
     def __init__(self, store: Store, tasks: TaskSender, settings: ServiceSettings):
         self.store, self.tasks, self.settings = store, tasks, settings
         self._lanes: tuple[float, dict[str, int]] = (0.0, {})
+        self._models: dict[str, tuple[float, pb.Model]] = {}
 
     # -- jobs ----------------------------------------------------------------------------------------
     def submit_training(self, request: pb.TrainRequest, caller: Caller) -> pb.Job:
@@ -240,7 +242,15 @@ class LenetService:
 
     # -- models and data -----------------------------------------------------------------------------
     def _model(self, reference: str, caller: Caller) -> pb.Model:
-        return self.store.models.resolve(reference, visible=lambda model: True, owner=None)
+        """The model a reference names. Models never change, so one looked up by id is trusted for
+        MODEL_CACHE_SECONDS (a deletion reaches this gateway that late): Predict costs no lookup."""
+        seen, model = self._models.get(reference, (0.0, None))
+        if model is None or time.monotonic() - seen > MODEL_CACHE_SECONDS:
+            model = self.store.models.resolve(reference, visible=lambda model: True, owner=None)
+            if len(self._models) > 1000:
+                self._models.clear()
+            self._models[model.id] = (time.monotonic(), model)
+        return model
 
     def get_model(self, request: pb.GetModelRequest, caller: Caller) -> pb.Model:
         return self._model(check.model_ref(request.model_id), caller)
@@ -254,6 +264,7 @@ class LenetService:
         model = self._model(check.model_ref(request.model_id), caller)
         self._check_owner(caller, model.owner, f"model {model.id}")
         self.store.models.delete(model)
+        self._models.pop(model.id, None)
         return pb.DeleteModelResponse(model_id=model.id)
 
     def get_graph(self, request: pb.GetGraphRequest, caller: Caller) -> pb.Graph:

@@ -61,6 +61,19 @@ def test_cancel_ends_a_running_job(client):
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
+def test_cancel_ends_a_running_evaluation_before_its_end(client, trained_model):
+    """60,000 images: many slices of 500, with a cancel check before each."""
+    job = client.evaluate(trained_model.model_id, split="train")
+    for event in client.watch(job.id):
+        if event.WhichOneof("kind") == "state" and event.state.state == pb.RUNNING:
+            break
+    client.cancel(job.id)
+    finished = client.wait(job.id)
+    assert finished.state == pb.CANCELLED and finished.cancel_requested and not finished.accuracy
+    error = rpc_error(lambda: client.evaluation(job.id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
 def test_bad_field_is_invalid_argument_naming_it(client):
     error = rpc_error(lambda: client.train(epochs=-3))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "hyper_parameters.epochs" in error.details()

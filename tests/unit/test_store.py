@@ -1,5 +1,6 @@
 """The store against a real redis-server: job state machine, idempotency, events, request streams."""
 import threading
+import time
 
 import pytest
 
@@ -116,3 +117,45 @@ def test_index_lists_live_outside_the_record_and_come_back_alone(store):
     assert not stored.evaluation.dataset.indices and stored.evaluation.dataset.size == 3
     full = store.jobs.dataset(stored, "dataset")
     assert list(full.indices) == [5, 3, 9] and not full.HasField("images") and not full.HasField("labels")
+
+
+def test_ended_jobs_expire_after_the_retention_and_leave_the_indexes(redis_server):
+    from services.store import Store
+
+    store = Store(redis_server.url, retention_seconds=1)
+    store.redis.flushdb()
+    ended, running = new_job(store), new_job(store)
+    store.jobs.emit(ended.id, pb.JobEvent(log="hello"))
+    store.jobs.request_cancel(ended.id)
+    store.jobs.transition(running.id, pb.RUNNING)
+    assert 0 < store.redis.pttl(f"lenet:job:{ended.id}") <= 1000 and store.redis.pttl(f"lenet:job:{running.id}") == -1
+    assert 0 < store.redis.pttl(f"lenet:job:{ended.id}:events") <= 1000
+    time.sleep(1.2)
+    assert store.jobs.sweep() == 1
+    assert [job.id for job in store.jobs.page().items] == [running.id]
+    assert store.jobs.page(state=pb.CANCELLED).items == []
+    assert not [key for key in store.redis.scan_iter("*") if ended.id.encode() in key]
+    store.close()
+
+
+def test_every_event_carries_its_job_id(store):
+    job = new_job(store)
+    store.jobs.transition(job.id, pb.RUNNING, "go")
+    store.jobs.update(job.id, lambda j: j.metrics.CopyFrom(pb.TrainMetrics(epoch=1)),
+                      pb.JobEvent(epoch=pb.TrainMetrics(epoch=1)))
+    store.jobs.emit(job.id, pb.JobEvent(log="x"))
+    assert [event.job_id for event in store.jobs.events(job.id)] == [job.id] * 4
+
+
+def test_a_lease_is_held_renewed_and_taken_over_only_once_expired(store):
+    job = new_job(store)
+    assert store.jobs.take_lease(job.id, "w1", 0.3) and store.jobs.take_lease(job.id, "w1", 0.3)
+    assert not store.jobs.take_lease(job.id, "w2", 0.3)
+    assert store.jobs.renew_lease(job.id, "w1", 0.3) and store.jobs.stop_reason(job.id, "w1") is None
+    time.sleep(0.4)                                              # w1 fell silent: the lease expired
+    assert store.jobs.lease_holder(job.id) is None and store.jobs.take_lease(job.id, "w2", 5)
+    assert not store.jobs.renew_lease(job.id, "w1", 5)          # w1 wakes up: it must not take it back
+    assert store.jobs.stop_reason(job.id, "w1") == "taken over" and store.jobs.stop_reason(job.id, "w2") is None
+    store.jobs.transition(job.id, pb.RUNNING)
+    store.jobs.request_cancel(job.id)
+    assert store.jobs.stop_reason(job.id, "w2") == "cancelled"
