@@ -38,6 +38,15 @@ class ServiceSettings(BaseSettings):
     batch_max: int = Field(64, ge=1, description="serving: most images one dynamic batch runs together")
     batch_delay_ms: float = Field(1.0, ge=0, description="serving: how long a batch waits for more Predict "
                                   "calls once the first arrives")
+    admins: str = Field("", description="gateway: comma-separated users (from LENET_TOKENS) who see and may "
+                                        "change every owner's jobs and models")
+    tls_cert: Path | None = Field(None, description="gateway: PEM certificate chain; with tls_key, serve TLS only")
+    tls_key: Path | None = Field(None, description="gateway: PEM private key of tls_cert")
+    tls_client_ca: Path | None = Field(None, description="gateway: PEM CA bundle; when set, clients must present "
+                                                         "a certificate it signed")
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="gateway and workers: serve Prometheus "
+                                     "metrics at http://HOST:PORT/metrics (unset: none)")
+    log_format: str = Field("text", pattern="^(text|json)$", description="log lines as text or JSON objects")
 
 
 class ClientSettings(BaseSettings):
@@ -47,6 +56,12 @@ class ClientSettings(BaseSettings):
     gateway: str = Field("localhost:50051", description="client: the gateway address, HOST:PORT")
     token: str = Field("", description="client: the bearer token to send")
     timeout: float | None = Field(None, gt=0, description="client: seconds each call may take (unset: no deadline)")
+    tls: bool = Field(False, description="client: connect with TLS (implied by ca)")
+    ca: Path | None = Field(None, description="client: PEM CA bundle to verify the gateway with (default: the "
+                                             "system's)")
+    client_cert: Path | None = Field(None, description="client: PEM certificate to present to a gateway that "
+                                                       "checks clients")
+    client_key: Path | None = Field(None, description="client: PEM private key of client_cert")
 
 
 def env_names(settings_class: type[BaseSettings]) -> dict[str, str]:

@@ -28,6 +28,8 @@ def celery_app(broker_url: str) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 6 * 3600},  # longer than a full training run
         worker_hijack_root_logger=False,
+        worker_send_task_events=True,          # Flower and `celery events` see tasks start and end
+        task_send_sent_event=True,
     )
     return app
 

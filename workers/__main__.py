@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="the lanes to serve: train, serve, or both (one process each) [both]")
     parser.add_argument("--name", default=None, help="worker name (default DEVICE-RANDOM@HOST)")
     parser.add_argument("--loglevel", default="WARNING")
+    parser.add_argument("--check", action="store_true", help="exit 0 when this host's worker processes of the "
+                        "role have a live heartbeat, else 1 (a container health check)")
     args = parser.parse_args(argv)
+    if args.check:
+        sys.exit(check(args.device, args.role))
     logging.basicConfig(level=args.loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"{args.device}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     if args.role == "both":
@@ -50,6 +54,22 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         sys.exit(f"worker {name}: {error}")
     run(args.device, args.role, f"{name}.{args.role}", settings, args.loglevel)
+
+
+def check(device: str, role: str) -> int:
+    """0 when every lane of `role` on this host has a live worker in the store; else 1, saying which is missing."""
+    try:
+        settings = load(ServiceSettings)
+        alive = Store(settings.redis_url, settings.heartbeat_seconds).workers.alive()
+    except (ValueError, redis.RedisError) as error:
+        print(f"worker check: {error}", file=sys.stderr)
+        return 1
+    here = {worker.lane for worker in alive if worker.host == socket.gethostname()}
+    missing = [lane(device, name) for name in ROLES[role] if lane(device, name) not in here]
+    if missing:
+        print(f"worker check: no live {', '.join(missing)} worker on {socket.gethostname()}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def supervise(args, name: str) -> int:
