@@ -147,6 +147,7 @@ ID_PREFIX = re.compile(r"[0-9a-f]{1,16}")
 MIN_ID_PREFIX = 4
 LATEST = "latest"
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a JobEvent.id
+USER = re.compile(r"[A-Za-z0-9._@-]{1,64}")    # a user name, as LENET_TOKENS gives them
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------

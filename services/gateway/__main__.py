@@ -21,13 +21,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.gateway", description=__doc__)
     parser.add_argument("--port", type=int, default=50051)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
+    parser.add_argument("--insecure-dev", action="store_true", help="serve without tokens even though the store "
+                        "holds records of token users (development only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load(ServiceSettings)
-        auth = Auth(settings.tokens)
+        auth = Auth(settings.tokens, settings.admins)
         store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
         store.ping()
+        if not auth.secured and store.models.owned_records() and not args.insecure_dev:
+            sys.exit("gateway: this store holds jobs or models of token users, and LENET_TOKENS is empty: an open "
+                     "gateway would show them to anyone. Set LENET_TOKENS, or pass --insecure-dev to open it anyway")
     except (ValueError, OSError, redis.RedisError) as error:
         sys.exit(f"gateway: {error}")
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs

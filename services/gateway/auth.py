@@ -2,17 +2,15 @@
 
 The tokens setting (LENET_TOKENS) lists `user:token` pairs separated by commas, or names a file of such lines
 (`@/path`). When it is empty the gateway is open and jobs have no owner. When set, every Lenet call needs the
-metadata `authorization: Bearer TOKEN`; what each user may do is LenetService's rule.
+metadata `authorization: Bearer TOKEN`; what each user may do is LenetService's rule (the admins setting names
+users who see everything).
 """
-import re
 from pathlib import Path
 
 import grpc
 
+from protos import contract
 from services.errors import Unauthenticated
-
-
-USER = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def parse(spec: str) -> dict[str, str]:
@@ -21,7 +19,7 @@ def parse(spec: str) -> dict[str, str]:
     users = {}
     for line in filter(None, (line.strip() for line in text.splitlines())):
         user, _, token = line.partition(":")
-        if not USER.fullmatch(user) or not token:
+        if not contract.USER.fullmatch(user) or not token:
             raise ValueError(f"LENET_TOKENS entries are user:token with a user of letters, digits, '.', '_', '-' "
                              f"or '@', got {line[:40]!r}")
         users[token] = user
@@ -29,8 +27,13 @@ def parse(spec: str) -> dict[str, str]:
 
 
 class Auth:
-    def __init__(self, spec: str = ""):
+    def __init__(self, spec: str = "", admins: str = ""):
+        """`spec`: the tokens setting; `admins`: comma-separated users who see everything."""
         self.users = parse(spec) if spec else {}
+        self.admins = {name.strip() for name in admins.split(",") if name.strip()}
+
+    def is_admin(self, user: str) -> bool:
+        return user in self.admins
 
     @property
     def secured(self) -> bool:

@@ -19,7 +19,8 @@ from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings
 from protos.tensors import to_tensor
-from services.errors import DeadlineExceeded, FailedPrecondition, PermissionDenied, Unavailable, from_code
+from services.errors import DeadlineExceeded, FailedPrecondition, NotFound, PermissionDenied, Unavailable, \
+    from_code
 from services.gateway import validation as check
 from services.store import Store
 from services.store.jobs import Idempotency
@@ -32,15 +33,27 @@ MODEL_CACHE_SECONDS = 2.0   # how long it trusts a model record it has read
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls, and for how long: the token's user ("" on an open gateway, where `secured` is False), the
-    call's deadline (time.monotonic(); None: none given) and whether the caller is still there."""
+    """Who calls, and for how long: the token's user ("" on an open gateway, where `secured` is False), whether
+    they are an admin, the call's deadline (time.monotonic(); None: none given) and whether they are still there.
+
+    On a secured gateway a user sees and changes only what they own, and reads models shared with them; what
+    they may not see is NOT_FOUND, as if absent. Admins, and everyone on an open gateway, see everything."""
     user: str = ""
     secured: bool = False
+    admin: bool = False
     deadline: float | None = None
     active: Callable[[], bool] = field(default=lambda: True, compare=False)
 
-    def may_change(self, owner: str) -> bool:
-        return not self.secured or not owner or owner == self.user
+    @property
+    def scope(self) -> str | None:
+        """The owner whose records the caller lists (None: everyone's)."""
+        return None if not self.secured or self.admin else self.user
+
+    def owns(self, owner: str) -> bool:
+        return self.scope is None or owner == self.user
+
+    def reads(self, model: pb.Model) -> bool:
+        return self.owns(model.owner) or self.user in model.shared_with
 
 
 class LenetService:
@@ -88,29 +101,28 @@ class LenetService:
         gpu = contract.lane("gpu", lane)
         return gpu if device == pb.GPU or device == pb.ANY and gpu in self._live_lanes() else contract.lane("cpu", lane)
 
+    def _job(self, job_id: str, caller: Caller) -> pb.Job:
+        job = self.store.jobs.get(check.job_id(job_id))
+        if not caller.owns(job.owner):
+            raise NotFound(f"job {job_id!r} not found")
+        return job
+
     def get_job(self, request: pb.GetJobRequest, caller: Caller) -> pb.Job:
-        return self.store.jobs.get(check.job_id(request.job_id))
+        return self._job(request.job_id, caller)
 
     def list_jobs(self, request: pb.ListJobsRequest, caller: Caller) -> pb.ListJobsResponse:
         page_size, page_token = check.list_jobs(request)
-        page = self.store.jobs.page(request.kind, request.state, None, page_size, page_token)
+        page = self.store.jobs.page(request.kind, request.state, caller.scope, page_size, page_token)
         return pb.ListJobsResponse(jobs=page.items, next_page_token=page.next_page_token)
 
     def cancel_job(self, request: pb.CancelJobRequest, caller: Caller) -> pb.Job:
-        job = self.store.jobs.get(check.job_id(request.job_id))
-        self._check_owner(caller, job.owner, f"job {job.id}")
-        return self.store.jobs.request_cancel(job.id)
-
-    @staticmethod
-    def _check_owner(caller: Caller, owner: str, what: str) -> None:
-        if not caller.may_change(owner):
-            raise PermissionDenied(f"{what} belongs to {owner}, not {caller.user}")
+        return self.store.jobs.request_cancel(self._job(request.job_id, caller).id)
 
     def watch_job(self, request: pb.WatchJobRequest, caller: Caller) -> Iterator[pb.JobEvent]:
         """Events after `after_event_id` until the event that ends the job (or the caller goes away). Once the job
         has ended, what is left is read without waiting."""
         request = check.watch(request)
-        job_id, after = self.store.jobs.get(request.job_id).id, request.after_event_id
+        job_id, after = self._job(request.job_id, caller).id, request.after_event_id
         while True:
             ended = self.store.jobs.get(job_id).state in FINAL_STATES
             if not ended and not caller.active():
@@ -125,13 +137,12 @@ class LenetService:
                 return  # resumed after the final event
 
     def delete_job(self, request: pb.DeleteJobRequest, caller: Caller) -> pb.DeleteJobResponse:
-        job = self.store.jobs.get(check.job_id(request.job_id))
-        self._check_owner(caller, job.owner, f"job {job.id}")
+        job = self._job(request.job_id, caller)
         self.store.jobs.delete(job.id)
         return pb.DeleteJobResponse(job_id=job.id)
 
     def get_evaluation(self, request: pb.GetEvaluationRequest, caller: Caller) -> pb.Evaluation:
-        return self.store.jobs.evaluation(self.store.jobs.get(check.job_id(request.job_id)))
+        return self.store.jobs.evaluation(self._job(request.job_id, caller))
 
     # -- synchronous work on a serving worker -------------------------------------------------------------
     def predict(self, request: pb.PredictRequest, caller: Caller) -> pb.PredictResponse:
@@ -246,10 +257,19 @@ class LenetService:
         MODEL_CACHE_SECONDS (a deletion reaches this gateway that late): Predict costs no lookup."""
         seen, model = self._models.get(reference, (0.0, None))
         if model is None or time.monotonic() - seen > MODEL_CACHE_SECONDS:
-            model = self.store.models.resolve(reference, visible=lambda model: True, owner=None)
+            model = self.store.models.resolve(reference, visible=caller.reads, user=caller.scope)
             if len(self._models) > 1000:
                 self._models.clear()
             self._models[model.id] = (time.monotonic(), model)
+        if not caller.reads(model):
+            raise NotFound(f"model {reference!r} not found")
+        return model
+
+    def _owned_model(self, reference: str, caller: Caller) -> pb.Model:
+        """A model the caller may change: their own (an admin: any); one shared with them is PERMISSION_DENIED."""
+        model = self._model(check.model_ref(reference), caller)
+        if not caller.owns(model.owner):
+            raise PermissionDenied(f"model {model.id} is shared with {caller.user} read-only")
         return model
 
     def get_model(self, request: pb.GetModelRequest, caller: Caller) -> pb.Model:
@@ -257,15 +277,22 @@ class LenetService:
 
     def list_models(self, request: pb.ListModelsRequest, caller: Caller) -> pb.ListModelsResponse:
         page_size, page_token = check.page(request.page_size, request.page_token)
-        page = self.store.models.page(None, page_size, page_token)
+        page = self.store.models.page(caller.scope, page_size, page_token)
         return pb.ListModelsResponse(models=page.items, next_page_token=page.next_page_token)
 
     def delete_model(self, request: pb.DeleteModelRequest, caller: Caller) -> pb.DeleteModelResponse:
-        model = self._model(check.model_ref(request.model_id), caller)
-        self._check_owner(caller, model.owner, f"model {model.id}")
+        model = self._owned_model(request.model_id, caller)
         self.store.models.delete(model)
         self._models.pop(model.id, None)
         return pb.DeleteModelResponse(model_id=model.id)
+
+    def share_model(self, request: pb.ShareModelRequest, caller: Caller) -> pb.Model:
+        model = self._owned_model(request.model_id, caller)
+        check.users(request.add, "add")
+        check.users(request.remove, "remove")
+        shared = self.store.models.share(model, request.add, request.remove)
+        self._models.pop(model.id, None)
+        return shared
 
     def get_graph(self, request: pb.GetGraphRequest, caller: Caller) -> pb.Graph:
         return self.store.models.graph(self._model(check.model_ref(request.model_id), caller).id)

@@ -13,7 +13,8 @@ class LenetServicer(pb_grpc.LenetServicer):
 
     def caller(self, context) -> Caller:
         remaining = context.time_remaining()
-        return Caller(self.auth.user(context.invocation_metadata()), self.auth.secured,
+        user = self.auth.user(context.invocation_metadata())
+        return Caller(user, self.auth.secured, self.auth.is_admin(user),
                       deadline=None if remaining is None else time.monotonic() + remaining,
                       active=context.is_active)
 
@@ -66,6 +67,9 @@ class LenetServicer(pb_grpc.LenetServicer):
 
     def DeleteModel(self, request, context):
         return self.service.delete_model(request, self.caller(context))
+
+    def ShareModel(self, request, context):
+        return self.service.share_model(request, self.caller(context))
 
     def ExportModel(self, request, context):
         return self.service.export_model(request, self.caller(context))

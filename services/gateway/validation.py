@@ -44,6 +44,13 @@ def model_ref(value: str, field: str = "model_id") -> str:
     return value
 
 
+def users(values, field: str) -> None:
+    """User names as LENET_TOKENS writes them."""
+    at_most(len(values), 100, field, "users")
+    bad = [shown(value) for value in values if not contract.USER.fullmatch(value)]
+    check(not bad, field, f"{', '.join(bad[:3])} not a user name (letters, digits, '.', '_', '-', '@')")
+
+
 def idempotency_key(value: str) -> str:
     check(len(value) <= contract.MAX_KEY_LENGTH and value.isprintable(), "idempotency_key",
           f"at most {contract.MAX_KEY_LENGTH} printable characters")

@@ -1,6 +1,6 @@
 """Time-ordered indexes of records (jobs, models) and newest-first pages read from them.
 
-An index is a sorted set whose members are "CREATED_MS:ID" with every score 0: members sort by creation time
+An index is a sorted set whose members are "CREATED_MICROSECONDS:ID" with every score 0: members sort by creation time
 (ZRANGEBYLEX), never tie, and each is its own page cursor. A page costs one range read and one MGET however long
 the history; entries whose record has gone (expired or deleted) are dropped as they are met.
 """
@@ -16,7 +16,7 @@ import redis
 
 from services.errors import InvalidArgument
 
-MEMBER = re.compile(r"\d{13}:[0-9a-f]{16}")
+MEMBER = re.compile(r"\d{16}:[0-9a-f]{16}")
 
 
 @dataclass
@@ -27,8 +27,8 @@ class Page:
 
 def member(created_at: str, record_id: str) -> str:
     """The index member of a record created at `created_at` (RFC 3339)."""
-    created = datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp()
-    return f"{int(created * 1000):013d}:{record_id}"
+    created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    return f"{int(created.timestamp()) * 1_000_000 + created.microsecond:016d}:{record_id}"
 
 
 def member_id(entry: bytes) -> str:

@@ -30,7 +30,8 @@ EVENTS_MAX = 100_000  # per job; training emits a few thousand
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 in UTC, to the microsecond: records made one after another never share a time."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def state_name(state: int) -> str:
@@ -95,6 +96,8 @@ class Jobs:
                 tx.hset(idempotency_key, mapping={"job": job.id, "request": idempotency.request_hash})
                 tx.pexpire(idempotency_key, self.retention_ms)
             tx.set(keys.job(job.id), job.SerializeToString())
+            if job.owner:
+                tx.set(keys.OWNED, 1)
             if detached:
                 tx.hset(keys.job_datasets(job.id), mapping=detached)
             for index in _indexes(job):

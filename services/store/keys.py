@@ -5,7 +5,7 @@ JOBS_EXPIRING = "lenet:jobs:expiring"        # sorted set: "MEMBER|owner|kind|st
 
 def jobs_index(owner: str | None, kind: int, state: int) -> str:
     """Sorted set of the jobs of `owner` (None: everyone's), `kind` and `state` (0: any): members
-    "CREATED_MS:ID", all scored 0, so they sort by creation time."""
+    "CREATED_MICROSECONDS:ID", all scored 0, so they sort by creation time."""
     return f"lenet:jobs:{'*' if owner is None else 'owner=' + owner}:{kind}:{state}"
 
 
@@ -50,12 +50,11 @@ def idempotency(owner: str, rpc: str, key: str) -> str:  # hash: "job" first cre
 MODEL_IDS = "lenet:models:ids"               # sorted set: every model id, scored 0, for prefix lookups (BYLEX)
 
 
-def models_index(owner: str | None) -> str:   # sorted set of `owner`'s models (None: everyone's), as jobs_index
-    return f"lenet:models:{'*' if owner is None else 'owner=' + owner}"
+def models_index(user: str | None) -> str:    # sorted set of the models `user` may read, their own and those
+    return f"lenet:models:{'*' if user is None else 'user=' + user}"  # shared with them (None: all), as jobs_index
 
 
-def models_indexes(owner: str) -> list[str]:
-    return [models_index(owner), models_index(None)]
+OWNED = "lenet:owned"                        # string: set once any job or model has an owner (a secured gateway)
 
 
 def model_meta(model_id: str) -> str:         # Model protobuf bytes

@@ -29,11 +29,29 @@ class Models:
             tx.set(keys.model_meta(model.id), model.SerializeToString())
             tx.hset(keys.model(model.id), mapping={"symbol": symbol_json, "params": params,
                                                    "graph": graph.SerializeToString()})
-            for index in keys.models_indexes(model.owner):
+            for index in _indexes(model):
                 tx.zadd(index, {entry: 0})
             tx.zadd(keys.MODEL_IDS, {model.id: 0})
+            if model.owner:
+                tx.set(keys.OWNED, 1)
             tx.execute()
         return model
+
+    def share(self, model: pb.Model, add, remove) -> pb.Model:
+        """Share the model read-only with the users in `add`, and no longer with those in `remove`."""
+        shared = (set(model.shared_with) | set(add)) - set(remove) - {model.owner}
+        entry = indexes.member(model.created_at, model.id)
+        updated = pb.Model()
+        updated.CopyFrom(model)
+        updated.shared_with[:] = sorted(shared)
+        with self.redis.pipeline() as tx:
+            tx.set(keys.model_meta(model.id), updated.SerializeToString(), xx=True)
+            for user in set(model.shared_with) - shared:
+                tx.zrem(keys.models_index(user), entry)
+            for user in shared:
+                tx.zadd(keys.models_index(user), {entry: 0})
+            tx.execute()
+        return updated
 
     def get(self, model_id: str) -> pb.Model:
         meta = self.redis.get(keys.model_meta(model_id))
@@ -55,16 +73,20 @@ class Models:
             raise NotFound(f"model {model_id!r} not found")
         return pb.Graph.FromString(data)
 
-    def page(self, owner: str | None = None, page_size: int = 100, page_token: str = "") -> indexes.Page:
-        """Models newest first, of `owner` (None: everyone's)."""
-        return indexes.page(self.redis, keys.models_index(owner), keys.model_meta, pb.Model.FromString,
+    def page(self, user: str | None = None, page_size: int = 100, page_token: str = "") -> indexes.Page:
+        """Models newest first that `user` may read (None: all)."""
+        return indexes.page(self.redis, keys.models_index(user), keys.model_meta, pb.Model.FromString,
                             page_size, page_token)
 
-    def resolve(self, reference: str, visible: Callable[[pb.Model], bool], owner: str | None) -> pb.Model:
+    def owned_records(self) -> bool:
+        """Whether any job or model has an owner: the store has served a gateway with tokens."""
+        return bool(self.redis.exists(keys.OWNED))
+
+    def resolve(self, reference: str, visible: Callable[[pb.Model], bool], user: str | None) -> pb.Model:
         """The model a reference names among those `visible` to the caller: an id, a unique prefix of one, or
-        "latest" (the newest of `owner`'s, None: of everyone's)."""
+        "latest" (the newest that `user` may read, None: of all)."""
         if reference == contract.LATEST:
-            newest = self.page(owner, page_size=1).items
+            newest = self.page(user, page_size=1).items
             if not newest:
                 raise NotFound("no model yet: train one first")
             return newest[0]
@@ -94,7 +116,13 @@ class Models:
         entry = indexes.member(model.created_at, model.id)
         with self.redis.pipeline() as tx:
             tx.delete(keys.model_meta(model.id), keys.model(model.id))
-            for index in keys.models_indexes(model.owner):
+            for index in _indexes(model):
                 tx.zrem(index, entry)
             tx.zrem(keys.MODEL_IDS, model.id)
             tx.execute()
+
+
+def _indexes(model: pb.Model) -> list[str]:
+    """Every index that lists the model: everyone's, its owner's, and each user's it is shared with."""
+    return [keys.models_index(None), keys.models_index(model.owner),
+            *(keys.models_index(user) for user in model.shared_with)]

@@ -1,16 +1,20 @@
-"""A gateway started with $LENET_TOKENS: calls need a known bearer token; only a job's owner may cancel it."""
+"""A gateway started with LENET_TOKENS: calls need a known bearer token; each user sees and touches only their
+own jobs and models (others' are NOT_FOUND, as if absent), admins see all, and models can be shared read-only.
+A gateway without tokens refuses to open such a store unless told --insecure-dev."""
 import grpc
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.stack import Stack
+from services.store import Store
 
 
 @pytest.fixture(scope="module")
 def secured(settings, tmp_path_factory):
-    env = {"LENET_TOKENS": "alice:alice-secret,bob:bob-secret"}
+    env = {"LENET_TOKENS": "alice:alice-secret,bob:bob-secret,ops:ops-secret", "LENET_ADMINS": "ops"}
     with Stack(settings, workers=0, log_dir=str(tmp_path_factory.mktemp("auth-logs")), env=env) as stack:
         yield stack
 
@@ -32,14 +36,27 @@ def test_calls_need_a_known_token(secured):
         assert health.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_only_the_owner_cancels(secured):
+def test_another_owners_jobs_and_models_are_not_found(secured):
     with LenetClient(secured.address, timeout=30, token="alice-secret") as alice, \
-            LenetClient(secured.address, timeout=30, token="bob-secret") as bob:
+            LenetClient(secured.address, timeout=30, token="bob-secret") as bob, \
+            LenetClient(secured.address, timeout=30, token="ops-secret") as ops:
         job = alice.train(epochs=1, limit=100, device="gpu")      # no GPU worker: it stays queued
-        assert job.owner == "alice" and bob.job(job.id).owner == "alice"
-        assert code_of(lambda: bob.cancel(job.id)) == grpc.StatusCode.PERMISSION_DENIED
+        model = Store(secured.redis_url).models.save(pb.Model(name="alices", owner="alice", device=pb.CPU), "{}",
+                                                     b"", pb.Graph())
+        for call in (lambda: bob.job(job.id), lambda: bob.cancel(job.id), lambda: list(bob.watch(job.id)),
+                     lambda: bob.delete_job(job.id), lambda: bob.evaluation(job.id), lambda: bob.model(model.id),
+                     lambda: bob.graph(model.id), lambda: bob.evaluate(model.id), lambda: bob.delete_model(model.id),
+                     lambda: bob.export(model.id, "/nonexistent"),
+                     lambda: bob.predict(model.id, np.zeros((1, 28, 28), np.uint8)),
+                     lambda: bob.inspect(model.id, [0])):
+            assert code_of(call) == grpc.StatusCode.NOT_FOUND
+        assert bob.jobs() == [] and bob.models() == []
+        assert [j.id for j in ops.jobs()] == [job.id] and ops.job(job.id).owner == "alice"
         assert alice.job(job.id).state == pb.QUEUED
         assert alice.cancel(job.id).state == pb.CANCELLED
+        shared = alice.stub.ShareModel(pb.ShareModelRequest(model_id=model.id, add=["bob"]), timeout=30)
+        assert list(shared.shared_with) == ["bob"] and bob.model(model.id).owner == "alice"
+        assert code_of(lambda: bob.delete_model(model.id)) == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_idempotency_keys_are_per_owner(secured):
@@ -51,3 +68,22 @@ def test_idempotency_keys_are_per_owner(secured):
         assert other.id != first.id and other.owner == "bob"
         alice.cancel(first.id)
         bob.cancel(other.id)
+
+
+def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured, settings):
+    """The secured stack's store now holds owned records: an open gateway on it refuses, unless --insecure-dev."""
+    import subprocess
+    import sys
+
+    env = {**secured.env(), "LENET_TOKENS": ""}
+    refused = subprocess.run([sys.executable, "-m", "services.gateway", "--port", "0"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode != 0 and "LENET_TOKENS" in refused.stderr and "--insecure-dev" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    opened = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", "0", "--insecure-dev"], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert "gateway listening" in opened.stdout.readline()
+    finally:
+        opened.terminate()
+        opened.wait(30)

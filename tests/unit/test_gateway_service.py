@@ -13,7 +13,7 @@ from services.errors import FailedPrecondition, InvalidArgument, NotFound, Permi
 from services.gateway.service import Caller, LenetService
 
 OPEN = Caller()
-ALICE, BOB = Caller("alice", secured=True), Caller("bob", secured=True)
+ALICE, BOB, ADMIN = Caller("alice", secured=True), Caller("bob", secured=True), Caller("ops", secured=True, admin=True)
 UNKNOWN_ID = "0123456789abcdef"
 
 
@@ -229,7 +229,7 @@ def test_list_models_pages_and_checks(service, store):
 
 def test_only_the_owner_cancels(service):
     job = service.submit_training(pb.TrainRequest(), ALICE)
-    fails(lambda: service.cancel_job(pb.CancelJobRequest(job_id=job.id), BOB), PermissionDenied, "alice")
+    fails(lambda: service.cancel_job(pb.CancelJobRequest(job_id=job.id), BOB), NotFound, job.id)
     assert service.cancel_job(pb.CancelJobRequest(job_id=job.id), ALICE).state == pb.CANCELLED
     fails(lambda: service.cancel_job(pb.CancelJobRequest(job_id=job.id), ALICE), FailedPrecondition, "CANCELLED")
 
@@ -319,13 +319,71 @@ def test_delete_job_and_model_only_by_their_owner_and_only_ended_jobs(service, s
     job = service.submit_training(pb.TrainRequest(), ALICE)
     fails(lambda: service.delete_job(pb.DeleteJobRequest(job_id=job.id), ALICE), FailedPrecondition, "cancel it")
     service.cancel_job(pb.CancelJobRequest(job_id=job.id), ALICE)
-    fails(lambda: service.delete_job(pb.DeleteJobRequest(job_id=job.id), BOB), PermissionDenied)
+    fails(lambda: service.delete_job(pb.DeleteJobRequest(job_id=job.id), BOB), NotFound)
     assert service.delete_job(pb.DeleteJobRequest(job_id=job.id), ALICE).job_id == job.id
     fails(lambda: service.get_job(pb.GetJobRequest(job_id=job.id), ALICE), NotFound)
     assert service.list_jobs(pb.ListJobsRequest(), ALICE).jobs == []
     assert not [key for key in store.redis.scan_iter(f"*{job.id}*")]
     model = saved_model(store, owner="alice")
-    fails(lambda: service.delete_model(pb.DeleteModelRequest(model_id=model.id), BOB), PermissionDenied)
+    fails(lambda: service.delete_model(pb.DeleteModelRequest(model_id=model.id), BOB), NotFound)
     assert service.delete_model(pb.DeleteModelRequest(model_id="latest"), ALICE).model_id == model.id
     fails(lambda: service.get_model(pb.GetModelRequest(model_id=model.id), ALICE), NotFound)
     assert service.list_models(pb.ListModelsRequest(), ALICE).models == []
+
+
+def test_another_owners_job_and_model_are_not_found_for_every_rpc(service, store):
+    job = service.submit_training(pb.TrainRequest(device=pb.GPU), ALICE)
+    model = saved_model(store, owner="alice")
+    images = to_tensor(np.zeros((1, 28, 28), np.uint8))
+    calls = [
+        lambda: service.get_job(pb.GetJobRequest(job_id=job.id), BOB),
+        lambda: service.cancel_job(pb.CancelJobRequest(job_id=job.id), BOB),
+        lambda: service.delete_job(pb.DeleteJobRequest(job_id=job.id), BOB),
+        lambda: list(service.watch_job(pb.WatchJobRequest(job_id=job.id), BOB)),
+        lambda: service.get_evaluation(pb.GetEvaluationRequest(job_id=job.id), BOB),
+        lambda: service.get_model(pb.GetModelRequest(model_id=model.id), BOB),
+        lambda: service.get_model(pb.GetModelRequest(model_id=model.id[:6]), BOB),
+        lambda: service.get_model(pb.GetModelRequest(model_id="latest"), BOB),
+        lambda: service.get_graph(pb.GetGraphRequest(model_id=model.id), BOB),
+        lambda: service.delete_model(pb.DeleteModelRequest(model_id=model.id), BOB),
+        lambda: service.share_model(pb.ShareModelRequest(model_id=model.id, add=["bob"]), BOB),
+        lambda: service.export_model(pb.ExportModelRequest(model_id=model.id), BOB),
+        lambda: service.predict(pb.PredictRequest(model_id=model.id, images=images), BOB),
+        lambda: list(service.inspect(pb.InspectRequest(model_id=model.id), BOB)),
+        lambda: service.submit_evaluation(pb.EvaluationRequest(model_id=model.id), BOB),
+    ]
+    for call in calls:
+        fails(call, NotFound)
+    assert service.list_jobs(pb.ListJobsRequest(), BOB).jobs == []
+    assert service.list_models(pb.ListModelsRequest(), BOB).models == []
+    assert [j.id for j in service.list_jobs(pb.ListJobsRequest(), ALICE).jobs] == [job.id]
+    assert [j.id for j in service.list_jobs(pb.ListJobsRequest(), ADMIN).jobs] == [job.id]
+    assert service.get_model(pb.GetModelRequest(model_id=model.id), ADMIN).owner == "alice"
+
+
+def test_a_shared_model_is_read_only_for_those_it_is_shared_with(service, store):
+    model = saved_model(store, owner="alice")
+    shared = service.share_model(pb.ShareModelRequest(model_id=model.id, add=["bob", "carol"]), ALICE)
+    assert list(shared.shared_with) == ["bob", "carol"]
+    assert service.get_model(pb.GetModelRequest(model_id="latest"), BOB).id == model.id
+    assert [m.id for m in service.list_models(pb.ListModelsRequest(), BOB).models] == [model.id]
+    job = service.submit_evaluation(pb.EvaluationRequest(model_id=model.id), BOB)
+    assert job.owner == "bob"
+    fails(lambda: service.get_job(pb.GetJobRequest(job_id=job.id), ALICE), NotFound)   # bob's job stays his
+    fails(lambda: service.delete_model(pb.DeleteModelRequest(model_id=model.id), BOB), PermissionDenied, "read-only")
+    fails(lambda: service.share_model(pb.ShareModelRequest(model_id=model.id, add=["x y"]), ALICE), InvalidArgument,
+          "add")
+    service.share_model(pb.ShareModelRequest(model_id=model.id, remove=["bob"]), ALICE)
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id=model.id), BOB), NotFound)
+    assert service.list_models(pb.ListModelsRequest(), BOB).models == []
+    service.delete_model(pb.DeleteModelRequest(model_id=model.id), ALICE)
+    assert service.list_models(pb.ListModelsRequest(), Caller("carol", secured=True)).models == []
+
+
+def test_records_of_an_open_gateway_are_admins_only_once_tokens_are_set(service, store):
+    job = service.submit_training(pb.TrainRequest(), OPEN)
+    assert not store.models.owned_records()
+    fails(lambda: service.get_job(pb.GetJobRequest(job_id=job.id), ALICE), NotFound)
+    assert service.get_job(pb.GetJobRequest(job_id=job.id), ADMIN).id == job.id
+    service.submit_training(pb.TrainRequest(), ALICE)
+    assert store.models.owned_records()

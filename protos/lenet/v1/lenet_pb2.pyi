@@ -295,7 +295,7 @@ class Evaluating(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., samples: _Optional[int] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "name", "job_id", "created_at", "hyper_parameters", "train_data", "train_samples", "metrics", "device", "owner", "parameter_count", "history")
+    __slots__ = ("id", "name", "job_id", "created_at", "hyper_parameters", "train_data", "train_samples", "metrics", "device", "owner", "parameter_count", "history", "shared_with")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +308,7 @@ class Model(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     job_id: str
@@ -320,7 +321,8 @@ class Model(_message.Message):
     owner: str
     parameter_count: int
     history: _containers.RepeatedCompositeFieldContainer[TrainMetrics]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., job_id: _Optional[str] = ..., created_at: _Optional[str] = ..., hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., train_samples: _Optional[int] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., owner: _Optional[str] = ..., parameter_count: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TrainMetrics, _Mapping]]] = ...) -> None: ...
+    shared_with: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., job_id: _Optional[str] = ..., created_at: _Optional[str] = ..., hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., train_samples: _Optional[int] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., owner: _Optional[str] = ..., parameter_count: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TrainMetrics, _Mapping]]] = ..., shared_with: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetModelRequest(_message.Message):
     __slots__ = ("model_id",)
@@ -355,6 +357,16 @@ class DeleteModelResponse(_message.Message):
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
+
+class ShareModelRequest(_message.Message):
+    __slots__ = ("model_id", "add", "remove")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    add: _containers.RepeatedScalarFieldContainer[str]
+    remove: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model_id: _Optional[str] = ..., add: _Optional[_Iterable[str]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportModelRequest(_message.Message):
     __slots__ = ("model_id", "format")

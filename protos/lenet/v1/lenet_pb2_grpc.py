@@ -105,6 +105,11 @@ class LenetStub:
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelRequest.SerializeToString,
                 response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelResponse.FromString,
                 _registered_method=True)
+        self.ShareModel = channel.unary_unary(
+                '/lenet.v1.Lenet/ShareModel',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ShareModelRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Model.FromString,
+                _registered_method=True)
         self.ExportModel = channel.unary_unary(
                 '/lenet.v1.Lenet/ExportModel',
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelRequest.SerializeToString,
@@ -229,6 +234,14 @@ class LenetServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ShareModel(self, request, context):
+        """Share a model read-only with other users, or stop sharing it (only its owner may). Those users can then
+        get, list, evaluate, predict with, inspect and export it, but not share or delete it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportModel(self, request, context):
         """The model's files in a standard format (MXNet checkpoint or ONNX).
         """
@@ -322,6 +335,11 @@ def add_LenetServicer_to_server(servicer, server):
                     servicer.DeleteModel,
                     request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelRequest.FromString,
                     response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelResponse.SerializeToString,
+            ),
+            'ShareModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShareModel,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ShareModelRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Model.SerializeToString,
             ),
             'ExportModel': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportModel,
@@ -718,6 +736,33 @@ class Lenet:
             '/lenet.v1.Lenet/DeleteModel',
             protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelRequest.SerializeToString,
             protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShareModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/ShareModel',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.ShareModelRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.Model.FromString,
             options,
             channel_credentials,
             insecure,
