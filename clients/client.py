@@ -75,6 +75,22 @@ def misclassified(evaluation: pb.Evaluation) -> tuple[np.ndarray, np.ndarray, np
             np.array([m.probabilities for m in rows], dtype=np.float32).reshape(len(rows), k))
 
 
+def open_channel(address: str, settings: ClientSettings) -> grpc.Channel:
+    """A channel to the gateway: TLS when the settings ask for it (tls, or a CA, or a client certificate to
+    present), verified against their CA or the system's; else plaintext."""
+    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+    if not (settings.tls or settings.ca or settings.client_cert):
+        return grpc.insecure_channel(address, options=options)
+    if bool(settings.client_cert) != bool(settings.client_key):
+        raise ValueError("a client certificate needs both LENET_CLIENT_CERT and LENET_CLIENT_KEY")
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=settings.ca.read_bytes() if settings.ca else None,
+        private_key=settings.client_key.read_bytes() if settings.client_key else None,
+        certificate_chain=settings.client_cert.read_bytes() if settings.client_cert else None)
+    return grpc.secure_channel(address, credentials, options=options)
+
+
 class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Adds `authorization: Bearer TOKEN` to every call (gateways started with $LENET_TOKENS require it)."""
 
@@ -99,9 +115,7 @@ class LenetClient:
         settings = settings or ClientSettings()
         self.address = address or settings.gateway
         self.timeout = timeout if timeout is not None else settings.timeout
-        self.channel = grpc.insecure_channel(self.address, options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+        self.channel = open_channel(self.address, settings)
         token = token or settings.token
         channel = grpc.intercept_channel(self.channel, BearerToken(token)) if token else self.channel
         self.stub = pb_grpc.LenetStub(channel)

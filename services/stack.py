@@ -5,6 +5,8 @@
 the same settings from their environment: the caller's, with the stack's Redis and any `env` given.
 """
 import os
+import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,16 +24,19 @@ from services.store.redis_server import RedisServer, free_port
 class Stack:
     def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
                  redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
-                 role: str = "both"):
+                 role: str = "both", metrics_port: int | None = None):
         """`workers`: worker nodes (`python -m workers --role ROLE`; "both": a training and a serving process
-        each); `redis_url`: use this Redis rather than start one; `env`: extra environment for the children."""
-        self.role = role
+        each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
+        (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
+        children; `metrics_port`: the gateway serves metrics there and worker node i on metrics_port + 1 + i."""
+        self.role, self.metrics_port = role, metrics_port
         self.settings = settings
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.worker_count, self.gpu_worker_count = workers, gpu_workers
         self.redis_url = redis_url
         self.redis: RedisServer | None = None
+        self.temporary_logs = log_dir is None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="lenet-stack-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.gateway: subprocess.Popen | None = None
@@ -45,30 +50,44 @@ class Stack:
                     if value is not None}
         return {**os.environ, **settings, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen:
+    def spawn(self, name: str, *args: str, metrics_port: int | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
-        return subprocess.Popen([sys.executable, *args], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+        env = self.env() if metrics_port is None else {**self.env(), "LENET_METRICS_PORT": str(metrics_port)}
+        return subprocess.Popen([sys.executable, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # Ctrl-C reaches us only; we stop the children in order
+
+    def metrics_ports(self) -> dict[str, int]:
+        """Where each part serves its metrics: "gateway", "worker-cpu0", …"""
+        if self.metrics_port is None:
+            return {}
+        nodes = [f"worker-cpu{i}" for i in range(self.worker_count)] + \
+            [f"worker-gpu{i}" for i in range(self.gpu_worker_count)]
+        return {"gateway": self.metrics_port, **{node: self.metrics_port + 1 + i for i, node in enumerate(nodes)}}
 
     def start(self, timeout: float = 120) -> "Stack":
         try:
             if not self.redis_url:
-                self.redis = RedisServer().start()
+                self.redis = RedisServer(password=secrets.token_urlsafe(16)).start()  # its own, for this stack
                 self.redis_url = self.redis.url
             for i in range(self.worker_count):
                 self.workers.append(self.add_worker("cpu", f"cpu{i}"))
             for i in range(self.gpu_worker_count):
                 self.workers.append(self.add_worker("gpu", f"gpu{i}"))
-            self.gateway = self.spawn("gateway", "-m", "services.gateway", "--port", str(self.port))
+            self.gateway = self.spawn_gateway()
             self.wait_ready(timeout)
         except BaseException:
+            self.temporary_logs = False   # keep the logs that say why
             self.stop()
             raise
         return self
 
+    def spawn_gateway(self) -> subprocess.Popen:
+        return self.spawn("gateway", "-m", "services.gateway", "--port", str(self.port),
+                          metrics_port=self.metrics_ports().get("gateway"))
+
     def add_worker(self, device: str, name: str) -> subprocess.Popen:
         return self.spawn(f"worker-{name}", "-m", "workers", "--device", device, "--role", self.role,
-                          "--name", f"{name}-{os.getpid()}")
+                          "--name", f"{name}-{os.getpid()}", metrics_port=self.metrics_ports().get(f"worker-{name}"))
 
     def worker_processes(self) -> int:
         """Worker processes the started nodes run: two per node for role "both"."""
@@ -78,7 +97,7 @@ class Stack:
         """Stop the gateway and start a new one on the same port (workers and Redis keep running)."""
         self.gateway.terminate()
         self.gateway.wait(15)
-        self.gateway = self.spawn("gateway", "-m", "services.gateway", "--port", str(self.port))
+        self.gateway = self.spawn_gateway()
         self.wait_ready(timeout, workers=0)
 
     def wait_ready(self, timeout: float, workers: int | None = None) -> None:
@@ -118,6 +137,8 @@ class Stack:
                 process.wait()
         if self.redis:
             self.redis.stop()
+        if self.temporary_logs:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def __enter__(self) -> "Stack":
         return self.start()

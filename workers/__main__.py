@@ -15,17 +15,18 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from datetime import datetime, timezone
 
 import redis
-from celery.signals import worker_shutting_down
+from celery.signals import setup_logging, worker_shutting_down
 
 from protos.contract import ROLES, lane
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings, load
-from services import memory
+from services import logs, memory
 from services.store import Store
 from services.task_queue import TaskQueue, celery_app
 
@@ -39,21 +40,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", choices=list(ROLES), default="both",
                         help="the lanes to serve: train, serve, or both (one process each) [both]")
     parser.add_argument("--name", default=None, help="worker name (default DEVICE-RANDOM@HOST)")
-    parser.add_argument("--loglevel", default="WARNING")
+    parser.add_argument("--loglevel", default="WARNING", help="Celery's log level [WARNING]")
     parser.add_argument("--check", action="store_true", help="exit 0 when this host's worker processes of the "
                         "role have a live heartbeat, else 1 (a container health check)")
+    parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)  # metrics served by parent
     args = parser.parse_args(argv)
     if args.check:
         sys.exit(check(args.device, args.role))
-    logging.basicConfig(level=args.loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"{args.device}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-    if args.role == "both":
-        sys.exit(supervise(args, name))
     try:
         settings = load(ServiceSettings)
     except ValueError as error:
         sys.exit(f"worker {name}: {error}")
-    run(args.device, args.role, f"{name}.{args.role}", settings, args.loglevel)
+    logs.configure(settings.log_format)   # our lines at INFO; --loglevel is Celery's own
+    if args.role == "both":
+        sys.exit(supervise(args, name, settings))
+    run(args.device, args.role, f"{name}.{args.role}", settings, args.loglevel, serve_metrics=not args.supervised)
 
 
 def check(device: str, role: str) -> int:
@@ -72,10 +74,21 @@ def check(device: str, role: str) -> int:
     return 0
 
 
-def supervise(args, name: str) -> int:
-    """Start one process per lane of the node and wait; when one ends, stop the other and end with its code."""
+def supervise(args, name: str, settings: ServiceSettings) -> int:
+    """Start one process per lane of the node and wait; when one ends, stop the other and end with its code.
+    The node's metrics (both processes') are served here, on the metrics port."""
+    shared = tempfile.TemporaryDirectory(prefix="lenet-metrics-")
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": shared.name}   # the children's metrics go there
+    if settings.metrics_port is not None:
+        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=shared.name)
+        start_http_server(settings.metrics_port, registry=registry)
     children = [subprocess.Popen([sys.executable, "-m", "workers", "--device", args.device, "--role", role,
-                                  "--name", name, "--loglevel", args.loglevel], preexec_fn=_die_with_parent)
+                                  "--name", name, "--loglevel", args.loglevel, "--supervised"],
+                                 env=environment, preexec_fn=_die_with_parent)
                 for role in ROLES["both"]]
     ended = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -86,7 +99,9 @@ def supervise(args, name: str) -> int:
     for child in children:
         if child.poll() is None:
             child.terminate()
-    return max(abs(child.wait()) for child in children)
+    code = max(abs(child.wait()) for child in children)
+    shared.cleanup()
+    return code
 
 
 def _die_with_parent() -> None:
@@ -109,8 +124,12 @@ def share_cores(role: str) -> int:
     return threads
 
 
-def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: str) -> None:
+def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: str, serve_metrics: bool) -> None:
     threads = share_cores(role)
+    if serve_metrics and settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
     from workers.engine.devices import context
     try:
         context(device, settings.gpu)
@@ -143,6 +162,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: 
     else:
         tasks.register_training(app, worker, TaskQueue(settings.redis_url))
     worker_shutting_down.connect(lambda **_: setattr(worker.status, "stopping", True), weak=False)
+    setup_logging.connect(lambda **_: logs.configure(settings.log_format), weak=False)  # ours, not Celery's
     print(f"worker {name} serving {worker.lane} (pid {os.getpid()}, {threads} compute thread(s))", flush=True)
     try:
         app.worker_main(["worker", "--queues", worker.lane, "--pool", "solo", "--hostname", name,

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workers import worker_metrics as metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -94,6 +96,7 @@ class Batcher:
                 predict.future.set_exception(error)
             return
         self.batches, self.predictions = self.batches + 1, self.predictions + rows
+        metrics.BATCH_IMAGES.observe(rows)
         start = 0
         for predict in batch:
             predict.future.set_result(probabilities[start:start + len(predict.images)])

@@ -17,8 +17,9 @@ import redis
 from protos import contract
 from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
-from workers import model_cache
+from services import logs
 from services.task_queue import TaskSender
+from workers import model_cache, worker_metrics as metrics
 from workers.batcher import Batcher
 from workers.context import WorkerContext
 from workers.datasets import resolve
@@ -77,19 +78,26 @@ def fail(worker: WorkerContext, job_id: str, error: Exception) -> None:
 
 
 def run_training(worker: WorkerContext, tasks: TaskSender, job_id: str) -> None:
-    job = start(worker, job_id)
-    if job is None:
-        return
-    try:
-        _train(worker, job, tasks)
-    except Exception as error:
-        log.exception("job %s failed", job_id)
-        fail(worker, job_id, error)
-    finally:
-        finish(worker, job_id)
+    with logs.about(job_id=job_id):
+        job = start(worker, job_id)
+        if job is None:
+            log.info("not started: the job has ended or another live worker holds it")
+            return
+        log.info("training started (attempt %d)", job.attempts)
+        outcome = "failed"
+        try:
+            outcome = _train(worker, job, tasks)
+        except Exception as error:
+            log.exception("training failed")
+            fail(worker, job_id, error)
+        finally:
+            finish(worker, job_id)
+            metrics.TASKS.labels("train", outcome).inc()
+            log.info("training %s", outcome)
 
 
-def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> None:
+def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> str:
+    """Train the job's model; returns how it ended: "succeeded", "cancelled", "handed back" or "taken over"."""
     store, request = worker.store, job.train
     train_set = resolve(store.jobs.dataset(job, "train_data"), worker.settings.data_dir, "train_data")
     eval_set = resolve(store.jobs.dataset(job, "eval_data"), worker.settings.data_dir, "eval_data")
@@ -102,6 +110,7 @@ def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> None:
         _quietly(lambda: store.jobs.emit(job.id, event))
 
     def on_batch(progress) -> None:
+        metrics.TRAINING_SPEED.set(progress.samples_per_second)
         emit(pb.JobEvent(batch=pb.BatchProgress(
             epoch=progress.epoch, batch=progress.batch, batches_per_epoch=progress.batches_per_epoch,
             train_accuracy=progress.train_accuracy, samples_per_second=progress.samples_per_second)))
@@ -110,14 +119,17 @@ def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> None:
         emit(pb.JobEvent(evaluating=pb.Evaluating(epoch=epoch, samples=len(eval_set.images))))
 
     def on_epoch(result) -> None:
-        metrics = pb.TrainMetrics(epoch=result.epoch, train_accuracy=result.train_accuracy,
+        figures = pb.TrainMetrics(epoch=result.epoch, train_accuracy=result.train_accuracy,
                                   test_accuracy=result.test_accuracy, elapsed_seconds=result.elapsed_seconds)
-        history.append(metrics)
+        history.append(figures)
+        metrics.EPOCH_SECONDS.observe(result.elapsed_seconds)
+        log.info("epoch %d: train accuracy %.4f, test accuracy %.4f, %.1f s", result.epoch, result.train_accuracy,
+                 result.test_accuracy, result.elapsed_seconds)
 
         def record() -> None:
             store.jobs.save_checkpoint(job.id, pb.TrainingCheckpoint(epoch=result.epoch, history=history),
                                        result.params)
-            store.jobs.update(job.id, lambda j: j.metrics.CopyFrom(metrics), pb.JobEvent(epoch=metrics))
+            store.jobs.update(job.id, lambda j: j.metrics.CopyFrom(figures), pb.JobEvent(epoch=figures))
         _quietly(record)   # missed while the store is away: the next epoch's checkpoint covers it
 
     result = train(contract.hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
@@ -130,9 +142,11 @@ def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> None:
         reason = stop_reason(worker, job.id)
         if reason == "cancelled":
             _patiently(lambda: store.jobs.transition(job.id, pb.CANCELLED, "cancelled while training"))
-        elif reason == "stopping":
+            return "cancelled"
+        if reason == "stopping":
             hand_back(worker, job, tasks)
-        return  # else another worker took the job over (this one was taken for lost) and finishes it
+            return "handed back"
+        return "taken over"  # another worker took the job over (this one was taken for lost) and finishes it
     model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
                      hyper_parameters=request.hyper_parameters, train_data=request.train_data,
                      train_samples=len(train_set.images), metrics=history[-1] if history else None,
@@ -143,28 +157,38 @@ def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> None:
     _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, f"model {model.id} saved",
                                              change=lambda j: setattr(j, "model_id", model.id)))
     _quietly(lambda: store.jobs.drop_checkpoint(job.id))
+    return "succeeded"
 
 
 def run_evaluation(worker: WorkerContext, batcher: Batcher, job_id: str) -> None:
-    job = start(worker, job_id)
-    if job is None:
-        return
-    store = worker.store
-    try:
-        evaluation = evaluate(worker, batcher, job)
-        if isinstance(evaluation, str):      # stopped: a worker shutting down finishes its evaluation first
-            if evaluation == "cancelled":
-                _patiently(lambda: store.jobs.transition(job_id, pb.CANCELLED, "cancelled while evaluating"))
+    with logs.about(job_id=job_id):
+        job = start(worker, job_id)
+        if job is None:
+            log.info("not started: the job has ended or another live worker holds it")
             return
-        _patiently(lambda: store.jobs.save_evaluation(job_id, evaluation))
-        _patiently(lambda: store.jobs.transition(
-            job_id, pb.SUCCEEDED, f"accuracy {evaluation.overall.accuracy:.4f}",
-            change=lambda j: setattr(j, "accuracy", evaluation.overall.accuracy)))
-    except Exception as error:
-        log.exception("job %s failed", job_id)
-        fail(worker, job_id, error)
-    finally:
-        finish(worker, job_id)
+        outcome = "failed"
+        try:
+            outcome = _evaluate(worker, batcher, job)
+        except Exception as error:
+            log.exception("evaluation failed")
+            fail(worker, job_id, error)
+        finally:
+            finish(worker, job_id)
+            metrics.TASKS.labels("evaluate", outcome).inc()
+            log.info("evaluation %s", outcome)
+
+
+def _evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> str:
+    store = worker.store
+    evaluation = evaluate(worker, batcher, job)
+    if isinstance(evaluation, str):      # stopped; a worker shutting down finishes its evaluation first
+        if evaluation == "cancelled":
+            _patiently(lambda: store.jobs.transition(job.id, pb.CANCELLED, "cancelled while evaluating"))
+        return evaluation
+    _patiently(lambda: store.jobs.save_evaluation(job.id, evaluation))
+    _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, f"accuracy {evaluation.overall.accuracy:.4f}",
+                                             change=lambda j: setattr(j, "accuracy", evaluation.overall.accuracy)))
+    return "succeeded"
 
 
 def evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> pb.Evaluation | str:

@@ -5,6 +5,7 @@ from functools import lru_cache
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.errors import ServiceError
 from services.store import Store
+from workers import worker_metrics as metrics
 from workers.context import WorkerContext
 from workers.engine import devices, lenet
 from workers.engine.inference import Predictor
@@ -28,7 +29,10 @@ def reading(model_id: str, action: str = "loaded"):
 def predictor(worker: WorkerContext, model_id: str) -> Predictor:
     """The model's predictor; models never change once saved, so a loaded one is reused."""
     with reading(model_id):
-        return _load(worker.store, model_id, worker.device, worker.settings.gpu)
+        misses = _load.cache_info().misses
+        predictor = _load(worker.store, model_id, worker.device, worker.settings.gpu)
+        metrics.MODEL_CACHE.labels("miss" if _load.cache_info().misses > misses else "hit").inc()
+        return predictor
 
 
 @lru_cache(maxsize=8)

@@ -20,7 +20,7 @@ from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
 from services.errors import InvalidArgument, ServiceError
 from services.store.requests import Cancelled
-from workers import model_cache
+from workers import model_cache, worker_metrics as metrics
 from workers.batcher import Batcher
 from workers.context import WorkerContext
 from workers.datasets import resolve
@@ -79,10 +79,10 @@ class LaneServer:
             probabilities = outcome.result()
             response = pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
                                           labels=probabilities.argmax(axis=1).tolist())
-            self.replies.put((request_id, pb.WorkerReply(payload=response.SerializeToString())))
+            self.replies.put((request_id, pb.WorkerReply(payload=response.SerializeToString()), "predict"))
         else:
             error = outcome.exception() if isinstance(outcome, Future) else outcome
-            self.replies.put((request_id, error_reply(error)))
+            self.replies.put((request_id, error_reply(error), "predict"))
 
     def _write_replies(self) -> None:
         failing = False
@@ -91,10 +91,14 @@ class LaneServer:
             while not self.replies.empty():
                 ready.append(self.replies.get_nowait())
             try:
-                self.worker.store.requests.reply(ready)
+                self.worker.store.requests.reply([(request_id, reply) for request_id, reply, _ in ready])
                 failing = _recovered(failing, "replies")
             except redis.RedisError as error:   # the callers' calls fail with UNAVAILABLE meanwhile
                 failing = _failing(failing, "replies", error, self.stopped)
+            for request_id, reply, kind in ready:
+                counted(kind, "failed" if reply.error_code else "succeeded")
+                if reply.error_code:
+                    log.warning("%s request %s: %s %s", kind, request_id, reply.error_code, reply.error_message)
             self.worker.status.requests += len(ready)
 
     # -- streams and exports -------------------------------------------------------------------------
@@ -102,6 +106,7 @@ class LaneServer:
         """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written
         straight into its message buffer (protos.tensors.chunk_frame), one buffer reused for all chunks."""
         requests, request_id, inspect = self.worker.store.requests, request.request_id, request.inspect
+        outcome = "failed"
         try:
             requests.start_stream(request_id)
             selection = resolve(inspect.samples, self.worker.settings.data_dir, "samples")
@@ -119,11 +124,15 @@ class LaneServer:
                         requests.push_chunk(request_id, frame, self.worker.settings.stream_idle_seconds)
                         buffer = frame.obj  # sent: reuse its memory for the next chunk
             requests.end_chunks(request_id)
+            outcome = "succeeded"
         except Cancelled:
             requests.close(request_id)
+            outcome = "cancelled"
         except Exception as error:
+            log.warning("inspect request %s failed: %s", request_id, error)
             requests.end_chunks(request_id, error_reply(error))
         finally:
+            counted("inspect", outcome)
             self.worker.status.requests += 1
 
     def _export(self, request: pb.LaneRequest) -> None:
@@ -142,7 +151,11 @@ class LaneServer:
             reply = pb.WorkerReply(payload=self.batcher.run(convert).SerializeToString())
         except Exception as error:
             reply = error_reply(error)
-        self.replies.put((request.request_id, reply))
+        self.replies.put((request.request_id, reply, "export"))
+
+
+def counted(kind: str, outcome: str) -> None:
+    metrics.TASKS.labels(kind, outcome).inc()
 
 
 def row_ranges(shape: tuple, itemsize: int):

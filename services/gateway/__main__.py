@@ -1,6 +1,5 @@
 """Run the gateway: `python -m services.gateway [--port 50051] [--host 127.0.0.1]` (settings: protos/settings.py)."""
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -8,10 +7,11 @@ import threading
 import redis
 
 from protos.settings import ServiceSettings, load
-from services import memory
+from services import logs, memory
 from services.gateway import recovery
 from services.gateway.auth import Auth
 from services.gateway.grpc_server import build
+from services.gateway.gateway_metrics import GatewayMetrics
 from services.gateway.service import LenetService
 from services.store import Store
 from services.task_queue import TaskQueue
@@ -24,9 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--insecure-dev", action="store_true", help="serve without tokens even though the store "
                         "holds records of token users (development only)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load(ServiceSettings)
+        logs.configure(settings.log_format)
         auth = Auth(settings.tokens, settings.admins)
         store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
         store.ping()
@@ -37,9 +37,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"gateway: {error}")
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     tasks = TaskQueue(settings.redis_url)
-    server, port = build(LenetService(store, tasks, settings), auth, args.port, args.host)
+    metrics = GatewayMetrics(store)
+    try:
+        server, port = build(LenetService(store, tasks, settings), auth, args.port, args.host, metrics)
+        if settings.metrics_port is not None:
+            metrics.serve(settings.metrics_port, args.host)
+    except (ValueError, OSError, RuntimeError) as error:
+        sys.exit(f"gateway: {error}")
     recovery.start(store, tasks, settings.recovery_seconds)
-    print(f"gateway listening on {args.host}:{port}", flush=True)
+    scheme = "TLS" if settings.tls_cert else "plaintext"
+    served = f"; metrics on {args.host}:{settings.metrics_port}/metrics" if settings.metrics_port is not None else ""
+    print(f"gateway listening on {args.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
+          f"{served}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())

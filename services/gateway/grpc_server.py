@@ -8,6 +8,7 @@ from protos.contract import MAX_MESSAGE_BYTES
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.gateway import reflection
 from services.gateway.auth import Auth, AuthInterceptor
+from services.gateway.gateway_metrics import GatewayMetrics
 from services.gateway.service import LenetService
 from services.gateway.servicer import LenetServicer
 from services.gateway.status_codes import translated
@@ -23,14 +24,14 @@ def serialize(message) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
 
 
-def lenet_handler(servicer: LenetServicer) -> grpc.GenericRpcHandler:
+def lenet_handler(servicer: LenetServicer, metrics: GatewayMetrics) -> grpc.GenericRpcHandler:
     """Handlers for every method of the contract, built from its descriptor, with errors translated."""
     handlers = {}
     for method in SERVICE.methods:
         request_class = pb.DESCRIPTOR.message_types_by_name[method.input_type.name]._concrete_class
         streaming = method.server_streaming
         make = grpc.unary_stream_rpc_method_handler if streaming else grpc.unary_unary_rpc_method_handler
-        handlers[method.name] = make(translated(getattr(servicer, method.name), streaming),
+        handlers[method.name] = make(translated(getattr(servicer, method.name), streaming, metrics),
                                      request_deserializer=request_class.FromString,
                                      response_serializer=serialize)
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
@@ -40,22 +41,38 @@ UNARY_THREADS = 32         # threads left for unary calls and health checks howe
 QUEUED_CALLS = 256         # calls that may wait for a thread; beyond them a call is RESOURCE_EXHAUSTED at once
 
 
-def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1") -> tuple[grpc.Server, int]:
+def credentials(settings) -> grpc.ServerCredentials | None:
+    """TLS from the tls_cert/tls_key files (and client certificates checked against tls_client_ca); None: plaintext."""
+    if not settings.tls_cert and not settings.tls_key:
+        return None
+    if not settings.tls_cert or not settings.tls_key:
+        raise ValueError("TLS needs both LENET_TLS_CERT and LENET_TLS_KEY")
+    client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials([(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())],
+                                       root_certificates=client_ca, require_client_auth=client_ca is not None)
+
+
+def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
+          metrics: GatewayMetrics | None = None) -> tuple[grpc.Server, int]:
     """A started server; returns it with the port actually bound (port 0 picks a free one).
 
     Streams hold a thread while open; StreamLimits keeps them below the pool, so UNARY_THREADS always serve
     unary calls and health checks."""
     settings = service.settings
+    metrics = metrics or GatewayMetrics(service.store)
+    tls = credentials(settings)
     threads = settings.max_streams + UNARY_THREADS
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"), options=OPTIONS,
                          interceptors=[AuthInterceptor(auth, SERVICE.full_name)],
                          maximum_concurrent_rpcs=threads + QUEUED_CALLS)
     streams = StreamLimits(settings.max_streams, settings.max_streams_per_client)
-    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(service, auth, streams))])
+    metrics.streams.set_function(streams.count)
+    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(service, auth, streams), metrics)])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable(server, [SERVICE.full_name, health.SERVICE_NAME])
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = server.add_secure_port(address, tls) if tls else server.add_insecure_port(address)
     if bound == 0:
         raise RuntimeError(f"cannot listen on {host}:{port}")
     server.start()

@@ -1,42 +1,59 @@
-"""Map domain errors to gRPC status codes, in one place, for unary and streaming methods alike, and log every
-call that does not end OK with its method and what the error names (job, model or request id)."""
+"""Every call's outcome in one place, for unary and streaming methods alike: domain errors mapped to gRPC status
+codes, every call that does not end OK logged with its method and what the error names (job, model or request
+id), and every call counted and timed for the metrics."""
 import functools
 import logging
+import time
 
 import grpc
 import redis
 
+from services import logs
 from services.errors import ServiceError
+from services.gateway.gateway_metrics import GatewayMetrics
 
 log = logging.getLogger("gateway")
 
 
-def abort(context: grpc.ServicerContext, method: str, error: Exception):
+def status_of(error: Exception) -> tuple[grpc.StatusCode, str]:
     if isinstance(error, ServiceError):
-        code, message = getattr(grpc.StatusCode, error.code, grpc.StatusCode.INTERNAL), str(error)
-    else:
-        code, message = grpc.StatusCode.UNAVAILABLE, f"store unavailable: {error}"
-    log.log(logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.WARNING,
-            "%s → %s: %s", method, code.name, message)
-    context.abort(code, message)
+        return getattr(grpc.StatusCode, error.code, grpc.StatusCode.INTERNAL), str(error)
+    return grpc.StatusCode.UNAVAILABLE, f"store unavailable: {error}"
 
 
-def translated(behavior, streaming: bool):
-    """Wrap a servicer method so ServiceError and Redis outages (refused, timed out) become proper statuses."""
+def translated(behavior, streaming: bool, metrics: GatewayMetrics):
+    """Wrap a servicer method so ServiceError and Redis outages (refused, timed out) become proper statuses,
+    and so the call is logged when it fails and counted either way."""
     method = behavior.__name__
+
+    def finish(context, started: float, error: Exception | None = None) -> None:
+        code, message = status_of(error) if error else (grpc.StatusCode.OK, "")
+        metrics.rpcs.labels(method, code.name).inc()
+        metrics.seconds.labels(method).observe(time.perf_counter() - started)
+        if error:
+            log.log(logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.WARNING, "%s → %s: %s",
+                    method, code.name, message)
+            context.abort(code, message)
+
     if streaming:
         @functools.wraps(behavior)
         def stream(request, context):
+            started = time.perf_counter()
             try:
                 yield from behavior(request, context)
             except (ServiceError, redis.RedisError) as error:
-                abort(context, method, error)
+                finish(context, started, error)
+            finish(context, started)
         return stream
 
     @functools.wraps(behavior)
     def unary(request, context):
-        try:
-            return behavior(request, context)
-        except (ServiceError, redis.RedisError) as error:
-            abort(context, method, error)
+        started = time.perf_counter()
+        with logs.about(job_id=getattr(request, "job_id", "")):
+            try:
+                response = behavior(request, context)
+            except (ServiceError, redis.RedisError) as error:
+                finish(context, started, error)
+            finish(context, started)
+        return response
     return unary

@@ -14,6 +14,9 @@ class StreamLimits:
         self.open: Counter = Counter()
         self.lock = threading.Lock()
 
+    def count(self) -> int:
+        return sum(self.open.values())
+
     @contextmanager
     def slot(self, client: str) -> Iterator[None]:
         """Hold one stream slot for `client` while the block runs; RESOURCE_EXHAUSTED when none is free."""

@@ -130,6 +130,9 @@ class Jobs:
         return indexes.page(self.redis, keys.jobs_index(owner, kind, state), keys.job, pb.Job.FromString,
                             page_size, page_token)
 
+    def count(self, kind: int = 0, state: int = 0, owner: str | None = None) -> int:
+        return self.redis.zcard(keys.jobs_index(owner, kind, state))
+
     def running(self) -> list[pb.Job]:
         """Every RUNNING job, for recovery: the cost follows the jobs running, not the history."""
         ids = [indexes.member_id(member) for member in self.redis.zrange(keys.jobs_index(None, 0, pb.RUNNING), 0, -1)]

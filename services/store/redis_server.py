@@ -37,11 +37,13 @@ class RedisServer:
     """A redis-server child process: `with RedisServer() as server: server.url`.
 
     `append_only` keeps an AOF (fsync every second) in its folder, so a server started again after `kill()`
-    comes back with its data, as a production Redis with a volume does."""
+    comes back with its data, as a production Redis with a volume does. `password`: clients must give it (the
+    url carries it)."""
 
-    def __init__(self, port: int | None = None, append_only: bool = False):
+    def __init__(self, port: int | None = None, append_only: bool = False, password: str = ""):
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{self.port}/0"
         self.append_only = append_only
         self.process: subprocess.Popen | None = None
         self.workdir = tempfile.TemporaryDirectory(prefix="lenet-redis-")
@@ -49,7 +51,8 @@ class RedisServer:
     def start(self, timeout: float = 10) -> "RedisServer":
         args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes" if self.append_only else "no", "--appendfsync", "everysec",
-                "--dir", self.workdir.name, "--protected-mode", "yes"]
+                "--dir", self.workdir.name, "--protected-mode", "yes",
+                *(["--requirepass", self.password] if self.password else [])]
         log = open(Path(self.workdir.name) / "redis.log", "ab")
         env = {**os.environ, **memory.ENVIRONMENT}  # reuse freed chunk buffers (Inspect streams through Redis)
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
