@@ -4,7 +4,9 @@ sending a task by name.
 Tasks carry one id each (a job or a request); data travels through the store. JSON is the only accepted
 content type: no Python objects on the wire. Creating the application opens no connection.
 """
+import ssl
 from typing import Protocol
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from celery import Celery
 
@@ -12,8 +14,13 @@ from protos.contract import DEVICES, LANES, TASKS, lane
 
 
 def celery_app(broker_url: str) -> Celery:
-    """A Celery application on `broker_url` with the service's settings (no tasks registered)."""
-    app = Celery("lenet", broker=broker_url, set_as_current=False)
+    """A Celery application on `broker_url` with the service's settings (no tasks registered). A rediss:// URL's
+    TLS parameters (ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile), which redis-py reads from the URL,
+    are handed to Celery as its broker_use_ssl."""
+    url, tls = _tls_options(broker_url)
+    app = Celery("lenet", broker=url, set_as_current=False)
+    if tls is not None:
+        app.conf.broker_use_ssl = tls
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -35,6 +42,18 @@ def celery_app(broker_url: str) -> Celery:
 
 
 QUEUES = {lane(device, name) for device in DEVICES for name in LANES}
+CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
+
+
+def _tls_options(url: str) -> tuple[str, dict | None]:
+    """(the URL without its query, TLS options) for rediss://; (url, None) otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss":
+        return url, None
+    query = dict(parse_qsl(parts.query))
+    tls = {"ssl_cert_reqs": CERT_REQS[query.get("ssl_cert_reqs", "required").lower()]}
+    tls.update({key: query[key] for key in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile") if key in query})
+    return urlunsplit(parts._replace(query="")), tls
 
 
 class TaskSender(Protocol):

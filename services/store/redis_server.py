@@ -38,18 +38,24 @@ class RedisServer:
 
     `append_only` keeps an AOF (fsync every second) in its folder, so a server started again after `kill()`
     comes back with its data, as a production Redis with a volume does. `password`: clients must give it (the
-    url carries it)."""
+    url carries it). `tls`: (certificate, key, CA) files: the server speaks TLS only (rediss:// URL; the binary
+    must be built with TLS, as Debian's is)."""
 
-    def __init__(self, port: int | None = None, append_only: bool = False, password: str = ""):
+    def __init__(self, port: int | None = None, append_only: bool = False, password: str = "",
+                 tls: tuple[Path, Path, Path] | None = None):
         self.port = port or free_port()
-        self.password = password
-        self.url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{self.port}/0"
-        self.append_only = append_only
+        self.password, self.append_only, self.tls = password, append_only, tls
+        secret = f":{password}@" if password else ""
+        self.url = f"rediss://{secret}localhost:{self.port}/0?ssl_ca_certs={tls[2]}" if tls else \
+            f"redis://{secret}127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
         self.workdir = tempfile.TemporaryDirectory(prefix="lenet-redis-")
 
     def start(self, timeout: float = 10) -> "RedisServer":
-        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls[0]), "--tls-key-file",
+                 str(self.tls[1]), "--tls-ca-cert-file", str(self.tls[2]), "--tls-auth-clients", "no"] \
+            if self.tls else ["--port", str(self.port)]
+        args = [redis_server_binary(), *ports, "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes" if self.append_only else "no", "--appendfsync", "everysec",
                 "--dir", self.workdir.name, "--protected-mode", "yes",
                 *(["--requirepass", self.password] if self.password else [])]

@@ -11,6 +11,7 @@ import grpc
 import pytest
 import redis
 from cryptography import x509
+from debian_packages import program
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -178,3 +179,26 @@ def test_a_wrong_redis_password_is_one_line(settings):
             assert result.returncode != 0, command
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and ("invalid" in lines[0].lower() or "auth" in lines[0].lower()), result.stderr
+
+
+def test_redis_over_tls_with_a_password(settings, pki, tmp_path):
+    """rediss:// honoured by the gateway, the workers (redis-py and Celery) and the embedded stack's children."""
+    if not program("redis-server", "redis-server"):
+        pytest.skip("no redis-server on PATH, and Debian's could not be installed")
+    server = RedisServer(password="secret", tls=(pki / "server.pem", pki / "server.key", pki / "ca.pem"))
+    try:
+        server.start()
+    except RuntimeError as error:
+        pytest.skip(f"this redis-server cannot serve TLS: {str(error)[-200:]}")
+    try:
+        with Stack(settings, workers=1, redis_url=server.url, log_dir=str(tmp_path)) as stack, \
+                LenetClient(stack.address, timeout=120) as client:
+            assert server.url.startswith("rediss://:secret@localhost:")
+            job = client.wait(client.train(epochs=1, limit=300, eval_limit=100).id)
+            assert job.state == pb.SUCCEEDED, job.error
+            digits, _ = client.samples([0, 1])
+            assert client.predict(job.model_id, digits)[0].shape == (2, 10)
+        with pytest.raises(redis.ConnectionError):          # nobody gets in without TLS
+            redis.Redis(host="127.0.0.1", port=server.port, password="secret", socket_timeout=3).ping()
+    finally:
+        server.stop()
