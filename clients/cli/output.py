@@ -21,7 +21,7 @@ from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ClientSettings, load
 
-console = Console(highlight=False)
+console = Console(highlight=False, markup=False, emoji=False)   # print text as it is: ids, errors, logs
 console.soft_wrap = not console.is_terminal   # piped text is never wrapped at 80 columns
 PIPED_TABLE_WIDTH = 100_000                  # piped tables: as wide as their content, never wrapped or cut
 
@@ -181,7 +181,7 @@ def print_table(table: Table) -> None:
     if console.is_terminal:
         console.print(table)
     else:
-        Console(file=console.file, width=PIPED_TABLE_WIDTH, highlight=False).print(table)
+        Console(file=console.file, width=PIPED_TABLE_WIDTH, highlight=False, markup=False).print(table)
 
 
 def state(job: pb.Job) -> str:
