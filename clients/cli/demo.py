@@ -1,37 +1,29 @@
 """`lenet demo`: the seed notebook, start to end, as a client of the service.
 
-It uses the gateway at --gateway / $LENET_GATEWAY when one answers, else brings up the embedded stack (and
-MNIST, when missing) for its own duration. It prints what the notebook prints and writes an HTML report with
-every figure beside it.
+It uses the gateway given by --gateway / $LENET_GATEWAY, which must answer; given none, the default gateway when
+one answers, else it brings up the embedded stack (and MNIST, when missing) for its own duration. It prints what
+the notebook prints and writes an HTML report with every figure beside it.
 """
 import contextlib
 from pathlib import Path
 
+import click
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.table import Table
 
 from clients import plots
 from clients.cli import evaluate_commands as evaluate
-from clients.cli.output import console, follow
+from clients.cli.output import Failure, client_settings, console, follow, server_code, with_options
+from clients.cli.server_commands import service_settings
 from clients.client import LenetClient
 from clients.report import Report
 from protos import mnist
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ClientSettings, ServiceSettings
+from protos.settings import ClientSettings
 
 QUICK = dict(epochs=2, limit=10_000)   # a fast look: ≈ 0.95 test accuracy in well under a minute
 SEED_ACCURACY = 0.9901
-
-
-def register(commands) -> None:
-    demo = commands.add_parser("demo", help="the seed notebook through the service, written up as a report")
-    demo.add_argument("--gateway", default=None, help="use this gateway (default: $LENET_GATEWAY or "
-                                                      "localhost:50051 when it answers, else an embedded stack)")
-    demo.add_argument("--quick", action="store_true", help="train 2 epochs on 10,000 images instead of the "
-                                                            "seed's 20 epochs on 60,000")
-    demo.add_argument("--out", default="lenet-report", help="folder for the report and its figures [lenet-report]")
-    demo.set_defaults(run=run_demo)
 
 
 def answers(address: str) -> bool:
@@ -54,33 +46,44 @@ def ensure_mnist(folder) -> None:
 
 
 @contextlib.contextmanager
-def service(address: str | None):
-    """The given or default gateway when it answers, else a private embedded stack for the demo's duration."""
-    address = address or ClientSettings().gateway
+def service(settings: ClientSettings):
+    """The gateway given (--gateway or $LENET_GATEWAY), which must answer; given none, the default one when it
+    answers, else a private embedded stack for the demo's duration."""
+    address = settings.gateway
     if answers(address):
         console.print(f"using the gateway at {address}")
         yield address
         return
-    from services.stack import Stack
-
-    settings = ServiceSettings()
-    ensure_mnist(settings.data_dir)
+    if "gateway" in settings.model_fields_set:
+        raise Failure(f"no gateway answers at {address} (from --gateway or LENET_GATEWAY): start one with "
+                      f"`lenet up`, or give no gateway to run the demo on an embedded stack")
+    stack_module = server_code("services.stack")
+    stack_settings = service_settings()
+    ensure_mnist(stack_settings.data_dir)
     console.print("no gateway answers: starting the embedded stack (Redis, one CPU worker, gateway) …")
-    with Stack(settings) as stack:
+    with stack_module.Stack(stack_settings) as stack:
         console.print(f"stack ready: gateway {stack.address}, logs in {stack.log_dir}")
         yield stack.address
 
 
-def run_demo(args) -> int:
-    out = Path(args.out).resolve()
+@click.command()
+@click.option("--quick", is_flag=True, help="train 2 epochs on 10,000 images instead of the seed's 20 epochs on "
+                                            "60,000")
+@click.option("--out", default="lenet-report", show_default=True, type=click.Path(file_okay=False),
+              help="folder for the report and its figures")
+@with_options("gateway", "token", "timeout")
+def demo(quick: bool, out: str) -> int:
+    """The seed notebook through the service, written up as a report."""
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     report = Report("LeNet on MNIST through the LeNet service",
                     "The R notebook 'Implementing LeNet with MXNET in R' reproduced step by step by a client of "
                     "the gRPC service: training, caret's confusion matrix and statistics, the worst case, and "
                     "every layer's output for one misclassified digit.")
-    with service(args.gateway) as address, LenetClient(address) as client:
+    settings = client_settings()
+    with service(settings) as address, LenetClient(address, settings=settings) as client:
         show_data(client, report, out)
-        model = train(client, report, out, QUICK if args.quick else {})
+        model = train(client, report, out, QUICK if quick else {})
         if model is None:
             return 1
         show_graph(client, report, out, model)
@@ -177,3 +180,6 @@ def show_layers(client: LenetClient, report: Report, out: Path, model: pb.Model,
         f"{wrong.prediction}, streamed by Inspect.")
     for name, figure in figures.items():
         section.figure(figure, name.replace("-bars", " (bar chart)"))
+
+
+COMMANDS = [demo]

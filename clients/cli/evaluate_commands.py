@@ -1,67 +1,63 @@
 """Evaluation and prediction: `lenet evaluate|predict`."""
-import json
 import math
-import sys
+import re
+import warnings
 from pathlib import Path
 
+import click
 import numpy as np
-from google.protobuf.json_format import MessageToDict
 
 from clients import images as image_files
 from clients import plots, tables
-from clients.cli.output import client_options, connect, follow, job_line
-from clients.client import class_statistics, confusion_matrix, overall_statistics
+from clients.cli.output import (Failure, client_options, connect, ctrl_c_leaves_job_running, follow,
+                                global_options, job_line, message_dict, print_json, resolve_model)
+from clients.client import DigitWarning, class_statistics, confusion_matrix, overall_statistics
+from protos.contract import SPLIT_SIZES
 from protos.lenet.v1 import lenet_pb2 as pb
 
 SHOW_INDICES = 10       # worst-case sample indices printed, digits drawn
 PREDICT_BATCH = 1000    # images per Predict call
-
-
-def register(commands) -> None:
-    evaluate = commands.add_parser("evaluate", help="evaluate a model: caret's confusion matrix and statistics, "
-                                                    "the worst case")
-    client_options(evaluate)
-    evaluate.add_argument("model_id", metavar="MODEL", help="model id (see `lenet models`)")
-    evaluate.add_argument("--split", choices=["test", "train"], default="test", help="[test]")
-    evaluate.add_argument("--limit", type=int, default=0, help="only the first N images of the split [all]")
-    evaluate.add_argument("--plots", metavar="DIR", help="write PNGs: confusion matrix, worst-case digits and "
-                                                          "their probabilities")
-    evaluate.set_defaults(run=run_evaluate)
-
-    predict = commands.add_parser("predict", help="class probabilities for PNG digits or MNIST IDX files")
-    client_options(predict)
-    predict.add_argument("model_id", metavar="MODEL", help="model id (see `lenet models`)")
-    predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG (resized to 28×28 grey) or IDX "
-                                                                    "images file, optionally gzipped")
-    predict.add_argument("--invert", action="store_true", help="invert pixels: for dark digits on light paper "
-                                                               "(MNIST is white on black)")
-    predict.set_defaults(run=run_predict)
+SERVER_IMAGE_NUMBER = re.compile(r"^image (\d+)\b")   # how Predict's warnings name an image of the request
 
 
 # ---------------------------------------------------------------------------------------------- evaluate
 
-def run_evaluate(args) -> int:
-    with connect(args) as client:
-        job = client.evaluate(args.model_id, limit=args.limit, split=args.split)
-        job = client.wait(job.id) if args.json else follow(client, job)
+@click.command()
+@click.argument("model_id", metavar="MODEL")
+@click.option("--split", type=click.Choice(list(SPLIT_SIZES)), default="test", show_default=True)
+@click.option("--limit", type=click.IntRange(0), default=0, help="only the first N images of the split [all]")
+@click.option("--plots", "plots_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="write PNGs: confusion matrix, worst-case digits and their probabilities")
+@client_options
+def evaluate(model_id: str, split: str, limit: int, plots_dir: Path | None) -> int:
+    """Evaluate a model: caret's statistics, the worst case.
+
+    MODEL: an id, a unique prefix of one, or latest. Prints caret's confusion matrix, overall statistics and
+    statistics by class, then the most confused pair of digits."""
+    with connect() as client:
+        job = client.evaluate(model_id, limit=limit, split=split)
+        with ctrl_c_leaves_job_running(job.id):
+            job = follow(client, job, quiet=global_options().as_json)
         if job.state != pb.SUCCEEDED:
-            print(f"lenet: evaluation did not succeed: {job_line(job)}", file=sys.stderr)
-            return 1
+            raise Failure(f"evaluation did not succeed: {job_line(job)}")
         evaluation = client.evaluation(job.id)
-        written = write_plots(client, evaluation, Path(args.plots)) if args.plots else []
-    if args.json:
-        print(json.dumps(evaluation_dict(evaluation), indent=2, allow_nan=False))
-    else:
-        print(report(evaluation))
-        for path in written:
-            print(f"wrote {path}")
+        written = write_plots(client, evaluation, plots_dir) if plots_dir else []
+    if global_options().as_json:
+        print_json(evaluation_document(evaluation))
+        return 0
+    click.echo(report(evaluation))
+    for path in written:
+        click.echo(f"wrote {path}")
     return 0
 
 
-def evaluation_dict(evaluation: pb.Evaluation) -> dict:
-    """The message as proto3 JSON: every field present, int64 as numbers, NaN as the string "NaN"."""
-    return MessageToDict(evaluation, always_print_fields_with_no_presence=True, preserving_proto_field_name=True,
-                         unquote_int64_if_possible=True)
+def evaluation_document(evaluation: pb.Evaluation) -> dict:
+    """The Evaluation message, its class labels as integers like every label the CLI prints."""
+    document = message_dict(evaluation)
+    document["labels"] = [int(label) for label in evaluation.labels]
+    for row in document["by_class"]:
+        row["label"] = int(row["label"])
+    return document
 
 
 def describe(evaluation: pb.Evaluation) -> str:
@@ -128,25 +124,54 @@ def worst_samples(evaluation: pb.Evaluation, show: int = SHOW_INDICES) -> list[i
 
 # ---------------------------------------------------------------------------------------------- predict
 
-def run_predict(args) -> int:
+@click.command()
+@click.argument("model_id", metavar="MODEL")
+@click.argument("image_paths", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--invert", is_flag=True, help="invert pixels: for dark digits on light paper (MNIST is white on black)")
+@client_options
+def predict(model_id: str, image_paths: tuple[str, ...], invert: bool) -> int:
+    """Class probabilities for PNG digits or MNIST IDX files.
+
+    MODEL: an id, a unique prefix of one, or latest. IMAGE: a PNG (resized to 28×28 grey) or an MNIST IDX images
+    file, optionally gzipped. Images that do not look like MNIST digits are named on stderr."""
     try:
-        pixels, sources = image_files.load(args.images, invert=args.invert)
+        pixels, sources = image_files.load(image_paths, invert=invert)
     except ValueError as error:
-        print(f"lenet: {error}", file=sys.stderr)
-        return 2
-    with connect(args) as client:
-        parts = [client.predict(args.model_id, pixels[start:start + PREDICT_BATCH])
-                 for start in range(0, len(pixels), PREDICT_BATCH)]
+        raise Failure(str(error), exit_code=2) from None
+    parts, doubts = [], []
+    with connect() as client:
+        model_id = resolve_model(client, model_id)
+        for start in range(0, len(pixels), PREDICT_BATCH):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DigitWarning)
+                parts.append(client.predict(model_id, pixels[start:start + PREDICT_BATCH]))
+            doubts += [name_image(str(w.message), sources, start) for w in caught if w.category is DigitWarning]
+    for doubt in doubts:
+        click.echo(f"lenet: warning: {doubt}", err=True)
+    if doubts and not invert:
+        click.echo("lenet: hint: digits drawn dark on light paper need --invert", err=True)
     probabilities = np.concatenate([p for p, _ in parts])
     labels = np.concatenate([predicted for _, predicted in parts])
-    if args.json:
-        print(json.dumps({"model_id": args.model_id, "predictions": [
-            {"source": source, "label": int(label), "probabilities": [float(p) for p in row]}
-            for source, label, row in zip(sources, labels, probabilities)]}, indent=2))
+    if global_options().as_json:
+        print_json({"model_id": model_id, "predictions": [
+            {"source": source, "label": label, "probabilities": row}
+            for source, label, row in zip(sources, labels, probabilities)]})
         return 0
     width = max(len("image"), *map(len, sources))
-    print(f"{'image':<{width}}  label  probability  runner-up")
+    click.echo(f"{'image':<{width}}  label  probability  runner-up")
     for source, label, row in zip(sources, labels, probabilities):
         second = int(np.argsort(row)[-2])
-        print(f"{source:<{width}}  {label:>5}  {row[label]:>11.4f}  {second} ({row[second]:.4f})")
+        click.echo(f"{source:<{width}}  {label:>5}  {row[label]:>11.4f}  {second} ({row[second]:.4f})")
+    click.echo(f"model {model_id}")
     return 0
+
+
+def name_image(warning: str, sources: list[str], offset: int) -> str:
+    """A Predict warning with the request's image number replaced by the file (and position) it came from."""
+    found = SERVER_IMAGE_NUMBER.match(warning)
+    if not found or offset + int(found[1]) >= len(sources):
+        return warning
+    return sources[offset + int(found[1])] + warning[found.end():]
+
+
+COMMANDS = [evaluate, predict]

@@ -1,36 +1,40 @@
-"""Exporting a trained model: `lenet export MODEL --format mxnet|onnx --out DIR`."""
+"""Exporting a trained model: `lenet export MODEL --format mxnet --out DIR` (or `--format onnx`)."""
 import hashlib
-import sys
 from pathlib import Path
 
-from clients.cli.output import client_options, connect, print_json
+import click
+
+from clients.cli.output import Failure, client_options, connect, global_options, print_json, resolve_model
 
 
-def register(commands) -> None:
-    export = commands.add_parser("export", help="write a model's files: an MXNet checkpoint or an ONNX model")
-    client_options(export)
-    export.add_argument("model_id")
-    export.add_argument("--format", choices=["mxnet", "onnx"], default="mxnet",
-                        help="mxnet: NAME-symbol.json + NAME-0000.params, as mx.model.load_checkpoint and R's "
-                             "mx.model.load read them; onnx: NAME.onnx, input 0–255 pixels N×1×28×28 [mxnet]")
-    export.add_argument("--out", default=".", help="folder to write into, created when missing [.]")
-    export.set_defaults(run=run_export)
+@click.command()
+@click.argument("model_id", metavar="MODEL")
+@click.option("--format", "file_format", type=click.Choice(["mxnet", "onnx"]), default="mxnet", show_default=True,
+              help="mxnet: NAME-symbol.json + NAME-0000.params, as mx.model.load_checkpoint and R's mx.model.load "
+                   "read them; onnx: NAME.onnx, input 0–255 pixels N×1×28×28")
+@click.option("--out", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="folder to write into, created when missing")
+@client_options
+def export(model_id: str, file_format: str, out: Path) -> int:
+    """Write a model's files: MXNet checkpoint or ONNX.
 
-
-def run_export(args) -> int:
-    with connect(args) as client:
+    MODEL: an id, a unique prefix of one, or latest."""
+    with connect() as client:
+        model_id = resolve_model(client, model_id)
         try:
-            paths = client.export(args.model_id, args.out, args.format)
+            paths = client.export(model_id, out, file_format)
         except ValueError as error:
-            print(f"lenet: {error}", file=sys.stderr)
-            return 1
-    if args.json:
-        print_json([{"name": path.name, "path": str(path), "size": path.stat().st_size, "sha256": sha256(path)}
-                    for path in paths])
+            raise Failure(str(error)) from None
+    if global_options().as_json:
+        print_json([{"model_id": model_id, "name": path.name, "path": path, "size": path.stat().st_size,
+                     "sha256": sha256(path)} for path in paths])
     else:
-        print("\n".join(str(path) for path in paths))
+        click.echo("\n".join(str(path) for path in paths))
     return 0
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+COMMANDS = [export]

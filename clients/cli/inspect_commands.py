@@ -1,63 +1,88 @@
 """Looking inside a model: `lenet inspect` (every layer's activations, streamed) and `lenet graph` (the network)."""
+from collections.abc import Callable
 from pathlib import Path
 
+import click
 import numpy as np
 from rich.table import Table
 
 from clients import plots
-from clients.cli.output import client_options, connect, console, print_json
-from protos.contract import LAYERS
+from clients.cli.output import client_options, connect, console, global_options, message_dict, print_json, \
+    print_table, resolve_model
+from protos.contract import LAYERS, SPLIT_SIZES
 from protos.lenet.v1 import lenet_pb2 as pb
 
+DTYPES = {"f32": "float32", "f16": "float16"}
 
-def register(commands) -> None:
-    inspect = commands.add_parser("inspect", help="every layer's activations for chosen samples, and the seed's "
-                                                  "pictures of them")
-    client_options(inspect)
-    inspect.add_argument("model_id", metavar="MODEL", help="model id (see `lenet models`)")
-    inspect.add_argument("--sample", type=int, nargs="+", required=True, metavar="J",
-                         help="index of the sample in the split (several allowed)")
-    inspect.add_argument("--split", choices=["test", "train"], default="test", help="[test]")
-    inspect.add_argument("--layers", nargs="+", choices=LAYERS, metavar="LAYER",
-                         help=f"some of {' '.join(LAYERS)} [all]")
-    inspect.add_argument("--dtype", choices=["f32", "f16"], default="f32", help="float32 or float16 tensors [f32]")
-    inspect.add_argument("--npz", metavar="FILE", help="save the arrays with numpy.savez: one per layer (samples "
-                                                       "first), plus samples, images and labels")
-    inspect.add_argument("--plots", metavar="DIR", help="draw each layer for each sample: feature-map grids, strips "
-                                                        "and bar charts, as the seed does (a folder per sample when "
-                                                        "several)")
-    inspect.set_defaults(run=run_inspect)
 
-    graph = commands.add_parser("graph", help="the network: its layers with output shapes and parameter counts")
-    client_options(graph)
-    graph.add_argument("model_id", metavar="MODEL", help="model id (see `lenet models`)")
-    graph.add_argument("--dot", metavar="FILE", help="write the Graphviz DOT text (render it with `dot -Tpng`)")
-    graph.add_argument("--png", metavar="FILE", help="draw the layer chain as a PNG, like the seed's graph.viz")
-    graph.set_defaults(run=run_graph)
+class SeveralValuesAfterAnOption(click.Command):
+    """Lets `--sample 5 6 7` and `--layers Conv1 Pool2` give several values, as they always could: words after
+    such an option's value that are values of it too (numbers, layer names) repeat the option for click."""
+    several: dict[str, Callable[[str], bool]] = {"--sample": str.isdigit, "--layers": LAYERS.__contains__}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        spread, option, first_value_given = [], None, False
+        for position, word in enumerate(args):
+            if word == "--":
+                spread += args[position:]
+                break
+            if option and first_value_given and self.several[option](word):
+                spread += [option, word]
+                continue
+            spread.append(word)
+            if option and not first_value_given:
+                first_value_given = True
+            else:
+                option, first_value_given = (word if word in self.several else None), False
+        return super().parse_args(ctx, spread)
 
 
 # ----------------------------------------------------------------------------------------------- inspect
 
-def run_inspect(args) -> int:
-    with connect(args) as client:
-        arrays = client.inspect(args.model_id, args.sample, split=args.split, layers=args.layers or (),
-                                dtype=args.dtype)
-        images, labels = client.samples(args.sample, args.split)
+@click.command(cls=SeveralValuesAfterAnOption)
+@click.argument("model_id", metavar="MODEL")
+@click.option("--sample", "samples", type=click.IntRange(0), multiple=True, required=True, metavar="J...",
+              help="index of the sample in the split (several allowed: --sample 5 6 7)")
+@click.option("--split", type=click.Choice(list(SPLIT_SIZES)), default="test", show_default=True)
+@click.option("--layers", type=click.Choice(LAYERS), multiple=True, metavar="LAYER...",
+              help=f"some of {' '.join(LAYERS)} [all]")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), default="f32", show_default=True,
+              help="float32 or float16 tensors")
+@click.option("--npz", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+              help="save the arrays with numpy.savez: one per layer (samples first), plus samples, images and labels")
+@click.option("--plots", "plots_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="draw each layer for each sample: feature-map grids, strips and bar charts, as the seed does "
+                   "(a folder per sample when several)")
+@client_options
+def inspect(model_id: str, samples: tuple[int, ...], split: str, layers: tuple[str, ...], dtype: str,
+            npz: Path | None, plots_dir: Path | None) -> int:
+    """Every layer's activations for chosen samples.
+
+    MODEL: an id, a unique prefix of one, or latest. Prints each layer's shape and range, and draws the seed's
+    pictures of them with --plots."""
+    samples = list(samples)
+    with connect() as client:
+        model_id = resolve_model(client, model_id)
+        arrays = client.inspect(model_id, samples, split=split, layers=layers, dtype=dtype)
+        images, labels = client.samples(samples, split)
     written = []
-    if args.npz:
-        path = Path(args.npz)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as file:  # a file object: savez would add ".npz" to a name without it
-            np.savez(file, samples=np.asarray(args.sample), images=images, labels=labels, **arrays)
-        written.append(path)
-    if args.plots:
-        written += draw_layers(arrays, images, args.sample, args.split, Path(args.plots))
-    if args.json:
-        print_json(inspect_document(args, arrays, labels, written))
-    else:
-        show_inspection(args, arrays, labels)
-        for path in written:
-            console.print(f"wrote {path}")
+    if npz:
+        npz.parent.mkdir(parents=True, exist_ok=True)
+        with npz.open("wb") as file:  # a file object: savez would add ".npz" to a name without it
+            np.savez(file, samples=np.asarray(samples), images=images, labels=labels, **arrays)
+        written.append(npz)
+    if plots_dir:
+        written += draw_layers(arrays, images, samples, split, plots_dir)
+    title = f"model {model_id}: {len(samples)} {split} image(s), {DTYPES[dtype]} activations"
+    if global_options().as_json:
+        print_json({"model_id": model_id, "split": split, "samples": samples, "labels": labels,
+                    "dtype": DTYPES[dtype], "layers": [{"name": name, "shape": array.shape, **stats(array)}
+                                                       for name, array in arrays.items()],
+                    "predictions": predictions(samples, labels, arrays), "files": written})
+        return 0
+    show_inspection(title, arrays, samples, split, labels)
+    for path in written:
+        console.print(f"wrote {path}")
     return 0
 
 
@@ -78,71 +103,67 @@ def stats(array: np.ndarray) -> dict:
             "std": float(values.std())}
 
 
-def inspect_document(args, arrays: dict, labels: np.ndarray, written: list[Path]) -> dict:
-    document = {"model_id": args.model_id, "split": args.split, "samples": args.sample,
-                "labels": [int(label) for label in labels], "dtype": "float16" if args.dtype == "f16" else "float32",
-                "layers": [{"name": name, "shape": list(array.shape), **stats(array)}
-                           for name, array in arrays.items()]}
-    if "SoftM" in arrays:
-        document["predictions"] = [
-            {"sample": sample, "label": int(label), "predicted": int(np.argmax(probabilities)),
-             "probabilities": [round(float(p), 6) for p in probabilities]}
-            for sample, label, probabilities in zip(args.sample, labels, arrays["SoftM"])]
-    document["files"] = [str(path) for path in written]
-    return document
+def predictions(samples: list[int], labels: np.ndarray, arrays: dict) -> list[dict]:
+    """Each sample's label, predicted class and probabilities, when SoftM was asked for."""
+    return [{"sample": sample, "label": label, "predicted": np.argmax(probabilities), "probabilities": probabilities}
+            for sample, label, probabilities in zip(samples, labels, arrays.get("SoftM", ()))]
 
 
-def show_inspection(args, arrays: dict, labels: np.ndarray) -> None:
-    dtype = "float16" if args.dtype == "f16" else "float32"
-    table = Table("layer", "shape", "min", "max", "mean", "std", title=f"model {args.model_id}: {len(args.sample)} "
-                  f"{args.split} image(s), {dtype} activations")
+def show_inspection(title: str, arrays: dict, samples: list[int], split: str, labels: np.ndarray) -> None:
+    table = Table("layer", "shape", "min", "max", "mean", "std", title=title)
     for name, array in arrays.items():
         figures = stats(array)
         table.add_row(name, "×".join(map(str, array.shape)), *(f"{figures[key]:.4g}" for key in
                                                                ("min", "max", "mean", "std")))
-    console.print(table)
-    for sample, label, probabilities in zip(args.sample, labels, arrays.get("SoftM", ())):
-        predicted = int(np.argmax(probabilities))
-        verdict = "right" if predicted == label else "wrong"
-        console.print(f"{args.split} image #{sample}: label {label}, predicted {predicted} "
+    print_table(table)
+    for prediction in predictions(samples, labels, arrays):
+        predicted, probabilities = prediction["predicted"], prediction["probabilities"]
+        verdict = "right" if predicted == prediction["label"] else "wrong"
+        console.print(f"{split} image #{prediction['sample']}: label {prediction['label']}, predicted {predicted} "
                       f"(probability {float(probabilities[predicted]):.3f}, {verdict})")
 
 
 # ------------------------------------------------------------------------------------------------- graph
 
-def run_graph(args) -> int:
-    with connect(args) as client:
-        graph = client.graph(args.model_id)
+@click.command()
+@click.argument("model_id", metavar="MODEL")
+@click.option("--dot", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the Graphviz DOT text (render it with `dot -Tpng`)")
+@click.option("--png", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+              help="draw the layer chain as a PNG, like the seed's graph.viz")
+@client_options
+def graph(model_id: str, dot: Path | None, png: Path | None) -> int:
+    """The network: layers, output shapes, parameter counts.
+
+    MODEL: an id, a unique prefix of one, or latest."""
+    with connect() as client:
+        model_id = resolve_model(client, model_id)
+        network = client.graph(model_id)
     written = []
-    if args.dot:
-        path = Path(args.dot)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(graph.dot)
-        written.append(path)
-    if args.png:
-        written.append(draw_graph(graph, Path(args.png)))
-    if args.json:
-        print_json({"model_id": args.model_id, "parameter_count": graph.parameter_count,
-                    "layers": [layer_dict(layer) for layer in graph.layers], "dot": graph.dot,
-                    "files": [str(path) for path in written]})
+    if dot:
+        dot.parent.mkdir(parents=True, exist_ok=True)
+        dot.write_text(network.dot)
+        written.append(dot)
+    if png:
+        written.append(draw_graph(network, png))
+    if global_options().as_json:
+        print_json({"model_id": model_id, **message_dict(network), "files": written})
         return 0
     table = Table("layer", "operator", "attributes", "output shape", "parameters",
-                  title=f"model {args.model_id}: LeNet, {graph.parameter_count:,} parameters")
-    for layer in graph.layers:
+                  title=f"model {model_id}: LeNet, {network.parameter_count:,} parameters")
+    for layer in network.layers:
         table.add_row(layer.name, layer.op, layer.attributes, "×".join(map(str, layer.output_shape)),
                       f"{layer.parameter_count:,}" if layer.parameter_count else "")
-    console.print(table)
+    print_table(table)
     for path in written:
         console.print(f"wrote {path}")
     return 0
 
 
-def layer_dict(layer: pb.Layer) -> dict:
-    return {"name": layer.name, "op": layer.op, "attributes": layer.attributes,
-            "output_shape": list(layer.output_shape), "parameter_count": layer.parameter_count}
-
-
 def draw_graph(graph: pb.Graph, path: Path) -> Path:
     """The network's PNG (matplotlib, so no Graphviz install is needed; --dot gives the source for `dot`)."""
-    return plots.network_graph([layer_dict(layer) for layer in graph.layers], path,
+    return plots.network_graph([message_dict(layer) for layer in graph.layers], path,
                                title=f"LeNet — {graph.parameter_count:,} parameters")
+
+
+COMMANDS = [inspect, graph]

@@ -1,98 +1,187 @@
-"""Jobs and models: `lenet train|job|jobs|watch|cancel|models`."""
-from clients.cli.output import as_dict, client_options, connect, console, follow, job_line, print_json
-from protos.contract import HYPER_PARAMETERS
+"""Jobs and models: `lenet train|job|jobs|watch|cancel|models|rm`."""
+import click
+import grpc
+
+from clients.cli.output import (client_options, columns, connect, console, ctrl_c_leaves_job_running, follow,
+                                global_options, job_detail, job_line, kind, print_json, print_table, rpc_message,
+                                state)
+from protos.contract import HYPER_PARAMETERS, ID
 from protos.lenet.v1 import lenet_pb2 as pb
 
 
-def register(commands) -> None:
-    train = commands.add_parser("train", help="submit a training job (defaults: the seed's hyper-parameters)")
-    client_options(train)
-    for spec in HYPER_PARAMETERS:
+def hyper_parameter_options(command):
+    """A flag per protos.contract.HYPER_PARAMETERS entry, bounded as the contract bounds it. A flag left out is
+    not sent, so the service fills in the seed's value; a flag given is sent, zero included."""
+    for spec in reversed(HYPER_PARAMETERS):
         flag = "--" + spec.name.replace("_", "-")
         if spec.type is bool:
-            train.add_argument(flag, action="store_true", default=None, help=f"{spec.help} [{spec.default}]")
+            option = click.option(f"{flag}/--no-{flag[2:]}", spec.name, default=None,
+                                  help=f"{spec.help} [{'on' if spec.default else 'off'}]")
         else:
-            train.add_argument(flag, type=spec.type, default=None,
-                               help=f"{spec.help}, {spec.bounds()} [{spec.default}]")
-    train.add_argument("--limit", type=int, default=0, help="train on the first N training images [all 60,000]")
-    train.add_argument("--eval-limit", type=int, default=0, help="evaluate each epoch on the first N test images")
-    train.add_argument("--device", choices=["cpu", "gpu", "any"], default="cpu")
-    train.add_argument("--name", default="", help="model name [lenet]")
-    train.add_argument("--idempotency-key", default="", help="a retried submit with this key returns the same job")
-    train.add_argument("--wait", action="store_true", help="follow the job to its end with a progress bar")
-    train.set_defaults(run=run_train)
-
-    for name, helptext, run in [("job", "show one job", run_job), ("watch", "follow a job's progress", run_watch),
-                                ("cancel", "cancel a job", run_cancel)]:
-        command = commands.add_parser(name, help=helptext)
-        client_options(command)
-        command.add_argument("job_id")
-        command.set_defaults(run=run)
-
-    jobs = commands.add_parser("jobs", help="list jobs, newest first")
-    client_options(jobs)
-    jobs.add_argument("--limit", type=int, default=20)
-    jobs.set_defaults(run=run_jobs)
-
-    models = commands.add_parser("models", help="list trained models, newest first")
-    client_options(models)
-    models.add_argument("--limit", type=int, default=20)
-    models.set_defaults(run=run_models)
+            bounds = click.IntRange(spec.low, spec.high) if spec.type is int else \
+                click.FloatRange(spec.low, spec.high, min_open=spec.low_open, max_open=spec.high_open)
+            option = click.option(flag, spec.name, type=bounds, default=None, help=f"{spec.help} [{spec.default}]")
+        command = option(command)
+    return command
 
 
-def run_train(args) -> int:
-    with connect(args) as client:
-        job = client.train(limit=args.limit, eval_limit=args.eval_limit, device=args.device, model_name=args.name,
-                           idempotency_key=args.idempotency_key,
-                           **{spec.name: getattr(args, spec.name) for spec in HYPER_PARAMETERS})
-        if not args.json:
-            console.print(f"submitted {job_line(job)}")
-        if args.wait:
-            job = follow(client, job, quiet=args.json)
-        return report(job, args.json, wait=args.wait)
+def enum_choice(enum, unspecified: str) -> click.Choice:
+    """The enum's value names in lower case, as the filters of `lenet jobs` take them."""
+    return click.Choice([name.lower() for name in enum.keys() if name != unspecified], case_sensitive=False)
 
 
-def run_job(args) -> int:
-    with connect(args) as client:
-        return report(client.job(args.job_id), args.json)
+def enum_value(enum, name: str | None) -> int:
+    return enum.Value(name.upper()) if name else 0
 
 
-def run_watch(args) -> int:
-    with connect(args) as client:
-        job = client.job(args.job_id)
-        return report(follow(client, job, quiet=args.json), args.json, wait=True)
-
-
-def run_cancel(args) -> int:
-    with connect(args) as client:
-        return report(client.cancel(args.job_id), args.json)
-
-
-def report(job: pb.Job, as_json: bool, wait: bool = False) -> int:
-    if as_json:
-        print_json(as_dict(job))
+def report(job: pb.Job, wait: bool = False) -> int:
+    """Print the job; after following it, exit 1 unless it succeeded."""
+    if global_options().as_json:
+        print_json(job)
     else:
         console.print(job_line(job))
     return 1 if wait and job.state != pb.SUCCEEDED else 0
 
 
-def run_jobs(args) -> int:
-    with connect(args) as client:
-        jobs = client.jobs(args.limit)
-    if args.json:
-        print_json([as_dict(job) for job in jobs])
-    for job in [] if args.json else jobs:
-        console.print(job_line(job))
-    return 0
+@click.command()
+@hyper_parameter_options
+@click.option("--limit", type=click.IntRange(0), default=0, help="train on the first N training images [all 60,000]")
+@click.option("--eval-limit", type=click.IntRange(0), default=0,
+              help="evaluate each epoch on the first N test images [all 10,000]")
+@click.option("--device", type=click.Choice(["cpu", "gpu", "any"]), default="cpu", show_default=True)
+@click.option("--name", default="", help="model name [lenet]")
+@click.option("--idempotency-key", default="", help="a retried submit with this key returns the same job")
+@click.option("--wait", is_flag=True, help="follow the job to its end with a progress bar")
+@client_options
+def train(limit: int, eval_limit: int, device: str, name: str, idempotency_key: str, wait: bool,
+          **hyper_parameters) -> int:
+    """Submit a training job.
+
+    Hyper-parameters left out take the seed's values (in brackets)."""
+    with connect() as client:
+        job = client.train(limit=limit, eval_limit=eval_limit, device=device, model_name=name,
+                           idempotency_key=idempotency_key, **hyper_parameters)
+        if not wait:
+            return report(job)
+        quiet = global_options().as_json
+        with ctrl_c_leaves_job_running(job.id):
+            if not quiet:
+                console.print(f"submitted {job_line(job)}")
+            job = follow(client, job, quiet)
+        return report(job, wait=True)
 
 
-def run_models(args) -> int:
-    with connect(args) as client:
-        models = client.models(args.limit)
-    if args.json:
-        print_json([as_dict(model) for model in models])
+@click.command("job")
+@click.argument("job_id")
+@client_options
+def show_job(job_id: str) -> int:
+    """Show one job."""
+    with connect() as client:
+        return report(client.job(job_id))
+
+
+@click.command()
+@click.argument("job_id")
+@client_options
+def watch(job_id: str) -> int:
+    """Follow a job's progress to its end."""
+    with connect() as client, ctrl_c_leaves_job_running(job_id):
+        return report(follow(client, client.job(job_id), quiet=global_options().as_json), wait=True)
+
+
+@click.command()
+@click.argument("job_id")
+@client_options
+def cancel(job_id: str) -> int:
+    """Cancel a job.
+
+    A queued job is cancelled at once, a running one within a batch."""
+    with connect() as client:
+        return report(client.cancel(job_id))
+
+
+@click.command("jobs")
+@click.option("--state", "state_name", type=enum_choice(pb.JobState, "JOB_STATE_UNSPECIFIED"),
+              help="only jobs in this state")
+@click.option("--kind", "kind_name", type=enum_choice(pb.JobKind, "JOB_KIND_UNSPECIFIED"),
+              help="only jobs of this kind")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="at most N jobs")
+@client_options
+def list_jobs(state_name: str | None, kind_name: str | None, limit: int) -> int:
+    """List jobs, newest first."""
+    with connect() as client:
+        found = client.jobs(limit, kind=enum_value(pb.JobKind, kind_name), state=enum_value(pb.JobState, state_name))
+    if global_options().as_json:
+        print_json(found)
         return 0
-    for model in models:
-        console.print(f"{model.id}  {model.name:<12} {model.created_at}  {model.train_samples} images, "
-                      f"{model.hyper_parameters.epochs} epochs, test accuracy {model.metrics.test_accuracy:.4f}")
+    table = columns("ID", "KIND", "STATE", "CREATED", "DETAIL")
+    for listed in found:
+        table.add_row(listed.id, kind(listed), state(listed), listed.created_at, job_detail(listed))
+    print_table(table)
     return 0
+
+
+@click.command("models")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="at most N models")
+@client_options
+def list_models(limit: int) -> int:
+    """List trained models, newest first."""
+    with connect() as client:
+        found = client.models(limit)
+    if global_options().as_json:
+        print_json(found)
+        return 0
+    table = columns("ID", "NAME", "CREATED", "IMAGES", "EPOCHS", "ACCURACY")
+    for model in found:
+        table.add_row(model.id, model.name, model.created_at, str(model.train_samples),
+                      str(model.hyper_parameters.epochs), f"{model.metrics.test_accuracy:.4f}")
+    print_table(table)
+    return 0
+
+
+@click.command("rm")
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--model", "models_only", is_flag=True, help="the ids are models only (an id, a unique prefix of one "
+                                                           "or \"latest\")")
+@client_options
+def remove(ids: tuple[str, ...], models_only: bool) -> int:
+    """Delete ended jobs and models.
+
+    An id is tried as a job (deleted with its events and results), then as a model; a prefix or "latest" names a
+    model. Every id is tried even when one fails; the exit code is 1 if any failed."""
+    deleted, failed = [], False
+    with connect() as client:
+        for given in ids:
+            try:
+                entry = delete(client, given, models_only)
+            except grpc.RpcError as error:
+                entry, problem = None, rpc_message(error)
+            else:
+                problem = "NOT_FOUND: no job or model has this id"
+            if entry:
+                deleted.append(entry)
+            else:
+                click.echo(f"lenet: {given}: {problem}", err=True)
+                failed = True
+    if global_options().as_json:
+        print_json(deleted)
+    else:
+        for entry in deleted:
+            console.print(f"deleted {entry['kind']} {entry['id']}")
+    return 1 if failed else 0
+
+
+def delete(client, given: str, models_only: bool) -> dict | None:
+    """Delete the job or model `given` names: {"kind": …, "id": …}, or None when a full id is neither."""
+    if models_only or not ID.fullmatch(given):
+        return {"kind": "model", "id": client.delete_model(given)}
+    for kind_name, delete_one in (("job", client.delete_job), ("model", client.delete_model)):
+        try:
+            return {"kind": kind_name, "id": delete_one(given)}
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+    return None
+
+
+COMMANDS = [train, show_job, list_jobs, watch, cancel, list_models, remove]

@@ -1,40 +1,194 @@
-"""Shared CLI plumbing: gateway/--json options, JSON documents, rich console, job progress."""
-import argparse
+"""Shared CLI plumbing: the global options, one-line failures, the JSON serializer, the console and tables,
+and following a job with a progress bar."""
+import base64
+import contextlib
+import importlib
 import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
 
-from google.protobuf.json_format import MessageToDict
+import click
+import numpy as np
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
 
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
+from protos.settings import ClientSettings, load
 
-console = Console(highlight=False)
-
-
-def client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gateway", default=None, help="gateway address (default $LENET_GATEWAY or localhost:50051)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+console = Console(highlight=False, markup=False, emoji=False)   # print text as it is: ids, errors, logs
+console.soft_wrap = not console.is_terminal   # piped text is never wrapped at 80 columns
+PIPED_TABLE_WIDTH = 100_000                  # piped tables: as wide as their content, never wrapped or cut
 
 
-def connect(args) -> LenetClient:
-    return LenetClient(args.gateway)
+class Failure(click.ClickException):
+    """What went wrong, as one line on stderr (`lenet: MESSAGE`), and the exit code (1 unless told)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(" ".join(message.split()))
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"lenet: {self.message}", err=True)
 
 
-def as_dict(message) -> dict:
-    return MessageToDict(message, preserving_proto_field_name=True)
+def server_code(module: str):
+    """Import a server module on demand: the base install is only the client, and says so in one line."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise Failure(f"this command needs the server install (pip install 'lenet-service[server]'): {error}") \
+            from None
 
 
-def print_json(document) -> None:
-    print(json.dumps(document, indent=2, default=str))
+def rpc_message(error) -> str:
+    """A gRPC error as `CODE: details`."""
+    return f"{error.code().name}: {error.details()}"
+
+
+# -- global options: before or after the subcommand ---------------------------------------------------------------
+@dataclass
+class GlobalOptions:
+    """--gateway, --json, --token and --timeout as given on the command line (None, False: not given)."""
+    gateway: str | None = None
+    as_json: bool = False
+    token: str | None = None
+    timeout: float | None = None
+
+
+def global_options() -> GlobalOptions:
+    return click.get_current_context().find_root().ensure_object(GlobalOptions)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value) -> None:
+    """Keep an option given before or after the subcommand; the later one wins."""
+    if value is not None and value is not False:
+        setattr(ctx.find_root().ensure_object(GlobalOptions), param.name, value)
+
+
+OPTIONS = {
+    "gateway": click.option("--gateway", metavar="HOST:PORT", expose_value=False, callback=_remember,
+                            help="gateway address [$LENET_GATEWAY or localhost:50051]"),
+    "json": click.option("--json", "as_json", is_flag=True, expose_value=False, callback=_remember,
+                         help="print one JSON document (see the README's \"JSON output\")"),
+    "token": click.option("--token", metavar="TOKEN", expose_value=False, callback=_remember,
+                          help="bearer token for a secured gateway [$LENET_TOKEN]"),
+    "timeout": click.option("--timeout", metavar="SECONDS", type=click.FloatRange(0, min_open=True),
+                            expose_value=False, callback=_remember,
+                            help="deadline of each call [$LENET_TIMEOUT, else none]"),
+}
+
+
+def with_options(*names: str):
+    """Decorator: accept these global options here too, so they may follow the subcommand."""
+    def decorate(command):
+        for name in reversed(names):
+            command = OPTIONS[name](command)
+        return command
+    return decorate
+
+
+client_options = with_options("gateway", "json", "token", "timeout")
+
+
+def client_settings() -> ClientSettings:
+    """The environment's client settings, overridden by the options given."""
+    given = global_options()
+    overrides = {name: value for name, value in
+                 (("gateway", given.gateway), ("token", given.token), ("timeout", given.timeout)) if value is not None}
+    try:
+        return load(ClientSettings, **overrides)
+    except ValueError as error:
+        raise Failure(str(error)) from None
+
+
+def connect() -> LenetClient:
+    return LenetClient(settings=client_settings())
+
+
+def resolve_model(client: LenetClient, reference: str) -> str:
+    """The full id a model reference (id, unique prefix or "latest") names, so output shows which model ran."""
+    return client.model(reference).id
+
+
+# -- JSON: one serializer for every command ----------------------------------------------------------------------
+def jsonable(value):
+    """Any command's result as plain JSON values, by one set of rules: messages as dicts with the proto's field
+    names, every field without presence included (zero and empty too), enums by name, integers (int64 too) as
+    numbers, floats as numbers (float32 and float16 in their shortest form), NaN and ±Infinity as null, bytes as
+    base64, paths as strings."""
+    if isinstance(value, Message):
+        return message_dict(value)
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, np.floating):
+        return jsonable(float(str(value)))   # str: the shortest decimal that reads back as the same value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def message_dict(message: Message) -> dict:
+    """proto3 JSON with the proto's field names and every field without presence (as protobuf's
+    always_print_fields_with_no_presence), but int64 as numbers and NaN as null."""
+    return {field.name: _field_value(field, getattr(message, field.name)) for field in message.DESCRIPTOR.fields
+            if not field.has_presence or message.HasField(field.name)}
+
+
+def _field_value(field: FieldDescriptor, value):
+    if field.is_repeated:
+        return [_single_value(field, item) for item in value]
+    return _single_value(field, value)
+
+
+def _single_value(field: FieldDescriptor, value):
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        known = field.enum_type.values_by_number.get(value)
+        return known.name if known else value
+    if field.type == FieldDescriptor.TYPE_FLOAT:
+        return jsonable(np.float32(value))
+    return jsonable(value)
+
+
+def print_json(document, one_line: bool = False) -> None:
+    click.echo(json.dumps(jsonable(document), indent=None if one_line else 2, allow_nan=False))
+
+
+# -- text -------------------------------------------------------------------------------------------------------
+def columns(*headers: str, **options) -> Table:
+    """A borderless table for lists (`lenet jobs`, `lenet models`): ids in the first column, one row per line."""
+    table = Table(box=None, pad_edge=False, show_edge=False, **options)
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    return table
+
+
+def print_table(table: Table) -> None:
+    """In a terminal, fitted to its width; piped, as wide as the content, so `awk '{print $1}'` reads whole ids."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        Console(file=console.file, width=PIPED_TABLE_WIDTH, highlight=False, markup=False).print(table)
 
 
 def state(job: pb.Job) -> str:
     return pb.JobState.Name(job.state)
 
 
-def job_line(job: pb.Job) -> str:
-    kind = pb.JobKind.Name(job.kind).lower()
+def job_detail(job: pb.Job) -> str:
     detail = f"queue {job.queue}"
     if job.metrics.epoch:
         detail += f", epoch {job.metrics.epoch}, test accuracy {job.metrics.test_accuracy:.4f}"
@@ -44,15 +198,24 @@ def job_line(job: pb.Job) -> str:
         detail += f", model {job.model_id}"
     if job.error:
         detail += f", error: {job.error}"
-    return f"{job.id}  {kind:<8} {state(job):<9} {detail}"
+    return detail
 
 
+def kind(job: pb.Job) -> str:
+    return pb.JobKind.Name(job.kind).lower()
+
+
+def job_line(job: pb.Job) -> str:
+    return f"{job.id}  {kind(job):<8} {state(job):<9} {job_detail(job)}"
+
+
+# -- following a job ----------------------------------------------------------------------------------------------
 def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
-    """Watch a job to its end with a progress bar (batches of all epochs) and a line per epoch."""
+    """Watch a job to its end with a progress bar (batches of all epochs, time remaining) and a line per epoch."""
     epochs = job.train.hyper_parameters.epochs or 1
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), console=console, disable=quiet, transient=False) as progress:
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("left"),
+                  console=console, disable=quiet, transient=False) as progress:
         bar = progress.add_task(f"job {job.id}", total=None, info="queued")
         say = (lambda text: None) if quiet else progress.console.print
 
@@ -63,6 +226,9 @@ def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
                 progress.update(bar, total=epochs * event.batch.batches_per_epoch, completed=done,
                                 info=f"epoch {event.batch.epoch}/{epochs} train acc {event.batch.train_accuracy:.3f} "
                                      f"{event.batch.samples_per_second:,.0f} img/s")
+            elif kind == "evaluating":
+                progress.update(bar, info=f"epoch {event.evaluating.epoch}/{epochs} evaluating on "
+                                          f"{event.evaluating.samples:,} test images")
             elif kind == "epoch":
                 say(f"epoch {event.epoch.epoch:>2}/{epochs}  train accuracy {event.epoch.train_accuracy:.4f}  "
                     f"test accuracy {event.epoch.test_accuracy:.4f}  {event.epoch.elapsed_seconds:6.1f} s")
@@ -76,3 +242,15 @@ def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
                 say(event.log)
 
         return client.wait(job.id, show)
+
+
+@contextlib.contextmanager
+def ctrl_c_leaves_job_running(job_id: str):
+    """Ctrl-C while following a job stops the following only: say so, and how to follow or cancel the job."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        gateway = global_options().gateway
+        where = f" --gateway {gateway}" if gateway else ""
+        raise Failure(f"stopped following job {job_id}, which goes on: `lenet watch {job_id}{where}` follows it "
+                      f"again, `lenet cancel {job_id}{where}` cancels it", exit_code=130) from None

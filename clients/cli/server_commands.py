@@ -1,89 +1,132 @@
-"""Running the service: `lenet up`, `lenet gateway`, `lenet worker`, `lenet data fetch`."""
-import json
+"""Running the service: `lenet up`, `lenet gateway`, `lenet worker`, `lenet data fetch`.
+
+Server code (services/, Redis, Celery) is imported inside these commands only, so the client install runs every
+other command; `lenet worker` starts `python -m workers` and never imports that package itself.
+"""
+import importlib.util
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from clients.cli.output import console
+import click
 
-
-def register(commands) -> None:
-    up = commands.add_parser("up", help="run the embedded stack (Redis, CPU workers, gateway) until Ctrl-C")
-    up.add_argument("--port", type=int, default=50051)
-    up.add_argument("--workers", type=int, default=1, help="CPU worker processes [1]")
-    up.add_argument("--log-dir", default=None, help="where the children's logs go [a temporary folder]")
-    up.add_argument("--json", action="store_true", help="announce readiness as one JSON line")
-    up.set_defaults(run=run_up)
-
-    gateway = commands.add_parser("gateway", help="run only the gateway (store: $REDIS_URL)")
-    gateway.add_argument("--port", type=int, default=50051)
-    gateway.add_argument("--host", default="127.0.0.1")
-    gateway.set_defaults(run=run_gateway)
-
-    worker = commands.add_parser("worker", help="run one worker for one device (store and broker: $REDIS_URL)")
-    worker.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
-    worker.add_argument("--name", default=None)
-    worker.set_defaults(run=run_worker)
-
-    data = commands.add_parser("data", help="the MNIST files")
-    actions = data.add_subparsers(dest="action", required=True)
-    fetch = actions.add_parser("fetch", help="download the four official MNIST files and check their sha256")
-    fetch.add_argument("--dir", default=None, help="destination [$LENET_DATA_DIR or ~/.cache/lenet/mnist]")
-    fetch.add_argument("--mirror", action="append", default=None,
-                       help="base URL to download from (repeatable) [the usual public mirrors]")
-    fetch.add_argument("--json", action="store_true", help="print the files as one JSON document")
-    fetch.set_defaults(run=run_fetch)
+from clients.cli.output import Failure, console, global_options, print_json, server_code, with_options
+from protos import mnist
+from protos.settings import ServiceSettings, load
 
 
-def run_up(args) -> int:
-    from protos.settings import ServiceSettings
-    from services.stack import Stack
+def service_settings() -> ServiceSettings:
+    try:
+        return load(ServiceSettings)
+    except ValueError as error:
+        raise Failure(str(error)) from None
 
-    settings = ServiceSettings()
-    redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None  # REDIS_URL given
-    with Stack(settings, port=args.port, workers=args.workers, log_dir=args.log_dir, redis_url=redis_url) as stack:
-        if args.json:
-            print(json.dumps({"gateway": stack.address, "redis": stack.redis_url, "workers": args.workers,
-                              "log_dir": str(stack.log_dir)}), flush=True)
+
+def require_mnist(data_dir: Path) -> None:
+    """The workers train on the MNIST files: say where they were looked for and how to get them."""
+    for split in mnist.SPLIT_FILES:
+        try:
+            mnist.find_split_files(split, data_dir)
+        except mnist.DatasetError:
+            raise Failure(f"no MNIST {split} files in {data_dir}: run `lenet data fetch` (or set LENET_DATA_DIR to "
+                          f"the folder that holds them)") from None
+
+
+def require_redis(url: str) -> None:
+    """Fail in one line when REDIS_URL is malformed or nothing answers there, before any process starts."""
+    store, redis = server_code("services.store"), server_code("redis")
+    try:
+        store.Store(url).ping()
+    except (ValueError, OSError, redis.RedisError) as error:
+        raise Failure(f"cannot use Redis at {url} (REDIS_URL): {error}") from None
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="CPU worker processes")
+@click.option("--log-dir", type=click.Path(file_okay=False), help="where the children's logs go [a temporary folder]")
+@with_options("json")
+def up(port: int, workers: int, log_dir: str | None) -> int:
+    """Run Redis, CPU workers and a gateway until Ctrl-C.
+
+    It uses $REDIS_URL when set, else starts a private redis-server; MNIST must be in $LENET_DATA_DIR."""
+    settings = service_settings()
+    require_mnist(settings.data_dir)
+    redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None   # REDIS_URL given
+    if redis_url:
+        require_redis(redis_url)
+    stack = server_code("services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
+                                                  redis_url=redis_url)
+    try:
+        stack.start()
+    except (RuntimeError, TimeoutError) as error:
+        raise Failure(str(error)) from None
+    try:
+        if global_options().as_json:
+            print_json({"gateway": stack.address, "redis": stack.redis_url, "workers": workers,
+                        "log_dir": stack.log_dir}, one_line=True)
         else:
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
-                          f"{args.workers} CPU worker(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+                          f"{workers} CPU worker(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+        sys.stdout.flush()
         stopped = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
         stopped.wait()
-        console.print("stopping …")
+        click.echo("stopping …", err=True)
+    finally:
+        stack.stop()
     return 0
 
 
-def run_gateway(args) -> None:
-    from services.gateway.__main__ import main
-
-    main(["--port", str(args.port), "--host", args.host])
-
-
-def run_worker(args) -> None:
-    """The worker runs as its own program (`python -m workers`), which MXNet's threads need anyway."""
-    os.execv(sys.executable, [sys.executable, "-m", "workers", "--device", args.device,
-                              *(["--name", args.name] if args.name else [])])
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
+def gateway(port: int, host: str) -> None:
+    """Run only the gateway (Redis: $REDIS_URL)."""
+    require_redis(service_settings().redis_url)
+    server_code("services.gateway.__main__").main(["--port", str(port), "--host", host])
 
 
-def run_fetch(args) -> int:
-    from pathlib import Path
+@click.command()
+@click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True)
+@click.option("--name", help="worker name [DEVICE-RANDOM@HOST]")
+def worker(device: str, name: str | None) -> None:
+    """Run one worker for one device (Redis: $REDIS_URL)."""
+    if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("workers") is None:
+        raise Failure(f"a worker needs MXNet and the worker code: pip install 'lenet-service[{device}]'")
+    require_redis(service_settings().redis_url)
+    # Its own program (`python -m workers`): MXNet's threads must start in the process that runs the engine.
+    os.execv(sys.executable, [sys.executable, "-m", "workers", "--device", device, *(["--name", name] if name else [])])
 
-    from protos import mnist
-    from protos.settings import ServiceSettings
 
-    destination = Path(args.dir) if args.dir else ServiceSettings().data_dir
+@click.group()
+def data() -> None:
+    """The MNIST files."""
+
+
+@data.command()
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="destination [$LENET_DATA_DIR or ~/.cache/lenet/mnist]")
+@click.option("--mirror", "mirrors", multiple=True, metavar="URL",
+              help="base URL to download from (repeatable) [the usual public mirrors]")
+@with_options("json")
+def fetch(folder: Path | None, mirrors: tuple[str, ...]) -> int:
+    """Download the four official MNIST files and check their sha256."""
+    as_json = global_options().as_json
+    destination = folder or service_settings().data_dir
     try:
-        files = mnist.fetch(destination, mirrors=args.mirror or mnist.MIRRORS,
-                            log=(lambda *_: None) if args.json else console.print)
+        files = mnist.fetch(destination, mirrors=list(mirrors) or mnist.MIRRORS,
+                            log=(lambda *_: None) if as_json else console.print)
     except mnist.DatasetError as error:
-        print(f"lenet: {error}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps({"dir": str(destination), "files": [str(path) for path in files]}))
+        raise Failure(str(error)) from None
+    if as_json:
+        print_json({"dir": destination, "files": files})
     else:
         console.print(f"MNIST ready in {destination} ({len(files)} files)")
     return 0
+
+
+COMMANDS = [up, gateway, worker, data]

@@ -1,0 +1,69 @@
+"""`lenet` when something is wrong: one line on stderr naming the problem and a non-zero exit code, never a
+traceback; shell completion. No stack: nothing answers where these commands look."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from services.store.redis_server import free_port
+
+LENET = str(Path(sys.executable).parent / "lenet")
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([LENET, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+
+
+def one_line_error(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 1 and done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("lenet: "), done.stderr
+    return done.stderr
+
+
+def nowhere() -> str:
+    return f"127.0.0.1:{free_port()}"
+
+
+def test_an_unreachable_or_malformed_gateway_is_one_line():
+    assert one_line_error(run("--gateway", nowhere(), "jobs")).startswith("lenet: UNAVAILABLE: ")
+    assert one_line_error(run("models", LENET_GATEWAY=nowhere())).startswith("lenet: UNAVAILABLE: ")
+    assert "not an address" in one_line_error(run("jobs", "--gateway", "not an address"))
+
+
+def test_a_malformed_setting_is_one_line_naming_it():
+    assert one_line_error(run("jobs", LENET_TIMEOUT="soon")).startswith("lenet: bad setting: LENET_TIMEOUT:")
+    assert one_line_error(run("up", LENET_HEARTBEAT_SECONDS="-1")).startswith(
+        "lenet: bad setting: LENET_HEARTBEAT_SECONDS:")
+
+
+def test_a_bad_redis_url_is_one_line_before_anything_starts(data_dir):
+    port = free_port()
+    for command in (["up", "--port", str(port)], ["gateway", "--port", str(port)], ["worker"]):
+        for url in ("nonsense", f"redis://{nowhere()}/0"):
+            said = one_line_error(run(*command, REDIS_URL=url))
+            assert said.startswith(f"lenet: cannot use Redis at {url} (REDIS_URL): "), said
+
+
+def test_up_without_mnist_says_where_it_looked_and_how_to_get_it(tmp_path):
+    said = one_line_error(run("up", "--port", str(free_port()), LENET_DATA_DIR=str(tmp_path)))
+    assert str(tmp_path) in said and "`lenet data fetch`" in said and "LENET_DATA_DIR" in said
+
+
+def test_demo_with_a_gateway_that_does_not_answer_fails_rather_than_start_its_own(tmp_path):
+    address = nowhere()
+    for done in (run("demo", "--gateway", address, "--out", str(tmp_path)),
+                 run("demo", "--out", str(tmp_path), LENET_GATEWAY=address)):
+        assert one_line_error(done).startswith(f"lenet: no gateway answers at {address}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_errors_name_the_option():
+    refused = run("train", "--momentum", "1")   # [0, 1)
+    assert refused.returncode == 2 and "--momentum" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_shell_completion():
+    script = run("completion", "bash")
+    assert script.returncode == 0 and "_LENET_COMPLETE=bash_complete" in script.stdout
+    completed = run(_LENET_COMPLETE="bash_complete", COMP_WORDS="lenet jobs --state ca", COMP_CWORD="3")
+    assert completed.stdout.split() == ["plain,cancelled"]
