@@ -139,7 +139,10 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: 
     from workers.context import WorkerContext
 
     memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
-    store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
+    try:
+        store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
+    except ValueError as error:
+        sys.exit(f"worker {name}: REDIS_URL: {error}")
     worker = WorkerContext(name, device, lane(device, role), settings, store)
     record = pb.Worker(name=name, device=pb.Device.Value(device.upper()), lane=worker.lane,
                        host=socket.gethostname(), pid=os.getpid(), threads=threads,

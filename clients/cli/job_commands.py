@@ -1,4 +1,4 @@
-"""Jobs and models: `lenet train|job|jobs|watch|cancel|models|rm`."""
+"""Jobs, models and workers: `lenet train|job|jobs|watch|cancel|models|share|rm|workers|health`."""
 import click
 import grpc
 
@@ -139,6 +139,62 @@ def list_models(limit: int) -> int:
     return 0
 
 
+@click.command()
+@click.argument("model_id", metavar="MODEL")
+@click.option("--with", "add", multiple=True, metavar="USER", help="share it read-only with USER (repeatable)")
+@click.option("--stop", "remove", multiple=True, metavar="USER", help="stop sharing it with USER (repeatable)")
+@client_options
+def share(model_id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> int:
+    """Share a model read-only with other users of a secured gateway, or stop sharing it (only its owner may)."""
+    with connect() as client:
+        model = client.stub.ShareModel(pb.ShareModelRequest(model_id=model_id, add=add, remove=remove),
+                                       timeout=client.timeout)
+    if global_options().as_json:
+        print_json(model)
+    else:
+        console.print(f"model {model.id} is shared with: {', '.join(model.shared_with) or 'nobody'}")
+    return 0
+
+
+@click.command("workers")
+@client_options
+def list_workers() -> int:
+    """List the live workers (lane, host, what each runs) and what waits on each lane."""
+    with connect() as client:
+        found = client.stub.ListWorkers(pb.ListWorkersRequest(), timeout=client.timeout)
+    if global_options().as_json:
+        print_json(found)
+        return 0
+    table = columns("NAME", "LANE", "HOST", "PID", "THREADS", "JOB", "REQUESTS", "LAST SEEN")
+    for worker in found.workers:
+        table.add_row(worker.name, worker.lane, worker.host, str(worker.pid), str(worker.threads),
+                      worker.job_id or "-", str(worker.requests), worker.last_seen)
+    print_table(table)
+    lanes = columns("LANE", "WORKERS", "JOBS WAITING", "REQUESTS WAITING")
+    for lane in found.lanes:
+        lanes.add_row(lane.name, str(lane.workers), str(lane.jobs_waiting), str(lane.requests_waiting))
+    console.print()
+    print_table(lanes)
+    return 0
+
+
+@click.command()
+@client_options
+def health() -> int:
+    """Ask the gateway's grpc.health.v1 service; exit 0 when it is SERVING (a container health check)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with connect() as client:
+        status = health_pb2_grpc.HealthStub(client.channel).Check(
+            health_pb2.HealthCheckRequest(service="lenet.v1.Lenet"), timeout=client.timeout or 10).status
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+    if global_options().as_json:
+        print_json({"gateway": client.address, "status": name})
+    else:
+        console.print(f"{client.address}: {name}")
+    return 0 if status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
 @click.command("rm")
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
 @click.option("--model", "models_only", is_flag=True, help="the ids are models only (an id, a unique prefix of one "
@@ -184,4 +240,4 @@ def delete(client, given: str, models_only: bool) -> dict | None:
     return None
 
 
-COMMANDS = [train, show_job, list_jobs, watch, cancel, list_models, remove]
+COMMANDS = [train, show_job, list_jobs, watch, cancel, list_models, share, remove, list_workers, health]

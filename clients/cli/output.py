@@ -54,11 +54,14 @@ def rpc_message(error) -> str:
 # -- global options: before or after the subcommand ---------------------------------------------------------------
 @dataclass
 class GlobalOptions:
-    """--gateway, --json, --token and --timeout as given on the command line (None, False: not given)."""
+    """--gateway, --json, --token, --timeout, --tls and --ca as given on the command line (None, False: not
+    given)."""
     gateway: str | None = None
     as_json: bool = False
     token: str | None = None
     timeout: float | None = None
+    tls: bool = False
+    ca: Path | None = None
 
 
 def global_options() -> GlobalOptions:
@@ -81,6 +84,11 @@ OPTIONS = {
     "timeout": click.option("--timeout", metavar="SECONDS", type=click.FloatRange(0, min_open=True),
                             expose_value=False, callback=_remember,
                             help="deadline of each call [$LENET_TIMEOUT, else none]"),
+    "tls": click.option("--tls", is_flag=True, expose_value=False, callback=_remember,
+                        help="connect with TLS, verified with the system's CAs [$LENET_TLS]"),
+    "ca": click.option("--ca", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                       expose_value=False, callback=_remember,
+                       help="connect with TLS, verified with this PEM CA bundle [$LENET_CA]"),
 }
 
 
@@ -93,14 +101,15 @@ def with_options(*names: str):
     return decorate
 
 
-client_options = with_options("gateway", "json", "token", "timeout")
+client_options = with_options("gateway", "json", "token", "timeout", "tls", "ca")
 
 
 def client_settings() -> ClientSettings:
     """The environment's client settings, overridden by the options given."""
     given = global_options()
     overrides = {name: value for name, value in
-                 (("gateway", given.gateway), ("token", given.token), ("timeout", given.timeout)) if value is not None}
+                 (("gateway", given.gateway), ("token", given.token), ("timeout", given.timeout),
+                  ("tls", given.tls or None), ("ca", given.ca)) if value is not None}
     try:
         return load(ClientSettings, **overrides)
     except ValueError as error:

@@ -45,31 +45,39 @@ def require_redis(url: str) -> None:
 
 @click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True)
-@click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="CPU worker processes")
-@click.option("--log-dir", type=click.Path(file_okay=False), help="where the children's logs go [a temporary folder]")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="CPU worker nodes, each a training and a serving process")
+@click.option("--log-dir", type=click.Path(file_okay=False), help="keep the children's logs there [a temporary "
+                                                                  "folder, removed at exit]")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="serve the gateway's Prometheus metrics at "
+              "http://127.0.0.1:PORT/metrics, and each worker node's on the ports after it")
 @with_options("json")
-def up(port: int, workers: int, log_dir: str | None) -> int:
+def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None) -> int:
     """Run Redis, CPU workers and a gateway until Ctrl-C.
 
-    It uses $REDIS_URL when set, else starts a private redis-server; MNIST must be in $LENET_DATA_DIR."""
+    It uses $REDIS_URL when set, else starts a private redis-server with a random password; MNIST must be in
+    $LENET_DATA_DIR."""
     settings = service_settings()
     require_mnist(settings.data_dir)
     redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None   # REDIS_URL given
     if redis_url:
         require_redis(redis_url)
     stack = server_code("services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
-                                                  redis_url=redis_url)
+                                                  redis_url=redis_url, metrics_port=metrics_port)
     try:
         stack.start()
     except (RuntimeError, TimeoutError) as error:
         raise Failure(str(error)) from None
     try:
+        metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
         if global_options().as_json:
             print_json({"gateway": stack.address, "redis": stack.redis_url, "workers": workers,
-                        "log_dir": stack.log_dir}, one_line=True)
+                        "log_dir": stack.log_dir, "metrics": metrics}, one_line=True)
         else:
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
-                          f"{workers} CPU worker(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+                          f"{workers} CPU worker node(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+            for part, address in metrics.items():
+                console.print(f"metrics of the {part.replace('-', ' ')}: {address}")
         sys.stdout.flush()
         stopped = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -84,22 +92,29 @@ def up(port: int, workers: int, log_dir: str | None) -> int:
 @click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
-def gateway(port: int, host: str) -> None:
+@click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store holds records of "
+                                                   "token users (development only)")
+def gateway(port: int, host: str, insecure_dev: bool) -> None:
     """Run only the gateway (Redis: $REDIS_URL)."""
     require_redis(service_settings().redis_url)
-    server_code("services.gateway.__main__").main(["--port", str(port), "--host", host])
+    server_code("services.gateway.__main__").main(["--port", str(port), "--host", host,
+                                                   *(["--insecure-dev"] if insecure_dev else [])])
 
 
 @click.command()
 @click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True)
+@click.option("--role", type=click.Choice(["train", "serve", "both"]), default="both", show_default=True,
+              help="the lanes to serve: a training process, a serving process, or one of each")
 @click.option("--name", help="worker name [DEVICE-RANDOM@HOST]")
-def worker(device: str, name: str | None) -> None:
-    """Run one worker for one device (Redis: $REDIS_URL)."""
+@click.option("--check", is_flag=True, help="exit 0 when this host's worker processes of the role are alive")
+def worker(device: str, role: str, name: str | None, check: bool) -> None:
+    """Run a worker node for one device (Redis: $REDIS_URL)."""
     if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("workers") is None:
         raise Failure(f"a worker needs MXNet and the worker code: pip install 'lenet-service[{device}]'")
     require_redis(service_settings().redis_url)
     # Its own program (`python -m workers`): MXNet's threads must start in the process that runs the engine.
-    os.execv(sys.executable, [sys.executable, "-m", "workers", "--device", device, *(["--name", name] if name else [])])
+    os.execv(sys.executable, [sys.executable, "-m", "workers", "--device", device, "--role", role,
+                              *(["--name", name] if name else []), *(["--check"] if check else [])])
 
 
 @click.group()

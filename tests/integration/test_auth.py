@@ -87,3 +87,23 @@ def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured, 
     finally:
         opened.terminate()
         opened.wait(30)
+
+
+def test_lenet_share_with_a_token(secured):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model = Store(secured.redis_url).models.save(pb.Model(name="carols", owner="alice", device=pb.CPU), "{}", b"",
+                                                 pb.Graph())
+    lenet = str(Path(sys.executable).parent / "lenet")
+    env = {**os.environ, "LENET_GATEWAY": secured.address}
+    shared = subprocess.run([lenet, "share", model.id, "--with", "bob", "--token", "alice-secret", "--json"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert shared.returncode == 0, shared.stderr
+    assert json.loads(shared.stdout)["shared_with"] == ["bob"]
+    refused = subprocess.run([lenet, "share", model.id, "--with", "carol", "--token", "bob-secret"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr and "read-only" in refused.stderr

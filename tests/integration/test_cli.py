@@ -6,6 +6,7 @@ import signal
 import struct
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,16 @@ from services.store.redis_server import free_port
 LENET = str(Path(sys.executable).parent / "lenet")
 
 
-def test_up_train_wait_json_and_clean_stop(data_dir, tmp_path):
-    port = free_port()
-    up = subprocess.Popen([LENET, "up", "--port", str(port), "--log-dir", str(tmp_path)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+def test_up_train_wait_json_metrics_and_clean_stop(data_dir, tmp_path):
+    port, metrics_port = free_port(), free_port()
+    up = subprocess.Popen([LENET, "up", "--port", str(port), "--log-dir", str(tmp_path), "--metrics-port",
+                           str(metrics_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         ready = up.stdout.readline()
         assert f"127.0.0.1:{port}" in ready, ready
+        announced = [up.stdout.readline().strip() for _ in range(2)]
+        assert announced == [f"metrics of the gateway: http://127.0.0.1:{metrics_port}/metrics",
+                             f"metrics of the worker cpu0: http://127.0.0.1:{metrics_port + 1}/metrics"]
         env = {**os.environ, "LENET_GATEWAY": f"127.0.0.1:{port}"}
         done = subprocess.run([LENET, "train", "--epochs", "1", "--limit", "500", "--eval-limit", "200", "--wait",
                                "--json"], env=env, capture_output=True, text=True, timeout=300)
@@ -37,6 +41,11 @@ def test_up_train_wait_json_and_clean_stop(data_dir, tmp_path):
         missing = subprocess.run([LENET, "job", "deadbeefdeadbeef"], env=env, capture_output=True, text=True,
                                  timeout=60)
         assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+        gateway = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        assert 'lenet_rpcs_total{code="OK",method="SubmitTraining"} 1.0' in gateway
+        assert 'lenet_jobs{state="SUCCEEDED"} 1.0' in gateway
+        node = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port + 1}/metrics", timeout=10).read().decode()
+        assert 'lenet_worker_tasks_total{kind="train",outcome="succeeded"} 1.0' in node
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(60)
@@ -283,3 +292,21 @@ def test_ctrl_c_while_following_leaves_the_job_and_says_how_to_get_back(stack, c
     job = client.job(job_id)
     assert job.state == pb.QUEUED and not job.cancel_requested
     client.cancel(job_id)
+
+
+def test_health_workers_and_their_json(stack, client):
+    env = {**os.environ, "LENET_GATEWAY": stack.address}
+    healthy = subprocess.run([LENET, "health"], env=env, capture_output=True, text=True, timeout=60)
+    assert healthy.returncode == 0 and healthy.stdout.strip() == f"{stack.address}: SERVING"
+    down = subprocess.run([LENET, "health", "--gateway", f"127.0.0.1:{free_port()}", "--timeout", "3"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1 and len(down.stderr.strip().splitlines()) == 1 and "UNAVAILABLE" in down.stderr
+    listed = json.loads(subprocess.run([LENET, "workers", "--json"], env=env, capture_output=True, text=True,
+                                       timeout=60).stdout)
+    assert sorted(worker["lane"] for worker in listed["workers"]) == ["cpu.serve", "cpu.serve", "cpu.train",
+                                                                      "cpu.train"]
+    assert all(isinstance(worker["pid"], int) and worker["device"] == "CPU" for worker in listed["workers"])
+    assert {lane["name"] for lane in listed["lanes"]} == {"cpu.train", "cpu.serve", "gpu.train", "gpu.serve"}
+    text = subprocess.run([LENET, "workers"], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert text.splitlines()[0].split() == ["NAME", "LANE", "HOST", "PID", "THREADS", "JOB", "REQUESTS", "LAST",
+                                            "SEEN"]
