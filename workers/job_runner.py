@@ -77,23 +77,30 @@ def fail(worker: WorkerContext, job_id: str, error: Exception) -> None:
                                                     change=lambda job: setattr(job, "error", reason)))
 
 
-def run_training(worker: WorkerContext, tasks: TaskSender, job_id: str) -> None:
+def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], str]) -> None:
+    """Run a job from its start to its end: the lease, the outcome `work` returns (or FAILED with its error),
+    the task counter and the log lines, which all name the job."""
+    noun = {"train": "training", "evaluate": "evaluation"}[task]
     with logs.about(job_id=job_id):
         job = start(worker, job_id)
         if job is None:
             log.info("not started: the job has ended or another live worker holds it")
             return
-        log.info("training started (attempt %d)", job.attempts)
+        log.info("%s started (attempt %d)", noun, job.attempts)
         outcome = "failed"
         try:
-            outcome = _train(worker, job, tasks)
+            outcome = work(job)
         except Exception as error:
-            log.exception("training failed")
+            log.exception("%s failed", noun)
             fail(worker, job_id, error)
         finally:
             finish(worker, job_id)
-            metrics.TASKS.labels("train", outcome).inc()
-            log.info("training %s", outcome)
+            metrics.TASKS.labels(task, outcome).inc()
+            log.info("%s %s", noun, outcome)
+
+
+def run_training(worker: WorkerContext, tasks: TaskSender, job_id: str) -> None:
+    run(worker, job_id, "train", lambda job: _train(worker, job, tasks))
 
 
 def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> str:
@@ -161,21 +168,7 @@ def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> str:
 
 
 def run_evaluation(worker: WorkerContext, batcher: Batcher, job_id: str) -> None:
-    with logs.about(job_id=job_id):
-        job = start(worker, job_id)
-        if job is None:
-            log.info("not started: the job has ended or another live worker holds it")
-            return
-        outcome = "failed"
-        try:
-            outcome = _evaluate(worker, batcher, job)
-        except Exception as error:
-            log.exception("evaluation failed")
-            fail(worker, job_id, error)
-        finally:
-            finish(worker, job_id)
-            metrics.TASKS.labels("evaluate", outcome).inc()
-            log.info("evaluation %s", outcome)
+    run(worker, job_id, "evaluate", lambda job: _evaluate(worker, batcher, job))
 
 
 def _evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> str:
