@@ -5,6 +5,7 @@ import datetime
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 
 import grpc
@@ -76,12 +77,18 @@ def test_log_lines_are_json_and_name_the_job(observed):
         job = client.wait(client.train(epochs=1, limit=300, eval_limit=100).id)
         with pytest.raises(grpc.RpcError):
             client.cancel(job.id)                          # ended: FAILED_PRECONDITION, logged by the gateway
-    lines = [json.loads(line) for path in observed.log_dir.glob("*.log") for line in path.read_text().splitlines()
-             if line.startswith("{")]
-    about = [line for line in lines if line["job_id"] == job.id]
+    def lines() -> list[dict]:
+        return [json.loads(line) for path in observed.log_dir.glob("*.log")
+                for line in path.read_text().splitlines() if line.startswith("{")]
+
+    for _ in range(100):        # the worker logs its last line just after the job's end is visible
+        about = [line for line in lines() if line["job_id"] == job.id]
+        if {"training started (attempt 1)", "training succeeded"} <= {line["message"] for line in about}:
+            break
+        time.sleep(0.1)
     assert {"training started (attempt 1)", "training succeeded"} <= {line["message"] for line in about}
     assert all({"time", "level", "logger", "request_id"} <= set(line) for line in about)
-    refused = [line for line in lines if line["logger"] == "gateway" and job.id in line["message"]]
+    refused = [line for line in lines() if line["logger"] == "gateway" and job.id in line["message"]]
     assert refused and "FAILED_PRECONDITION" in refused[0]["message"]
 
 
