@@ -62,12 +62,12 @@ export async function evaluationView(root, id) {
     heat.querySelector(`td[data-prediction="${p}"][data-reference="${r}"]`).classList.add("selected");
     const label = (i) => result.labels[i];
     if (p === r) {
-      panel.replaceChildren(el("h3", {text: `${count} × ${label(r)} read right`}),
+      panel.replaceChildren(el("h3", {text: `${label(r)} read right: ${count} digits`}),
                             el("p", {class: "muted", text: "The evaluation keeps sample indices for errors only."}));
       return;
     }
     const indices = cellIndices.get(`${p},${r}`) || [];
-    const heading = el("h3", {text: `${count} × ${label(r)} read as ${label(p)}`});
+    const heading = el("h3", {text: `${label(r)} read as ${label(p)}: ${count} digit${count === 1 ? "" : "s"}`});
     if (!indices.length) { panel.replaceChildren(heading); return; }
     if (!result.split) {
       panel.replaceChildren(heading, el("p", {text: `Uploaded images at positions ${indices.join(", ")}`}));

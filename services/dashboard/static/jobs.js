@@ -56,11 +56,12 @@ export function jobView(root, id) {
   const epochs = el("div");
   const log = el("ol", {class: "event-log", id: "event-log"});
   const extra = el("div");
-  root.append(el("p", {}, el("a", {href: "#/jobs", text: "← all jobs"})), header, progress, facts, extra,
-              el("section", {class: "training", id: "curves"}, el("h3", {text: "Training curves"}),
-                 el("p", {class: "muted", text: "Per batch: running training accuracy within the epoch. " +
-                                                "Per epoch: training and test accuracy."}),
-                 chart, epochs),
+  root.append(el("p", {}, el("a", {href: "#/jobs", text: "← all jobs"})), header, progress,
+              el("div", {class: "job-columns"}, el("div", {}, facts, extra),
+                 el("section", {class: "training", id: "curves"}, el("h3", {text: "Training curves"}),
+                    el("p", {class: "muted", text: "Per batch: running training accuracy within the epoch. " +
+                                                   "Per epoch: training and test accuracy."}),
+                    chart, epochs)),
               el("section", {}, el("h3", {text: "Events"}), log));
   window.lenetCurve = [];
 
@@ -90,9 +91,9 @@ export function jobView(root, id) {
     }
     if (job.kind === "TRAIN") {
       const hp = job.train.hyper_parameters;
-      extra.append(el("p", {class: "muted", text: `${hp.epochs} epoch(s) on ${job.train.train_data.size} images, ` +
-        `batch ${hp.batch_size}, learning rate ${hp.learning_rate}, momentum ${hp.momentum}, ` +
-        `weight decay ${hp.weight_decay}, seed ${hp.seed}`}));
+      extra.append(el("p", {class: "muted", text: `${hp.epochs} epoch${hp.epochs === 1 ? "" : "s"} on ` +
+        `${Number(job.train.train_data.size).toLocaleString("en")} images, batch ${hp.batch_size}, learning rate ` +
+        `${hp.learning_rate}, momentum ${hp.momentum}, weight decay ${hp.weight_decay}, seed ${hp.seed}`}));
     }
     root.querySelector("#curves").hidden = job.kind !== "TRAIN";
     draw();
@@ -121,8 +122,13 @@ export function jobView(root, id) {
 
   function onEvent(event) {
     if (event.kind === "batch") {
-      const b = event.batch;
-      curve.batch.push([b.epoch - 1 + b.batch / b.batches_per_epoch, b.train_accuracy]);
+      const b = event.batch, done = b.epoch - 1 + b.batch / b.batches_per_epoch;
+      curve.batch.push([done, b.train_accuracy]);
+      if (job?.state === "RUNNING") {
+        progress.replaceChildren(progressBar({fraction: Math.min(done / curve.epochs, 1),
+                                              label: `epoch ${b.epoch}/${curve.epochs}, batch ${b.batch}/` +
+                                                     `${b.batches_per_epoch}`}));
+      }
     } else if (event.kind === "epoch") {
       const m = event.epoch;
       curve.epochTrain.push([m.epoch, m.train_accuracy]);
