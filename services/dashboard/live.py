@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.dashboard import payloads
 from services.gateway.service import Caller, LenetService
@@ -104,19 +103,31 @@ class BatchFollower:
             pass
 
 
+def on_change(caller: Caller, name: str, read: Callable[[], dict], compared: Callable[[dict], dict] = dict
+               ) -> Iterator[Message | None]:
+    """`read()` every POLL_SECONDS while the caller is there, sent as event `name` whenever what `compared` keeps
+    of it has changed."""
+    last = None
+    while caller.active():
+        document = read()
+        yield Message(name, document) if compared(document) != last else None
+        last = compared(document)
+        pause(caller)
+
+
 def job_table(service: LenetService, kind: int, state: int) -> Callable[[Caller], Iterator]:
     """The newest jobs (filtered by kind and state) with their progress, sent whenever they change."""
+    request = pb.ListJobsRequest(kind=kind, state=state, page_size=TABLE_SIZE)
+
     def stream(caller: Caller) -> Iterator[Message | None]:
-        batches, last = BatchFollower(service, caller), None
-        request = pb.ListJobsRequest(kind=kind, state=state, page_size=TABLE_SIZE)
-        while caller.active():
+        batches = BatchFollower(service, caller)
+
+        def read() -> dict:
             page = service.list_jobs(request, caller)
             batches.follow(list(page.jobs))
-            document = {"jobs": [payloads.job(job, batches.latest.get(job.id)) for job in page.jobs],
-                        "more": bool(page.next_page_token)}
-            yield Message("jobs", document) if document != last else None
-            last = document
-            pause(caller)
+            return {"jobs": [payloads.job(job, batches.latest.get(job.id)) for job in page.jobs],
+                    "more": bool(page.next_page_token)}
+        return on_change(caller, "jobs", read)
     return stream
 
 
@@ -124,15 +135,8 @@ def job_table(service: LenetService, kind: int, state: int) -> Callable[[Caller]
 def worker_table(service: LenetService) -> Callable[[Caller], Iterator]:
     """ListWorkers (live workers, and what waits on each lane), sent whenever it changes but for heartbeats."""
     def stream(caller: Caller) -> Iterator[Message | None]:
-        last = None
-        while caller.active():
-            document = payloads.message(service.list_workers(pb.ListWorkersRequest(), caller))
-            unchanged = {**document, "workers": [{**w, "last_seen": ""} for w in document.get("workers", [])]}
-            yield Message("workers", document) if unchanged != last else None
-            last = unchanged
-            pause(caller)
+        return on_change(caller, "workers",
+                         lambda: payloads.message(service.list_workers(pb.ListWorkersRequest(), caller)),
+                         lambda document: {**document, "workers": [{**worker, "last_seen": ""}
+                                                                   for worker in document.get("workers", [])]})
     return stream
-
-
-def ended(job: pb.Job) -> bool:
-    return job.state in FINAL_STATES

@@ -1,35 +1,16 @@
 """Run the gateway: `python -m services.gateway [--port 50051] [--host 127.0.0.1]` (settings: protos/settings.py)."""
-import argparse
-import logging
 import signal
-import sys
 import threading
 
-import redis
-
-from protos.settings import ServiceSettings, load
-from services import memory
+from services import entry_point, memory
 from services.gateway import recovery
-from services.gateway.auth import Auth
 from services.gateway.grpc_server import build
 from services.gateway.service import LenetService
-from services.store import Store
 from services.task_queue import TaskQueue
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m services.gateway", description=__doc__)
-    parser.add_argument("--port", type=int, default=50051)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load(ServiceSettings)
-        auth = Auth(settings.tokens)
-        store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
-        store.ping()
-    except (ValueError, OSError, redis.RedisError) as error:
-        sys.exit(f"gateway: {error}")
+    args, settings, auth, store = entry_point.start("gateway", __doc__, 50051, argv)
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     tasks = TaskQueue(settings.redis_url)
     server, port = build(LenetService(store, tasks, settings), auth, args.port, args.host)

@@ -194,7 +194,12 @@ def evaluation_job(browser, dashboard, client, trained_model) -> str:
 def test_the_model_page_shows_parameters_history_graph_and_exports(browser, dashboard, client, trained_model,
                                                                    screenshot):
     model = client.model(trained_model.model_id)
-    show(browser, dashboard, f"#/models/{model.id}")
+    show(browser, dashboard, "#/models")
+    listed = [row.get_attribute("data-model") for row in browser.find_elements(By.CSS_SELECTOR, "table.models tr")]
+    assert listed[1:] == [m.id for m in client.models()]
+    screenshot(browser, "models")
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-model='{model.id}']").click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".page[data-ready='1'] table.hyper"))
     hyper = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
              for row in browser.find_elements(By.CSS_SELECTOR, "table.hyper tbody tr")}
     assert hyper["epochs"] == "1" and hyper["batch_size"] == "100" and hyper["init_scale"] == "0.07"
@@ -211,13 +216,19 @@ def test_the_model_page_shows_parameters_history_graph_and_exports(browser, dash
     assert {node["name"] for node in json.loads(body)["nodes"]} >= {"Conv1", "SoftM"}
     status, _, body = http(dashboard, links["lenet.dot"].split("/", 3)[3])
     assert status == 200 and body.decode() == client.graph(model.id).dot
+    status, _, body = http(dashboard, links["small.onnx"].split("/", 3)[3])      # converted by a serving worker
+    assert status == 200 and len(body) > 4 * 431_080 and b"SoftM" in body
     screenshot(browser, "model")
 
 
 def test_a_click_on_a_confusion_matrix_cell_shows_its_digits(browser, dashboard, client, evaluation_job, screenshot):
     evaluation = client.evaluation(evaluation_job)
     worst = evaluation.worst[0]
-    show(browser, dashboard, f"#/evaluations/{evaluation_job}")
+    show(browser, dashboard, "#/evaluations")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{evaluation_job}']"))
+    screenshot(browser, "evaluations")
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-job='{evaluation_job}']").click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".page[data-ready='1'] #confusion"))
     counts = [[int(cell.text) for cell in row.find_elements(By.CSS_SELECTOR, "td.count")]
               for row in browser.find_elements(By.CSS_SELECTOR, "#confusion tbody tr")]
     assert np.array_equal(counts, np.reshape(evaluation.confusion_matrix, (10, 10)))
