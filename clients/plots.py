@@ -199,40 +199,43 @@ def confusion_heatmap(table, path, labels: Sequence[str] | None = None,
 
 def feature_maps(maps, path, title: str = "", ncols: int | None = None, shared: bool = False) -> Path:
     """All C channel images of one sample (the seed's image() grids), no ticks, ten to a row. Each map is scaled
-    on its own, as R's image() does (`shared`: one scale for the whole layer instead), on value_scale's colours."""
+    on its own, as R's image() does (`shared`: one scale for the whole layer instead), on value_scale's colours.
+    Laid out by hand: constrained layout takes seconds over fifty axes."""
     maps = _array(maps, 3, "feature_maps", "(C, H, W)")
     c, h, w = maps.shape
     ncols = _cols(c, ncols or 10)
     nrows = math.ceil(c / ncols)
-    cell = FIGURE_WIDTH / max(ncols, 10)   # a map never wider than a tenth of the figure
-    fig = _figure(nrows * cell * h / w * 1.08 + 0.75 + (0.4 if title else 0))
-    grid = fig.add_gridspec(2, 1, height_ratios=[nrows * cell * h / w * 1.08, 0.35])
-    maps_grid = grid[0].subgridspec(nrows, ncols, wspace=0.08, hspace=0.25)
+    cell = FIGURE_WIDTH / max(ncols, 10)            # a map never wider than a tenth of the figure
+    side, label = cell * 0.8, 0.2                   # a map's width; room for its number above it
+    row = side * h / w + label + 0.06
+    top, legend = (0.45 if title else 0.05), 0.8
+    height = top + nrows * row + legend
+    fig = _figure(height, layout=None)
+    left = (FIGURE_WIDTH - ncols * cell) / 2 + (cell - side) / 2
     cmap, low, high = value_scale(maps)
     for i, m in enumerate(maps):
-        ax = fig.add_subplot(maps_grid[i // ncols, i % ncols])
+        x, y = left + (i % ncols) * cell, height - top - (i // ncols + 1) * row
+        ax = fig.add_axes((x / FIGURE_WIDTH, y / height, side / FIGURE_WIDTH, side * h / w / height))
         if not shared:
             cmap, low, high = value_scale(m)
-        ax.imshow(m, cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+        ax.imshow(m, cmap=cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
         ax.set_title(str(i), fontsize=9, pad=2)
         _no_ticks(ax)
-    legend = fig.add_subplot(grid[1])
+    bar = fig.add_axes((0.3, 0.42 / height, 0.4, 0.16 / height))
     signed = float(maps.min()) < 0
     if shared:
-        _colorbar(fig, legend, cmap, low, high, "value (one scale for the layer)")
+        _colorbar(fig, bar, cmap, low, high, "value (one scale for the layer)")
     else:
-        _colorbar(fig, legend, SIGNED_CMAP if signed else HEAT_CMAP, -1.0 if signed else 0.0, 1.0,
+        _colorbar(fig, bar, SIGNED_CMAP if signed else HEAT_CMAP, -1.0 if signed else 0.0, 1.0,
                   "each map scaled to its own largest |value|", ["−max", "0", "+max"] if signed else ["0", "max"])
     if title:
-        fig.suptitle(title, fontsize=12)
+        fig.suptitle(title, fontsize=12, y=1 - 0.12 / height, va="top")
     return _save(fig, path)
 
 
 def _colorbar(fig: Figure, ax, cmap, low: float, high: float, label: str, tick_labels: list[str] | None = None):
-    """A short horizontal colour bar in `ax` (which it centres and narrows)."""
-    ax.set_axis_off()
-    inset = ax.inset_axes((0.3, 0.35, 0.4, 0.45))
-    bar = fig.colorbar(ScalarMappable(norm=Normalize(low, high), cmap=cmap), cax=inset, orientation="horizontal")
+    """A horizontal colour bar drawn in `ax`."""
+    bar = fig.colorbar(ScalarMappable(norm=Normalize(low, high), cmap=cmap), cax=ax, orientation="horizontal")
     if tick_labels:
         bar.set_ticks(np.linspace(low, high, len(tick_labels)), labels=tick_labels)
     bar.ax.tick_params(labelsize=9, length=2)

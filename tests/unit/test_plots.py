@@ -87,6 +87,7 @@ def test_layer_figures_all_layers(tmp_path):
     assert {p.name for p in (tmp_path / "layers").iterdir()} == {f"layer-{k}.png" for k in expected}
     for path in out.values():
         assert_png(path, min_wh=(300, 100))
+    assert {mpimg.imread(path).shape[1] for path in out.values()} == {plots.DISPLAY_WIDTH * plots.SCALE}
     conv1, conv2 = mpimg.imread(out["Conv1"]), mpimg.imread(out["Conv2"])
     assert conv1.shape[1] == conv2.shape[1] and conv2.shape[0] > conv1.shape[0]    # 2×10 maps vs 5×10, one width
 
@@ -126,8 +127,9 @@ def test_every_figure_is_one_width_at_twice_the_display_resolution(tmp_path):
              plots.training_curve([1, 2], [0.9, 0.95], [0.92, 0.96], tmp_path / "t.png"),
              plots.network_graph([{"name": "Conv1", "op": "Convolution", "attributes": "5×5, 20 filters",
                                    "output_shape": (20, 24, 24), "parameter_count": 520}], tmp_path / "g.png"),
-             *plots.layer_figures({name: RNG.normal(size=(1, *shape)) for name, shape in LAYER_SHAPES.items()}, 0,
-                                  tmp_path, titles=False).values()]
+             plots.feature_maps(RNG.normal(size=(20, 12, 12)), tmp_path / "f.png"),
+             plots.strip(RNG.normal(size=500), tmp_path / "s.png"),
+             plots.bars(RNG.normal(size=10), tmp_path / "b.png", true=3)]   # the rest: test_layer_figures_all_layers
     widths = {mpimg.imread(path).shape[1] for path in paths}
     assert widths == {plots.DISPLAY_WIDTH * plots.SCALE}
 
