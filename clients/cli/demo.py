@@ -2,13 +2,15 @@
 
 It uses the gateway given by --gateway / $LENET_GATEWAY, which must answer; given none, the default gateway when
 one answers, else it brings up the embedded stack (and MNIST, when missing) for its own duration. It prints what
-the notebook prints and writes an HTML report with every figure beside it.
+the notebook prints and writes one self-contained HTML report (figures embedded; each also saved as a PNG beside
+it).
 """
 import contextlib
 from pathlib import Path
 
 import click
 import grpc
+import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.table import Table
 
@@ -16,8 +18,8 @@ from clients import plots
 from clients.cli import evaluate_commands as evaluate
 from clients.cli.output import Failure, client_settings, console, follow, server_code, with_options
 from clients.cli.server_commands import service_settings
-from clients.client import LenetClient
-from clients.report import Report
+from clients.client import LenetClient, confusion_matrix
+from clients.report import Report, Section
 from protos import mnist
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ClientSettings
@@ -100,8 +102,9 @@ def show_data(client: LenetClient, report: Report, out: Path) -> None:
     images, labels = client.samples(range(5), split="train")
     console.print(f"Labels: {', '.join(map(str, labels))}")
     figure = plots.digits(images, [f"label {label}" for label in labels], out / "digits.png")
-    report.section("The data").text(f"The first five training digits; labels: {', '.join(map(str, labels))}.") \
-        .figure(figure, "The first five MNIST training digits")
+    report.section("The data", "data").text("MNIST: 60,000 training and 10,000 test images of 28×28 grey pixels.") \
+        .figure(figure, f"The first five training digits, drawn as the seed's show_digit does; labels: "
+                        f"{', '.join(map(str, labels))}.")
 
 
 def train(client: LenetClient, report: Report, out: Path, options: dict) -> pb.Model | None:
@@ -111,22 +114,31 @@ def train(client: LenetClient, report: Report, out: Path, options: dict) -> pb.M
     if job.state != pb.SUCCEEDED:
         console.print(f"training ended {pb.JobState.Name(job.state)}: {job.error}")
         return None
+    return show_training(client, report, out, job)
+
+
+def show_training(client: LenetClient, report: Report, out: Path, job: pb.Job) -> pb.Model:
+    """The training section for a finished training job; the report's header names its model."""
     model = client.model(job.model_id)
+    report.about["model"] = f"{model.id} ({model.name})"
     history = list(model.history)
     console.print(f"test accuracy {history[-1].test_accuracy:.4f} after {len(history)} epoch(s) "
                   f"(the seed reports {SEED_ACCURACY} after 20); model {model.id}")
     curve = plots.training_curve([m.epoch for m in history], [m.train_accuracy for m in history],
-                                 [m.test_accuracy for m in history], out / "training-curve.png")
+                                 [m.test_accuracy for m in history], out / "training-curve.png", title="")
     hp = model.hyper_parameters
-    report.section("Training") \
-        .text(f"Job {job.id} trained model {model.id} on {model.train_samples:,} images: {hp.epochs} epochs, batch "
+    report.section("Training", "training") \
+        .text(f"Job {job.id} trained model {model.id} on {model.train_samples:,} images: {hp.epochs} "
+              f"epoch{'s' if hp.epochs != 1 else ''}, batch "
               f"{hp.batch_size}, SGD learning rate {hp.learning_rate:g}, momentum {hp.momentum:g}, weight decay "
-              f"{hp.weight_decay:g}, seed {hp.seed}, raw 0–255 pixels, initial weights uniform in "
-              f"±{hp.init_scale:g}. The seed notebook reports {SEED_ACCURACY} after 20 epochs on 60,000.") \
+              f"{hp.weight_decay:g}, seed {hp.seed}, {'0–1' if hp.normalize else 'raw 0–255'} pixels, initial "
+              f"weights uniform in ±{hp.init_scale:g}. The seed notebook reports {SEED_ACCURACY} after 20 epochs "
+              f"on 60,000.") \
         .table(["epoch", "train accuracy", "test accuracy", "seconds"],
                [[m.epoch, f"{m.train_accuracy:.4f}", f"{m.test_accuracy:.4f}", f"{m.elapsed_seconds:.1f}"]
                 for m in history]) \
-        .figure(curve, "Accuracy per epoch")
+        .figure(curve, f"Training accuracy (blue) and test accuracy (red) after each epoch; last test accuracy "
+                       f"{history[-1].test_accuracy:.4f}.", alt="Accuracy per epoch")
     return model
 
 
@@ -141,12 +153,18 @@ def show_graph(client: LenetClient, report: Report, out: Path, model: pb.Model) 
     console.print(table)
     console.print(f"{graph.parameter_count:,} parameters")
     (out / "lenet.dot").write_text(graph.dot)
-    section = report.section("The network").table(["layer", "operator", "output shape", "parameters", "attributes"],
-                                                  rows)
-    section.text(f"{graph.parameter_count:,} parameters. Graphviz source: lenet.dot.")
-    with contextlib.suppress(ImportError):  # the graph drawing lives with `lenet graph`
-        from clients.cli.inspect_commands import draw_graph
-        section.figure(draw_graph(graph, out / "graph.png"), "LeNet, as the seed's graph.viz draws it")
+    section = report.section("The network", "network").table(
+        ["layer", "operator", "output shape", "parameters", "attributes"], rows)
+    section.text(f"{graph.parameter_count:,} parameters.")
+    drawing = plots.network_graph([{"name": layer.name, "op": layer.op, "attributes": layer.attributes,
+                                    "output_shape": list(layer.output_shape), "parameter_count": layer.parameter_count}
+                                   for layer in graph.layers], out / "graph.png")
+    section.figure(drawing, "Each node: operator, layer name and settings, coloured by operator as the seed's "
+                            "graph.viz; under it the output shape for one image and the parameter count.",
+                   alt="LeNet's layers from input to SoftM")
+    section.download("lenet.dot", graph.dot.encode(), "text/vnd.graphviz",
+                     "Download the Graphviz source (lenet.dot; render it with dot -Tsvg)")
+    section.source("Graphviz source", graph.dot)
 
 
 def show_evaluation(client: LenetClient, report: Report, out: Path, model: pb.Model) -> pb.Evaluation:
@@ -155,14 +173,41 @@ def show_evaluation(client: LenetClient, report: Report, out: Path, model: pb.Mo
     evaluation = client.evaluation(job.id)
     text = evaluate.report(evaluation)
     console.print(text, markup=False)
-    figures = evaluate.write_plots(client, evaluation, out)
-    section = report.section("Evaluation").pre(text)
-    captions = {"confusion.png": "Confusion matrix (rows: prediction, columns: reference)",
-                "worst-digits.png": "The worst case: digits of the most confused pair",
-                "worst-probabilities.png": "Their class probabilities"}
-    for figure in figures:
-        section.figure(figure, captions.get(figure.name, figure.stem))
+    section = report.section("Evaluation", "evaluation").text(
+        f"Evaluation job {job.id}: {evaluate.describe(evaluation)}, printed as caret prints them.").pre(text)
+    labels = list(evaluation.labels)
+    worst = [(cell.prediction, cell.reference) for cell in evaluation.worst]
+    confusion = plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", labels, title="",
+                                        highlight=worst)
+    section.figure(confusion, f"Confusion matrix (rows: prediction, columns: reference, as caret's cm$table) on a "
+                              f"log colour scale; accuracy {evaluation.overall.accuracy:.4f}.",
+                   alt="Confusion matrix heat map")
+    show_worst_case(client, section.subsection("The worst case", "worst-case"), out, evaluation)
     return evaluation
+
+
+def show_worst_case(client: LenetClient, section: Section, out: Path, evaluation: pb.Evaluation) -> None:
+    """The seed's worst case: digits of the most confused pair, and their class probabilities."""
+    chosen = evaluate.worst_samples(evaluation)
+    if not chosen or evaluation.dataset.HasField("images"):
+        section.text("Nothing to show: no digit was misclassified, or the images were uploaded.")
+        return
+    labels = list(evaluation.labels)
+    by_index = {m.index: m for m in evaluation.misclassified}
+    picked = [by_index[i] for i in chosen]
+    pairs = " and ".join(f"{labels[c.reference]} read as {labels[c.prediction]} ({c.count} times)"
+                         for c in evaluation.worst)
+    digits, _ = client.samples(chosen, evaluation.dataset.split or "test")
+    section.text(f"The largest off-diagonal count: {pairs}. The first {len(chosen)} of those digits, and the "
+                 f"probabilities the network gives each class for them.")
+    section.figure(plots.digits(digits, [f"#{m.index}: {labels[m.reference]} → {labels[m.prediction]}" for m in picked],
+                                out / "worst-digits.png"),
+                   "Test index: true class → predicted class.", alt=f"Digits {pairs}")
+    section.figure(plots.probability_bars(np.array([m.probabilities for m in picked]), [f"#{m.index}" for m in picked],
+                                          out / "worst-probabilities.png", true=[m.reference for m in picked],
+                                          pred=[m.prediction for m in picked]),
+                   "Class probabilities per digit: green the true class, red the predicted one.",
+                   alt="Class probabilities of the worst-case digits")
 
 
 def show_layers(client: LenetClient, report: Report, out: Path, model: pb.Model, evaluation: pb.Evaluation) -> None:
@@ -173,13 +218,21 @@ def show_layers(client: LenetClient, report: Report, out: Path, model: pb.Model,
     wrong = next(m for m in evaluation.misclassified if m.index == sample)
     console.rule(f"Inside the network: test image #{sample} ({wrong.reference} read as {wrong.prediction})")
     activations = client.inspect(model.id, [sample])
-    figures = plots.layer_figures(activations, 0, out, f"test image #{sample}")
+    figures = plots.layer_figures(activations, 0, out, f"test image #{sample}", true=wrong.reference, titles=False)
     console.print(", ".join(f"{layer} {'×'.join(map(str, array.shape[1:]))}" for layer, array in activations.items()))
-    section = report.section("Inside the network").text(
+    section = report.section("Inside the network", "layers").text(
         f"Every layer's output for test image #{sample}, a {wrong.reference} the network reads as "
-        f"{wrong.prediction}, streamed by Inspect.")
-    for name, figure in figures.items():
-        section.figure(figure, name.replace("-bars", " (bar chart)"))
+        f"{wrong.prediction}, streamed by Inspect. As R's image() in the seed, each feature map is scaled on its own; "
+        f"signed outputs are drawn blue (negative), white (0) and red (positive), non-negative ones (SoftM) in R's "
+        f"heat colours from red (0) to pale yellow (the largest). Bars: green the true class, red the predicted one.")
+    for layer, array in activations.items():
+        values = array[0]
+        part = section.subsection(layer, f"layer-{layer}")
+        part.figure(figures[layer], f"{plots.describe_layer(values.shape)}; values from {values.min():.4g} to "
+                                    f"{values.max():.4g}.", alt=f"{layer} output of test image #{sample}")
+        if f"{layer}-bars" in figures:
+            part.figure(figures[f"{layer}-bars"], "The same values as bars, one per class.",
+                        alt=f"{layer} output per class")
 
 
 COMMANDS = [demo]

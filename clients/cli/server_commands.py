@@ -51,8 +51,10 @@ def require_redis(url: str) -> None:
                                                                   "folder, removed at exit]")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="serve the gateway's Prometheus metrics at "
               "http://127.0.0.1:PORT/metrics, and each worker node's on the ports after it")
+@click.option("--dashboard-port", type=click.IntRange(0, 65535), help="serve the live dashboard at "
+              "http://127.0.0.1:PORT/ (0: a free port)")
 @with_options("json")
-def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None) -> int:
+def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, dashboard_port: int | None) -> int:
     """Run Redis, CPU workers and a gateway until Ctrl-C.
 
     It uses $REDIS_URL when set, else starts a private redis-server with a random password; MNIST must be in
@@ -63,7 +65,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None) -
     if redis_url:
         require_redis(redis_url)
     stack = server_code("services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
-                                                  redis_url=redis_url, metrics_port=metrics_port)
+                                                  redis_url=redis_url, metrics_port=metrics_port,
+                                                  dashboard_port=dashboard_port)
     try:
         stack.start()
     except (RuntimeError, TimeoutError) as error:
@@ -72,10 +75,13 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None) -
         metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
         if global_options().as_json:
             print_json({"gateway": stack.address, "redis": stack.redis_url, "workers": workers,
-                        "log_dir": stack.log_dir, "metrics": metrics}, one_line=True)
+                        "log_dir": stack.log_dir, "metrics": metrics, "dashboard": stack.dashboard_url},
+                       one_line=True)
         else:
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
                           f"{workers} CPU worker node(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+            if stack.dashboard_url:
+                console.print(f"dashboard: {stack.dashboard_url}")
             for part, address in metrics.items():
                 console.print(f"metrics of the {part.replace('-', ' ')}: {address}")
         sys.stdout.flush()
@@ -99,6 +105,18 @@ def gateway(port: int, host: str, insecure_dev: bool) -> None:
     require_redis(service_settings().redis_url)
     server_code("services.gateway.__main__").main(["--port", str(port), "--host", host,
                                                    *(["--insecure-dev"] if insecure_dev else [])])
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
+@click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store holds records of "
+                                                   "token users (development only)")
+def dashboard(port: int, host: str, insecure_dev: bool) -> None:
+    """Run only the live web dashboard (Redis: $REDIS_URL)."""
+    require_redis(service_settings().redis_url)
+    server_code("services.dashboard.__main__").main(["--port", str(port), "--host", host,
+                                                     *(["--insecure-dev"] if insecure_dev else [])])
 
 
 @click.command()
@@ -144,4 +162,4 @@ def fetch(folder: Path | None, mirrors: tuple[str, ...]) -> int:
     return 0
 
 
-COMMANDS = [up, gateway, worker, data]
+COMMANDS = [up, gateway, dashboard, worker, data]

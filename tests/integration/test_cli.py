@@ -19,16 +19,19 @@ from services.store.redis_server import free_port
 LENET = str(Path(sys.executable).parent / "lenet")
 
 
-def test_up_train_wait_json_metrics_and_clean_stop(data_dir, tmp_path):
-    port, metrics_port = free_port(), free_port()
+def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, tmp_path):
+    port, metrics_port, dashboard_port = free_port(), free_port(), free_port()
     up = subprocess.Popen([LENET, "up", "--port", str(port), "--log-dir", str(tmp_path), "--metrics-port",
-                           str(metrics_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           str(metrics_port), "--dashboard-port", str(dashboard_port)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
     try:
         ready = up.stdout.readline()
         assert f"127.0.0.1:{port}" in ready, ready
-        announced = [up.stdout.readline().strip() for _ in range(2)]
-        assert announced == [f"metrics of the gateway: http://127.0.0.1:{metrics_port}/metrics",
+        announced = [up.stdout.readline().strip() for _ in range(3)]
+        assert announced == [f"dashboard: http://127.0.0.1:{dashboard_port}/",
+                             f"metrics of the gateway: http://127.0.0.1:{metrics_port}/metrics",
                              f"metrics of the worker cpu0: http://127.0.0.1:{metrics_port + 1}/metrics"]
+        assert urllib.request.urlopen(f"http://127.0.0.1:{dashboard_port}/healthz", timeout=10).status == 200
         env = {**os.environ, "LENET_GATEWAY": f"127.0.0.1:{port}"}
         done = subprocess.run([LENET, "train", "--epochs", "1", "--limit", "500", "--eval-limit", "200", "--wait",
                                "--json"], env=env, capture_output=True, text=True, timeout=300)

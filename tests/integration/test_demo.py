@@ -1,5 +1,6 @@
 """`lenet demo --quick` as a new user runs it: no gateway is given and none answers at the default address, so it
-brings up the embedded stack itself, then writes a report with every figure and table of the seed notebook."""
+brings up the embedded stack itself, then writes a report with every figure and table of the seed notebook
+(tests/integration/test_report.py looks at the report itself)."""
 import os
 import re
 import subprocess
@@ -33,9 +34,9 @@ def test_quick_demo_writes_the_whole_report(data_dir, tmp_path):
         assert f"<h2>{section}</h2>" in page, section
     for text in ("Kappa", "AccuracyLower", "Sensitivity", "Conv1", "Pool2", "SoftmaxOutput", "test accuracy"):
         assert text in page, text
-    referenced = re.findall(r'<img src="([^"]+)"', page)
-    assert sorted(referenced) == sorted(FIGURES)
-    for name in referenced:
+    embedded = re.findall(r'<figure id="fig-([^"]+)"><img src="data:image/png;base64,', page)
+    assert sorted(f"{name}.png" for name in embedded) == sorted(FIGURES)   # embedded, and each saved beside it
+    for name in FIGURES:
         pixels = mpimg.imread(out / name)
         assert pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0.01, name
     assert (out / "lenet.dot").read_text().startswith("digraph")

@@ -55,7 +55,7 @@ def test_headings_and_highlight_change_the_picture(tmp_path):
     imgs = RNG.integers(0, 256, (3, 28, 28), dtype=np.uint8)
     untitled = mpimg.imread(plots.digits(imgs, ["a", "b", "c"], tmp_path / "d.png"))
     titled = mpimg.imread(plots.digits(imgs, ["a", "b", "c"], tmp_path / "t.png", title="Worst case"))
-    assert titled.shape == untitled.shape and not np.array_equal(titled, untitled)
+    assert titled.shape[1] == untitled.shape[1] and titled.shape[0] > untitled.shape[0]   # room for the heading
     p = np.full((2, 10), 0.1)
     assert_png(plots.probability_bars(p, ["x", "y"], tmp_path / "p.png", true=[1, 2], pred=[3, 4], title="t"))
 
@@ -87,7 +87,9 @@ def test_layer_figures_all_layers(tmp_path):
     assert {p.name for p in (tmp_path / "layers").iterdir()} == {f"layer-{k}.png" for k in expected}
     for path in out.values():
         assert_png(path, min_wh=(300, 100))
-    assert mpimg.imread(out["Conv2"]).shape[1] > mpimg.imread(out["Conv1"]).shape[1]  # 5x10 grid vs 4x5
+    assert {mpimg.imread(path).shape[1] for path in out.values()} == {plots.DISPLAY_WIDTH * plots.SCALE}
+    conv1, conv2 = mpimg.imread(out["Conv1"]), mpimg.imread(out["Conv2"])
+    assert conv1.shape[1] == conv2.shape[1] and conv2.shape[0] > conv1.shape[0]    # 2×10 maps vs 5×10, one width
 
 
 def test_layer_figures_subset(tmp_path):
@@ -115,3 +117,53 @@ def test_layer_figures_subset(tmp_path):
 def test_bad_inputs_raise_value_error(tmp_path, call, match):
     with pytest.raises(ValueError, match=match):
         call(tmp_path)
+
+
+def test_every_figure_is_one_width_at_twice_the_display_resolution(tmp_path):
+    p = np.full((2, 10), 0.1)
+    paths = [plots.digits(RNG.integers(0, 256, (5, 28, 28)), list("abcde"), tmp_path / "d.png"),
+             plots.probability_bars(p, ["x", "y"], tmp_path / "p.png", true=[1, 2], pred=[3, 4]),
+             plots.confusion_heatmap(np.eye(10) * 90 + 1, tmp_path / "c.png", title=""),
+             plots.training_curve([1, 2], [0.9, 0.95], [0.92, 0.96], tmp_path / "t.png"),
+             plots.network_graph([{"name": "Conv1", "op": "Convolution", "attributes": "5×5, 20 filters",
+                                   "output_shape": (20, 24, 24), "parameter_count": 520}], tmp_path / "g.png"),
+             plots.feature_maps(RNG.normal(size=(20, 12, 12)), tmp_path / "f.png"),
+             plots.strip(RNG.normal(size=500), tmp_path / "s.png"),
+             plots.bars(RNG.normal(size=10), tmp_path / "b.png", true=3)]   # the rest: test_layer_figures_all_layers
+    widths = {mpimg.imread(path).shape[1] for path in paths}
+    assert widths == {plots.DISPLAY_WIDTH * plots.SCALE}
+
+
+def near(img: np.ndarray, hex_color: str) -> int:
+    """How many pixels of `img` have (nearly) this colour."""
+    rgb = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(img[..., :3] - rgb).max(axis=2) < 0.03).sum())
+
+
+DARKEST_BLUE, DARKEST_RED = "#053061", "#67001f"    # the ends of RdBu_r
+
+
+def test_each_map_has_its_own_diverging_scale_centred_on_zero(tmp_path):
+    ramp = np.linspace(-1, 1, 64).reshape(8, 8)
+    assert plots.value_scale(ramp)[1:] == (-1, 1) and plots.value_scale(ramp * 1000)[1:] == (-1000, 1000)
+    assert plots.value_scale(ramp + 1)[0] is plots.HEAT_CMAP and plots.value_scale(ramp + 1)[1] == 0
+    maps = np.stack([ramp, ramp * 1000])                       # two maps, a thousand times apart
+    for shared, small_map_full_range in ((False, True), (True, False)):
+        img = mpimg.imread(plots.feature_maps(maps, tmp_path / f"{shared}.png", shared=shared))
+        left, right = img[:, : img.shape[1] // 2], img[:, img.shape[1] // 2:]
+        assert near(right, DARKEST_BLUE) > 100 and near(right, DARKEST_RED) > 100
+        assert (near(left, DARKEST_BLUE) > 100 and near(left, DARKEST_RED) > 100) == small_map_full_range
+    heat = mpimg.imread(plots.feature_maps((ramp + 1)[None], tmp_path / "heat.png"))
+    assert near(heat, "#ff0000") > 100 and near(heat, DARKEST_BLUE) == 0   # R's heat colours, no blue
+
+
+def test_class_colours_mean_the_same_in_every_bar_chart(tmp_path):
+    assert plots.class_colors(10, true=4, pred=9)[4] == plots.TRUE_COLOR
+    assert plots.class_colors(10, true=4, pred=9)[9] == plots.PRED_COLOR
+    assert plots.class_colors(10, true=4, pred=4).count(plots.PRED_COLOR) == 0      # right: green only
+
+    probabilities = np.eye(10)[[9]] * 0.6 + 0.04
+    worst = mpimg.imread(plots.probability_bars(probabilities, ["#1"], tmp_path / "p.png", true=[4], pred=[9]))
+    softmax = mpimg.imread(plots.bars(probabilities[0], tmp_path / "b.png", true=4))
+    for img in (worst, softmax):
+        assert near(img, plots.TRUE_COLOR) > 200 and near(img, plots.PRED_COLOR) > 200

@@ -1,0 +1,142 @@
+"""Server-sent event streams: what the browser sees change without reloading.
+
+LenetService is synchronous (its waits are Redis blocking reads of at most a second), so each stream's generator
+runs in worker threads, one step at a time, and its Caller stays active only while the browser is connected:
+once it goes, the generator notices within a second and ends (as the gRPC servicer's streams do).
+"""
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.dashboard import payloads
+from services.gateway.service import Caller, LenetService
+
+POLL_SECONDS = 1.0       # how often a table stream reads its page again
+TABLE_SIZE = 50          # jobs a live table shows (the newest first)
+KEEPALIVE = ": keepalive\n\n"
+
+
+class Message:
+    """One server-sent event: a name, a JSON document and, where the browser may resume from it, an id."""
+
+    def __init__(self, name: str, document, event_id: str = ""):
+        self.name, self.document, self.event_id = name, document, event_id
+
+    def encode(self) -> str:
+        lines = [f"id: {self.event_id}"] if self.event_id else []
+        return "\n".join([*lines, f"event: {self.name}", f"data: {json.dumps(self.document)}", "", ""])
+
+
+def response(stream: Callable[[Caller], Iterator[Message | None]], caller: Caller) -> StreamingResponse:
+    """An event-stream response over `stream(caller)`, whose Caller turns inactive when the browser leaves.
+    The generator yields Message, or None for "nothing new" (sent as a keep-alive comment)."""
+    connected = threading.Event()
+    connected.set()
+    caller = Caller(caller.user, caller.secured, caller.admin, active=connected.is_set)
+
+    async def events():
+        iterator = stream(caller)
+        try:
+            while True:
+                item = await run_in_threadpool(next, iterator, StopIteration)
+                if item is StopIteration:
+                    return
+                yield KEEPALIVE if item is None else item.encode()
+        except Exception as error:  # the stream's error, told to the page rather than dropped
+            yield Message("failure", {"message": str(error), "code": getattr(error, "code", "INTERNAL")}).encode()
+        finally:
+            connected.clear()
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def pause(caller: Caller, seconds: float = POLL_SECONDS) -> None:
+    end = time.monotonic() + seconds
+    while caller.active() and time.monotonic() < end:
+        time.sleep(0.1)
+
+
+# -- one job -------------------------------------------------------------------------------------------------
+def job_events(service: LenetService, job_id: str, after_event_id: str) -> Callable[[Caller], Iterator]:
+    """The job record, then its events as WatchJob gives them (resuming after `after_event_id`), then the
+    record again once it has ended and "end", after which the page stops listening."""
+    def stream(caller: Caller) -> Iterator[Message]:
+        yield Message("job", payloads.job(service.get_job(pb.GetJobRequest(job_id=job_id), caller)))
+        request = pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)
+        for event in service.watch_job(request, caller):
+            yield Message("event", payloads.event(event), event.id)
+            if event.WhichOneof("kind") in ("state", "epoch"):
+                yield Message("job", payloads.job(service.get_job(pb.GetJobRequest(job_id=job_id), caller)))
+        if caller.active():
+            yield Message("end", {})
+    return stream
+
+
+# -- the jobs table ------------------------------------------------------------------------------------------
+class BatchFollower:
+    """The latest BatchProgress of each running training job on a page, each followed through WatchJob in a
+    thread of its own for as long as the page's stream is open and the job runs."""
+
+    def __init__(self, service: LenetService, caller: Caller):
+        self.service, self.caller = service, caller
+        self.latest: dict[str, pb.BatchProgress] = {}
+        self.followed: set[str] = set()
+
+    def follow(self, jobs: list[pb.Job]) -> None:
+        for job in jobs:
+            if job.kind == pb.TRAIN and job.state == pb.RUNNING and job.id not in self.followed:
+                self.followed.add(job.id)
+                threading.Thread(target=self._watch, args=(job.id,), daemon=True, name=f"follow-{job.id}").start()
+
+    def _watch(self, job_id: str) -> None:
+        try:
+            for event in self.service.watch_job(pb.WatchJobRequest(job_id=job_id), self.caller):
+                if event.WhichOneof("kind") == "batch":
+                    self.latest[job_id] = event.batch
+        except Exception:  # the job went away (deleted, expired): the table shows what the record says
+            pass
+
+
+def on_change(caller: Caller, name: str, read: Callable[[], dict], compared: Callable[[dict], dict] = dict
+               ) -> Iterator[Message | None]:
+    """`read()` every POLL_SECONDS while the caller is there, sent as event `name` whenever what `compared` keeps
+    of it has changed."""
+    last = None
+    while caller.active():
+        document = read()
+        yield Message(name, document) if compared(document) != last else None
+        last = compared(document)
+        pause(caller)
+
+
+def job_table(service: LenetService, kind: int, state: int) -> Callable[[Caller], Iterator]:
+    """The newest jobs (filtered by kind and state) with their progress, sent whenever they change."""
+    request = pb.ListJobsRequest(kind=kind, state=state, page_size=TABLE_SIZE)
+
+    def stream(caller: Caller) -> Iterator[Message | None]:
+        batches = BatchFollower(service, caller)
+
+        def read() -> dict:
+            page = service.list_jobs(request, caller)
+            batches.follow(list(page.jobs))
+            return {"jobs": [payloads.job(job, batches.latest.get(job.id)) for job in page.jobs],
+                    "more": bool(page.next_page_token)}
+        return on_change(caller, "jobs", read)
+    return stream
+
+
+# -- workers and lanes ---------------------------------------------------------------------------------------
+def worker_table(service: LenetService) -> Callable[[Caller], Iterator]:
+    """ListWorkers (live workers, and what waits on each lane), sent whenever it changes but for heartbeats."""
+    def stream(caller: Caller) -> Iterator[Message | None]:
+        return on_change(caller, "workers",
+                         lambda: payloads.message(service.list_workers(pb.ListWorkersRequest(), caller)),
+                         lambda document: {**document, "workers": [{**worker, "last_seen": ""}
+                                                                   for worker in document.get("workers", [])]})
+    return stream

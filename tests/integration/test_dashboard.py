@@ -1,0 +1,396 @@
+"""The dashboard as people use it: a real dashboard process (started by Stack(dashboard_port=…)) on the session's
+Redis, real workers and gateway, and a real browser (headless Chromium driven by Selenium).
+
+Each view is saved as a screenshot under the test's tmp_path (the paths are printed: `pytest -s` shows them)."""
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from protos.contract import LAYER_SHAPES, LAYERS
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.stack import Stack
+from services.store import Store
+
+WAIT = 120   # seconds a page may take to show what a test waits for (a bound, not a measurement)
+
+
+@pytest.fixture(scope="module")
+def dashboard(settings, stack, tmp_path_factory) -> Stack:
+    """The dashboard (and a second gateway) on the session stack's Redis, as `lenet up --dashboard-port` runs it."""
+    with Stack(settings, workers=0, redis_url=stack.redis_url, dashboard_port=0,
+               log_dir=str(tmp_path_factory.mktemp("dashboard-logs"))) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, dashboard):
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+def show(driver, dashboard: Stack, fragment: str) -> None:
+    """Go to a view (changing only the address's fragment when the dashboard is already open: no reload) and wait
+    until it has drawn itself."""
+    if driver.current_url == f"{dashboard.dashboard_url}{fragment}":
+        driver.refresh()
+    elif driver.current_url.startswith(dashboard.dashboard_url):
+        driver.execute_script("document.querySelector('.page')?.removeAttribute('data-ready');"
+                              "location.hash = arguments[0]", fragment)
+    else:
+        driver.get(f"{dashboard.dashboard_url}{fragment}")
+    wait_for(driver, lambda d: d.execute_script(
+        "const page = document.querySelector('.page');"
+        "return page && page.dataset.ready === '1' && location.hash === arguments[0]", fragment))
+
+
+def wait_for(driver, condition, timeout: float = WAIT):
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+FINAL = ".title-row .state-succeeded, .title-row .state-failed, .title-row .state-cancelled"
+
+
+def ended(driver, job_id: str, timeout: float = 600) -> str:
+    """Wait until the job page shows a final state; that state."""
+    return wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, FINAL), timeout)[0].text
+
+
+def error_shown(driver) -> str:
+    return driver.execute_script("const e = document.getElementById('error'); return e.hidden ? '' : e.textContent")
+
+
+def http(dashboard: Stack, path: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
+    """(status, headers, body) of one request to the dashboard, redirects not followed."""
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirects)
+    request = urllib.request.Request(f"{dashboard.dashboard_url}{path.lstrip('/')}", data=body, method=method,
+                                     headers=headers or {})
+    try:
+        with opener.open(request, timeout=60) as answer:
+            return answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+# -- jobs ----------------------------------------------------------------------------------------------------------
+def test_a_job_submitted_through_the_gateway_appears_and_its_curve_grows_while_it_trains(
+        browser, dashboard, stack, client, screenshot):
+    """The jobs table (tab A) and the job's page (tab B) follow a training job live. The training workers are held
+    (SIGSTOP) until tab B listens, so every event reaches it live, and held again half-way, to look at both tabs
+    while the job runs."""
+    show(browser, dashboard, "#/jobs")
+    table_tab = browser.current_window_handle
+    browser.execute_script("window.notReloaded = true")
+    trainers = {w.name: w.pid for w in Store(stack.redis_url).workers.alive() if w.lane == "cpu.train"}
+    assert trainers, "the session stack has training workers"
+    for pid in trainers.values():
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        job = client.train(epochs=1, limit=2000, batch_size=10, eval_limit=200, init_scale=0.07, model_name="live")
+        row = f"#jobs-table tr[data-job='{job.id}']"
+        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}[data-state='QUEUED']"))
+        cells = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, f"{row} td")]
+        assert cells[1:5] == ["TRAIN", "QUEUED", "CPU", "cpu.train"] and "waiting on cpu.train" in cells[5]
+        browser.switch_to.new_window("tab")
+        show(browser, dashboard, f"#/jobs/{job.id}")
+        browser.execute_script("window.notReloaded = true")
+        wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#event-log li[data-kind='state']"))
+    finally:
+        for pid in trainers.values():
+            os.kill(pid, signal.SIGCONT)
+
+    points = "return Number(document.querySelector('#curve')?.dataset.batchPoints || 0)"
+    wait_for(browser, lambda d: d.execute_script(points) >= 5 or d.find_elements(By.CSS_SELECTOR, FINAL))
+    running = client.job(job.id)
+    assert running.state == pb.RUNNING, "the job ended before the test could look at it half-way"
+    os.kill(trainers[running.worker], signal.SIGSTOP)
+    try:
+        half_way = browser.execute_script(points)
+        screenshot(browser, "job-running")
+        browser.switch_to.window(table_tab)
+        wait_for(browser, lambda d: "batch" in d.find_element(By.CSS_SELECTOR, f"{row} .progress-label").text)
+        label = browser.find_element(By.CSS_SELECTOR, f"{row} .progress-label").text
+        assert label.startswith("epoch 1/1, batch ") and label.endswith("/200"), label
+        assert browser.find_element(By.CSS_SELECTOR, row).get_attribute("data-state") == "RUNNING"
+        screenshot(browser, "jobs-running")
+        browser.switch_to.window(browser.window_handles[-1])
+    finally:
+        os.kill(trainers[running.worker], signal.SIGCONT)
+
+    assert ended(browser, job.id) == "SUCCEEDED", client.job(job.id).error
+    assert browser.execute_script("return window.notReloaded") is True
+    batches = [e.batch.batch for e in client.watch(job.id) if e.WhichOneof("kind") == "batch"]
+    assert len(batches) == 20 and 5 <= half_way < 20               # 200 batches, an event every 10
+    renders = browser.execute_script("return window.lenetCurve")
+    while_running = [render["batch"] for render in renders if render["state"] == "RUNNING"]
+    assert while_running == sorted(while_running) and len(set(while_running) - {0}) >= 2, renders
+    curve = browser.find_element(By.CSS_SELECTOR, "#curve")
+    assert curve.get_attribute("data-batch-points") == "20" and curve.get_attribute("data-epoch-points") == "1"
+    assert int(browser.find_element(By.CSS_SELECTOR, "#curve path.series-batch").get_attribute("data-points")) == 20
+    logged = [item.get_attribute("data-kind") for item in browser.find_elements(By.CSS_SELECTOR, "#event-log li")]
+    assert logged.count("batch") == 20 and logged[-1] == "state"
+    assert browser.find_element(By.ID, "cancel").get_attribute("disabled") is not None   # ended: nothing to cancel
+    screenshot(browser, "job")
+    browser.close()
+    browser.switch_to.window(table_tab)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}[data-state='SUCCEEDED']"))
+    assert browser.execute_script("return window.notReloaded") is True
+
+
+def test_cancel_from_the_job_page(browser, dashboard, client):
+    job = client.train(epochs=1, limit=100, device="gpu", model_name="never")   # no GPU worker: it stays queued
+    show(browser, dashboard, f"#/jobs/{job.id}")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".title-row .state-queued"))
+    browser.find_element(By.ID, "cancel").click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".title-row .state-cancelled"))
+    assert client.job(job.id).state == pb.CANCELLED
+
+
+def test_filters_show_only_the_chosen_kind_and_state(browser, dashboard, client, trained_model, screenshot):
+    show(browser, dashboard, "#/jobs")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{trained_model.id}']"))
+    screenshot(browser, "jobs")
+    Select(browser.find_element(By.NAME, "kind")).select_by_value("TRAIN")
+    wait_for(browser, lambda d: d.execute_script("return location.hash") == "#/jobs?kind=TRAIN")
+    Select(browser.find_element(By.NAME, "state")).select_by_value("SUCCEEDED")
+    wait_for(browser, lambda d: d.execute_script("return location.hash") == "#/jobs?kind=TRAIN&state=SUCCEEDED")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{trained_model.id}']"))
+    states = {row.get_attribute("data-state") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")}
+    expected = {job.id for job in client.jobs(kind=pb.TRAIN, state=pb.SUCCEEDED, limit=50)}
+    shown = {row.get_attribute("data-job") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")}
+    assert states == {"SUCCEEDED"} and shown == expected
+
+
+# -- models and evaluations --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def evaluation_job(browser, dashboard, client, trained_model) -> str:
+    """An evaluation of the session's model, started from the model's page (first 1,000 test images)."""
+    show(browser, dashboard, f"#/models/{trained_model.model_id}")
+    form = browser.find_element(By.ID, "evaluate-form")
+    limit = form.find_element(By.NAME, "limit")
+    limit.clear()
+    limit.send_keys("1000")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, lambda d: "#/jobs/" in d.current_url)
+    job_id = browser.current_url.rsplit("/", 1)[1]
+    assert ended(browser, job_id) == "SUCCEEDED", client.job(job_id).error
+    job = client.job(job_id)
+    assert job.kind == pb.EVALUATE and job.queue == "cpu.serve" and job.model_id == trained_model.model_id
+    return job_id
+
+
+def test_the_model_page_shows_parameters_history_graph_and_exports(browser, dashboard, client, trained_model,
+                                                                   screenshot):
+    model = client.model(trained_model.model_id)
+    show(browser, dashboard, "#/models")
+    listed = [row.get_attribute("data-model") for row in browser.find_elements(By.CSS_SELECTOR, "table.models tr")]
+    assert listed[1:] == [m.id for m in client.models()]
+    screenshot(browser, "models")
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-model='{model.id}']").click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".page[data-ready='1'] table.hyper"))
+    hyper = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
+             for row in browser.find_elements(By.CSS_SELECTOR, "table.hyper tbody tr")}
+    assert hyper["epochs"] == "1" and hyper["batch_size"] == "100" and hyper["init_scale"] == "0.07"
+    layers = [row.find_element(By.TAG_NAME, "td").text
+              for row in browser.find_elements(By.CSS_SELECTOR, "table.layers tbody tr")]
+    assert layers == list(LAYERS)
+    drawn = browser.find_elements(By.CSS_SELECTOR, "#graph svg .node-name")
+    assert [node.text for node in drawn] == ["data", *LAYERS]
+    assert browser.find_element(By.CSS_SELECTOR, "#history path.series-epoch-test").get_attribute("data-points") == "1"
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".exports a")}
+    assert set(links) == {"small-symbol.json", "small-0000.params", "small.onnx", "lenet.dot"}
+    status, headers, body = http(dashboard, links["small-symbol.json"].split("/", 3)[3])
+    assert status == 200 and "attachment" in headers["Content-Disposition"]
+    assert {node["name"] for node in json.loads(body)["nodes"]} >= {"Conv1", "SoftM"}
+    status, _, body = http(dashboard, links["lenet.dot"].split("/", 3)[3])
+    assert status == 200 and body.decode() == client.graph(model.id).dot
+    status, _, body = http(dashboard, links["small.onnx"].split("/", 3)[3])      # converted by a serving worker
+    assert status == 200 and len(body) > 4 * 431_080 and b"SoftM" in body
+    screenshot(browser, "model")
+
+
+def test_a_click_on_a_confusion_matrix_cell_shows_its_digits(browser, dashboard, client, evaluation_job, screenshot):
+    evaluation = client.evaluation(evaluation_job)
+    worst = evaluation.worst[0]
+    show(browser, dashboard, "#/evaluations")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{evaluation_job}']"))
+    screenshot(browser, "evaluations")
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-job='{evaluation_job}']").click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".page[data-ready='1'] #confusion"))
+    counts = [[int(cell.text) for cell in row.find_elements(By.CSS_SELECTOR, "td.count")]
+              for row in browser.find_elements(By.CSS_SELECTOR, "#confusion tbody tr")]
+    assert np.array_equal(counts, np.reshape(evaluation.confusion_matrix, (10, 10)))
+    overall = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
+               for row in browser.find_elements(By.CSS_SELECTOR, "#overall tbody tr")}
+    assert overall["Accuracy"] == f"{evaluation.overall.accuracy:.7f}"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#by-class tbody tr")) == 11     # caret's statistics
+    cell = browser.find_element(By.CSS_SELECTOR, f"td[data-prediction='{worst.prediction}']"
+                                                 f"[data-reference='{worst.reference}']")
+    assert "worst" in cell.get_attribute("class")
+    cell.click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#cases figure.case"))
+    shown = [int(f.get_attribute("data-index")) for f in browser.find_elements(By.CSS_SELECTOR, "#cases figure")]
+    assert shown == list(worst.indices)[:60]
+    probabilities = {m.index: m for m in evaluation.misclassified}
+    images, labels = client.samples(shown[:3])
+    for figure, index, label, image in zip(browser.find_elements(By.CSS_SELECTOR, "#cases figure"), shown, labels,
+                                           images):
+        assert label == worst.reference and probabilities[index].prediction == worst.prediction
+        drawn = browser.execute_script(
+            "const c = arguments[0].querySelector('canvas'); const d = c.getContext('2d').getImageData(0, 0, 28, 28);"
+            "return Array.from({length: 784}, (_, i) => 255 - d.data[4 * i]);", figure)
+        assert np.array_equal(drawn, image.ravel())                       # the very digit, dark on light
+        bars = figure.find_elements(By.CSS_SELECTOR, "svg rect")
+        assert len(bars) == 10
+        assert bars[worst.reference].get_attribute("fill") == "#2a9d4b"        # true class: green
+        assert bars[worst.prediction].get_attribute("fill") == "#d1495b"       # predicted: red
+    screenshot(browser, "evaluation")
+
+
+# -- activations ---------------------------------------------------------------------------------------------------
+def drawn_layers(driver) -> dict[str, dict]:
+    """Per layer section: its canvases (maps or strip), how many show more than one colour, and its bars."""
+    return dict(driver.execute_script("""
+        const out = [];
+        for (const section of document.querySelectorAll('section.layer')) {
+          const canvases = [...section.querySelectorAll('canvas')];
+          const varied = canvases.filter((c) => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 4; i < d.length; i += 4) {
+              if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2]) return true;
+            }
+            return false;
+          }).length;
+          out.push([section.dataset.layer, {canvases: canvases.length, varied,
+                                        maps: section.querySelectorAll('canvas.map').length,
+                                        strips: section.querySelectorAll('canvas.strip').length,
+                                        bars: section.querySelectorAll('svg.bars rect[data-class]').length}]);
+        }
+        return out;"""))
+
+
+def test_the_activation_view_draws_all_11_layers_for_a_chosen_digit(browser, dashboard, client, trained_model,
+                                                                    screenshot):
+    index = 65
+    show(browser, dashboard, "#/activations")
+    Select(browser.find_element(By.ID, "model")).select_by_value(trained_model.model_id)
+    number = browser.find_element(By.ID, "index")
+    number.clear()
+    number.send_keys(str(index))
+    browser.find_element(By.CSS_SELECTOR, "#inspect-form button[type=submit]").click()
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.layer")) == 11 or error_shown(d))
+    assert not error_shown(browser)
+    layers = drawn_layers(browser)
+    assert list(layers) == list(LAYERS)
+    for name, shape in LAYER_SHAPES.items():
+        if len(shape) == 3:
+            assert layers[name]["maps"] == shape[0] and layers[name]["varied"] >= shape[0] // 2, (name, layers[name])
+        else:
+            assert layers[name]["strips"] == 1 and layers[name]["varied"] == 1, (name, layers[name])
+    assert layers["Full2"]["bars"] == layers["SoftM"]["bars"] == 10
+    probabilities, predicted = client.predict(trained_model.model_id, client.samples([index])[0])
+    _, labels = client.samples([index])
+    verdict = browser.find_element(By.ID, "verdict").text
+    assert verdict.startswith(f"label {labels[0]}, predicted {predicted[0]}")
+    screenshot(browser, "activations")
+
+
+def test_a_digit_drawn_in_the_canvas_goes_through_every_layer(browser, dashboard, trained_model, screenshot):
+    show(browser, dashboard, f"#/activations?model={trained_model.model_id}")
+    pad = browser.find_element(By.ID, "pad")
+    stroke = ActionChains(browser).move_to_element_with_offset(pad, 0, -80).click_and_hold()
+    for dy in range(-60, 100, 20):             # a vertical stroke: a "1"
+        stroke = stroke.move_to_element_with_offset(pad, 4, dy)
+    stroke.release().perform()
+    browser.find_element(By.ID, "inspect-drawing").click()
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.layer")) == 11 or error_shown(d))
+    assert not error_shown(browser)
+    assert browser.find_element(By.ID, "verdict").text.startswith("predicted ")
+    assert list(drawn_layers(browser)) == list(LAYERS)
+    screenshot(browser, "activations-drawn")
+
+
+# -- workers, and what the process is made of ------------------------------------------------------------------------
+def test_the_workers_view_lists_live_workers_and_lanes(browser, dashboard, stack, screenshot):
+    show(browser, dashboard, "#/workers")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.workers tbody tr"))
+    alive = Store(stack.redis_url).workers.alive()
+    shown = sorted(row.get_attribute("data-lane") for row in browser.find_elements(By.CSS_SELECTOR,
+                                                                                   "table.workers tbody tr"))
+    assert shown == sorted(worker.lane for worker in alive) == ["cpu.serve", "cpu.serve", "cpu.train", "cpu.train"]
+    lanes = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
+             for row in browser.find_elements(By.CSS_SELECTOR, "table.lanes tbody tr")}
+    assert lanes == {"cpu.train": "2", "cpu.serve": "2", "gpu.train": "0", "gpu.serve": "0"}
+    screenshot(browser, "workers")
+
+
+def test_the_dashboard_process_has_no_mxnet(dashboard):
+    assert dashboard.dashboard.poll() is None
+    assert "libmxnet" not in Path(f"/proc/{dashboard.dashboard.pid}/maps").read_text()
+
+
+def test_bad_requests_get_the_gateways_answers(dashboard):
+    status, _, body = http(dashboard, "/api/jobs/deadbeefdeadbeef")
+    assert status == 404 and json.loads(body)["code"] == "NOT_FOUND"
+    status, _, body = http(dashboard, "/api/jobs/not-an-id")
+    assert status == 400 and json.loads(body)["message"].startswith("job_id:")
+    status, _, body = http(dashboard, "/api/samples?split=test&indices=99999")
+    assert status == 400 and "indices" in json.loads(body)["message"]
+    status, headers, _ = http(dashboard, "/")
+    assert status == 200 and "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+# -- tokens ----------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def secured(settings, stack, tmp_path_factory):
+    """A gateway and a dashboard that know two users' tokens, on the session stack's Redis."""
+    with Stack(settings, workers=0, redis_url=stack.redis_url, dashboard_port=0,
+               env={"LENET_TOKENS": "alice:alice-secret,bob:bob-secret"},
+               log_dir=str(tmp_path_factory.mktemp("secured-logs"))) as running:
+        yield running
+
+
+def test_tokens_login_cookie_bearer_and_owners(secured, chromium, screenshot):
+    from clients.client import LenetClient
+
+    assert http(secured, "/api/jobs")[0] == 401
+    status, headers, _ = http(secured, "/")
+    assert status == 303 and headers["Location"] == "/login"
+    assert http(secured, "/login", "POST", b"token=forged")[1]["Location"] == "/login?failed=1"
+    status, headers, _ = http(secured, "/login", "POST", b"token=bob-secret")
+    cookie = headers["Set-Cookie"]
+    assert status == 303 and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    as_bob = {"Cookie": cookie.split(";", 1)[0]}
+    assert json.loads(http(secured, "/api/me", headers=as_bob)[2]) == {"user": "bob", "secured": True}
+    as_alice = {"Authorization": "Bearer alice-secret"}
+    assert json.loads(http(secured, "/api/me", headers=as_alice)[2])["user"] == "alice"
+    with LenetClient(secured.address, timeout=30, token="alice-secret") as alice:
+        job = alice.train(epochs=1, limit=100, device="gpu")      # no GPU worker: it stays queued
+    status, _, body = http(secured, f"/api/jobs/{job.id}/cancel", "POST", headers=as_bob)
+    assert status == 403 and json.loads(body)["code"] == "PERMISSION_DENIED"
+    status, _, body = http(secured, f"/api/jobs/{job.id}/cancel", "POST", headers=as_alice)
+    assert status == 200 and json.loads(body)["state"] == "CANCELLED"
+
+    driver = chromium()
+    try:
+        driver.get(secured.dashboard_url)
+        wait_for(driver, lambda d: d.find_elements(By.ID, "token"))
+        screenshot(driver, "login")
+        driver.find_element(By.ID, "token").send_keys("alice-secret\n")
+        wait_for(driver, lambda d: "signed in as alice" in d.find_element(By.ID, "who").text)
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{job.id}']"))
+        assert driver.get_cookies()[0]["httpOnly"] is True
+    finally:
+        driver.quit()
