@@ -379,7 +379,7 @@ def test_tokens_login_cookie_bearer_and_owners(secured, chromium, screenshot):
     with LenetClient(secured.address, timeout=30, token="alice-secret") as alice:
         job = alice.train(epochs=1, limit=100, device="gpu")      # no GPU worker: it stays queued
     status, _, body = http(secured, f"/api/jobs/{job.id}/cancel", "POST", headers=as_bob)
-    assert status == 403 and json.loads(body)["code"] == "PERMISSION_DENIED"
+    assert status == 404 and json.loads(body)["code"] == "NOT_FOUND"   # as if absent
     status, _, body = http(secured, f"/api/jobs/{job.id}/cancel", "POST", headers=as_alice)
     assert status == 200 and json.loads(body)["state"] == "CANCELLED"
 
