@@ -5,6 +5,7 @@ tests/integration/test_multihost.py).
 Compose schema, merges the YAML anchors and interpolates the variables from an env file) and returns the result.
 `docker_compose()` installs that package where it is missing and the tests run as root; elsewhere it skips.
 """
+import importlib.util
 import os
 import re
 import shutil
@@ -83,3 +84,11 @@ def documented_names() -> set[str]:
 def ours(service: dict) -> bool:
     """A service that runs one of the project's images."""
     return service.get("image", "").split(":")[0] in OUR_IMAGES
+
+
+def deploy_requirements():
+    """deploy/requirements.py as a module (it is a script beside the Dockerfile, not a package)."""
+    spec = importlib.util.spec_from_file_location("deploy_requirements", ROOT / "deploy" / "requirements.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,7 +3,6 @@ Docker engine runs here: each image compose runs is built from a target of its o
 installs its third-party dependencies in layers that no source change invalidates, and gets exactly the dependencies
 of its pyproject.toml extra; the wheel stage, rebuilt here from the same context, holds every module."""
 import email
-import importlib.util
 import re
 import subprocess
 import sys
@@ -19,14 +18,7 @@ from compose_file import ROOT
 SOURCES = ("protos", "services", "workers", "clients")   # the packages pyproject.toml installs
 
 
-def load_requirements_module():
-    spec = importlib.util.spec_from_file_location("deploy_requirements", ROOT / "deploy" / "requirements.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-requirements = load_requirements_module().requirements
+requirements = compose_file.deploy_requirements().requirements
 
 
 @dataclass
