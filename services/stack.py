@@ -41,7 +41,8 @@ class Stack:
     def env(self) -> dict:
         """The children's environment: the stack's settings, its Redis, and the extra variables given."""
         names = {field: name for name, field in env_names(ServiceSettings).items()}
-        settings = {names[field]: str(value) for field, value in self.settings.model_dump().items()}
+        settings = {names[field]: str(value) for field, value in self.settings.model_dump().items()
+                    if value is not None}
         return {**os.environ, **settings, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen:
