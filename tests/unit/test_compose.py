@@ -159,8 +159,9 @@ def test_every_environment_name_is_a_setting_or_a_documented_compose_variable(se
     assert documented - used - compose_file.interpolated_names() == set(), "README documents unused variables"
 
 
-# Parse a command line with the program's own argparse parser, then stop: an unknown command, option or choice
-# exits 2 as it would in the container, without starting anything.
+# Parse a command line with the program's own parser, then stop: an unknown command, option or choice exits 2 as it
+# would in the container, without starting anything. argparse programs stop once their arguments are parsed; click
+# programs run their groups (which parse the subcommand's arguments) but not the command itself.
 DRY_RUN = """
 import argparse, runpy, sys
 from importlib.metadata import entry_points
@@ -169,6 +170,17 @@ def parse_then_stop(self, args=None, namespace=None):
     parse(self, args, namespace)
     sys.exit(0)
 argparse.ArgumentParser.parse_args = parse_then_stop
+try:
+    import click
+except ImportError:
+    click = None
+if click is not None:
+    invoke = click.Command.invoke
+    def invoke_groups_only(self, ctx):
+        if isinstance(self, click.Group):
+            return invoke(self, ctx)
+        sys.exit(0)
+    click.Command.invoke = invoke_groups_only
 program, *args = sys.argv[1:]
 if program == "python" and args[0] == "-m":
     sys.argv = [args[1], *args[2:]]
@@ -194,7 +206,7 @@ def test_every_command_is_an_entry_point_of_the_project(services, name, kind):
     assert argv[0] == "python" or argv[0] in scripts, f"{argv[0]} is neither python nor a script of the project"
     result = subprocess.run([sys.executable, "-c", DRY_RUN, *argv], capture_output=True, text=True, cwd=ROOT,
                             timeout=120)
-    if result.returncode == 2 and argv[:2] == ["lenet", "health"] and "invalid choice: 'health'" in result.stderr:
+    if result.returncode == 2 and argv[:2] == ["lenet", "health"] and "'health'" in result.stderr:
         pytest.xfail("`lenet health` is not in the CLI yet (another engineer adds it)")
     assert result.returncode == 0, f"{' '.join(argv)}:\n{result.stderr[-2000:]}"
 
