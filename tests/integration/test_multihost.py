@@ -64,7 +64,8 @@ class Deployment:
     def __init__(self, config: dict, network: Network, folder: Path, data_dir: Path):
         self.config, self.network, self.folder = config, network, folder
         self.volumes = {"mnist": data_dir}   # the data service's volume: the verified copy this machine has
-        self.addresses = {}
+        self.addresses: dict[str, str] = {}     # compose service name → its host's address
+        self.client_env: dict[str, str] = {}    # the client host's environment (gateway address, token)
         self.logs: dict[str, Path] = {}
         bins = [str(Path(sys.executable).parent), str(Path(redis_server_binary()).parent)]
         self.base_env = {"PATH": ":".join([*bins, "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
@@ -132,7 +133,7 @@ def next_message(lines: queue.Queue, deadline: float) -> dict:
     return json.loads(line)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def network():
     reason = Network.available()
     if reason:
@@ -144,7 +145,9 @@ def network():
         network.destroy()
 
 
-def test_a_job_survives_the_loss_of_its_worker_host(network, tmp_path, data_dir, capsys):
+@pytest.fixture(scope="module")
+def deployment(network, tmp_path_factory, data_dir) -> Deployment:
+    """The compose services started on their hosts and healthy by their own health checks."""
     password, token = secrets.token_hex(16), secrets.token_hex(12)
     config = compose_file.resolved({"REDIS_PASSWORD": password, "LENET_TOKENS": f"alice:{token}",
                                     "LENET_HEARTBEAT_SECONDS": str(HEARTBEAT),
@@ -152,10 +155,10 @@ def test_a_job_survives_the_loss_of_its_worker_host(network, tmp_path, data_dir,
     for name, number in (("redis", 2), ("gateway", 3), ("w1", 11), ("w2", 12), ("client", 100)):
         network.add_host(name, number)
     hosts = network.hosts
-    deployment = Deployment(config, network, tmp_path, data_dir)
+    deployment = Deployment(config, network, tmp_path_factory.mktemp("multihost"), data_dir)
     deployment.addresses = {"redis": hosts["redis"].address, "gateway": hosts["gateway"].address}
-    client_env = {**deployment.base_env, "LENET_GATEWAY": f"{hosts['gateway'].address}:50051",
-                  "LENET_TOKEN": token}
+    deployment.client_env = {**deployment.base_env, "LENET_GATEWAY": f"{hosts['gateway'].address}:50051",
+                             "LENET_TOKEN": token}
     try:
         redis = deployment.start("redis", "redis")
         deployment.wait_healthy([("redis", "redis")], [redis], timeout=30)
@@ -164,90 +167,108 @@ def test_a_job_survives_the_loss_of_its_worker_host(network, tmp_path, data_dir,
                    deployment.start("worker-cpu", "w1"), deployment.start("worker-cpu", "w2")]
         deployment.wait_healthy([("gateway", "gateway"), ("worker-cpu", "w1"), ("worker-cpu", "w2")], started,
                                 timeout=240)
-        refused = network.run("client", [sys.executable, "-c", "import redis, sys\ntry:\n"
-                                         "    redis.Redis(host=sys.argv[1], socket_timeout=5).ping()\n"
-                                         "except redis.AuthenticationError as error:\n    print('refused:', error)",
-                                         hosts["redis"].address], client_env)
-        assert refused.stdout.startswith("refused:"), refused.stdout + refused.stderr   # no password, no Redis
+    except BaseException:
+        print(deployment.tails())
+        raise
+    return deployment
 
-        # Train from the client host; when the first epoch is in, lose the host running the job.
-        with open(tmp_path / "client.log", "ab") as client_log:
+
+@pytest.fixture(scope="module")
+def takeover(deployment) -> dict:
+    """Train from the client host; when the first epoch is in, lose the host running the job (its link cut, then its
+    processes killed). Returns the job's events (as multihost_client.py prints them) and what happened."""
+    network, hosts = deployment.network, deployment.network.hosts
+    log_path = deployment.folder / "client.log"
+    try:
+        with open(log_path, "ab") as client_log:
             driver = network.start("client", [sys.executable, str(DRIVER), "train", str(EPOCHS), str(LIMIT)],
-                                   client_env, None, stdout=subprocess.PIPE, stderr=client_log, text=True)
+                                   deployment.client_env, None, stdout=subprocess.PIPE, stderr=client_log, text=True)
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=read_lines, args=(driver, lines), daemon=True).start()
         deadline = time.monotonic() + 300
         events, victim, lost_at, killed = [], None, None, []
-        while True:
-            message = next_message(lines, deadline)
-            events.append(message)
-            if message["kind"] == "epoch" and victim is None:
+        while not events or events[-1]["kind"] != "job":
+            events.append(next_message(lines, deadline))
+            if events[-1]["kind"] == "epoch" and victim is None:
                 by_hostname = {host.hostname: name for name, host in hosts.items()}
-                victim = by_hostname[message["worker"].split("@", 1)[1].rsplit(".", 1)[0]]
+                victim = by_hostname[events[-1]["worker"].split("@", 1)[1].rsplit(".", 1)[0]]
                 network.cut(victim)              # first the link, so the dying processes tell no one anything
                 killed = network.kill(victim)
                 lost_at = time.time()
-            if message["kind"] == "job":
-                break
-        survivor = {"w1": "w2", "w2": "w1"}[victim]
-        done = events[-1]
-
-        # The job ended well, on the other host, on its second attempt, every epoch trained exactly once.
-        assert len(killed) >= 3, f"the worker host ran a supervisor and two lane processes, killed {killed}"
-        assert done["state"] == "SUCCEEDED", done["error"]
-        assert done["attempts"] == 2 and hosts[survivor].hostname in done["worker"]
-        epochs = [e["epoch"] for e in events if e["kind"] == "epoch"]
-        assert epochs == list(range(1, EPOCHS + 1))
-        lost = next(e for e in events if e["kind"] == "log" and "was lost" in e["log"])
-        resumed = [e for e in events if e["kind"] == "log" and e["log"].startswith("resuming after epoch")]
-        checkpointed = len([e for e in events if e["kind"] == "epoch" and e["ms"] < lost["ms"]])
-        assert [e["log"] for e in resumed] == [f"resuming after epoch {checkpointed}"] and checkpointed >= 1
-        running = [e for e in events if e["kind"] == "state" and e["state"] == "RUNNING"]
-        assert len(running) == 2 and hosts[survivor].hostname in running[1]["message"]
-
-        # Figures: from the host's loss to the job noticed lost, and to it running again on the survivor.
-        noticed, again = lost["ms"] / 1000 - lost_at, running[1]["ms"] / 1000 - lost_at
-        bound = HEARTBEAT + RECOVERY + PICKUP_SLACK
-        figures = (f"\nmulti-host takeover: {victim} ({hosts[victim].address}) lost during epoch {checkpointed + 1}; "
-                   f"job noticed lost after {noticed:.2f} s, running again on {survivor} "
-                   f"({hosts[survivor].address}) after {again:.2f} s (heartbeat {HEARTBEAT} s, recovery every "
-                   f"{RECOVERY} s: bound {bound} s); resumed after epoch {checkpointed}; epoch events {epochs}; "
-                   f"attempts {done['attempts']}")
-        with capsys.disabled():      # the figures the issue asks to see, in the suite's output too
-            print(figures)
-        assert 0 < noticed <= again <= bound
-
-        # The survivor stays healthy, the gateway too; the model is used through the gateway.
-        assert deployment.healthcheck("worker-cpu", survivor).returncode == 0
-        assert deployment.healthcheck("gateway", "gateway").returncode == 0
-        result = network.run("client", [sys.executable, str(DRIVER), "use", done["model_id"]], client_env,
-                             timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        use = json.loads(result.stdout.splitlines()[-1])
-        with capsys.disabled():
-            print(f"model {done['model_id']} (trained on both worker hosts): accuracy {use['accuracy']:.4f} on "
-                  f"{use['evaluated']} test images; Predict {use['predict_accuracy']:.3f} on {use['predicted']}; "
-                  f"Inspect {len(use['layers'])} layers")
-        assert use["evaluated"] == 1000 and use["accuracy"] > 0.8 and use["predict_accuracy"] > 0.8
-        assert use["history"] == list(range(1, EPOCHS + 1))
-        assert use["layers"]["Conv1"] == [2, 20, 24, 24] and use["layers"]["SoftM"] == [2, 10]
-        assert use["without_token"] == "UNAUTHENTICATED"
-
-        # Redis kept an append-only file in its volume.
-        aof = [path for path in deployment.volumes["redis-data"].rglob("*.aof*") if path.stat().st_size]
-        assert aof, f"no append-only file in {deployment.volumes['redis-data']}"
-
-        # What Prometheus scrapes (deploy/prometheus.yml): lenet_ metrics of the gateway and of the surviving node.
-        if not metrics_served():
-            pytest.xfail("this checkout's server extra has no prometheus-client: LENET_METRICS_PORT is not served yet")
-        for service, host in (("gateway", "gateway"), ("worker-cpu", survivor)):
-            url = f"http://{hosts[host].address}:{config['services'][service]['environment']['LENET_METRICS_PORT']}"
-            scraped = network.run("client", [sys.executable, "-c", SCRAPE, url + "/metrics"], client_env)
-            assert scraped.returncode == 0 and any(line.startswith("lenet_") for line in scraped.stdout.splitlines()), \
-                f"{url}: {scraped.stderr[-500:]}"
     except BaseException:
-        print(deployment.tails())
-        client_log = tmp_path / "client.log"
-        if client_log.exists():
-            print("--- client ---\n" + client_log.read_text(errors="replace")[-3000:])
+        print(deployment.tails() + "\n--- client ---\n" + log_path.read_text(errors="replace")[-3000:])
         raise
+    return {"events": events, "victim": victim, "survivor": {"w1": "w2", "w2": "w1"}[victim], "lost_at": lost_at,
+            "killed": killed, "job": events[-1]}
+
+
+def test_redis_refuses_a_client_without_the_password(deployment):
+    code = ("import redis, sys\ntry:\n    redis.Redis(host=sys.argv[1], socket_timeout=5).ping()\n"
+            "except redis.AuthenticationError as error:\n    print('refused:', error)")
+    refused = deployment.network.run("client", [sys.executable, "-c", code, deployment.addresses["redis"]],
+                                     deployment.client_env)
+    assert refused.stdout.startswith("refused:"), refused.stdout + refused.stderr
+
+
+def test_a_job_survives_the_loss_of_its_worker_host(deployment, takeover, capsys):
+    hosts, events, done = deployment.network.hosts, takeover["events"], takeover["job"]
+    victim, survivor = takeover["victim"], takeover["survivor"]
+    # The job ended well, on the other host, on its second attempt, every epoch trained exactly once.
+    assert len(takeover["killed"]) >= 3, f"a worker host runs a supervisor and two lane processes: {takeover}"
+    assert done["state"] == "SUCCEEDED", done["error"]
+    assert done["attempts"] == 2 and hosts[survivor].hostname in done["worker"]
+    epochs = [e["epoch"] for e in events if e["kind"] == "epoch"]
+    assert epochs == list(range(1, EPOCHS + 1))
+    lost = next(e for e in events if e["kind"] == "log" and "was lost" in e["log"])
+    resumed = [e for e in events if e["kind"] == "log" and e["log"].startswith("resuming after epoch")]
+    checkpointed = len([e for e in events if e["kind"] == "epoch" and e["ms"] < lost["ms"]])
+    assert [e["log"] for e in resumed] == [f"resuming after epoch {checkpointed}"] and checkpointed >= 1
+    running = [e for e in events if e["kind"] == "state" and e["state"] == "RUNNING"]
+    assert len(running) == 2 and hosts[survivor].hostname in running[1]["message"]
+
+    # Figures: from the host's loss to the job noticed lost, and to it running again on the survivor.
+    noticed, again = lost["ms"] / 1000 - takeover["lost_at"], running[1]["ms"] / 1000 - takeover["lost_at"]
+    bound = HEARTBEAT + RECOVERY + PICKUP_SLACK
+    with capsys.disabled():      # the figures the issue asks to see, in the suite's output too
+        print(f"\nmulti-host takeover: {victim} ({hosts[victim].address}) lost during epoch {checkpointed + 1}; "
+              f"job noticed lost after {noticed:.2f} s, running again on {survivor} ({hosts[survivor].address}) "
+              f"after {again:.2f} s (heartbeat {HEARTBEAT} s, recovery every {RECOVERY} s: bound {bound} s); "
+              f"resumed after epoch {checkpointed}; epoch events {epochs}; attempts {done['attempts']}")
+    assert 0 < noticed <= again <= bound
+
+    # The survivor and the gateway stay healthy by their compose health checks.
+    assert deployment.healthcheck("worker-cpu", survivor).returncode == 0
+    assert deployment.healthcheck("gateway", "gateway").returncode == 0
+
+
+def test_the_model_trained_across_hosts_is_used_through_the_gateway(deployment, takeover, capsys):
+    model_id = takeover["job"]["model_id"]
+    result = deployment.network.run("client", [sys.executable, str(DRIVER), "use", model_id],
+                                    deployment.client_env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    use = json.loads(result.stdout.splitlines()[-1])
+    with capsys.disabled():
+        print(f"model {model_id} (trained on both worker hosts): accuracy {use['accuracy']:.4f} on "
+              f"{use['evaluated']} test images; Predict {use['predict_accuracy']:.3f} on {use['predicted']}; "
+              f"Inspect {len(use['layers'])} layers")
+    assert use["evaluated"] == 1000 and use["accuracy"] > 0.8 and use["predict_accuracy"] > 0.8
+    assert use["history"] == list(range(1, EPOCHS + 1))
+    assert use["layers"]["Conv1"] == [2, 20, 24, 24] and use["layers"]["SoftM"] == [2, 10]
+    assert use["without_token"] == "UNAUTHENTICATED"
+
+
+def test_redis_keeps_an_append_only_file_in_its_volume(deployment, takeover):
+    aof = [path for path in deployment.volumes["redis-data"].rglob("*.aof*") if path.stat().st_size]
+    assert aof, f"no append-only file in {deployment.volumes['redis-data']}"
+
+
+def test_prometheus_can_scrape_the_gateway_and_the_workers(deployment, takeover):
+    """What deploy/prometheus.yml scrapes: lenet_ metrics of the gateway and of the surviving worker node."""
+    if not metrics_served():
+        pytest.xfail("this checkout's server extra has no prometheus-client: LENET_METRICS_PORT is not served yet")
+    hosts, services = deployment.network.hosts, deployment.config["services"]
+    for service, host in (("gateway", "gateway"), ("worker-cpu", takeover["survivor"])):
+        url = f"http://{hosts[host].address}:{services[service]['environment']['LENET_METRICS_PORT']}/metrics"
+        scraped = deployment.network.run("client", [sys.executable, "-c", SCRAPE, url], deployment.client_env)
+        assert scraped.returncode == 0, f"{url}: {scraped.stderr[-500:]}"
+        assert any(line.startswith("lenet_") for line in scraped.stdout.splitlines()), url
