@@ -88,6 +88,8 @@ def open_channel(address: str, settings: ClientSettings) -> grpc.Channel:
         root_certificates=settings.ca.read_bytes() if settings.ca else None,
         private_key=settings.client_key.read_bytes() if settings.client_key else None,
         certificate_chain=settings.client_cert.read_bytes() if settings.client_cert else None)
+    if settings.tls_server_name:
+        options.append(("grpc.ssl_target_name_override", settings.tls_server_name))
     return grpc.secure_channel(address, credentials, options=options)
 
 

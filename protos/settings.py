@@ -62,6 +62,8 @@ class ClientSettings(BaseSettings):
     client_cert: Path | None = Field(None, description="client: PEM certificate to present to a gateway that "
                                                        "checks clients")
     client_key: Path | None = Field(None, description="client: PEM private key of client_cert")
+    tls_server_name: str = Field("", description="client: the name the gateway's certificate must carry, when not "
+                                                 "the host of the gateway address (e.g. a health check on localhost)")
 
 
 def env_names(settings_class: type[BaseSettings]) -> dict[str, str]:

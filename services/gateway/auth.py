@@ -28,8 +28,11 @@ def parse(spec: str) -> dict[str, str]:
 
 class Auth:
     def __init__(self, spec: str = "", admins: str = ""):
-        """`spec`: the tokens setting; `admins`: comma-separated users who see everything."""
+        """`spec`: the tokens setting; `admins`: comma-separated users who see everything. A tokens file that
+        lists nobody is refused (ValueError), rather than leaving the gateway open by accident."""
         self.users = parse(spec) if spec else {}
+        if spec.startswith("@") and not self.users:
+            raise ValueError(f"LENET_TOKENS names {spec[1:]}, which lists no user:token line")
         self.admins = {name.strip() for name in admins.split(",") if name.strip()}
 
     def is_admin(self, user: str) -> bool:
