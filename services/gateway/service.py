@@ -18,10 +18,11 @@ from protos import contract, mnist
 from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings
-from protos.tensors import to_tensor
+from protos.tensors import from_tensor, to_tensor
 from services.errors import DeadlineExceeded, FailedPrecondition, NotFound, PermissionDenied, Unavailable, \
     from_code
 from services.gateway import validation as check
+from services.gateway.coalescer import Coalescer
 from services.store import Store
 from services.store.jobs import Idempotency
 from services.task_queue import TaskSender
@@ -61,6 +62,7 @@ class LenetService:
         self.store, self.tasks, self.settings = store, tasks, settings
         self._lanes: tuple[float, dict[str, int]] = (0.0, {})
         self._models: dict[str, tuple[float, pb.Model]] = {}
+        self.coalescer = Coalescer(self._predict_on, settings.batch_max)
 
     # -- jobs ----------------------------------------------------------------------------------------
     def submit_training(self, request: pb.TrainRequest, caller: Caller) -> pb.Job:
@@ -146,14 +148,18 @@ class LenetService:
 
     # -- synchronous work on a serving worker -------------------------------------------------------------
     def predict(self, request: pb.PredictRequest, caller: Caller) -> pb.PredictResponse:
-        """The worker's probabilities, with a warning for each image that does not look like an MNIST digit."""
+        """The worker's probabilities, with a warning for each image that does not look like an MNIST digit.
+        Concurrent calls for the same model travel to the worker together (coalescer.py)."""
         request, images = check.predict(request)
         model = self._model(request.model_id, caller)
-        request.model_id = model.id
-        reply = self._ask(pb.LaneRequest(predict=request), model, caller)
-        response = pb.PredictResponse.FromString(reply)
-        response.warnings.extend(mnist.digit_warnings(images))
-        return response
+        probabilities = self.coalescer.predict(self._serve_lane(model), model.id, images, self._deadline(caller))
+        return pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
+                                  labels=probabilities.argmax(axis=1).tolist(), warnings=mnist.digit_warnings(images))
+
+    def _predict_on(self, lane: str, model_id: str, images: np.ndarray, deadline: float) -> np.ndarray:
+        request = pb.PredictRequest(model_id=model_id, images=to_tensor(images, "images"))
+        reply = self._ask(pb.LaneRequest(predict=request), lane, deadline)
+        return from_tensor(pb.PredictResponse.FromString(reply).probabilities)
 
     def export_model(self, request: pb.ExportModelRequest, caller: Caller) -> pb.ExportModelResponse:
         """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
@@ -161,7 +167,8 @@ class LenetService:
         model = self._model(request.model_id, caller)
         request.model_id = model.id
         if request.format == pb.ONNX:
-            return pb.ExportModelResponse.FromString(self._ask(pb.LaneRequest(export=request), model, caller))
+            reply = self._ask(pb.LaneRequest(export=request), self._serve_lane(model), self._deadline(caller))
+            return pb.ExportModelResponse.FromString(reply)
         symbol, params = self.store.models.files(model.id)
         symbol_file, params_file = contract.checkpoint_files(contract.file_prefix(model.name))
         return pb.ExportModelResponse(files=[pb.ExportedFile(name=symbol_file, data=symbol.encode()),
@@ -200,10 +207,9 @@ class LenetService:
             else:
                 requests.cancel(request_id)
 
-    def _ask(self, lane_request: pb.LaneRequest, model: pb.Model, caller: Caller) -> bytes:
-        """Queue a one-reply request on the model's serve lane and wait for the reply payload, re-raising the
-        error the worker reports."""
-        lane, deadline = self._serve_lane(model), self._deadline(caller)
+    def _ask(self, lane_request: pb.LaneRequest, lane: str, deadline: float) -> bytes:
+        """Queue a one-reply request on a serve lane and wait for the reply payload until `deadline`
+        (time.monotonic()), re-raising the error the worker reports."""
         lane_request.request_id, lane_request.deadline = uuid.uuid4().hex, _unix(deadline)
         requests = self.store.requests
         reply = requests.ask(lane, lane_request)
