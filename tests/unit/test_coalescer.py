@@ -90,3 +90,4 @@ def test_an_error_reaches_its_callers_and_a_deadline_is_each_callers_own():
     with pytest.raises(DeadlineExceeded):
         coalescer.predict("cpu.serve", "m", images(1), time.monotonic() + 0.2)
     worker.gate.set()
+

@@ -387,3 +387,21 @@ def test_records_of_an_open_gateway_are_admins_only_once_tokens_are_set(service,
     assert service.get_job(pb.GetJobRequest(job_id=job.id), ADMIN).id == job.id
     service.submit_training(pb.TrainRequest(), ALICE)
     assert store.models.owned_records()
+
+
+def test_a_call_without_a_deadline_has_none_and_one_with_a_deadline_keeps_it(service, store):
+    """gRPC gives a call without a deadline about 9.2e18 s left: the servicer must read that as none."""
+    from clients.client import LenetClient
+    from services.gateway.auth import Auth
+    from services.gateway.grpc_server import build
+
+    seen = []
+    service.get_job = lambda request, caller: seen.append(caller.deadline) or pb.Job()
+    server, port = build(service, Auth(), 0)
+    try:
+        for timeout in (None, 30):
+            with LenetClient(f"127.0.0.1:{port}", timeout=timeout) as client:
+                client.job(UNKNOWN_ID)
+    finally:
+        server.stop(0)
+    assert seen[0] is None and 0 < seen[1] - time.monotonic() <= 30
