@@ -1,9 +1,10 @@
 """Start a worker: `python -m workers --device cpu|gpu [--role train|serve|both] [--name NAME]`.
 
 A worker process serves one lane of one device: "train" runs training jobs from the device's training queue
-(Celery, solo pool: no fork after MXNet starts its threads); "serve" answers Predict, Inspect and export
-requests from the device's serve lane through a dynamic batcher, and runs evaluation jobs. `--role both` (the
-default) starts one process of each and watches them: a node's users never wait behind its training.
+(Celery, one task at a time in a thread: no fork after MXNet starts its threads); "serve" answers Predict,
+Inspect and export requests from the device's serve lane through a dynamic batcher, and runs evaluation jobs.
+`--role both` (the default) starts one process of each and watches them: a node's users never wait behind its
+training.
 Each process keeps a heartbeat in the store, which also renews the lease of the job it runs.
 A GPU worker refuses to start when MXNet sees no GPU.
 """
@@ -168,8 +169,10 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: 
     setup_logging.connect(lambda **_: logs.configure(settings.log_format), weak=False)  # ours, not Celery's
     print(f"worker {name} serving {worker.lane} (pid {os.getpid()}, {threads} compute thread(s))", flush=True)
     try:
-        app.worker_main(["worker", "--queues", worker.lane, "--pool", "solo", "--hostname", name,
-                         "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
+        # One task at a time, in a thread of this process (MXNet is never forked): the main thread stays free for
+        # Celery's own work, so `celery inspect ping` and Flower's heartbeats are answered while a job runs.
+        app.worker_main(["worker", "--queues", worker.lane, "--pool", "threads", "--concurrency", "1",
+                         "--hostname", name, "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
     finally:
         stop.set()
         if role == "serve":

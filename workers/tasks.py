@@ -1,8 +1,8 @@
 """Celery tasks: thin wrappers that hand a job id to workers.job_runner.
 
 `register` defines the task of one lane on an application, bound to the worker process's context; only worker
-processes (`python -m workers`, solo pool) call it, so MXNet is loaded in the process that uses it and never in
-one that forks afterwards.
+processes (`python -m workers`, one task at a time in a thread) call it, so MXNet is loaded in the process that
+uses it and never in one that forks afterwards.
 """
 from celery import Celery
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import grpc
 import pytest
@@ -208,3 +209,21 @@ def test_redis_over_tls_with_a_password(settings, pki, tmp_path):
             redis.Redis(host="127.0.0.1", port=server.port, password="secret", socket_timeout=3).ping()
     finally:
         server.stop()
+
+
+def test_celery_answers_ping_while_a_job_trains(observed):
+    """Celery runs the job in a thread, so its main loop still answers remote control (and sends Flower's
+    heartbeats) while the worker trains."""
+    with LenetClient(observed.address, timeout=120) as client:
+        job = client.train(epochs=3, limit=6000, eval_limit=200)
+        for event in client.watch(job.id):
+            if event.WhichOneof("kind") == "batch":
+                break
+        worker = client.job(job.id).worker
+        celery = str(Path(sys.executable).parent / "celery")
+        ping = subprocess.run([celery, "-b", observed.redis_url, "inspect", "ping", "-d", f"celery@{worker}",
+                               "--timeout", "10", "--json"], capture_output=True, text=True, timeout=60)
+        assert client.job(job.id).state == pb.RUNNING          # it answered while training
+        client.cancel(job.id)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert json.loads(ping.stdout.strip().splitlines()[-1]) == {f"celery@{worker}": {"ok": "pong"}}
