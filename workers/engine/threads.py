@@ -1,0 +1,44 @@
+"""How many threads MXNet computes with, and on which cores: `use_cores` must run before `import mxnet`.
+
+MXNet 1.9.1 fixes its OpenMP thread count once, when it is imported: with OMP_NUM_THREADS unset it takes half the
+processors the process may run on (it assumes two hyper-threads per core), so one thread on a 2-core machine.
+Nothing raises it afterwards: `MXSetNumOMPThreads` only changes the OpenMP default of the thread that calls it,
+while MXNet's operators and its engine threads keep the count fixed at import. The wheel links GNU OpenMP
+(libgomp), which ignores Intel's KMP_AFFINITY; pinning is done here with the process's CPU affinity instead,
+which every thread MXNet starts inherits (and which libgomp counts as its processors).
+
+Measured on 2 cores (BENCHMARKS.md, `python -m bench threads`): one OpenMP thread per allotted core is the
+setting that pays; MXNet's engine options (more engine threads, another engine type, bulk execution sizes) did
+not, so they are left at their defaults.
+"""
+import os
+import sys
+from collections.abc import Iterable
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MXNET_OMP_MAX_THREADS")
+
+
+def use_cores(cores: int | Iterable[int] | None = None) -> dict[str, str]:
+    """Give MXNet one OpenMP thread per core: `cores` is how many (an int), or which CPU ids (the process is then
+    pinned to them), or None for every CPU this process may run on. Returns what was set, for the worker's
+    start-up line and heartbeat, e.g. {"cpus": "0,1", "pinned": "false", "OMP_NUM_THREADS": "2", …}.
+
+    Raises RuntimeError once mxnet is imported (its thread count is fixed by then) and ValueError for a count
+    below 1 or CPU ids this process may not use."""
+    if "mxnet" in sys.modules:
+        raise RuntimeError("use_cores must run before `import mxnet`: MXNet fixes its thread count when imported")
+    allowed = sorted(os.sched_getaffinity(0))
+    pinned = cores is not None and not isinstance(cores, int)
+    if pinned:
+        cpus = sorted(set(cores))
+        if not cpus or not set(cpus) <= set(allowed):
+            raise ValueError(f"cores must be CPU ids among {allowed}, got {cpus}")
+        os.sched_setaffinity(0, cpus)
+        threads = len(cpus)
+    else:
+        threads = len(allowed) if cores is None else cores
+        if threads < 1:
+            raise ValueError(f"cores must be at least 1, got {cores}")
+    settings = {name: str(threads) for name in THREAD_VARIABLES}
+    os.environ.update(settings)
+    return {"cpus": ",".join(map(str, cpus if pinned else allowed)), "pinned": str(pinned).lower(), **settings}
