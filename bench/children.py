@@ -1,0 +1,173 @@
+"""The work a benchmark times in a fresh interpreter: `python -m bench.children TASK JSON_ARGUMENTS` prints one JSON
+line. A fresh process per run because MXNet fixes its thread count when imported (workers/engine/threads.py).
+
+Training runs: `images` training images for one epoch at the seed's batch 100 and SGD 0.05/0.9/1e-5, after a warm-up
+epoch of 1,000 images in the same process; "rate" is training images per second.
+"""
+import json
+import sys
+import time
+
+import numpy as np
+
+from protos import mnist
+from protos.settings import ServiceSettings, load
+
+WARM_UP = 1000
+
+
+def data(split: str):
+    return mnist.load_split(split, load(ServiceSettings).data_dir)
+
+
+def threads(cores) -> dict:
+    """use_cores(cores) before mxnet is imported; None leaves MXNet's default (one thread per two processors)."""
+    if cores is None:
+        return {"OMP_NUM_THREADS": "MXNet's default"}
+    from workers.engine.threads import use_cores
+    return use_cores(None if cores == "all" else cores)
+
+
+def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True) -> dict:
+    """workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch."""
+    settings = threads(cores)
+    from protos.contract import HyperParams
+    from workers.engine.training import train
+
+    (x, y), (tx, ty) = data("train"), data("test")
+    if warm_up:
+        train(HyperParams(epochs=1), x[:WARM_UP], y[:WARM_UP], tx[:500], ty[:500])
+    progress = []
+    started = time.perf_counter()
+    result = train(HyperParams(epochs=epochs), x[:images], y[:images], tx[:eval_images], ty[:eval_images],
+                   on_batch=progress.append, batch_event_every=10 ** 9)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rate": progress[-1].samples_per_second, "accuracy": result.history[-1].test_accuracy,
+            "threads": settings}
+
+
+def module_train(images: int, cores=None) -> dict:
+    """A bare mx.mod.Module on an NDArrayIter: forward_backward and update per batch, nothing else."""
+    settings = threads(cores)
+    import mxnet as mx
+
+    from workers.engine.lenet import LABEL, lenet
+
+    x, y = data("train")
+    module = mx.mod.Module(lenet(), label_names=[LABEL])
+    module.bind([("data", (100, 1, 28, 28))], [(LABEL, (100,))])
+    module.init_params(mx.init.Uniform(0.01))
+    module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-5,
+                                                             "rescale_grad": 0.01})
+
+    def epoch(count: int) -> float:
+        batches = mx.io.NDArrayIter(x[:count].astype(np.float32)[:, None], y[:count].astype(np.float32), 100,
+                                    label_name=LABEL)
+        started = time.perf_counter()
+        for batch in batches:
+            module.forward_backward(batch)
+            module.update()
+        mx.nd.waitall()
+        return time.perf_counter() - started
+
+    epoch(WARM_UP)
+    seconds = epoch(images)
+    return {"seconds": seconds, "rate": images / seconds, "threads": settings}
+
+
+def torch_train(images: int) -> dict:
+    """The same network, batch and optimizer in PyTorch on the CPU (its default threads: one per core)."""
+    import torch
+    from torch import nn
+
+    x, y = data("train")
+    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.Tanh(),
+                        nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-5)
+    loss = nn.CrossEntropyLoss()
+    pixels, labels = torch.from_numpy(x.astype(np.float32)[:, None]), torch.from_numpy(y.astype(np.int64))
+
+    def epoch(count: int) -> float:
+        started = time.perf_counter()
+        for start in range(0, count, 100):
+            optimizer.zero_grad()
+            loss(net(pixels[start:start + 100]), labels[start:start + 100]).backward()
+            optimizer.step()
+        return time.perf_counter() - started
+
+    epoch(WARM_UP)
+    seconds = epoch(images)
+    return {"seconds": seconds, "rate": images / seconds, "threads": {"torch": torch.get_num_threads()},
+            "version": torch.__version__}
+
+
+def _predictor(symbol: str, params: str):
+    from workers.engine.inference import Predictor
+    return Predictor(open(symbol).read(), open(params, "rb").read())
+
+
+def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
+    """The worker's Inspect work without transport: forward passes and the copy of every chunk into a buffer."""
+    threads(cores)
+    from protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, LAYERS
+    from services import memory
+    from workers.serving import row_ranges
+
+    memory.reuse_freed_memory()  # as the worker does
+    images, predictor, buffer, results = data("test")[0][:limit], _predictor(symbol, params), None, {}
+    buffer = np.empty(CHUNK_BYTES, np.uint8)
+    for dtype in (np.dtype(np.float32), np.dtype(np.float16)):
+        runs = []
+        for _ in range(repeats + 1):  # the first run binds the executors
+            started, nbytes = time.perf_counter(), 0
+            for batch in predictor.batches(images, LAYERS, INSPECT_BATCH_DEFAULT, dtype):
+                for layer in LAYERS:
+                    for start, stop in row_ranges(batch.shape(layer), dtype.itemsize):
+                        rows = (stop - start, *batch.shape(layer)[1:])
+                        out = buffer[:int(np.prod(rows)) * dtype.itemsize].view(dtype).reshape(rows)
+                        batch.copy_rows(layer, start, stop, out)
+                        nbytes += out.nbytes
+            runs.append({"seconds": time.perf_counter() - started, "bytes": nbytes})
+        results[dtype.name] = sorted(runs[1:], key=lambda run: run["seconds"])[len(runs[1:]) // 2]
+    return results
+
+
+def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None) -> dict:
+    threads(cores)
+    images, predictor = data("test")[0], _predictor(symbol, params)
+    predictor.predict(images[:1])
+    predictor.predict(images[:batch])   # bind the executors first
+    single, bulk = [], []
+    for i in range(calls):
+        started = time.perf_counter()
+        predictor.predict(images[i:i + 1])
+        single.append(time.perf_counter() - started)
+    for _ in range(5):
+        started = time.perf_counter()
+        predictor.predict(images[:batch])
+        bulk.append(time.perf_counter() - started)
+    return {"single": single, "bulk": bulk}
+
+
+def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
+    """What an Evaluate job computes on the worker: probabilities, then caret's tables and statistics."""
+    threads(cores)
+    from workers.engine import stats
+
+    (images, labels), predictor = data("test"), _predictor(symbol, params)
+    images, labels = images[:limit], labels[:limit]
+    predictor.predict(images)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predicted = predictor.predict(images).argmax(axis=1)
+        table = stats.confusion_table(predicted, labels)
+        stats.overall(table)
+        stats.by_class(table, [str(k) for k in range(10)])
+        seconds.append(time.perf_counter() - started)
+    return {"seconds": seconds}
+
+
+if __name__ == "__main__":
+    task, arguments = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps(globals()[task](**arguments)))
