@@ -29,13 +29,15 @@ class Section:
     command: str = ""          # what reproduces it
     figures: dict = field(default_factory=dict)  # the raw numbers, for latest.json
     when: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    load: float = field(default_factory=lambda: os.getloadavg()[0])  # other work on the machine when it ended
 
     def markdown(self) -> str:
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in self.rows]
         note = f"{self.note}\n\n" if self.note else ""
         command = f"`{self.command}` · " if self.command else ""
-        return f"## {self.name}\n\n" + "\n".join(lines) + f"\n\n{note}_{command}measured {self.when} on {machine()}._\n"
+        where = f"{machine()}, load average {self.load:.1f}"
+        return f"## {self.name}\n\n" + "\n".join(lines) + f"\n\n{note}_{command}measured {self.when} on {where}._\n"
 
 
 def save(sections: list[Section], write_benchmarks: bool = False) -> Path:
