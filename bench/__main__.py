@@ -11,7 +11,7 @@ import sys
 from bench import harness
 from bench.table import Section, save
 
-BENCHES = ["train", "evaluate", "inspect", "predict"]
+BENCHES = ["train", "evaluate", "inspect", "predict", "transport"]
 SERVICE = {"evaluate", "inspect", "predict"}   # these share one stack
 
 

@@ -168,6 +168,77 @@ def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=No
     return {"seconds": seconds}
 
 
+def chunk_frame_bytes() -> bytes:
+    """One Inspect chunk as the worker sends it: Conv1 rows of float32, as many as fit in CHUNK_BYTES."""
+    from protos.contract import CHUNK_BYTES, LAYER_SHAPES
+    from protos.lenet.v1 import lenet_pb2 as pb
+    from protos.tensors import chunk_frame
+
+    shape = LAYER_SHAPES["Conv1"]
+    rows = CHUNK_BYTES // (int(np.prod(shape)) * 4)
+    frame, values = chunk_frame(pb.TensorChunk(layer="Conv1", sample_count=rows, total_samples=10_000),
+                                (rows, *shape), pb.FLOAT32)
+    values[:] = np.random.default_rng(0).random(values.shape, np.float32)
+    return bytes(frame)
+
+
+def redis_writer(url: str, request_id: str, count: int) -> dict:
+    """The worker's side of a chunk stream alone: `count` chunks through Requests.push_chunk, then the end."""
+    from services import memory
+    from services.store import Store
+
+    memory.reuse_freed_memory()
+    store, frame = Store(url), memoryview(chunk_frame_bytes())
+    for _ in range(count):
+        store.requests.push_chunk(request_id, frame)
+    store.requests.end_chunks(request_id)
+    return {"bytes": len(frame) * count}
+
+
+def grpc_chunks(port_file: str, count: int) -> dict:
+    """A gRPC server whose Inspect yields `count` ready chunks, as the gateway relays them (bytes, unparsed)."""
+    import threading
+
+    import grpc
+
+    from services.gateway.grpc_server import OPTIONS, SERVICE, serialize
+
+    frame, done = chunk_frame_bytes(), threading.Event()
+
+    def inspect(request, context):
+        for _ in range(count):
+            yield frame
+        done.set()
+
+    from concurrent import futures
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=OPTIONS)
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE.full_name, {
+        "Inspect": grpc.unary_stream_rpc_method_handler(inspect, request_deserializer=lambda data: data,
+                                                        response_serializer=serialize)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    with open(port_file, "w") as out:
+        out.write(str(port))
+    done.wait(600)
+    server.stop(5).wait()
+    return {"bytes": len(frame) * count}
+
+
+def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
+    """What the client library does with each chunk it receives: TensorChunk.FromString and a numpy view."""
+    from protos.lenet.v1 import lenet_pb2 as pb
+    from protos.tensors import from_tensor
+    from services import memory
+
+    if reuse_freed_memory:
+        memory.reuse_freed_memory()
+    frame, nbytes = chunk_frame_bytes(), 0
+    started = time.perf_counter()
+    for _ in range(count):
+        nbytes += from_tensor(pb.TensorChunk.FromString(frame).tensor).nbytes
+    return {"rate": nbytes / (time.perf_counter() - started) / 1e6}
+
+
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])
     print(json.dumps(globals()[task](**arguments)))
