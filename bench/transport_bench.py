@@ -15,20 +15,28 @@ import tempfile
 import threading
 import time
 
+import redis
+from redis._parsers import _RESP2Parser
+from redis.utils import HIREDIS_AVAILABLE
+
 from bench import children, harness
 from bench.table import Section
 from clients.client import LenetClient
 from services import memory
 from services.gateway.service import INSPECT_WINDOW
 from services.store import Store
+from services.store.requests import Requests
 from services.store.redis_server import RedisServer
 
 CHUNKS = 300   # ≈ 1.3 GB, about what all layers of 10,000 images make
 
 
-def redis_stage() -> float:
+def redis_stage(parser: str) -> float:
+    """`parser`: how the reading side parses Redis replies, "hiredis" (the C parser, when installed) or "python"."""
     with RedisServer() as server:
         store = Store(server.url)
+        if parser == "python":
+            store.requests = Requests(redis.Redis.from_url(server.url, parser_class=_RESP2Parser))
         request_id = store.requests.open(b"bench", window=INSPECT_WINDOW)
         result = {}
         writer = threading.Thread(target=lambda: result.update(harness.child(
@@ -66,7 +74,11 @@ def grpc_stage() -> float:
 
 def run(args, service) -> list[Section]:
     memory.reuse_freed_memory()  # this process reads as the gateway and as the client: as in bench inspect
-    stages = {"Redis: worker's push_chunk → gateway's take_chunks (two processes)": redis_stage,
+    stages = {"Redis: worker's push_chunk → gateway's take_chunks (two processes), redis-py's Python parser":
+              lambda: redis_stage("python")}
+    if HIREDIS_AVAILABLE:
+        stages["the same with the hiredis parser (`pip install hiredis`)"] = lambda: redis_stage("hiredis")
+    stages |= {
               "gRPC: a server yielding ready frames → LenetClient.inspect_chunks (two processes)": grpc_stage,
               "client parse alone, glibc's malloc defaults": lambda: harness.child(
                   "parse_chunks", count=CHUNKS // 3, reuse_freed_memory=False)["rate"],
