@@ -11,8 +11,8 @@ import sys
 from bench import harness
 from bench.table import Section, save
 
-BENCHES = ["train", "evaluate", "inspect", "predict", "transport"]
-SERVICE = {"evaluate", "inspect", "predict"}   # these share one stack
+BENCHES = ["train", "evaluate", "inspect", "predict", "threads", "transport"]
+SERVICE = {"evaluate", "inspect", "predict", "threads"}   # these share one stack (threads: its model)
 
 
 def memory_section(service: harness.Service, benches: list[str]) -> Section:

@@ -168,6 +168,26 @@ def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=No
     return {"seconds": seconds}
 
 
+def serve_load(symbol: str, params: str, stop_file: str, cores=None) -> dict:
+    """A serving process's work until `stop_file` exists: a one-image Predict, then a 500-image one, again and
+    again; returns the one-image latencies' median and the images per second of the large calls."""
+    import os
+
+    threads(cores)
+    images, predictor = data("test")[0], _predictor(symbol, params)
+    predictor.predict(images[:1])
+    predictor.predict(images[:500])
+    single, bulk, bulk_seconds = [], 0, 0.0
+    while not os.path.exists(stop_file):
+        started = time.perf_counter()
+        predictor.predict(images[:1])
+        single.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        predictor.predict(images[:500])
+        bulk, bulk_seconds = bulk + 500, bulk_seconds + time.perf_counter() - started
+    return {"latency": float(np.median(single)) if single else None, "rate": bulk / bulk_seconds if bulk else None}
+
+
 def chunk_frame_bytes() -> bytes:
     """One Inspect chunk as the worker sends it: Conv1 rows of float32, as many as fit in CHUNK_BYTES."""
     from protos.contract import CHUNK_BYTES, LAYER_SHAPES
