@@ -11,7 +11,7 @@ import sys
 from bench import harness
 from bench.table import Section, save
 
-BENCHES = ["train", "evaluate", "inspect", "predict", "threads", "transport"]
+BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "threads", "transport"]
 SERVICE = {"evaluate", "inspect", "predict", "threads"}   # these share one stack (threads: its model)
 
 

@@ -188,6 +188,98 @@ def serve_load(symbol: str, params: str, stop_file: str, cores=None) -> dict:
     return {"latency": float(np.median(single)) if single else None, "rate": bulk / bulk_seconds if bulk else None}
 
 
+def _per_batch_minimum(durations: dict[str, list[float]], batches: int) -> dict[str, float]:
+    """Milliseconds per batch of each op: an op that runs k times a batch (e.g. two convolutions of different
+    shapes) has k positions; each position's minimum over the batches (robust to other load), summed."""
+    result = {}
+    for name, values in durations.items():
+        per_batch = len(values) // batches
+        if per_batch:
+            result[name] = sum(min(values[k::per_batch]) for k in range(per_batch)) / 1000
+    return dict(sorted(result.items(), key=lambda item: -item[1]))
+
+
+def mxnet_op_profile(batches: int = 30, cores=None) -> dict:
+    """MXNet's profiler over `batches` training batches of a bare Module (bulk execution off, so every op is seen)."""
+    import os
+    settings = threads(cores)
+    os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"
+    import tempfile
+
+    import mxnet as mx
+
+    from workers.engine.lenet import LABEL, lenet
+
+    x, y = data("train")
+    count = batches * 100
+    iterator = mx.io.NDArrayIter(x[:count].astype(np.float32)[:, None], y[:count].astype(np.float32), 100,
+                                 label_name=LABEL)
+    module = mx.mod.Module(lenet(), label_names=[LABEL])
+    module.bind(iterator.provide_data, iterator.provide_label)
+    module.init_params(mx.init.Uniform(0.01))
+    module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-5,
+                                                             "rescale_grad": 0.01})
+
+    def epoch() -> None:
+        iterator.reset()
+        for batch in iterator:
+            module.forward_backward(batch)
+            module.update()
+        mx.nd.waitall()
+
+    epoch()
+    with tempfile.TemporaryDirectory() as folder:
+        trace = os.path.join(folder, "trace.json")
+        mx.profiler.set_config(profile_all=True, filename=trace)
+        mx.profiler.set_state("run")
+        epoch()
+        mx.profiler.set_state("stop")
+        mx.profiler.dump()
+        events = json.load(open(trace))["traceEvents"]
+    durations, started = {}, {}
+    for event in events:
+        if event.get("cat") != "operator":
+            continue
+        key = (event["name"], event.get("tid"))
+        if event["ph"] == "B":
+            started.setdefault(key, []).append(event["ts"])
+        elif event["ph"] == "E" and started.get(key):
+            durations.setdefault(event["name"], []).append(event["ts"] - started[key].pop())
+    return {"ops": _per_batch_minimum(durations, batches), "threads": settings}
+
+
+def torch_op_profile(batches: int = 30) -> dict:
+    """PyTorch's profiler over the same training batches: its kernels (aten ops called by the autograd engine)."""
+    import torch
+    from torch import nn
+    from torch.profiler import ProfilerActivity, profile
+
+    x, y = data("train")
+    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.Tanh(),
+                        nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-5)
+    loss = nn.CrossEntropyLoss()
+    pixels, labels = torch.from_numpy(x.astype(np.float32)[:, None]), torch.from_numpy(y.astype(np.int64))
+
+    def epoch() -> None:
+        for start in range(0, batches * 100, 100):
+            optimizer.zero_grad()
+            loss(net(pixels[start:start + 100]), labels[start:start + 100]).backward()
+            optimizer.step()
+
+    epoch()
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        epoch()
+    kernels = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::max_pool2d_with_indices",
+               "aten::max_pool2d_with_indices_backward", "aten::tanh", "aten::tanh_backward", "aten::addmm",
+               "aten::mm", "aten::_log_softmax", "aten::_log_softmax_backward_data", "aten::_foreach_add_")
+    durations = {}
+    for event in profiler.events():
+        if event.name in kernels:
+            durations.setdefault(event.name, []).append(event.cpu_time_total)
+    return {"ops": _per_batch_minimum(durations, batches)}
+
+
 def chunk_frame_bytes() -> bytes:
     """One Inspect chunk as the worker sends it: Conv1 rows of float32, as many as fit in CHUNK_BYTES."""
     from protos.contract import CHUNK_BYTES, LAYER_SHAPES
