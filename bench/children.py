@@ -46,14 +46,14 @@ def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=
             "threads": settings}
 
 
-def module_train(images: int, cores=None) -> dict:
-    """A bare mx.mod.Module on an NDArrayIter: forward_backward and update per batch, nothing else."""
-    settings = threads(cores)
+def _bare_module(x, y):
+    """A bare mx.mod.Module of the seed's LeNet and SGD, bound for batches of 100; returns a function that trains it
+    one epoch on the first `count` images (an NDArrayIter; forward_backward and update per batch, nothing else) and
+    returns the seconds it took."""
     import mxnet as mx
 
     from workers.engine.lenet import LABEL, lenet
 
-    x, y = data("train")
     module = mx.mod.Module(lenet(), label_names=[LABEL])
     module.bind([("data", (100, 1, 28, 28))], [(LABEL, (100,))])
     module.init_params(mx.init.Uniform(0.01))
@@ -70,17 +70,15 @@ def module_train(images: int, cores=None) -> dict:
         mx.nd.waitall()
         return time.perf_counter() - started
 
-    epoch(WARM_UP)
-    seconds = epoch(images)
-    return {"seconds": seconds, "rate": images / seconds, "threads": settings}
+    return epoch
 
 
-def torch_train(images: int) -> dict:
-    """The same network, batch and optimizer in PyTorch on the CPU (its default threads: one per core)."""
+def _torch_net(x, y):
+    """The same network, batch and optimizer in PyTorch on the CPU (its default threads: one per core); returns a
+    function that trains it one epoch on the first `count` images and returns the seconds it took."""
     import torch
     from torch import nn
 
-    x, y = data("train")
     net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.Tanh(),
                         nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-5)
@@ -95,6 +93,23 @@ def torch_train(images: int) -> dict:
             optimizer.step()
         return time.perf_counter() - started
 
+    return epoch
+
+
+def module_train(images: int, cores=None) -> dict:
+    """A bare MXNet Module (_bare_module)."""
+    settings = threads(cores)
+    epoch = _bare_module(*data("train"))
+    epoch(WARM_UP)
+    seconds = epoch(images)
+    return {"seconds": seconds, "rate": images / seconds, "threads": settings}
+
+
+def torch_train(images: int) -> dict:
+    """PyTorch (_torch_net)."""
+    import torch
+
+    epoch = _torch_net(*data("train"))
     epoch(WARM_UP)
     seconds = epoch(images)
     return {"seconds": seconds, "rate": images / seconds, "threads": {"torch": torch.get_num_threads()},
@@ -208,31 +223,13 @@ def mxnet_op_profile(batches: int = 30, cores=None) -> dict:
 
     import mxnet as mx
 
-    from workers.engine.lenet import LABEL, lenet
-
-    x, y = data("train")
-    count = batches * 100
-    iterator = mx.io.NDArrayIter(x[:count].astype(np.float32)[:, None], y[:count].astype(np.float32), 100,
-                                 label_name=LABEL)
-    module = mx.mod.Module(lenet(), label_names=[LABEL])
-    module.bind(iterator.provide_data, iterator.provide_label)
-    module.init_params(mx.init.Uniform(0.01))
-    module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-5,
-                                                             "rescale_grad": 0.01})
-
-    def epoch() -> None:
-        iterator.reset()
-        for batch in iterator:
-            module.forward_backward(batch)
-            module.update()
-        mx.nd.waitall()
-
-    epoch()
+    epoch = _bare_module(*data("train"))
+    epoch(batches * 100)
     with tempfile.TemporaryDirectory() as folder:
         trace = os.path.join(folder, "trace.json")
         mx.profiler.set_config(profile_all=True, filename=trace)
         mx.profiler.set_state("run")
-        epoch()
+        epoch(batches * 100)
         mx.profiler.set_state("stop")
         mx.profiler.dump()
         events = json.load(open(trace))["traceEvents"]
@@ -250,26 +247,12 @@ def mxnet_op_profile(batches: int = 30, cores=None) -> dict:
 
 def torch_op_profile(batches: int = 30) -> dict:
     """PyTorch's profiler over the same training batches: its kernels (aten ops called by the autograd engine)."""
-    import torch
-    from torch import nn
     from torch.profiler import ProfilerActivity, profile
 
-    x, y = data("train")
-    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.Tanh(),
-                        nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-5)
-    loss = nn.CrossEntropyLoss()
-    pixels, labels = torch.from_numpy(x.astype(np.float32)[:, None]), torch.from_numpy(y.astype(np.int64))
-
-    def epoch() -> None:
-        for start in range(0, batches * 100, 100):
-            optimizer.zero_grad()
-            loss(net(pixels[start:start + 100]), labels[start:start + 100]).backward()
-            optimizer.step()
-
-    epoch()
+    epoch = _torch_net(*data("train"))
+    epoch(batches * 100)
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
-        epoch()
+        epoch(batches * 100)
     kernels = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::max_pool2d_with_indices",
                "aten::max_pool2d_with_indices_backward", "aten::tanh", "aten::tanh_backward", "aten::addmm",
                "aten::mm", "aten::_log_softmax", "aten::_log_softmax_backward_data", "aten::_foreach_add_")
