@@ -7,9 +7,11 @@ while MXNet's operators and its engine threads keep the count fixed at import. T
 (libgomp), which ignores Intel's KMP_AFFINITY; pinning is done here with the process's CPU affinity instead,
 which every thread MXNet starts inherits (and which libgomp counts as its processors).
 
-Measured on 2 cores (BENCHMARKS.md, `python -m bench threads`): one OpenMP thread per allotted core is the
-setting that pays; MXNet's engine options (more engine threads, another engine type, bulk execution sizes) did
-not, so they are left at their defaults.
+Measured on 2 cores (BENCHMARKS.md): one OpenMP thread per allotted core is the setting that pays. MXNet's engine
+options did not (interleaved A/B runs of the engine, 10,000 images): NaiveEngine ran about 5x slower, two engine
+worker threads (MXNET_CPU_WORKER_NTHREADS=2) no faster, and binding OpenMP threads to cores (OMP_PROC_BIND) slower
+on a shared machine; so they keep their defaults. `python -m bench train` also runs the engine with bulk execution
+off, and `python -m bench threads` the splits of a node's cores between a training and a serving process.
 """
 import os
 import sys
