@@ -27,7 +27,7 @@ up: $(BIN)/.installed            ## run the embedded stack until Ctrl-C
 proto: $(BIN)/.installed         ## regenerate protos/lenet/v1/*_pb2*.py from lenet.proto
 	$(BIN)/python -m protos.generate
 
-bench: $(BIN)/.installed         ## benchmarks: print figures and update BENCHMARKS.md
+bench: $(BIN)/.installed         ## benchmarks: print figures, keep them in out/bench/ (ARGS=--write: BENCHMARKS.md)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:

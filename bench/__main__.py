@@ -1,16 +1,60 @@
-"""Run benchmarks: `python -m bench` runs all with their defaults; `python -m bench NAME [OPTIONS]` runs one."""
+"""Run the benchmarks: `python -m bench [NAME …] [--write] [--full] [--repeats N]` (`make bench ARGS=…`).
+
+Every run prints its figures and keeps them in out/bench/latest.md and latest.json (git-ignored); `--write` also
+replaces their sections in BENCHMARKS.md. The service benchmarks share one embedded stack and one small model, and
+the peak memory of the stack's processes is read after them.
+"""
+import argparse
 import importlib
 import sys
 
-BENCHES = ["inspect", "predict", "serving", "history", "train"]
+from bench import harness
+from bench.table import Section, save
+
+BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history"]
+SERVICE = {"evaluate", "inspect", "predict", "serving", "threads"}   # these share one stack (threads: its model)
+
+
+def memory_section(service: harness.Service, benches: list[str]) -> Section:
+    rows = [[name, f"{harness.peak_memory_mb(pid):,.0f}"] for name, pid in service.processes().items()]
+    return Section("Peak memory of the stack's processes", ["process", "peak RSS, VmHWM (MB)"], rows,
+                   f"Read from /proc/PID/status after the {', '.join(benches)} benchmarks on one stack (1 CPU worker).",
+                   f"python -m bench {' '.join(benches)}")
 
 
 def main(argv: list[str]) -> None:
-    name, options = (argv[0], argv[1:]) if argv else (None, [])
-    if name is not None and name not in BENCHES:
-        sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
-    for bench in [name] if name else BENCHES:
-        importlib.import_module(f"bench.{bench}_bench").main(options)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHES)} [all]")
+    parser.add_argument("--write", action="store_true", help="also rewrite their sections of BENCHMARKS.md")
+    parser.add_argument("--full", action="store_true", help="train: the seed's full run (60,000 × 20) both ways")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds per figure; the median is reported [3]")
+    parser.add_argument("--images", type=int, default=20_000, help="train: training images side by side [20000]")
+    parser.add_argument("--limit", type=int, default=10_000, help="evaluate, inspect: test images [10000]")
+    parser.add_argument("--calls", type=int, default=200, help="predict: one-image calls to time [200]")
+    parser.add_argument("--seconds", type=float, default=5.0, help="serving: seconds of load per row [5]")
+    parser.add_argument("--jobs", type=int, default=100_000, help="history: ended jobs for the second run [100000]")
+    args = parser.parse_args(argv)
+    unknown = set(args.names) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
+    names = [name for name in BENCHES if name in (args.names or BENCHES)]
+    sections, service = [], None
+    try:
+        for name in names:
+            if name in SERVICE and service is None:
+                service = harness.Service.start()
+            for section in importlib.import_module(f"bench.{name}_bench").run(args, service):
+                print(section.markdown(), flush=True)
+                sections.append(section)
+        if service is not None:
+            sections.append(memory_section(service, [name for name in names if name in SERVICE]))
+            print(sections[-1].markdown())
+    finally:
+        if service is not None:
+            service.stop()
+        if sections:
+            print(f"figures kept in {save(sections, write_benchmarks=args.write)}"
+                  + (" and BENCHMARKS.md" if args.write else ""))
 
 
 if __name__ == "__main__":

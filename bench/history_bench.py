@@ -2,18 +2,16 @@
 jobs in Redis, then with 100,000, side by side on one embedded stack.
 
 The ended jobs are written through the store's own code (created, then cancelled), with their events and index
-entries, as a long-running service accumulates them. Usage: `python -m bench history [--jobs 100000]`.
+entries, as a long-running service accumulates them. `python -m bench history [--jobs 100000] [--calls 300]`.
 """
-import argparse
 import statistics
-import sys
 import threading
 import time
 from concurrent import futures
 
 import numpy as np
 
-from bench.table import record
+from bench.table import Section
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings
@@ -68,11 +66,8 @@ def measure(client: LenetClient, address: str, model_id: str, calls: int) -> dic
             "list": 1000 * (time.perf_counter() - listed)}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench history", description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=100_000, help="ended jobs for the second run [100000]")
-    parser.add_argument("--calls", type=int, default=300, help="one-image Predict calls timed per run [300]")
-    args = parser.parse_args(argv or [])
+def run(args, service=None) -> list[Section]:
+    """On a stack of its own: the second run leaves 100,000 ended jobs behind."""
     with Stack(ServiceSettings(), workers=1) as stack, LenetClient(stack.address, timeout=300) as client:
         store = Store(stack.redis_url)
         model = client.wait(client.train(epochs=1, limit=1000).id)
@@ -89,13 +84,11 @@ def main(argv: list[str] | None = None) -> None:
     rows.append(["ratio, many / few", f"{large['median'] / small['median']:.2f}×",
                  f"{large['throughput'] / small['throughput']:.2f}×", f"{large['submits'] / small['submits']:.2f}×",
                  f"{large['list'] / small['list']:.2f}×"])
-    record("Cost and history: 100 against 100,000 ended jobs",
-           ["store holds", "Predict median (ms)", "8-client Predict calls/s", "submits/s", "list 100 jobs (ms)"],
-           rows, f"{args.calls} sequential one-image Predict calls, then 8 clients for 3 s, then 200 sequential "
-           "submits, then one 100-job page, with the store holding 100 ended jobs and again after writing "
-           f"{args.jobs - 100:,} more (created and cancelled through the store's code). Lists read one sorted set "
-           "per filter and one page of records; live workers are one sorted set; nothing scans the keyspace.")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    return [Section(
+        "Cost and history: 100 against 100,000 ended jobs",
+        ["store holds", "Predict median (ms)", "8-client Predict calls/s", "submits/s", "list 100 jobs (ms)"], rows,
+        f"{args.calls} sequential one-image Predict calls, then 8 clients for 3 s, then 200 sequential submits, then "
+        f"one 100-job page, with the store holding 100 ended jobs and again after writing {args.jobs - 100:,} more "
+        "(created and cancelled through the store's code). Lists read one sorted set per filter and one page of "
+        "records; live workers are one sorted set; nothing scans the keyspace.", "python -m bench history",
+        {"few": small, "many": large})]

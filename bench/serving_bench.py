@@ -3,14 +3,12 @@ while a 60,000-image training job runs beside it, next to the engine's own batch
 of the transport alone (a gRPC server that answers Predict without any work, loaded the same way).
 
 The clients are asyncio tasks on one gRPC channel in a process of their own, each calling Predict again as soon
-as its previous call returns. Usage: `python -m bench serving [--seconds 5]`.
+as its previous call returns. `python -m bench serving [--seconds 5]`.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
-import sys
 import tempfile
 import time
 from concurrent import futures
@@ -18,13 +16,12 @@ from concurrent import futures
 import grpc
 import numpy as np
 
-from bench.table import record
-from clients.client import LenetClient
+from bench import harness
+from bench.table import Section
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from protos.settings import ServiceSettings
 from protos.tensors import to_tensor
-from services.stack import Stack
 from services.store.redis_server import free_port
 
 CLIENTS = (1, 8, 32, 64)
@@ -96,64 +93,44 @@ print(json.dumps(batch * passes / (time.perf_counter() - started)))
 """
 
 
-def engine_rate(client: LenetClient, model_id: str, batch: int) -> float:
-    import json
-    import subprocess
-
-    with tempfile.TemporaryDirectory() as folder:
-        symbol, params = client.export(model_id, folder)
-        output = subprocess.run([sys.executable, "-c", ENGINE, str(symbol), str(params), str(batch)], check=True,
-                                capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench serving", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of load per row [5]")
-    args = parser.parse_args(argv or [])
-    settings = ServiceSettings()
+def run(args, service) -> list[Section]:
+    """Idle, then beside a training job; the echo ceiling; the engine's own rate at the batcher's largest batch."""
+    settings, stack, client, model_id = ServiceSettings(), service.stack, service.client, service.model_id
     spawn = multiprocessing.get_context("spawn")
     rows = []
-    with Stack(settings, workers=1) as stack, LenetClient(stack.address, timeout=600) as client, \
-            futures.ProcessPoolExecutor(1, mp_context=spawn) as loader:
-        model = client.wait(client.train(epochs=1, limit=2000).id)
-
-        def measure(label: str) -> None:
+    with futures.ProcessPoolExecutor(1, mp_context=spawn) as loader:
+        def measure(label: str, address: str, model: str) -> None:
             for clients in CLIENTS:
-                result = loader.submit(load, stack.address, model.model_id, clients, args.seconds).result()
+                result = loader.submit(load, address, model, clients, args.seconds).result()
                 rows.append([label, clients, f"{result['rate']:,.0f}", f"{result['p50']:.1f}", f"{result['p99']:.1f}",
                              result["failures"]])
 
-        measure("service, idle")
+        measure("service, idle", stack.address, model_id)
         training = client.train(epochs=20)
         for event in client.watch(training.id):
             if event.WhichOneof("kind") == "batch":
                 break
-        measure("service, while a 60,000-image job trains")
+        measure("service, while a 60,000-image job trains", stack.address, model_id)
         client.cancel(training.id)
-        batch = settings.batch_max
-        engine = engine_rate(client, model.model_id, batch)
-    port = free_port()
-    ready = spawn.Event()
-    echo = spawn.Process(target=echo_server, args=(port, ready), daemon=True)
-    echo.start()
-    ready.wait(30)
-    with futures.ProcessPoolExecutor(1, mp_context=spawn) as loader:
-        for clients in CLIENTS:
-            result = loader.submit(load, f"127.0.0.1:{port}", "x", clients, args.seconds).result()
-            rows.append(["transport ceiling (gRPC echo)", clients, f"{result['rate']:,.0f}", f"{result['p50']:.1f}",
-                         f"{result['p99']:.1f}", result["failures"]])
-    echo.terminate()
-    rows.append([f"engine alone, batches of {batch}", "", f"{engine:,.0f} images/s", "", "", ""])
-    record("Predict under concurrency: one image per call",
-           ["run", "clients", "calls/s", "p50 (ms)", "p99 (ms)", "failed"], rows,
-           f"Each client calls Predict with one image as soon as its previous call returns, {args.seconds:g} s per "
-           "row, all clients asyncio tasks in one process on one channel. The stack is `lenet up`'s: one worker "
-           "node with a training and a serving process (dynamic batching up to "
-           f"{settings.batch_max} images, {settings.batch_delay_ms:g} ms delay). The transport ceiling is a gRPC "
-           "server answering Predict with a constant, loaded the same way: what Python gRPC alone allows on this "
-           "machine, with the load generator on the same cores.")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+        port, ready = free_port(), spawn.Event()
+        echo = spawn.Process(target=echo_server, args=(port, ready), daemon=True)
+        echo.start()
+        ready.wait(30)
+        measure("transport ceiling (gRPC echo)", f"127.0.0.1:{port}", "x")
+        echo.terminate()
+    with tempfile.TemporaryDirectory() as folder:
+        symbol, params = client.export(model_id, folder)
+        engine = harness.child("engine_predict", symbol=str(symbol), params=str(params), calls=0,
+                               batch=settings.batch_max, cores=1)
+    rows.append([f"engine alone, one thread, batches of {settings.batch_max}", "",
+                 f"{settings.batch_max / harness.median(engine['bulk']):,.0f} images/s", "", "", ""])
+    return [Section(
+        "Predict under concurrency: one image per call", ["run", "clients", "calls/s", "p50 (ms)", "p99 (ms)",
+                                                           "failed"], rows,
+        f"Each client calls Predict with one image as soon as its previous call returns, {args.seconds:g} s per "
+        "row, all clients asyncio tasks in one process on one channel, on this machine's cores with the service. "
+        "The stack is `lenet up`'s: one worker node with a training and a serving process (the serving one on one "
+        f"thread, dynamic batching up to {settings.batch_max} images, {settings.batch_delay_ms:g} ms delay; the "
+        "gateway coalesces concurrent calls). The transport ceiling is a gRPC server answering Predict with a "
+        "constant, loaded the same way: what Python gRPC alone allows here.", "python -m bench serving",
+        {"rows": rows})]

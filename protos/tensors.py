@@ -26,9 +26,10 @@ def from_tensor(tensor: pb.Tensor) -> np.ndarray:
     if any(d < 0 for d in shape):
         raise ValueError(f"negative dimension in shape {list(shape)}")
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(tensor.data) != expected:
-        raise ValueError(f"shape {list(shape)} of {dtype.name} needs {expected} bytes, got {len(tensor.data)}")
-    return np.frombuffer(tensor.data, dtype=dtype).reshape(shape)
+    data = tensor.data  # read once: each read of a bytes field copies it (upb)
+    if len(data) != expected:
+        raise ValueError(f"shape {list(shape)} of {dtype.name} needs {expected} bytes, got {len(data)}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 def images_from_tensor(tensor: pb.Tensor) -> np.ndarray:

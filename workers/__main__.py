@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loglevel", default="WARNING", help="Celery's log level [WARNING]")
     parser.add_argument("--check", action="store_true", help="exit 0 when this host's worker processes of the "
                         "role have a live heartbeat, else 1 (a container health check)")
+    parser.add_argument("--cores", type=int, default=None, help="compute threads of the training process [every "
+                        "core]; a serving process computes on one")
+    parser.add_argument("--cpus", default=None, help="pin the training process to these CPU ids, e.g. 0,1 (one "
+                        "thread each)")
     parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)  # metrics served by parent
     args = parser.parse_args(argv)
     if args.check:
@@ -56,7 +60,12 @@ def main(argv: list[str] | None = None) -> None:
     logs.configure(settings.log_format)   # our lines at INFO; --loglevel is Celery's own
     if args.role == "both":
         sys.exit(supervise(args, name, settings))
-    run(args.device, args.role, f"{name}.{args.role}", settings, args.loglevel, serve_metrics=not args.supervised)
+    try:
+        threads = share_cores(args.role, args.cores, args.cpus)
+    except ValueError as error:
+        sys.exit(f"worker {name}: {error}")
+    run(args.device, args.role, f"{name}.{args.role}", settings, args.loglevel, threads,
+        serve_metrics=not args.supervised)
 
 
 def check(device: str, role: str) -> int:
@@ -87,8 +96,9 @@ def supervise(args, name: str, settings: ServiceSettings) -> int:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=shared.name)
         start_http_server(settings.metrics_port, registry=registry)
+    cores = [*(["--cores", str(args.cores)] if args.cores else []), *(["--cpus", args.cpus] if args.cpus else [])]
     children = [subprocess.Popen([sys.executable, "-m", "workers", "--device", args.device, "--role", role,
-                                  "--name", name, "--loglevel", args.loglevel, "--supervised"],
+                                  "--name", name, "--loglevel", args.loglevel, "--supervised", *cores],
                                  env=environment, preexec_fn=_die_with_parent)
                 for role in ROLES["both"]]
     ended = threading.Event()
@@ -113,20 +123,25 @@ def _die_with_parent() -> None:
         pass
 
 
-def share_cores(role: str) -> int:
+def share_cores(role: str, cores: int | None, cpus: str | None) -> int:
     """Set this process's compute threads before MXNet starts them, and its CPU priority: a serving process
     computes small batches on one thread (more only spin against each other and the training process), a
-    training process takes every core at a lower priority, so a Predict is never queued behind an epoch's
-    arithmetic. Returns the thread count."""
-    threads = 1 if role == "serve" else os.cpu_count() or 1
-    os.environ["OMP_NUM_THREADS"] = str(threads)     # read by MXNet's OpenMP runtime when it loads
-    if role == "train":
+    training process takes `cores` threads (default: every core; `cpus`: pinned to those CPU ids) at a lower
+    priority, so a Predict is never queued behind an epoch's arithmetic (measured on 2 cores: training 2 threads
+    and serving 1, unpinned, beat the other splits; BENCHMARKS.md, `python -m bench threads`). Returns the
+    thread count."""
+    from workers.engine.threads import use_cores
+
+    if role == "serve":
+        allotted = use_cores(1)
+    else:
+        allotted = use_cores([int(cpu) for cpu in cpus.split(",")] if cpus else cores)
         os.nice(TRAINING_NICENESS)
-    return threads
+    return int(allotted["OMP_NUM_THREADS"])
 
 
-def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: str, serve_metrics: bool) -> None:
-    threads = share_cores(role)
+def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: str, threads: int,
+        serve_metrics: bool) -> None:
     if serve_metrics and settings.metrics_port is not None:
         from prometheus_client import start_http_server
 

@@ -134,15 +134,18 @@ def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | No
 @click.option("--role", type=click.Choice(["train", "serve", "both"]), default="both", show_default=True,
               help="the lanes to serve: a training process, a serving process, or one of each")
 @click.option("--name", help="worker name [DEVICE-RANDOM@HOST]")
+@click.option("--cores", type=click.IntRange(1), help="compute threads of the training process [every core]")
+@click.option("--cpus", metavar="IDS", help="pin the training process to these CPU ids, e.g. 0,1")
 @click.option("--check", is_flag=True, help="exit 0 when this host's worker processes of the role are alive")
-def worker(device: str, role: str, name: str | None, check: bool) -> None:
+def worker(device: str, role: str, name: str | None, cores: int | None, cpus: str | None, check: bool) -> None:
     """Run a worker node for one device (Redis: $REDIS_URL)."""
     if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("workers") is None:
         raise Failure(f"a worker needs MXNet and the worker code: pip install 'lenet-service[{device}]'")
     require_redis(service_settings().redis_url)
     # Its own program (`python -m workers`): MXNet's threads must start in the process that runs the engine.
     os.execv(sys.executable, [sys.executable, "-m", "workers", "--device", device, "--role", role,
-                              *(["--name", name] if name else []), *(["--check"] if check else [])])
+                              *(["--name", name] if name else []), *(["--cores", str(cores)] if cores else []),
+                              *(["--cpus", cpus] if cpus else []), *(["--check"] if check else [])])
 
 
 @click.group()

@@ -87,12 +87,34 @@ def test_should_stop_stops_within_one_batch(data):
 
     def should_stop():
         checks.append(1)
-        return len(checks) > 23  # batch 4 of epoch 2
+        return len(checks) > 25  # epoch 1 asks 20 + 2 times (1,000 eval images in batches of 500): batch 4 of epoch 2
 
     result = train(HyperParams(epochs=3), *data, should_stop=should_stop, on_batch=seen.append, batch_event_every=1)
     assert result.stopped
     assert [h.epoch for h in result.history] == [1]
     assert (seen[-1].epoch, seen[-1].batch) == (2, 3)
+
+
+def test_should_stop_is_asked_during_the_evaluation_too(data):
+    """20 training batches, then 1,000 eval images in batches of 300: the 22nd question comes after the first
+    eval batch, and stopping there ends the run without a result for the epoch."""
+    checks, evaluating = [], []
+
+    def should_stop():
+        checks.append(1)
+        return len(checks) == 22
+
+    result = train(HyperParams(epochs=2), *data, should_stop=should_stop, on_evaluating=evaluating.append,
+                   eval_batch_size=300)
+    assert result.stopped and result.history == [] and evaluating == [1] and len(checks) == 22
+
+
+def test_each_epochs_test_accuracy_is_that_of_its_checkpoint(data, trained):
+    """The evaluation executor is bound once: it must score every epoch's weights, not the first ones it saw."""
+    _, _, test_x, test_y = data
+    for epoch in trained[0].history:
+        predicted = Predictor(trained[0].symbol_json, epoch.params).predict(test_x).argmax(axis=1)
+        assert epoch.test_accuracy == (predicted == test_y).mean()
 
 
 def test_resume_from_a_checkpoint_runs_the_remaining_epochs(data, trained):

@@ -25,9 +25,11 @@ def test_the_readme_table_lists_every_setting_once():
 
 def test_no_module_reads_the_environment_but_the_settings():
     """os.environ / os.getenv appear only in protos/settings.py (pydantic reads it) and where a child process's
-    environment is assembled (services/stack.py) or a process replaces itself (os.execv)."""
-    allowed = {"protos/settings.py", "services/stack.py", "services/store/redis_server.py",
-               "workers/__main__.py"}   # OMP_NUM_THREADS must be set before MXNet loads
+    environment is assembled (services/stack.py, the worker supervisor in workers/__main__.py) or a process replaces
+    itself (os.execv), and where MXNet's thread settings are written before it is imported (workers/engine/threads.py:
+    MXNet reads them only from there)."""
+    allowed = {"protos/settings.py", "services/stack.py", "services/store/redis_server.py", "workers/__main__.py",
+               "workers/engine/threads.py"}
     readers = []
     for path in [*ROOT.glob("protos/**/*.py"), *ROOT.glob("services/**/*.py"), *ROOT.glob("workers/**/*.py"),
                  *ROOT.glob("clients/**/*.py")]:

@@ -81,6 +81,7 @@ class Predictor:
         if dtype not in OUTPUT_DTYPES:
             raise ValueError(f"dtype must be float32 or float16, got {dtype}")
         data, layers = network_input(images, self.normalize), tuple(layers)
+        batch_size = min(batch_size, len(data))   # fewer images than a batch: one pass of their own size, kept
         outputs = layer_outputs(self.symbol, layers)
         if dtype != np.float32:
             outputs = mx.sym.Group([mx.sym.Cast(out, dtype=dtype.name) for out in outputs])

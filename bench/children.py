@@ -1,0 +1,339 @@
+"""The work a benchmark times in a fresh interpreter: `python -m bench.children TASK JSON_ARGUMENTS` prints one JSON
+line. A fresh process per run because MXNet fixes its thread count when imported (workers/engine/threads.py).
+
+Training runs: `images` training images for one epoch at the seed's batch 100 and SGD 0.05/0.9/1e-5, after a warm-up
+epoch of 1,000 images in the same process; "rate" is training images per second.
+"""
+import json
+import sys
+import time
+
+import numpy as np
+
+from protos import mnist
+from protos.settings import ServiceSettings, load
+
+WARM_UP = 1000
+
+
+def data(split: str):
+    return mnist.load_split(split, load(ServiceSettings).data_dir)
+
+
+def threads(cores) -> dict:
+    """use_cores(cores) before mxnet is imported; None leaves MXNet's default (one thread per two processors)."""
+    if cores is None:
+        return {"OMP_NUM_THREADS": "MXNet's default"}
+    from workers.engine.threads import use_cores
+    return use_cores(None if cores == "all" else cores)
+
+
+def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True) -> dict:
+    """workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch."""
+    settings = threads(cores)
+    from protos.contract import HyperParams
+    from workers.engine.training import train
+
+    (x, y), (tx, ty) = data("train"), data("test")
+    if warm_up:
+        train(HyperParams(epochs=1), x[:WARM_UP], y[:WARM_UP], tx[:500], ty[:500])
+    progress = []
+    started = time.perf_counter()
+    result = train(HyperParams(epochs=epochs), x[:images], y[:images], tx[:eval_images], ty[:eval_images],
+                   on_batch=progress.append, batch_event_every=10 ** 9)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rate": progress[-1].samples_per_second, "accuracy": result.history[-1].test_accuracy,
+            "threads": settings}
+
+
+def _bare_module(x, y):
+    """A bare mx.mod.Module of the seed's LeNet and SGD, bound for batches of 100; returns a function that trains it
+    one epoch on the first `count` images (an NDArrayIter; forward_backward and update per batch, nothing else) and
+    returns the seconds it took."""
+    import mxnet as mx
+
+    from workers.engine.lenet import LABEL, lenet
+
+    module = mx.mod.Module(lenet(), label_names=[LABEL])
+    module.bind([("data", (100, 1, 28, 28))], [(LABEL, (100,))])
+    module.init_params(mx.init.Uniform(0.01))
+    module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-5,
+                                                             "rescale_grad": 0.01})
+
+    def epoch(count: int) -> float:
+        batches = mx.io.NDArrayIter(x[:count].astype(np.float32)[:, None], y[:count].astype(np.float32), 100,
+                                    label_name=LABEL)
+        started = time.perf_counter()
+        for batch in batches:
+            module.forward_backward(batch)
+            module.update()
+        mx.nd.waitall()
+        return time.perf_counter() - started
+
+    return epoch
+
+
+def _torch_net(x, y):
+    """The same network, batch and optimizer in PyTorch on the CPU (its default threads: one per core); returns a
+    function that trains it one epoch on the first `count` images and returns the seconds it took."""
+    import torch
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.Tanh(),
+                        nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-5)
+    loss = nn.CrossEntropyLoss()
+    pixels, labels = torch.from_numpy(x.astype(np.float32)[:, None]), torch.from_numpy(y.astype(np.int64))
+
+    def epoch(count: int) -> float:
+        started = time.perf_counter()
+        for start in range(0, count, 100):
+            optimizer.zero_grad()
+            loss(net(pixels[start:start + 100]), labels[start:start + 100]).backward()
+            optimizer.step()
+        return time.perf_counter() - started
+
+    return epoch
+
+
+def module_train(images: int, cores=None) -> dict:
+    """A bare MXNet Module (_bare_module)."""
+    settings = threads(cores)
+    epoch = _bare_module(*data("train"))
+    epoch(WARM_UP)
+    seconds = epoch(images)
+    return {"seconds": seconds, "rate": images / seconds, "threads": settings}
+
+
+def torch_train(images: int) -> dict:
+    """PyTorch (_torch_net)."""
+    import torch
+
+    epoch = _torch_net(*data("train"))
+    epoch(WARM_UP)
+    seconds = epoch(images)
+    return {"seconds": seconds, "rate": images / seconds, "threads": {"torch": torch.get_num_threads()},
+            "version": torch.__version__}
+
+
+def _predictor(symbol: str, params: str):
+    from workers.engine.inference import Predictor
+    return Predictor(open(symbol).read(), open(params, "rb").read())
+
+
+def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
+    """The worker's Inspect work without transport: forward passes and the copy of every chunk into a buffer."""
+    threads(cores)
+    from protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, LAYERS
+    from services import memory
+    from workers.serving import row_ranges
+
+    memory.reuse_freed_memory()  # as the worker does
+    images, predictor, buffer, results = data("test")[0][:limit], _predictor(symbol, params), None, {}
+    buffer = np.empty(CHUNK_BYTES, np.uint8)
+    for dtype in (np.dtype(np.float32), np.dtype(np.float16)):
+        runs = []
+        for _ in range(repeats + 1):  # the first run binds the executors
+            started, nbytes = time.perf_counter(), 0
+            for batch in predictor.batches(images, LAYERS, INSPECT_BATCH_DEFAULT, dtype):
+                for layer in LAYERS:
+                    for start, stop in row_ranges(batch.shape(layer), dtype.itemsize):
+                        rows = (stop - start, *batch.shape(layer)[1:])
+                        out = buffer[:int(np.prod(rows)) * dtype.itemsize].view(dtype).reshape(rows)
+                        batch.copy_rows(layer, start, stop, out)
+                        nbytes += out.nbytes
+            runs.append({"seconds": time.perf_counter() - started, "bytes": nbytes})
+        results[dtype.name] = sorted(runs[1:], key=lambda run: run["seconds"])[len(runs[1:]) // 2]
+    return results
+
+
+def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None) -> dict:
+    threads(cores)
+    images, predictor = data("test")[0], _predictor(symbol, params)
+    predictor.predict(images[:1])
+    predictor.predict(images[:batch])   # bind the executors first
+    single, bulk = [], []
+    for i in range(calls):
+        started = time.perf_counter()
+        predictor.predict(images[i:i + 1])
+        single.append(time.perf_counter() - started)
+    for _ in range(5):
+        started = time.perf_counter()
+        predictor.predict(images[:batch])
+        bulk.append(time.perf_counter() - started)
+    return {"single": single, "bulk": bulk}
+
+
+def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
+    """What an Evaluate job computes on the worker: probabilities, then caret's tables and statistics."""
+    threads(cores)
+    from workers.engine import stats
+
+    (images, labels), predictor = data("test"), _predictor(symbol, params)
+    images, labels = images[:limit], labels[:limit]
+    predictor.predict(images)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predicted = predictor.predict(images).argmax(axis=1)
+        table = stats.confusion_table(predicted, labels)
+        stats.overall(table)
+        stats.by_class(table, [str(k) for k in range(10)])
+        seconds.append(time.perf_counter() - started)
+    return {"seconds": seconds}
+
+
+def serve_load(symbol: str, params: str, stop_file: str, cores=None) -> dict:
+    """A serving process's work until `stop_file` exists: a one-image Predict, then a 500-image one, again and
+    again; returns the one-image latencies' median and the images per second of the large calls."""
+    import os
+
+    threads(cores)
+    images, predictor = data("test")[0], _predictor(symbol, params)
+    predictor.predict(images[:1])
+    predictor.predict(images[:500])
+    single, bulk, bulk_seconds = [], 0, 0.0
+    while not os.path.exists(stop_file):
+        started = time.perf_counter()
+        predictor.predict(images[:1])
+        single.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        predictor.predict(images[:500])
+        bulk, bulk_seconds = bulk + 500, bulk_seconds + time.perf_counter() - started
+    return {"latency": float(np.median(single)) if single else None, "rate": bulk / bulk_seconds if bulk else None}
+
+
+def _per_batch_minimum(durations: dict[str, list[float]], batches: int) -> dict[str, float]:
+    """Milliseconds per batch of each op: an op that runs k times a batch (e.g. two convolutions of different
+    shapes) has k positions; each position's minimum over the batches (robust to other load), summed."""
+    result = {}
+    for name, values in durations.items():
+        per_batch = len(values) // batches
+        if per_batch:
+            result[name] = sum(min(values[k::per_batch]) for k in range(per_batch)) / 1000
+    return dict(sorted(result.items(), key=lambda item: -item[1]))
+
+
+def mxnet_op_profile(batches: int = 30, cores=None) -> dict:
+    """MXNet's profiler over `batches` training batches of a bare Module (bulk execution off, so every op is seen)."""
+    import os
+    settings = threads(cores)
+    os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"
+    import tempfile
+
+    import mxnet as mx
+
+    epoch = _bare_module(*data("train"))
+    epoch(batches * 100)
+    with tempfile.TemporaryDirectory() as folder:
+        trace = os.path.join(folder, "trace.json")
+        mx.profiler.set_config(profile_all=True, filename=trace)
+        mx.profiler.set_state("run")
+        epoch(batches * 100)
+        mx.profiler.set_state("stop")
+        mx.profiler.dump()
+        events = json.load(open(trace))["traceEvents"]
+    durations, started = {}, {}
+    for event in events:
+        if event.get("cat") != "operator":
+            continue
+        key = (event["name"], event.get("tid"))
+        if event["ph"] == "B":
+            started.setdefault(key, []).append(event["ts"])
+        elif event["ph"] == "E" and started.get(key):
+            durations.setdefault(event["name"], []).append(event["ts"] - started[key].pop())
+    return {"ops": _per_batch_minimum(durations, batches), "threads": settings}
+
+
+def torch_op_profile(batches: int = 30) -> dict:
+    """PyTorch's profiler over the same training batches: its kernels (aten ops called by the autograd engine)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    epoch = _torch_net(*data("train"))
+    epoch(batches * 100)
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        epoch(batches * 100)
+    kernels = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::max_pool2d_with_indices",
+               "aten::max_pool2d_with_indices_backward", "aten::tanh", "aten::tanh_backward", "aten::addmm",
+               "aten::mm", "aten::_log_softmax", "aten::_log_softmax_backward_data", "aten::_foreach_add_")
+    durations = {}
+    for event in profiler.events():
+        if event.name in kernels:
+            durations.setdefault(event.name, []).append(event.cpu_time_total)
+    return {"ops": _per_batch_minimum(durations, batches)}
+
+
+def chunk_frame_bytes() -> bytes:
+    """One Inspect chunk as the worker sends it: Conv1 rows of float32, as many as fit in CHUNK_BYTES."""
+    from protos.contract import CHUNK_BYTES, LAYER_SHAPES
+    from protos.lenet.v1 import lenet_pb2 as pb
+    from protos.tensors import chunk_frame
+
+    shape = LAYER_SHAPES["Conv1"]
+    rows = CHUNK_BYTES // (int(np.prod(shape)) * 4)
+    frame, values = chunk_frame(pb.TensorChunk(layer="Conv1", sample_count=rows, total_samples=10_000),
+                                (rows, *shape), pb.FLOAT32)
+    values[:] = np.random.default_rng(0).random(values.shape, np.float32)
+    return bytes(frame)
+
+
+def redis_writer(url: str, request_id: str, count: int) -> dict:
+    """The worker's side of a chunk stream alone: `count` chunks through Requests.push_chunk, then the end."""
+    from services import memory
+    from services.store import Store
+
+    memory.reuse_freed_memory()
+    store, frame = Store(url), memoryview(chunk_frame_bytes())
+    for _ in range(count):
+        store.requests.push_chunk(request_id, frame)
+    store.requests.end_chunks(request_id)
+    return {"bytes": len(frame) * count}
+
+
+def grpc_chunks(port_file: str, count: int) -> dict:
+    """A gRPC server whose Inspect yields `count` ready chunks, as the gateway relays them (bytes, unparsed)."""
+    import threading
+
+    import grpc
+
+    from services.gateway.grpc_server import OPTIONS, SERVICE, serialize
+
+    frame, done = chunk_frame_bytes(), threading.Event()
+
+    def inspect(request, context):
+        for _ in range(count):
+            yield frame
+        done.set()
+
+    from concurrent import futures
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=OPTIONS)
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE.full_name, {
+        "Inspect": grpc.unary_stream_rpc_method_handler(inspect, request_deserializer=lambda data: data,
+                                                        response_serializer=serialize)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    with open(port_file, "w") as out:
+        out.write(str(port))
+    done.wait(600)
+    server.stop(5).wait()
+    return {"bytes": len(frame) * count}
+
+
+def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
+    """What the client library does with each chunk it receives: TensorChunk.FromString and a numpy view."""
+    from protos.lenet.v1 import lenet_pb2 as pb
+    from protos.tensors import from_tensor
+    from services import memory
+
+    if reuse_freed_memory:
+        memory.reuse_freed_memory()
+    frame, nbytes = chunk_frame_bytes(), 0
+    started = time.perf_counter()
+    for _ in range(count):
+        nbytes += from_tensor(pb.TensorChunk.FromString(frame).tensor).nbytes
+    return {"rate": nbytes / (time.perf_counter() - started) / 1e6}
+
+
+if __name__ == "__main__":
+    task, arguments = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps(globals()[task](**arguments)))

@@ -1,0 +1,89 @@
+"""What the benchmarks share: child processes that print one JSON line, medians of interleaved rounds, one embedded
+stack with a small model for the service benchmarks, and the peak memory of the stack's processes."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from clients.client import LenetClient
+from protos.lenet.v1 import lenet_pb2 as pb
+from protos.settings import ServiceSettings, load
+from services import memory
+from services.stack import Stack
+
+
+def child(task: str, env: dict | None = None, **arguments) -> dict:
+    """Run bench.children.TASK(**arguments) in a fresh interpreter (MXNet's threads are fixed at import) and return
+    the JSON it prints."""
+    done = subprocess.run([sys.executable, "-m", "bench.children", task, json.dumps(arguments)], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise RuntimeError(f"bench child {task} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def rounds(runs: dict, repeats: int) -> dict[str, list]:
+    """Call each of runs' functions once per round, the rounds one after the other (A B C A B C …), so that every
+    variant sees the same machine state; returns each variant's results in order."""
+    results = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            results[name].append(run())
+    return results
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def peak_memory_mb(pid: int) -> float | None:
+    """VmHWM (the peak resident set) of a live process, in MB; None when it cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kilobytes = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return kilobytes / 1024 if kilobytes is not None else None
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@dataclass
+class Service:
+    """One embedded stack (one CPU worker with an OpenMP thread per core) and a small model trained on it."""
+    stack: Stack
+    client: LenetClient
+    model_id: str
+
+    @classmethod
+    def start(cls) -> "Service":
+        memory.reuse_freed_memory()  # this process is the client: let it reuse chunk buffers as the services do
+        # The worker gets the thread setting that workers.engine.threads.use_cores makes (one per core).
+        stack = Stack(load(ServiceSettings), workers=1, env={"OMP_NUM_THREADS": str(cores())}).start()
+        client = LenetClient(stack.address, timeout=600)
+        job = client.wait(client.train(epochs=1, limit=2000, eval_limit=500, init_scale=0.07, model_name="bench").id)
+        if job.state != pb.SUCCEEDED:
+            stack.stop()
+            sys.exit(f"training the benchmark's model ended {pb.JobState.Name(job.state)}: {job.error}")
+        return cls(stack, client, job.model_id)
+
+    def processes(self) -> dict[str, int]:
+        named = {"gateway": self.stack.gateway.pid, "redis-server": self.stack.redis.process.pid}
+        named.update({f"worker {i + 1}": worker.pid for i, worker in enumerate(self.stack.workers)})
+        return named
+
+    def stop(self) -> None:
+        self.client.close()
+        self.stack.stop()
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
