@@ -47,5 +47,6 @@ def run(args, service) -> list[Section]:
         "Predict: one image per call, and 1,000 images per call",
         ["run", "1 image: median latency (ms)", "1 image: p95 (ms)", "1,000 images: images/s"], rows,
         f"{args.calls} one-image calls and 5 calls of 1,000 test images after a warm-up, one CPU worker. The "
-        "service adds a gRPC round trip, a Redis request record, a Celery message and a Redis reply per call.",
+        "service adds a gRPC round trip, a request on the model's serve lane (a Redis list, drained in batches) and a "
+        "Redis reply per call.",
         "python -m bench predict", {"service": measured, "engine": engine})]

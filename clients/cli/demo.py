@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 import grpc
-import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.table import Table
 
@@ -188,25 +187,18 @@ def show_evaluation(client: LenetClient, report: Report, out: Path, model: pb.Mo
 
 def show_worst_case(client: LenetClient, section: Section, out: Path, evaluation: pb.Evaluation) -> None:
     """The seed's worst case: digits of the most confused pair, and their class probabilities."""
-    chosen = evaluate.worst_samples(evaluation)
-    if not chosen or evaluation.dataset.HasField("images"):
+    figures = evaluate.draw_worst_case(client, evaluation, out, titled=False)
+    if not figures:
         section.text("Nothing to show: no digit was misclassified, or the images were uploaded.")
         return
     labels = list(evaluation.labels)
-    by_index = {m.index: m for m in evaluation.misclassified}
-    picked = [by_index[i] for i in chosen]
     pairs = " and ".join(f"{labels[c.reference]} read as {labels[c.prediction]} ({c.count} times)"
                          for c in evaluation.worst)
-    digits, _ = client.samples(chosen, evaluation.dataset.split or "test")
-    section.text(f"The largest off-diagonal count: {pairs}. The first {len(chosen)} of those digits, and the "
-                 f"probabilities the network gives each class for them.")
-    section.figure(plots.digits(digits, [f"#{m.index}: {labels[m.reference]} → {labels[m.prediction]}" for m in picked],
-                                out / "worst-digits.png"),
-                   "Test index: true class → predicted class.", alt=f"Digits {pairs}")
-    section.figure(plots.probability_bars(np.array([m.probabilities for m in picked]), [f"#{m.index}" for m in picked],
-                                          out / "worst-probabilities.png", true=[m.reference for m in picked],
-                                          pred=[m.prediction for m in picked]),
-                   "Class probabilities per digit: green the true class, red the predicted one.",
+    section.text(f"The largest off-diagonal count: {pairs}. The first {len(evaluate.worst_samples(evaluation))} of "
+                 f"those digits, and the probabilities the network gives each class for them.")
+    digits, probabilities = figures
+    section.figure(digits, "Test index: true class → predicted class.", alt=f"Digits {pairs}")
+    section.figure(probabilities, "Class probabilities per digit: green the true class, red the predicted one.",
                    alt="Class probabilities of the worst-case digits")
 
 

@@ -92,25 +92,31 @@ def report(evaluation: pb.Evaluation) -> str:
 
 def write_plots(client, evaluation: pb.Evaluation, out: Path) -> list[Path]:
     """confusion.png always; worst-digits.png and worst-probabilities.png when something was misclassified."""
-    labels = list(evaluation.labels)
-    written = [plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", labels,
+    written = [plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", list(evaluation.labels),
                                        title=f"Confusion matrix, {describe(evaluation)}",
                                        highlight=[(c.prediction, c.reference) for c in evaluation.worst])]
+    return written + list(draw_worst_case(client, evaluation, out, titled=True))
+
+
+def draw_worst_case(client, evaluation: pb.Evaluation, out: Path, titled: bool) -> tuple[Path, ...]:
+    """The seed's worst case: the digits of the most confused pair(s) (worst-digits.png) and the class
+    probabilities the network gives them (worst-probabilities.png). Nothing when no digit was misclassified or the
+    images were uploaded (the service cannot send those back). `titled`: headings on the figures themselves."""
     chosen = worst_samples(evaluation)
     if not chosen or evaluation.dataset.HasField("images"):
-        return written  # no errors, or uploaded images the service cannot send back
+        return ()
+    labels = list(evaluation.labels)
     by_index = {m.index: m for m in evaluation.misclassified}
     picked = [by_index[i] for i in chosen]
     digits, _ = client.samples(chosen, evaluation.dataset.split or "test")
     pairs = ", ".join(f"{labels[c.reference]} read as {labels[c.prediction]}" for c in evaluation.worst)
     titles = [f"#{m.index}: {labels[m.reference]} → {labels[m.prediction]}" for m in picked]
-    written.append(plots.digits(digits, titles, out / "worst-digits.png",
-                                title=f"Worst case: {pairs} (sample index: true → predicted)"))
-    written.append(plots.probability_bars(np.array([m.probabilities for m in picked]), [f"#{m.index}" for m in picked],
-                                          out / "worst-probabilities.png", true=[m.reference for m in picked],
-                                          pred=[m.prediction for m in picked],
-                                          title=f"Class probabilities, worst case: {pairs}"))
-    return written
+    return (plots.digits(digits, titles, out / "worst-digits.png",
+                         title=f"Worst case: {pairs} (sample index: true → predicted)" if titled else ""),
+            plots.probability_bars(np.array([m.probabilities for m in picked]), [f"#{m.index}" for m in picked],
+                                   out / "worst-probabilities.png", true=[m.reference for m in picked],
+                                   pred=[m.prediction for m in picked],
+                                   title=f"Class probabilities, worst case: {pairs}" if titled else ""))
 
 
 def worst_samples(evaluation: pb.Evaluation, show: int = SHOW_INDICES) -> list[int]:

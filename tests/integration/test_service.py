@@ -74,6 +74,24 @@ def test_cancel_ends_a_running_evaluation_before_its_end(client, trained_model):
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
+def test_cancel_during_the_end_of_epoch_evaluation_ends_it_there(client):
+    """Scored on all 60,000 training images, the evaluation is long; a cancel sent once it starts must stop it
+    before the epoch finishes (a finished epoch would leave an epoch event and metrics)."""
+    job = client.stub.SubmitTraining(pb.TrainRequest(
+        hyper_parameters=pb.HyperParameters(epochs=2), train_data=pb.Dataset(split="train", limit=300),
+        eval_data=pb.Dataset(split="train")), timeout=client.timeout)
+    for event in client.watch(job.id):
+        if event.WhichOneof("kind") == "evaluating":
+            assert event.evaluating.epoch == 1 and event.evaluating.samples == 60_000
+            break
+    client.cancel(job.id)
+    finished = client.wait(job.id)
+    assert finished.state == pb.CANCELLED and finished.cancel_requested
+    kinds = [event.WhichOneof("kind") for event in client.watch(job.id)]
+    assert "evaluating" in kinds and "epoch" not in kinds
+    assert not finished.metrics.epoch and not finished.model_id
+
+
 def test_bad_field_is_invalid_argument_naming_it(client):
     error = rpc_error(lambda: client.train(epochs=-3))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "hyper_parameters.epochs" in error.details()
