@@ -13,7 +13,6 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.table import Table
 
-from clients import plots
 from clients.cli import evaluate_commands as evaluate
 from clients.cli.output import Failure, client_settings, console, follow, server_code, with_options
 from clients.cli.server_commands import service_settings
@@ -97,6 +96,7 @@ def demo(quick: bool, out: str) -> int:
 
 
 def show_data(client: LenetClient, report: Report, out: Path) -> None:
+    from clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
     console.rule("The data")
     images, labels = client.samples(range(5), split="train")
     console.print(f"Labels: {', '.join(map(str, labels))}")
@@ -118,6 +118,7 @@ def train(client: LenetClient, report: Report, out: Path, options: dict) -> pb.M
 
 def show_training(client: LenetClient, report: Report, out: Path, job: pb.Job) -> pb.Model:
     """The training section for a finished training job; the report's header names its model."""
+    from clients import plots
     model = client.model(job.model_id)
     report.about["model"] = f"{model.id} ({model.name})"
     history = list(model.history)
@@ -142,6 +143,7 @@ def show_training(client: LenetClient, report: Report, out: Path, job: pb.Job) -
 
 
 def show_graph(client: LenetClient, report: Report, out: Path, model: pb.Model) -> None:
+    from clients import plots
     console.rule("The network")
     graph = client.graph(model.id)
     table = Table("layer", "operator", "output shape", "parameters", "attributes")
@@ -167,6 +169,7 @@ def show_graph(client: LenetClient, report: Report, out: Path, model: pb.Model) 
 
 
 def show_evaluation(client: LenetClient, report: Report, out: Path, model: pb.Model) -> pb.Evaluation:
+    from clients import plots
     console.rule("Evaluation on the test set")
     job = follow(client, client.evaluate(model.id))
     evaluation = client.evaluation(job.id)
@@ -203,6 +206,7 @@ def show_worst_case(client: LenetClient, section: Section, out: Path, evaluation
 
 
 def show_layers(client: LenetClient, report: Report, out: Path, model: pb.Model, evaluation: pb.Evaluation) -> None:
+    from clients import plots
     chosen = evaluate.worst_samples(evaluation, show=1)
     if not chosen:
         return

@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from clients import images as image_files
-from clients import plots, tables
+from clients import tables
 from clients.cli.output import (Failure, client_options, connect, ctrl_c_leaves_job_running, follow,
                                 global_options, job_line, message_dict, print_json, resolve_model)
 from clients.client import DigitWarning, class_statistics, confusion_matrix, overall_statistics
@@ -92,6 +92,7 @@ def report(evaluation: pb.Evaluation) -> str:
 
 def write_plots(client, evaluation: pb.Evaluation, out: Path) -> list[Path]:
     """confusion.png always; worst-digits.png and worst-probabilities.png when something was misclassified."""
+    from clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
     written = [plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", list(evaluation.labels),
                                        title=f"Confusion matrix, {describe(evaluation)}",
                                        highlight=[(c.prediction, c.reference) for c in evaluation.worst])]
@@ -102,6 +103,7 @@ def draw_worst_case(client, evaluation: pb.Evaluation, out: Path, titled: bool) 
     """The seed's worst case: the digits of the most confused pair(s) (worst-digits.png) and the class
     probabilities the network gives them (worst-probabilities.png). Nothing when no digit was misclassified or the
     images were uploaded (the service cannot send those back). `titled`: headings on the figures themselves."""
+    from clients import plots
     chosen = worst_samples(evaluation)
     if not chosen or evaluation.dataset.HasField("images"):
         return ()

@@ -6,7 +6,6 @@ import click
 import numpy as np
 from rich.table import Table
 
-from clients import plots
 from clients.cli.output import client_options, connect, console, global_options, message_dict, print_json, \
     print_table, resolve_model
 from protos.contract import LAYERS, SPLIT_SIZES
@@ -88,6 +87,7 @@ def inspect(model_id: str, samples: tuple[int, ...], split: str, layers: tuple[s
 
 def draw_layers(arrays: dict, images: np.ndarray, samples: list[int], split: str, out: Path) -> list[Path]:
     """The input digit and every layer's picture, per sample."""
+    from clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
     written = []
     for position, sample in enumerate(samples):
         folder = out if len(samples) == 1 else out / f"{split}-{sample}"
@@ -162,6 +162,7 @@ def graph(model_id: str, dot: Path | None, png: Path | None) -> int:
 
 def draw_graph(graph: pb.Graph, path: Path) -> Path:
     """The network's PNG (matplotlib, so no Graphviz install is needed; --dot gives the source for `dot`)."""
+    from clients import plots
     return plots.network_graph([message_dict(layer) for layer in graph.layers], path,
                                title=f"LeNet — {graph.parameter_count:,} parameters")
 

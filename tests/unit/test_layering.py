@@ -65,6 +65,13 @@ def test_the_client_library_and_cli_import_without_mxnet_celery_redis_or_server_
     assert "train" in result.stdout
 
 
+def test_commands_that_draw_nothing_do_not_import_matplotlib():
+    """lenet health runs every few seconds as a container's health check: it must not pay matplotlib's import."""
+    code = "import sys, clients.cli\nassert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
 def test_module_names_are_unique():
     names = Counter(path.stem for package in (*SHIPPED, "bench", "tests") for path in ROOT.glob(f"{package}/**/*.py")
                     if path.stem not in ("__init__", "__main__", "conftest"))
