@@ -285,7 +285,7 @@ def redis_writer(url: str, request_id: str, count: int) -> dict:
     memory.reuse_freed_memory()
     store, frame = Store(url), memoryview(chunk_frame_bytes())
     for _ in range(count):
-        store.requests.push_chunk(request_id, frame)
+        store.requests.push_chunk(request_id, frame, idle_seconds=60)
     store.requests.end_chunks(request_id)
     return {"bytes": len(frame) * count}
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 
 import redis
 from redis._parsers import _RESP2Parser
@@ -22,6 +23,7 @@ from redis.utils import HIREDIS_AVAILABLE
 from bench import children, harness
 from bench.table import Section
 from clients.client import LenetClient
+from protos.lenet.v1 import lenet_pb2 as pb
 from services import memory
 from services.gateway.service import INSPECT_WINDOW
 from services.store import Store
@@ -37,7 +39,8 @@ def redis_stage(parser: str) -> float:
         store = Store(server.url)
         if parser == "python":
             store.requests = Requests(redis.Redis.from_url(server.url, parser_class=_RESP2Parser))
-        request_id = store.requests.open(b"bench", window=INSPECT_WINDOW)
+        request_id = uuid.uuid4().hex
+        store.requests.submit("bench", pb.LaneRequest(request_id=request_id), window=INSPECT_WINDOW)
         result = {}
         writer = threading.Thread(target=lambda: result.update(harness.child(
             "redis_writer", url=server.url, request_id=request_id, count=CHUNKS)))
