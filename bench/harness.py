@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clients.client import LenetClient
+from protos.contract import ROLES
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings, load
 from services import memory
@@ -75,7 +76,11 @@ class Service:
 
     def processes(self) -> dict[str, int]:
         named = {"gateway": self.stack.gateway.pid, "redis-server": self.stack.redis.process.pid}
-        named.update({f"worker {i + 1}": worker.pid for i, worker in enumerate(self.stack.workers)})
+        for number, worker in enumerate(self.stack.workers, start=1):
+            named[f"worker {number}: supervisor"] = worker.pid
+            for child in _children(worker.pid):   # `--role both`: its training and its serving process
+                role = next((word for word in ROLES if f"--role\0{word}\0" in _cmdline(child)), "child")
+                named[f"worker {number}: {role}"] = child
         return named
 
     def stop(self) -> None:
@@ -87,3 +92,17 @@ def timed(function) -> float:
     started = time.perf_counter()
     function()
     return time.perf_counter() - started
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""

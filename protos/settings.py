@@ -36,8 +36,8 @@ class ServiceSettings(BaseSettings):
     max_streams_per_client: int = Field(8, ge=1, description="gateway: long streams open at once per client "
                                         "(token user, else address)")
     batch_max: int = Field(64, ge=1, description="serving: most images one dynamic batch runs together")
-    batch_delay_ms: float = Field(1.0, ge=0, description="serving: how long a batch waits for more Predict "
-                                  "calls once the first arrives")
+    batch_delay_ms: float = Field(0.0, ge=0, description="serving: how long a batch waits for more Predict "
+                                  "calls once the first arrives (0: it takes what is already queued)")
     admins: str = Field("", description="gateway: comma-separated users (from LENET_TOKENS) who see and may "
                                         "change every owner's jobs and models")
     tls_cert: Path | None = Field(None, description="gateway: PEM certificate chain; with tls_key, serve TLS only")

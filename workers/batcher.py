@@ -39,7 +39,7 @@ class _Work:
 
 
 class Batcher:
-    def __init__(self, predictor_of: Callable, max_batch: int = 64, max_delay: float = 0.001):
+    def __init__(self, predictor_of: Callable, max_batch: int = 64, max_delay: float = 0.0):
         """`predictor_of(model_id)` gives the model's engine Predictor (called on the MXNet thread)."""
         self.predictor_of, self.max_batch, self.max_delay = predictor_of, max_batch, max_delay
         self.queue: queue.Queue = queue.Queue()
