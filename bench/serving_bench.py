@@ -121,16 +121,16 @@ def run(args, service) -> list[Section]:
     with tempfile.TemporaryDirectory() as folder:
         symbol, params = client.export(model_id, folder)
         engine = harness.child("engine_predict", symbol=str(symbol), params=str(params), calls=0,
-                               batch=settings.batch_max, cores=1)
-    rows.append([f"engine alone, one thread, batches of {settings.batch_max}", "",
+                               batch=settings.batch_max, cores="all")
+    rows.append([f"engine alone, a thread per core, batches of {settings.batch_max}", "",
                  f"{settings.batch_max / harness.median(engine['bulk']):,.0f} images/s", "", "", ""])
     return [Section(
         "Predict under concurrency: one image per call", ["run", "clients", "calls/s", "p50 (ms)", "p99 (ms)",
                                                            "failed"], rows,
         f"Each client calls Predict with one image as soon as its previous call returns, {args.seconds:g} s per "
         "row, all clients asyncio tasks in one process on one channel, on this machine's cores with the service. "
-        "The stack is `lenet up`'s: one worker node with a training and a serving process (the serving one on one "
-        f"thread, dynamic batching up to {settings.batch_max} images, {settings.batch_delay_ms:g} ms delay; the "
+        "The stack is `lenet up`'s: one worker node with a training and a serving process (both with a thread per "
+        f"core, dynamic batching up to {settings.batch_max} images, {settings.batch_delay_ms:g} ms delay; the "
         "gateway coalesces concurrent calls). The transport ceiling is a gRPC server answering Predict with a "
         "constant, loaded the same way: what Python gRPC alone allows here.", "python -m bench serving",
         {"rows": rows})]

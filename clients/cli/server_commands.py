@@ -134,8 +134,8 @@ def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | No
 @click.option("--role", type=click.Choice(["train", "serve", "both"]), default="both", show_default=True,
               help="the lanes to serve: a training process, a serving process, or one of each")
 @click.option("--name", help="worker name [DEVICE-RANDOM@HOST]")
-@click.option("--cores", type=click.IntRange(1), help="compute threads of the training process [every core]")
-@click.option("--cpus", metavar="IDS", help="pin the training process to these CPU ids, e.g. 0,1")
+@click.option("--cores", type=click.IntRange(1), help="compute threads of each worker process [every core]")
+@click.option("--cpus", metavar="IDS", help="pin each worker process to these CPU ids, e.g. 0,1")
 @click.option("--check", is_flag=True, help="exit 0 when this host's worker processes of the role are alive")
 def worker(device: str, role: str, name: str | None, cores: int | None, cpus: str | None, check: bool) -> None:
     """Run a worker node for one device (Redis: $REDIS_URL)."""

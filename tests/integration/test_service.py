@@ -1,4 +1,5 @@
 """The whole service end to end: real redis-server, real Celery worker processes, real gRPC gateway."""
+import os
 import time
 from pathlib import Path
 
@@ -177,6 +178,8 @@ def test_list_workers_shows_each_lane_and_what_waits(stack, client):
     workers = client.stub.ListWorkers(pb.ListWorkersRequest(), timeout=30)
     assert sorted(w.lane for w in workers.workers) == ["cpu.serve", "cpu.serve", "cpu.train", "cpu.train"]
     assert all(w.pid > 0 and w.host and w.last_seen and w.device == pb.CPU for w in workers.workers)
+    cores = len(os.sched_getaffinity(0))   # both processes of a node compute with a thread per core by default
+    assert [w.threads for w in workers.workers] == [cores] * 4
     lanes = {lane.name: lane for lane in workers.lanes}
     assert set(lanes) == {"cpu.train", "cpu.serve", "gpu.train", "gpu.serve"}
     assert lanes["cpu.train"].workers == 2 and lanes["gpu.train"].workers == 0
