@@ -10,9 +10,10 @@ import numpy as np
 from clients import images as image_files
 from clients import tables
 from clients.cli.output import (Failure, client_options, connect, ctrl_c_leaves_job_running, follow,
-                                global_options, job_line, message_dict, print_json, resolve_model)
+                                global_options, job_line, print_json, resolve_model)
 from clients.client import DigitWarning, class_statistics, confusion_matrix, overall_statistics
 from protos.contract import SPLIT_SIZES
+from protos.documents import message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 
 SHOW_INDICES = 10       # worst-case sample indices printed, digits drawn

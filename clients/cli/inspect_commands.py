@@ -6,9 +6,10 @@ import click
 import numpy as np
 from rich.table import Table
 
-from clients.cli.output import client_options, connect, console, global_options, message_dict, print_json, \
-    print_table, resolve_model
+from clients.cli.output import client_options, connect, console, global_options, print_json, print_table, \
+    resolve_model
 from protos.contract import LAYERS, SPLIT_SIZES
+from protos.documents import message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 
 DTYPES = {"f32": "float32", "f16": "float16"}

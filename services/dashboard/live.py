@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from protos.documents import message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.dashboard import payloads
 from services.gateway.service import Caller, LenetService
@@ -136,7 +137,7 @@ def worker_table(service: LenetService) -> Callable[[Caller], Iterator]:
     """ListWorkers (live workers, and what waits on each lane), sent whenever it changes but for heartbeats."""
     def stream(caller: Caller) -> Iterator[Message | None]:
         return on_change(caller, "workers",
-                         lambda: payloads.message(service.list_workers(pb.ListWorkersRequest(), caller)),
+                         lambda: message_dict(service.list_workers(pb.ListWorkersRequest(), caller)),
                          lambda document: {**document, "workers": [{**worker, "last_seen": ""}
                                                                    for worker in document.get("workers", [])]})
     return stream

@@ -1,35 +1,18 @@
 """LenetService's answers as JSON documents for the browser: plain dicts, enums by name, arrays as base64.
 
-Nothing here decides anything: the messages come from LenetService, which has applied every rule. Statistics
-JSON cannot carry (NaN, where caret gives NA) become null.
+Nothing here decides anything: the messages come from LenetService, which has applied every rule. Messages are
+written by protos.documents, as the CLI's --json output is; statistics JSON cannot carry (NaN, where caret gives NA)
+become null.
 """
 import base64
-import math
 
 import numpy as np
-from google.protobuf.json_format import MessageToDict
 
 from protos import contract
 from protos.contract import CLASS_STATISTICS, FINAL_STATES, OVERALL_STATISTICS
+from protos.documents import jsonable, message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import from_tensor
-
-
-def message(msg) -> dict:
-    """A message as proto3 JSON with every field present, names as in the .proto, int64 as numbers."""
-    return MessageToDict(msg, always_print_fields_with_no_presence=True, preserving_proto_field_name=True,
-                         unquote_int64_if_possible=True)
-
-
-def finite(value):
-    """The document with NaN and ±Infinity replaced by None."""
-    if isinstance(value, dict):
-        return {key: finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [finite(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def array(values: np.ndarray) -> dict:
@@ -59,11 +42,11 @@ def progress(job: pb.Job, batch: pb.BatchProgress | None = None) -> dict:
 
 
 def job(record: pb.Job, batch: pb.BatchProgress | None = None) -> dict:
-    return {**message(record), "progress": progress(record, batch)}
+    return {**message_dict(record), "progress": progress(record, batch)}
 
 
 def event(record: pb.JobEvent) -> dict:
-    return {**message(record), "kind": record.WhichOneof("kind")}
+    return {**message_dict(record), "kind": record.WhichOneof("kind")}
 
 
 # -- models ----------------------------------------------------------------------------------------------
@@ -75,7 +58,7 @@ def exports(model: pb.Model) -> list[dict]:
 
 
 def model_page(model: pb.Model, graph: pb.Graph) -> dict:
-    return {"model": message(model), "graph": message(graph), "exports": exports(model)}
+    return {"model": message_dict(model), "graph": message_dict(graph), "exports": exports(model)}
 
 
 # -- evaluations -----------------------------------------------------------------------------------------
@@ -84,7 +67,7 @@ def evaluation(result: pb.Evaluation) -> dict:
     names, the sample indices of every error cell, and the probabilities of every misclassified sample."""
     k = len(result.labels)
     dataset = result.dataset
-    return finite({
+    return jsonable({
         "job_id": result.job_id, "model_id": result.model_id, "samples": result.samples,
         "labels": list(result.labels),
         "split": "" if dataset.HasField("images") else dataset.split or contract.TEST_SPLIT,

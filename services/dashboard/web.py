@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from protos.contract import IMAGE_SHAPE
+from protos.documents import message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import from_tensor, to_tensor
 from services.dashboard import live, payloads
@@ -128,7 +129,7 @@ class Dashboard:
         page = await self.call(request, "list_models", pb.ListModelsRequest(
             page_size=number(request.query_params.get("page_size", "0"), "page_size"),
             page_token=request.query_params.get("page_token", "")))
-        return JSONResponse({"models": [payloads.message(model) for model in page.models],
+        return JSONResponse({"models": [message_dict(model) for model in page.models],
                              "next_page_token": page.next_page_token})
 
     async def model(self, request: Request) -> Response:
@@ -202,7 +203,7 @@ class Dashboard:
         return payloads.activations(chunks)
 
     async def workers(self, request: Request) -> Response:
-        return JSONResponse(payloads.message(await self.call(request, "list_workers", pb.ListWorkersRequest())))
+        return JSONResponse(message_dict(await self.call(request, "list_workers", pb.ListWorkersRequest())))
 
     async def workers_stream(self, request: Request) -> Response:
         return live.response(live.worker_table(self.service), self.caller(request))
