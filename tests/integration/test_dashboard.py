@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -54,7 +55,16 @@ def show(driver, dashboard: Stack, fragment: str) -> None:
 
 
 def wait_for(driver, condition, timeout: float = WAIT):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    """The condition's first true value. Live views redraw their rows whenever the data changes, so an element found
+    by one WebDriver call may be gone by the next: such a try counts as not yet."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+
+def cells(driver, rows: str) -> list[list[str]]:
+    """The text of every cell of the rows matched, read in one script so that a redraw cannot come in between."""
+    return driver.execute_script("return [...document.querySelectorAll(arguments[0])]"
+                                 ".map((row) => [...row.children].map((cell) => cell.innerText.trim()))", rows)
 
 
 FINAL = ".title-row .state-succeeded, .title-row .state-failed, .title-row .state-cancelled"
@@ -101,8 +111,8 @@ def test_a_job_submitted_through_the_gateway_appears_and_its_curve_grows_while_i
         job = client.train(epochs=1, limit=2000, batch_size=10, eval_limit=200, init_scale=0.07, model_name="live")
         row = f"#jobs-table tr[data-job='{job.id}']"
         wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}[data-state='QUEUED']"))
-        cells = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, f"{row} td")]
-        assert cells[1:5] == ["TRAIN", "QUEUED", "CPU", "cpu.train"] and "waiting on cpu.train" in cells[5]
+        [queued] = cells(browser, row)
+        assert queued[1:5] == ["TRAIN", "QUEUED", "CPU", "cpu.train"] and "waiting on cpu.train" in queued[5]
         browser.switch_to.new_window("tab")
         show(browser, dashboard, f"#/jobs/{job.id}")
         browser.execute_script("window.notReloaded = true")
@@ -120,10 +130,10 @@ def test_a_job_submitted_through_the_gateway_appears_and_its_curve_grows_while_i
         half_way = browser.execute_script(points)
         screenshot(browser, "job-running")
         browser.switch_to.window(table_tab)
-        wait_for(browser, lambda d: "batch" in d.find_element(By.CSS_SELECTOR, f"{row} .progress-label").text)
-        label = browser.find_element(By.CSS_SELECTOR, f"{row} .progress-label").text
-        assert label.startswith("epoch 1/1, batch ") and label.endswith("/200"), label
-        assert browser.find_element(By.CSS_SELECTOR, row).get_attribute("data-state") == "RUNNING"
+        wait_for(browser, lambda d: any("batch" in shown[5] for shown in cells(d, row)))
+        [running_row] = cells(browser, row)
+        assert running_row[1:3] == ["TRAIN", "RUNNING"], running_row
+        assert running_row[5].startswith("epoch 1/1, batch ") and running_row[5].endswith("/200"), running_row
         screenshot(browser, "jobs-running")
         browser.switch_to.window(browser.window_handles[-1])
     finally:
@@ -327,11 +337,10 @@ def test_the_workers_view_lists_live_workers_and_lanes(browser, dashboard, stack
     show(browser, dashboard, "#/workers")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.workers tbody tr"))
     alive = Store(stack.redis_url).workers.alive()
-    shown = sorted(row.get_attribute("data-lane") for row in browser.find_elements(By.CSS_SELECTOR,
-                                                                                   "table.workers tbody tr"))
+    shown = sorted(browser.execute_script("return [...document.querySelectorAll('table.workers tbody tr')]"
+                                          ".map((row) => row.dataset.lane)"))
     assert shown == sorted(worker.lane for worker in alive) == ["cpu.serve", "cpu.serve", "cpu.train", "cpu.train"]
-    lanes = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
-             for row in browser.find_elements(By.CSS_SELECTOR, "table.lanes tbody tr")}
+    lanes = {lane: workers for lane, workers, *_ in cells(browser, "table.lanes tbody tr")}
     assert lanes == {"cpu.train": "2", "cpu.serve": "2", "gpu.train": "0", "gpu.serve": "0"}
     screenshot(browser, "workers")
 
