@@ -70,9 +70,10 @@ def cells(driver, rows: str) -> list[list[str]]:
 FINAL = ".title-row .state-succeeded, .title-row .state-failed, .title-row .state-cancelled"
 
 
-def ended(driver, job_id: str, timeout: float = 600) -> str:
+def ended(driver, timeout: float = 600) -> str:
     """Wait until the job page shows a final state; that state."""
-    return wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, FINAL), timeout)[0].text
+    return wait_for(driver, lambda d: d.execute_script(
+        "return document.querySelector(arguments[0])?.innerText.trim()", FINAL), timeout)
 
 
 def error_shown(driver) -> str:
@@ -139,7 +140,7 @@ def test_a_job_submitted_through_the_gateway_appears_and_its_curve_grows_while_i
     finally:
         os.kill(trainers[running.worker], signal.SIGCONT)
 
-    assert ended(browser, job.id) == "SUCCEEDED", client.job(job.id).error
+    assert ended(browser) == "SUCCEEDED", client.job(job.id).error
     assert browser.execute_script("return window.notReloaded") is True
     batches = [e.batch.batch for e in client.watch(job.id) if e.WhichOneof("kind") == "batch"]
     assert len(batches) == 20 and 5 <= half_way < 20               # 200 batches, an event every 10
@@ -195,7 +196,7 @@ def evaluation_job(browser, dashboard, client, trained_model) -> str:
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(browser, lambda d: "#/jobs/" in d.current_url)
     job_id = browser.current_url.rsplit("/", 1)[1]
-    assert ended(browser, job_id) == "SUCCEEDED", client.job(job_id).error
+    assert ended(browser) == "SUCCEEDED", client.job(job_id).error
     job = client.job(job_id)
     assert job.kind == pb.EVALUATE and job.queue == "cpu.serve" and job.model_id == trained_model.model_id
     return job_id
