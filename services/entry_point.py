@@ -29,7 +29,7 @@ def start(name: str, description: str, default_port: int, argv: list[str] | None
         auth = Auth(settings.tokens, settings.admins)
         store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
         store.ping()
-        owned = store.models.owned_records()
+        owned = store.owned_records()
     except (ValueError, OSError, redis.RedisError) as error:
         sys.exit(f"{name}: {error}")
     if not auth.secured and owned and not args.insecure_dev:

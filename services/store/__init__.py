@@ -8,6 +8,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from services.store import keys
 from services.store.jobs import Jobs
 from services.store.live_workers import LiveWorkers
 from services.store.models import Models
@@ -34,6 +35,11 @@ class Store:
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+    def owned_records(self) -> bool:
+        """Whether any job or model has an owner (jobs and models both mark it): the store has served a gateway
+        with tokens."""
+        return bool(self.redis.exists(keys.OWNED))
 
     def uptime_seconds(self) -> float:
         """How long the Redis server has run: after a restart, workers need a heartbeat period to be seen again."""

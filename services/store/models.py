@@ -78,10 +78,6 @@ class Models:
         return indexes.page(self.redis, keys.models_index(user), keys.model_meta, pb.Model.FromString,
                             page_size, page_token)
 
-    def owned_records(self) -> bool:
-        """Whether any job or model has an owner: the store has served a gateway with tokens."""
-        return bool(self.redis.exists(keys.OWNED))
-
     def resolve(self, reference: str, visible: Callable[[pb.Model], bool], user: str | None) -> pb.Model:
         """The model a reference names among those `visible` to the caller: an id, a unique prefix of one, or
         "latest" (the newest that `user` may read, None: of all)."""

@@ -382,11 +382,11 @@ def test_a_shared_model_is_read_only_for_those_it_is_shared_with(service, store)
 
 def test_records_of_an_open_gateway_are_admins_only_once_tokens_are_set(service, store):
     job = service.submit_training(pb.TrainRequest(), OPEN)
-    assert not store.models.owned_records()
+    assert not store.owned_records()
     fails(lambda: service.get_job(pb.GetJobRequest(job_id=job.id), ALICE), NotFound)
     assert service.get_job(pb.GetJobRequest(job_id=job.id), ADMIN).id == job.id
     service.submit_training(pb.TrainRequest(), ALICE)
-    assert store.models.owned_records()
+    assert store.owned_records()
 
 
 def test_a_call_without_a_deadline_has_none_and_one_with_a_deadline_keeps_it(service, store):

@@ -113,15 +113,21 @@ def train(hp: HyperParams, train_x, train_y, eval_x, eval_y, *, ctx=None, on_bat
 def _batches(images, labels, batch_size: int, normalize: bool, ctx) -> list[mx.io.DataBatch]:
     """The training batches as NDArrays, made once; a short last batch is padded from the start, as R's arrayiter
     does (and, as there, the padding is trained on and counted in the train accuracy)."""
-    labels = np.asarray(labels)
-    if len(labels) != len(images):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    labels = _float_labels(images, labels)
     pad = -len(labels) % batch_size
     images = network_input(images, normalize)
     data = mx.nd.array(np.concatenate([images, images[:pad]]), ctx)
-    label = mx.nd.array(np.concatenate([labels, labels[:pad]]).astype(np.float32), ctx)
+    label = mx.nd.array(np.concatenate([labels, labels[:pad]]), ctx)
     return [mx.io.DataBatch([data[start:start + batch_size]], [label[start:start + batch_size]])
             for start in range(0, len(label), batch_size)]
+
+
+def _float_labels(images, labels) -> np.ndarray:
+    """One label per image, as float32 (what MXNet's label arrays hold)."""
+    labels = np.asarray(labels)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    return labels.astype(np.float32)
 
 
 def _hits(probabilities: mx.nd.NDArray, labels: mx.nd.NDArray) -> mx.nd.NDArray:
@@ -133,12 +139,10 @@ class _Scorer:
     """The eval set's accuracy under given weights, with one inference executor bound once."""
 
     def __init__(self, symbol, images, labels, normalize: bool, batch_size: int, ctx):
-        labels = np.asarray(labels)
-        if len(labels) != len(images):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        labels = _float_labels(images, labels)
         self.count = len(labels)
         self.images = mx.nd.array(network_input(images, normalize), ctx)
-        self.labels = mx.nd.array(labels.astype(np.float32), ctx)
+        self.labels = mx.nd.array(labels, ctx)
         # Not grad_req="null": MXNet's MKLDNN subgraph fusion, which that turns on, ran 2-3x slower here and keeps the
         # weights it was first given (later copies go unseen). No backward runs.
         self.executor = symbol.simple_bind(ctx, grad_req="write", data=(min(batch_size, self.count), *INPUT_SHAPE))
