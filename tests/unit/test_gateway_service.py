@@ -389,7 +389,7 @@ def test_records_of_an_open_gateway_are_admins_only_once_tokens_are_set(service,
     assert store.owned_records()
 
 
-def test_a_call_without_a_deadline_has_none_and_one_with_a_deadline_keeps_it(service, store):
+def test_a_call_without_a_deadline_has_none_and_one_with_a_deadline_keeps_it(service):
     """gRPC gives a call without a deadline about 9.2e18 s left: the servicer must read that as none."""
     from clients.client import LenetClient
     from services.gateway.auth import Auth
@@ -404,4 +404,5 @@ def test_a_call_without_a_deadline_has_none_and_one_with_a_deadline_keeps_it(ser
                 client.job(UNKNOWN_ID)
     finally:
         server.stop(0)
-    assert seen[0] is None and 0 < seen[1] - time.monotonic() <= 30
+    # gRPC sends a timeout rounded up to about 3 digits (30 s arrived as up to 30.1 s left): 1% over is the same 30 s
+    assert seen[0] is None and 0 < seen[1] - time.monotonic() <= 30 * 1.01
