@@ -209,6 +209,12 @@ class LenetClient:
         """Up to `limit` models, newest first."""
         return _collect(lambda token, size: self.models_page(size, token), "models", limit)
 
+    def share_model(self, model_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> pb.Model:
+        """Share a model read-only with the users in `add`, and stop sharing it with those in `remove` (only its
+        owner may); returns the model with its new shared_with."""
+        return self.stub.ShareModel(pb.ShareModelRequest(model_id=model_id, add=add, remove=remove),
+                                    timeout=self.timeout)
+
     def graph(self, model_id: str) -> pb.Graph:
         return self.stub.GetGraph(pb.GetGraphRequest(model_id=model_id), timeout=self.timeout)
 
@@ -300,6 +306,10 @@ class LenetClient:
         if short:
             raise RuntimeError(f"the stream ended with layers incomplete: {short}")
         return arrays
+
+    def workers(self) -> pb.ListWorkersResponse:
+        """The live workers, and what waits on each lane."""
+        return self.stub.ListWorkers(pb.ListWorkersRequest(), timeout=self.timeout)
 
     def samples(self, indices: Sequence[int], split: str = "test") -> tuple[np.ndarray, np.ndarray]:
         """Images (uint8 N×28×28) and labels from the service's dataset."""

@@ -90,6 +90,16 @@ def find_split_files(split: str, data_dir) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
+def missing_split(data_dir) -> str | None:
+    """The first split whose files are not in `data_dir`; None when every split is there."""
+    for split in SPLIT_FILES:
+        try:
+            find_split_files(split, data_dir)
+        except DatasetError:
+            return split
+    return None
+
+
 def load_split(split: str, data_dir) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, 28, 28) and labels uint8 (N,) of a split, validated, cached and read-only."""
     return _load_split(split, Path(data_dir).expanduser().resolve())

@@ -13,10 +13,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.table import Table
 
-from clients.cli import evaluate_commands as evaluate
+from clients.cli import evaluate_commands as evaluate, inspect_commands
 from clients.cli.output import Failure, client_settings, console, follow, server_code, with_options
 from clients.cli.server_commands import service_settings
-from clients.client import LenetClient, confusion_matrix
+from clients.client import LenetClient, open_channel
 from clients.report import Report, Section
 from protos import mnist
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -26,8 +26,8 @@ QUICK = dict(epochs=2, limit=10_000)   # a fast look: ≈ 0.95 test accuracy in 
 SEED_ACCURACY = 0.9901
 
 
-def answers(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def answers(address: str, settings: ClientSettings) -> bool:
+    with open_channel(address, settings) as channel:
         try:
             health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
             return True
@@ -37,10 +37,7 @@ def answers(address: str) -> bool:
 
 def ensure_mnist(folder) -> None:
     """The embedded stack reads MNIST from the data folder: download the official files there when missing."""
-    try:
-        for split in mnist.SPLIT_FILES:
-            mnist.find_split_files(split, folder)
-    except mnist.DatasetError:
+    if mnist.missing_split(folder):
         console.print(f"MNIST is not in {folder}: downloading the four official files …")
         mnist.fetch(folder, log=console.print)
 
@@ -50,7 +47,7 @@ def service(settings: ClientSettings):
     """The gateway given (--gateway or $LENET_GATEWAY), which must answer; given none, the default one when it
     answers, else a private embedded stack for the demo's duration."""
     address = settings.gateway
-    if answers(address):
+    if answers(address, settings):
         console.print(f"using the gateway at {address}")
         yield address
         return
@@ -143,7 +140,6 @@ def show_training(client: LenetClient, report: Report, out: Path, job: pb.Job) -
 
 
 def show_graph(client: LenetClient, report: Report, out: Path, model: pb.Model) -> None:
-    from clients import plots
     console.rule("The network")
     graph = client.graph(model.id)
     table = Table("layer", "operator", "output shape", "parameters", "attributes")
@@ -157,9 +153,7 @@ def show_graph(client: LenetClient, report: Report, out: Path, model: pb.Model) 
     section = report.section("The network", "network").table(
         ["layer", "operator", "output shape", "parameters", "attributes"], rows)
     section.text(f"{graph.parameter_count:,} parameters.")
-    drawing = plots.network_graph([{"name": layer.name, "op": layer.op, "attributes": layer.attributes,
-                                    "output_shape": list(layer.output_shape), "parameter_count": layer.parameter_count}
-                                   for layer in graph.layers], out / "graph.png")
+    drawing = inspect_commands.draw_graph(graph, out / "graph.png", titled=False)
     section.figure(drawing, "Each node: operator, layer name and settings, coloured by operator as the seed's "
                             "graph.viz; under it the output shape for one image and the parameter count.",
                    alt="LeNet's layers from input to SoftM")
@@ -169,7 +163,6 @@ def show_graph(client: LenetClient, report: Report, out: Path, model: pb.Model) 
 
 
 def show_evaluation(client: LenetClient, report: Report, out: Path, model: pb.Model) -> pb.Evaluation:
-    from clients import plots
     console.rule("Evaluation on the test set")
     job = follow(client, client.evaluate(model.id))
     evaluation = client.evaluation(job.id)
@@ -177,10 +170,7 @@ def show_evaluation(client: LenetClient, report: Report, out: Path, model: pb.Mo
     console.print(text, markup=False)
     section = report.section("Evaluation", "evaluation").text(
         f"Evaluation job {job.id}: {evaluate.describe(evaluation)}, printed as caret prints them.").pre(text)
-    labels = list(evaluation.labels)
-    worst = [(cell.prediction, cell.reference) for cell in evaluation.worst]
-    confusion = plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", labels, title="",
-                                        highlight=worst)
+    confusion = evaluate.draw_confusion(evaluation, out, titled=False)
     section.figure(confusion, f"Confusion matrix (rows: prediction, columns: reference, as caret's cm$table) on a "
                               f"log colour scale; accuracy {evaluation.overall.accuracy:.4f}.",
                    alt="Confusion matrix heat map")

@@ -93,11 +93,15 @@ def report(evaluation: pb.Evaluation) -> str:
 
 def write_plots(client, evaluation: pb.Evaluation, out: Path) -> list[Path]:
     """confusion.png always; worst-digits.png and worst-probabilities.png when something was misclassified."""
+    return [draw_confusion(evaluation, out, titled=True), *draw_worst_case(client, evaluation, out, titled=True)]
+
+
+def draw_confusion(evaluation: pb.Evaluation, out: Path, titled: bool) -> Path:
+    """confusion.png: the matrix as a heat map, its worst cell(s) outlined. `titled`: a heading on the figure."""
     from clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
-    written = [plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", list(evaluation.labels),
-                                       title=f"Confusion matrix, {describe(evaluation)}",
-                                       highlight=[(c.prediction, c.reference) for c in evaluation.worst])]
-    return written + list(draw_worst_case(client, evaluation, out, titled=True))
+    return plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", list(evaluation.labels),
+                                   title=f"Confusion matrix, {describe(evaluation)}" if titled else "",
+                                   highlight=[(c.prediction, c.reference) for c in evaluation.worst])
 
 
 def draw_worst_case(client, evaluation: pb.Evaluation, out: Path, titled: bool) -> tuple[Path, ...]:

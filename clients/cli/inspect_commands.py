@@ -161,11 +161,12 @@ def graph(model_id: str, dot: Path | None, png: Path | None) -> int:
     return 0
 
 
-def draw_graph(graph: pb.Graph, path: Path) -> Path:
-    """The network's PNG (matplotlib, so no Graphviz install is needed; --dot gives the source for `dot`)."""
+def draw_graph(graph: pb.Graph, path: Path, titled: bool = True) -> Path:
+    """The network's PNG (matplotlib, so no Graphviz install is needed; --dot gives the source for `dot`).
+    `titled`: a heading on the figure."""
     from clients import plots
     return plots.network_graph([message_dict(layer) for layer in graph.layers], path,
-                               title=f"LeNet — {graph.parameter_count:,} parameters")
+                               title=f"LeNet — {graph.parameter_count:,} parameters" if titled else "")
 
 
 COMMANDS = [inspect, graph]

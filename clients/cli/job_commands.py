@@ -147,8 +147,7 @@ def list_models(limit: int) -> int:
 def share(model_id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> int:
     """Share a model read-only with other users of a secured gateway, or stop sharing it (only its owner may)."""
     with connect() as client:
-        model = client.stub.ShareModel(pb.ShareModelRequest(model_id=model_id, add=add, remove=remove),
-                                       timeout=client.timeout)
+        model = client.share_model(model_id, add, remove)
     if global_options().as_json:
         print_json(model)
     else:
@@ -161,7 +160,7 @@ def share(model_id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> int:
 def list_workers() -> int:
     """List the live workers (lane, host, what each runs) and what waits on each lane."""
     with connect() as client:
-        found = client.stub.ListWorkers(pb.ListWorkersRequest(), timeout=client.timeout)
+        found = client.workers()
     if global_options().as_json:
         print_json(found)
         return 0

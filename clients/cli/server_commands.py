@@ -26,12 +26,10 @@ def service_settings() -> ServiceSettings:
 
 def require_mnist(data_dir: Path) -> None:
     """The workers train on the MNIST files: say where they were looked for and how to get them."""
-    for split in mnist.SPLIT_FILES:
-        try:
-            mnist.find_split_files(split, data_dir)
-        except mnist.DatasetError:
-            raise Failure(f"no MNIST {split} files in {data_dir}: run `lenet data fetch` (or set LENET_DATA_DIR to "
-                          f"the folder that holds them)") from None
+    split = mnist.missing_split(data_dir)
+    if split:
+        raise Failure(f"no MNIST {split} files in {data_dir}: run `lenet data fetch` (or set LENET_DATA_DIR to "
+                      f"the folder that holds them)")
 
 
 def require_redis(url: str) -> None:
