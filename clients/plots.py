@@ -23,11 +23,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from clients.report import PIXEL_RATIO   # PNG pixels per CSS pixel, as the report shows them
+
 FIGURE_WIDTH = 9.6      # inches: every figure, so all line up in a report
 DISPLAY_DPI = 100       # the layout's pixels per inch: FIGURE_WIDTH × DISPLAY_DPI CSS pixels on a page
 DISPLAY_WIDTH = round(FIGURE_WIDTH * DISPLAY_DPI)
-SCALE = 2               # PNG pixels per CSS pixel
-DPI = DISPLAY_DPI * SCALE
+DPI = DISPLAY_DPI * PIXEL_RATIO
 SIGNED_CMAP = "RdBu_r"  # signed maps: negative blue, 0 white, positive red
 # R's heat.colors(12), the seed's image() colours: red (low) to pale yellow (high); for non-negative maps.
 HEAT_CMAP = LinearSegmentedColormap.from_list("r_heat_colors", [
@@ -45,8 +46,9 @@ BAR_LAYERS = ("Full2", "SoftM")
 
 # ---------------------------------------------------------------- helpers
 
-def _figure(height: float, width: float = FIGURE_WIDTH, layout: str | None = "constrained") -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DISPLAY_DPI, layout=layout, facecolor="white")
+def _figure(height: float, layout: str | None = "constrained") -> Figure:
+    """A figure FIGURE_WIDTH inches wide, as every layout here assumes."""
+    fig = Figure(figsize=(FIGURE_WIDTH, height), dpi=DISPLAY_DPI, layout=layout, facecolor="white")
     FigureCanvasAgg(fig)
     return fig
 
@@ -212,22 +214,22 @@ def feature_maps(maps, path, title: str = "", ncols: int | None = None, shared: 
     height = top + nrows * row + legend
     fig = _figure(height, layout=None)
     left = (FIGURE_WIDTH - ncols * cell) / 2 + (cell - side) / 2
-    cmap, low, high = value_scale(maps)
+    layer_scale = value_scale(maps)
     for i, m in enumerate(maps):
         x, y = left + (i % ncols) * cell, height - top - (i // ncols + 1) * row
         ax = fig.add_axes((x / FIGURE_WIDTH, y / height, side / FIGURE_WIDTH, side * h / w / height))
-        if not shared:
-            cmap, low, high = value_scale(m)
+        cmap, low, high = layer_scale if shared else value_scale(m)
         ax.imshow(m, cmap=cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
         ax.set_title(str(i), fontsize=9, pad=2)
         _no_ticks(ax)
     bar = fig.add_axes((0.3, 0.42 / height, 0.4, 0.16 / height))
-    signed = float(maps.min()) < 0
+    cmap, low, high = layer_scale
     if shared:
         _colorbar(fig, bar, cmap, low, high, "value (one scale for the layer)")
     else:
-        _colorbar(fig, bar, SIGNED_CMAP if signed else HEAT_CMAP, -1.0 if signed else 0.0, 1.0,
-                  "each map scaled to its own largest |value|", ["−max", "0", "+max"] if signed else ["0", "max"])
+        signed = low < 0
+        _colorbar(fig, bar, cmap, -1.0 if signed else 0.0, 1.0, "each map scaled to its own largest |value|",
+                  ["−max", "0", "+max"] if signed else ["0", "max"])
     if title:
         fig.suptitle(title, fontsize=12, y=1 - 0.12 / height, va="top")
     return _save(fig, path)

@@ -44,7 +44,6 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 a { color: #3a6ea5; }
 details { margin: .5em 0 1em; }
 summary { cursor: pointer; color: #3a6ea5; }
-.key { display: inline-block; width: .9em; height: .9em; vertical-align: -.1em; border-radius: 2px; }
 @media (max-width: 960px) {
   .page { display: block; }
   nav.toc { position: static; max-height: none; border-bottom: 1px solid #d9e2ec; }
@@ -57,10 +56,6 @@ NUMBER = re.compile(r"[-+]?[\d.,×e]+")
 def _cell(text: str) -> str:
     """A table cell; numbers (and shapes like 20×24×24) align right."""
     return f'<td class="n">{html.escape(text)}</td>' if NUMBER.fullmatch(text) else f"<td>{html.escape(text)}</td>"
-
-
-def slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "section"
 
 
 def data_uri(data: bytes, media_type: str) -> str:
@@ -92,11 +87,6 @@ class Section:
         self.parts.append(f"<p>{html.escape(paragraph)}</p>")
         return self
 
-    def html(self, fragment: str) -> "Section":
-        """Markup the caller built (and escaped) itself."""
-        self.parts.append(fragment)
-        return self
-
     def pre(self, block: str) -> "Section":
         self.parts.append(f"<pre>{html.escape(block)}</pre>")
         return self
@@ -107,12 +97,12 @@ class Section:
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         return self
 
-    def figure(self, path: Path, caption: str, alt: str = "", anchor: str = "") -> "Section":
+    def figure(self, path: Path, caption: str, alt: str = "") -> "Section":
         """The PNG at `path`, embedded, shown at 1/PIXEL_RATIO of its pixel size; its anchor is "fig-" and the
-        file's stem unless given."""
+        file's stem."""
         data = Path(path).read_bytes()
         width, height = png_size(data)
-        anchor = anchor or f"fig-{Path(path).stem}"
+        anchor = f"fig-{Path(path).stem}"
         self.parts.append(
             f'<figure id="{html.escape(anchor)}"><img src="{data_uri(data, "image/png")}" '
             f'width="{width // PIXEL_RATIO}" height="{height // PIXEL_RATIO}" alt="{html.escape(alt or caption)}">'
@@ -131,8 +121,8 @@ class Section:
                           "</details>")
         return self
 
-    def subsection(self, title: str, anchor: str = "") -> "Section":
-        self.children.append(Section(title, anchor or slug(title)))
+    def subsection(self, title: str, anchor: str) -> "Section":
+        self.children.append(Section(title, anchor))
         return self.children[-1]
 
     def render(self, level: int = 2) -> str:
@@ -153,8 +143,8 @@ class Report:
     sections: list[Section] = field(default_factory=list)
     about: dict[str, str] = field(default_factory=dict)   # facts for the header, e.g. {"model": id}
 
-    def section(self, title: str, anchor: str = "") -> Section:
-        self.sections.append(Section(title, anchor or slug(title)))
+    def section(self, title: str, anchor: str) -> Section:
+        self.sections.append(Section(title, anchor))
         return self.sections[-1]
 
     def write(self, path: Path, now: datetime | None = None) -> Path:

@@ -151,7 +151,7 @@ def test_it_opens_alone_in_a_browser(report, chromium, screenshot):
             "return document.readyState === 'complete' && [...document.images].every((i) => i.complete)"))
         shown = driver.execute_script(
             "return [...document.images].map((i) => [i.naturalWidth, i.getBoundingClientRect().width])")
-        assert len(shown) == 19 and {natural for natural, _ in shown} == {plots.DISPLAY_WIDTH * plots.SCALE}
+        assert len(shown) == 19 and {natural for natural, _ in shown} == {plots.DISPLAY_WIDTH * plots.PIXEL_RATIO}
         assert len({round(width) for _, width in shown}) == 1                    # every figure equally wide
         toc = driver.execute_script("return getComputedStyle(document.querySelector('nav.toc')).position")
         assert toc == "sticky"                                                   # the contents stay in view

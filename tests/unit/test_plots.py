@@ -87,7 +87,7 @@ def test_layer_figures_all_layers(tmp_path):
     assert {p.name for p in (tmp_path / "layers").iterdir()} == {f"layer-{k}.png" for k in expected}
     for path in out.values():
         assert_png(path, min_wh=(300, 100))
-    assert {mpimg.imread(path).shape[1] for path in out.values()} == {plots.DISPLAY_WIDTH * plots.SCALE}
+    assert {mpimg.imread(path).shape[1] for path in out.values()} == {plots.DISPLAY_WIDTH * plots.PIXEL_RATIO}
     conv1, conv2 = mpimg.imread(out["Conv1"]), mpimg.imread(out["Conv2"])
     assert conv1.shape[1] == conv2.shape[1] and conv2.shape[0] > conv1.shape[0]    # 2×10 maps vs 5×10, one width
 
@@ -131,7 +131,7 @@ def test_every_figure_is_one_width_at_twice_the_display_resolution(tmp_path):
              plots.strip(RNG.normal(size=500), tmp_path / "s.png"),
              plots.bars(RNG.normal(size=10), tmp_path / "b.png", true=3)]   # the rest: test_layer_figures_all_layers
     widths = {mpimg.imread(path).shape[1] for path in paths}
-    assert widths == {plots.DISPLAY_WIDTH * plots.SCALE}
+    assert widths == {plots.DISPLAY_WIDTH * plots.PIXEL_RATIO}
 
 
 def near(img: np.ndarray, hex_color: str) -> int:
