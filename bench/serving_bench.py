@@ -78,21 +78,6 @@ def echo_server(port: int, ready) -> None:
     server.wait_for_termination()
 
 
-ENGINE = """
-import json, sys, time
-import numpy as np
-from workers.engine.inference import Predictor
-symbol, params, batch = open(sys.argv[1]).read(), open(sys.argv[2], "rb").read(), int(sys.argv[3])
-images = np.random.default_rng(0).integers(0, 256, (batch, 28, 28)).astype(np.uint8)
-predictor = Predictor(symbol, params)
-predictor.predict(images, batch_size=batch)
-started, passes = time.perf_counter(), 200
-for _ in range(passes):
-    predictor.predict(images, batch_size=batch)
-print(json.dumps(batch * passes / (time.perf_counter() - started)))
-"""
-
-
 def run(args, service) -> list[Section]:
     """Idle, then beside a training job; the echo ceiling; the engine's own rate at the batcher's largest batch."""
     settings, stack, client, model_id = ServiceSettings(), service.stack, service.client, service.model_id
