@@ -55,6 +55,12 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def embedded_stack() -> Stack:
+    """The service benchmarks' stack, not yet started: one CPU worker node, whose processes each take an OpenMP
+    thread per core themselves (workers.share_cores → workers.engine.threads.use_cores)."""
+    return Stack(load(ServiceSettings), workers=1)
+
+
 @dataclass
 class Service:
     """One embedded stack (one CPU worker with an OpenMP thread per core) and a small model trained on it."""
@@ -65,8 +71,7 @@ class Service:
     @classmethod
     def start(cls) -> "Service":
         memory.reuse_freed_memory()  # this process is the client: let it reuse chunk buffers as the services do
-        # The worker gets the thread setting that workers.engine.threads.use_cores makes (one per core).
-        stack = Stack(load(ServiceSettings), workers=1, env={"OMP_NUM_THREADS": str(cores())}).start()
+        stack = embedded_stack().start()
         client = LenetClient(stack.address, timeout=600)
         job = client.wait(client.train(epochs=1, limit=2000, eval_limit=500, init_scale=0.07, model_name="bench").id)
         if job.state != pb.SUCCEEDED:

@@ -14,8 +14,6 @@ from bench import harness
 from bench.table import Section
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings, load
-from services.stack import Stack
 
 def side_by_side(images: int, repeats: int) -> Section:
     runs = {
@@ -50,8 +48,7 @@ def side_by_side(images: int, repeats: int) -> Section:
 
 
 def through_service(epochs: int, limit: int) -> dict:
-    env = {"OMP_NUM_THREADS": str(harness.cores())}
-    with Stack(load(ServiceSettings), workers=1, env=env) as stack, LenetClient(stack.address) as client:
+    with harness.embedded_stack() as stack, LenetClient(stack.address) as client:
         started = time.perf_counter()
         job = client.wait(client.train(epochs=epochs, limit=limit).id)
         seconds = time.perf_counter() - started
