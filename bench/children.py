@@ -147,21 +147,27 @@ def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=Non
     return results
 
 
-def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None) -> dict:
-    threads(cores)
-    images, predictor = data("test")[0], _predictor(symbol, params)
-    predictor.predict(images[:1])
-    predictor.predict(images[:batch])   # bind the executors first
+def time_predicts(predict, images, calls: int, batch: int) -> dict:
+    """After a warm-up predict of 1 image and one of `batch`: the seconds of `calls` one-image predicts (the images in
+    turn) and of 5 predicts of the first `batch` images. predict(images) is the engine's or the service's."""
+    predict(images[:1])
+    predict(images[:batch])   # bind the executors first (through the service: the worker also loads the model)
     single, bulk = [], []
     for i in range(calls):
         started = time.perf_counter()
-        predictor.predict(images[i:i + 1])
+        predict(images[i % len(images):i % len(images) + 1])
         single.append(time.perf_counter() - started)
     for _ in range(5):
         started = time.perf_counter()
-        predictor.predict(images[:batch])
+        predict(images[:batch])
         bulk.append(time.perf_counter() - started)
     return {"single": single, "bulk": bulk}
+
+
+def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None) -> dict:
+    threads(cores)
+    images, predictor = data("test")[0], _predictor(symbol, params)
+    return time_predicts(predictor.predict, images, calls, batch)
 
 
 def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:

@@ -3,9 +3,8 @@ service (client → gateway → Redis → Celery worker → back), next to the e
 """
 import statistics
 import tempfile
-import time
 
-from bench import harness
+from bench import children, harness
 from bench.table import Section
 from clients.client import LenetClient
 
@@ -19,19 +18,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def through_service(client: LenetClient, model_id: str, calls: int) -> dict:
     images, _ = client.samples(range(BATCH))
-    client.predict(model_id, images[:1])
-    client.predict(model_id, images)            # the worker loads the model and binds both batch sizes
-    single = []
-    for i in range(calls):
-        started = time.perf_counter()
-        client.predict(model_id, images[i % BATCH:i % BATCH + 1])
-        single.append(time.perf_counter() - started)
-    bulk = []
-    for _ in range(5):
-        started = time.perf_counter()
-        client.predict(model_id, images)
-        bulk.append(time.perf_counter() - started)
-    return {"single": single, "bulk": bulk}
+    return children.time_predicts(lambda batch: client.predict(model_id, batch), images, calls, BATCH)
 
 
 def run(args, service) -> list[Section]:
