@@ -2,7 +2,6 @@
 stack with a small model for the service benchmarks, and the peak memory of the stack's processes."""
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -35,10 +34,6 @@ def rounds(runs: dict, repeats: int) -> dict[str, list]:
         for name, run in runs.items():
             results[name].append(run())
     return results
-
-
-def median(values) -> float:
-    return statistics.median(values)
 
 
 def peak_memory_mb(pid: int) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import statistics
 import tempfile
 import time
 from concurrent import futures
@@ -108,7 +109,7 @@ def run(args, service) -> list[Section]:
         engine = harness.child("engine_predict", symbol=str(symbol), params=str(params), calls=0,
                                batch=settings.batch_max, cores="all")
     rows.append([f"engine alone, a thread per core, batches of {settings.batch_max}", "",
-                 f"{settings.batch_max / harness.median(engine['bulk']):,.0f} images/s", "", "", ""])
+                 f"{settings.batch_max / statistics.median(engine['bulk']):,.0f} images/s", "", "", ""])
     return [Section(
         "Predict under concurrency: one image per call", ["run", "clients", "calls/s", "p50 (ms)", "p99 (ms)",
                                                            "failed"], rows,

@@ -8,6 +8,7 @@ follows its events, against the engine called directly with the same threads; `-
 run (60,000 images × 20 epochs).
 """
 import importlib.util
+import statistics
 import time
 
 from bench import harness
@@ -30,12 +31,12 @@ def side_by_side(images: int, repeats: int) -> Section:
     if torch:
         runs["PyTorch CPU, same network, batch and optimizer"] = lambda: harness.child("torch_train", images=images)
     results = harness.rounds(runs, repeats)
-    rates = {name: harness.median(run["rate"] for run in runs_) for name, runs_ in results.items()}
+    rates = {name: statistics.median(run["rate"] for run in runs_) for name, runs_ in results.items()}
     reference = next((rates[name] for name in rates if name.startswith("PyTorch")), None)
     baseline = rates["bare MXNet Module, default threads"]
     rows = [[name, f"{rate:,.0f}", f"{rate / baseline:.2f}×", f"{rate / reference:.2f}×" if reference else "—",
              " ".join(f"{run['rate']:,.0f}" for run in results[name])] for name, rate in rates.items()]
-    engine = harness.median(run["seconds"] for run in results["engine, `use_cores()`: an OpenMP thread per core"])
+    engine = statistics.median(run["seconds"] for run in results["engine, `use_cores()`: an OpenMP thread per core"])
     note = (f"{images:,} training images, 1 epoch, batch 100, SGD 0.05/0.9/1e-5, after a 1,000-image warm-up epoch in "
             f"the same process; median of {repeats} interleaved rounds (each round's figure in the last column). "
             "The engine's rate is its own (BatchProgress.samples_per_second at the last batch); its whole call, with "

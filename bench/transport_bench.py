@@ -9,6 +9,7 @@ the service's figure (bench/inspect_bench.py) can be read against each stage's o
   and with the settings the services use (services/memory.py): every chunk's bytes are a fresh 4 MiB allocation.
 """
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -88,7 +89,7 @@ def run(args, service) -> list[Section]:
               "client parse alone, with services.memory.reuse_freed_memory()": lambda: harness.child(
                   "parse_chunks", count=CHUNKS // 3, reuse_freed_memory=True)["rate"]}
     results = harness.rounds(stages, args.repeats)
-    rows = [[name, f"{harness.median(rates):,.0f}", " ".join(f"{rate:,.0f}" for rate in rates)]
+    rows = [[name, f"{statistics.median(rates):,.0f}", " ".join(f"{rate:,.0f}" for rate in rates)]
             for name, rates in results.items()]
     return [Section("Inspect transport, stage by stage", ["stage", "MB/s (median)", "rounds"], rows,
                     f"{CHUNKS} frames of {len(children.chunk_frame_bytes()) / 2**20:.1f} MiB (Conv1 rows, float32) per "
