@@ -129,7 +129,7 @@ def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=Non
     from workers.serving import row_ranges
 
     memory.reuse_freed_memory()  # as the worker does
-    images, predictor, buffer, results = data("test")[0][:limit], _predictor(symbol, params), None, {}
+    images, predictor, results = data("test")[0][:limit], _predictor(symbol, params), {}
     buffer = np.empty(CHUNK_BYTES, np.uint8)
     for dtype in (np.dtype(np.float32), np.dtype(np.float16)):
         runs = []

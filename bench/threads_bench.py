@@ -60,5 +60,4 @@ def run(args, service) -> list[Section]:
                     ["split", "training images/s", "vs training alone", "serving: 1-image Predict median (ms)",
                      "serving: 500-image Predicts, images/s"], rows,
                     f"{IMAGES:,} training images (1 epoch) while the serving process answers Predicts back to back; "
-                    f"median of {args.repeats} interleaved rounds.", "python -m bench threads",
-                    {name: runs_ for name, runs_ in results.items()})]
+                    f"median of {args.repeats} interleaved rounds.", "python -m bench threads", results)]

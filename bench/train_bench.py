@@ -16,6 +16,9 @@ from bench.table import Section
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
 
+TORCH = "PyTorch CPU, same network, batch and optimizer"
+
+
 def side_by_side(images: int, repeats: int) -> Section:
     runs = {
         "engine (`workers.engine.training.train`), MXNet's default threads":
@@ -29,10 +32,10 @@ def side_by_side(images: int, repeats: int) -> Section:
     }
     torch = importlib.util.find_spec("torch") is not None  # only if installed: never a project dependency
     if torch:
-        runs["PyTorch CPU, same network, batch and optimizer"] = lambda: harness.child("torch_train", images=images)
+        runs[TORCH] = lambda: harness.child("torch_train", images=images)
     results = harness.rounds(runs, repeats)
     rates = {name: statistics.median(run["rate"] for run in runs_) for name, runs_ in results.items()}
-    reference = next((rates[name] for name in rates if name.startswith("PyTorch")), None)
+    reference = rates.get(TORCH)
     baseline = rates["bare MXNet Module, default threads"]
     rows = [[name, f"{rate:,.0f}", f"{rate / baseline:.2f}×", f"{rate / reference:.2f}×" if reference else "—",
              " ".join(f"{run['rate']:,.0f}" for run in results[name])] for name, rate in rates.items()]
