@@ -5,6 +5,7 @@ Training runs: `images` training images for one epoch at the seed's batch 100 an
 epoch of 1,000 images in the same process; "rate" is training images per second.
 """
 import json
+import os
 import sys
 import time
 
@@ -28,9 +29,13 @@ def threads(cores) -> dict:
     return use_cores(None if cores == "all" else cores)
 
 
-def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True) -> dict:
-    """workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch."""
+def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True,
+                 bulk_exec: bool = True) -> dict:
+    """workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch;
+    `bulk_exec=False`: MXNET_EXEC_BULK_EXEC_TRAIN=0."""
     settings = threads(cores)
+    if not bulk_exec:
+        os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"   # before mxnet is imported
     from protos.contract import HyperParams
     from workers.engine.training import train
 
@@ -192,8 +197,6 @@ def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=No
 def serve_load(symbol: str, params: str, stop_file: str, cores=None) -> dict:
     """A serving process's work until `stop_file` exists: a one-image Predict, then a 500-image one, again and
     again; returns the one-image latencies' median and the images per second of the large calls."""
-    import os
-
     threads(cores)
     images, predictor = data("test")[0], _predictor(symbol, params)
     predictor.predict(images[:1])
@@ -222,9 +225,8 @@ def _per_batch_minimum(durations: dict[str, list[float]], batches: int) -> dict[
 
 def mxnet_op_profile(batches: int = 30, cores=None) -> dict:
     """MXNet's profiler over `batches` training batches of a bare Module (bulk execution off, so every op is seen)."""
-    import os
     settings = threads(cores)
-    os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"
+    os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"   # before mxnet is imported
     import tempfile
 
     import mxnet as mx

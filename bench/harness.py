@@ -16,11 +16,11 @@ from services import memory
 from services.stack import Stack
 
 
-def child(task: str, env: dict | None = None, **arguments) -> dict:
+def child(task: str, **arguments) -> dict:
     """Run bench.children.TASK(**arguments) in a fresh interpreter (MXNet's threads are fixed at import) and return
     the JSON it prints."""
     done = subprocess.run([sys.executable, "-m", "bench.children", task, json.dumps(arguments)], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})})
+                          text=True)
     if done.returncode != 0:
         raise RuntimeError(f"bench child {task} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -26,7 +26,7 @@ def side_by_side(images: int, repeats: int) -> Section:
         "engine, `use_cores()`: an OpenMP thread per core":
             lambda: harness.child("engine_train", images=images, cores="all"),
         "engine, `use_cores()`, bulk execution off (`MXNET_EXEC_BULK_EXEC_TRAIN=0`)":
-            lambda: harness.child("engine_train", images=images, cores="all", env={"MXNET_EXEC_BULK_EXEC_TRAIN": "0"}),
+            lambda: harness.child("engine_train", images=images, cores="all", bulk_exec=False),
         "bare MXNet Module, default threads": lambda: harness.child("module_train", images=images),
         "bare MXNet Module, `use_cores()`": lambda: harness.child("module_train", images=images, cores="all"),
     }
