@@ -36,6 +36,12 @@ def rounds(runs: dict, repeats: int) -> dict[str, list]:
     return results
 
 
+def percentile(values, share: float) -> float:
+    """The value at `share` (0.5, 0.95, …): the sorted values' element int(share × n), at most the last."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 def peak_memory_mb(pid: int) -> float | None:
     """VmHWM (the peak resident set) of a live process, in MB; None when it cannot be read."""
     try:

@@ -11,11 +11,6 @@ from clients.client import LenetClient
 BATCH = 1000
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def through_service(client: LenetClient, model_id: str, calls: int) -> dict:
     images, _ = client.samples(range(BATCH))
     return children.time_predicts(lambda batch: client.predict(model_id, batch), images, calls, BATCH)
@@ -27,8 +22,8 @@ def run(args, service) -> list[Section]:
         symbol, params = service.client.export(service.model_id, folder)
         engine = harness.child("engine_predict", symbol=str(symbol), params=str(params), calls=args.calls,
                                batch=BATCH, cores="all")
-    rows = [[name, f"{statistics.median(run['single']) * 1000:.1f}", f"{percentile(run['single'], 0.95) * 1000:.1f}",
-             f"{BATCH / statistics.median(run['bulk']):,.0f}"]
+    rows = [[name, f"{statistics.median(run['single']) * 1000:.1f}",
+             f"{harness.percentile(run['single'], 0.95) * 1000:.1f}", f"{BATCH / statistics.median(run['bulk']):,.0f}"]
             for name, run in (("through the service", measured), ("engine directly", engine))]
     return [Section(
         "Predict: one image per call, and 1,000 images per call",

@@ -57,9 +57,8 @@ async def _load(address: str, model_id: str, clients: int, seconds: float) -> di
         began = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {"rate": len(latencies) / elapsed, "p50": 1000 * latencies[len(latencies) // 2],
-            "p99": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], "failures": failures}
+    return {"rate": len(latencies) / elapsed, "p50": 1000 * harness.percentile(latencies, 0.5),
+            "p99": 1000 * harness.percentile(latencies, 0.99), "failures": failures}
 
 
 class Echo(pb_grpc.LenetServicer):
