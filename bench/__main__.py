@@ -16,7 +16,8 @@ SERVICE = {"evaluate", "inspect", "predict", "serving", "threads"}   # these sha
 
 
 def memory_section(service: harness.Service, benches: list[str]) -> Section:
-    rows = [[name, f"{harness.peak_memory_mb(pid):,.0f}"] for name, pid in service.processes().items()]
+    peaks = {name: harness.peak_memory_mb(pid) for name, pid in service.processes().items()}
+    rows = [[name, "—" if mb is None else f"{mb:,.0f}"] for name, mb in peaks.items()]   # None: the process has gone
     return Section("Peak memory of the stack's processes", ["process", "peak RSS, VmHWM (MB)"], rows,
                    f"Read from /proc/PID/status after the {', '.join(benches)} benchmarks on one stack (1 CPU worker).",
                    f"python -m bench {' '.join(benches)}")

@@ -5,6 +5,7 @@ Training runs: `images` training images for one epoch at the seed's batch 100 an
 epoch of 1,000 images in the same process; "rate" is training images per second.
 """
 import json
+import os
 import sys
 import time
 
@@ -28,9 +29,13 @@ def threads(cores) -> dict:
     return use_cores(None if cores == "all" else cores)
 
 
-def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True) -> dict:
-    """workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch."""
+def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True,
+                 bulk_exec: bool = True) -> dict:
+    """workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch;
+    `bulk_exec=False`: MXNET_EXEC_BULK_EXEC_TRAIN=0."""
     settings = threads(cores)
+    if not bulk_exec:
+        os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"   # before mxnet is imported
     from protos.contract import HyperParams
     from workers.engine.training import train
 
@@ -129,7 +134,7 @@ def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=Non
     from workers.serving import row_ranges
 
     memory.reuse_freed_memory()  # as the worker does
-    images, predictor, buffer, results = data("test")[0][:limit], _predictor(symbol, params), None, {}
+    images, predictor, results = data("test")[0][:limit], _predictor(symbol, params), {}
     buffer = np.empty(CHUNK_BYTES, np.uint8)
     for dtype in (np.dtype(np.float32), np.dtype(np.float16)):
         runs = []
@@ -147,21 +152,27 @@ def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=Non
     return results
 
 
-def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None) -> dict:
-    threads(cores)
-    images, predictor = data("test")[0], _predictor(symbol, params)
-    predictor.predict(images[:1])
-    predictor.predict(images[:batch])   # bind the executors first
+def time_predicts(predict, images, calls: int, batch: int) -> dict:
+    """After a warm-up predict of 1 image and one of `batch`: the seconds of `calls` one-image predicts (the images in
+    turn) and of 5 predicts of the first `batch` images. predict(images) is the engine's or the service's."""
+    predict(images[:1])
+    predict(images[:batch])   # bind the executors first (through the service: the worker also loads the model)
     single, bulk = [], []
     for i in range(calls):
         started = time.perf_counter()
-        predictor.predict(images[i:i + 1])
+        predict(images[i % len(images):i % len(images) + 1])
         single.append(time.perf_counter() - started)
     for _ in range(5):
         started = time.perf_counter()
-        predictor.predict(images[:batch])
+        predict(images[:batch])
         bulk.append(time.perf_counter() - started)
     return {"single": single, "bulk": bulk}
+
+
+def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None) -> dict:
+    threads(cores)
+    images, predictor = data("test")[0], _predictor(symbol, params)
+    return time_predicts(predictor.predict, images, calls, batch)
 
 
 def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
@@ -186,8 +197,6 @@ def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=No
 def serve_load(symbol: str, params: str, stop_file: str, cores=None) -> dict:
     """A serving process's work until `stop_file` exists: a one-image Predict, then a 500-image one, again and
     again; returns the one-image latencies' median and the images per second of the large calls."""
-    import os
-
     threads(cores)
     images, predictor = data("test")[0], _predictor(symbol, params)
     predictor.predict(images[:1])
@@ -216,9 +225,8 @@ def _per_batch_minimum(durations: dict[str, list[float]], batches: int) -> dict[
 
 def mxnet_op_profile(batches: int = 30, cores=None) -> dict:
     """MXNet's profiler over `batches` training batches of a bare Module (bulk execution off, so every op is seen)."""
-    import os
     settings = threads(cores)
-    os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"
+    os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"   # before mxnet is imported
     import tempfile
 
     import mxnet as mx

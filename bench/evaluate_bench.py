@@ -1,6 +1,7 @@
 """Evaluate: a confusion matrix with caret's statistics for the first N test images, end to end (submit, follow the
 job, fetch the result), next to the engine's part (probabilities and statistics) in a child process.
 """
+import statistics
 import tempfile
 
 from bench import harness
@@ -15,7 +16,7 @@ def run(args, service) -> list[Section]:
         symbol, params = client.export(model_id, folder)
         engine = harness.child("engine_evaluate", symbol=str(symbol), params=str(params), limit=limit,
                                repeats=args.repeats, cores="all")["seconds"]
-    end_to_end, alone = harness.median(seconds), harness.median(engine)
+    end_to_end, alone = statistics.median(seconds), statistics.median(engine)
     rows = [["end to end (client: submit, follow the job, read the evaluation)", f"{end_to_end:.2f}",
              " ".join(f"{s:.2f}" for s in seconds), "**≤ 1.5**"],
             ["engine alone (probabilities + caret's statistics)", f"{alone:.2f}",

@@ -2,7 +2,6 @@
 stack with a small model for the service benchmarks, and the peak memory of the stack's processes."""
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -17,11 +16,11 @@ from services import memory
 from services.stack import Stack
 
 
-def child(task: str, env: dict | None = None, **arguments) -> dict:
+def child(task: str, **arguments) -> dict:
     """Run bench.children.TASK(**arguments) in a fresh interpreter (MXNet's threads are fixed at import) and return
     the JSON it prints."""
     done = subprocess.run([sys.executable, "-m", "bench.children", task, json.dumps(arguments)], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})})
+                          text=True)
     if done.returncode != 0:
         raise RuntimeError(f"bench child {task} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -37,8 +36,10 @@ def rounds(runs: dict, repeats: int) -> dict[str, list]:
     return results
 
 
-def median(values) -> float:
-    return statistics.median(values)
+def percentile(values, share: float) -> float:
+    """The value at `share` (0.5, 0.95, …): the sorted values' element int(share × n), at most the last."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def peak_memory_mb(pid: int) -> float | None:
@@ -55,6 +56,12 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def embedded_stack() -> Stack:
+    """The service benchmarks' stack, not yet started: one CPU worker node, whose processes each take an OpenMP
+    thread per core themselves (workers.share_cores → workers.engine.threads.use_cores)."""
+    return Stack(load(ServiceSettings), workers=1)
+
+
 @dataclass
 class Service:
     """One embedded stack (one CPU worker with an OpenMP thread per core) and a small model trained on it."""
@@ -65,8 +72,7 @@ class Service:
     @classmethod
     def start(cls) -> "Service":
         memory.reuse_freed_memory()  # this process is the client: let it reuse chunk buffers as the services do
-        # The worker gets the thread setting that workers.engine.threads.use_cores makes (one per core).
-        stack = Stack(load(ServiceSettings), workers=1, env={"OMP_NUM_THREADS": str(cores())}).start()
+        stack = embedded_stack().start()
         client = LenetClient(stack.address, timeout=600)
         job = client.wait(client.train(epochs=1, limit=2000, eval_limit=500, init_scale=0.07, model_name="bench").id)
         if job.state != pb.SUCCEEDED:

@@ -3,35 +3,17 @@ service (client → gateway → Redis → Celery worker → back), next to the e
 """
 import statistics
 import tempfile
-import time
 
-from bench import harness
+from bench import children, harness
 from bench.table import Section
 from clients.client import LenetClient
 
 BATCH = 1000
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def through_service(client: LenetClient, model_id: str, calls: int) -> dict:
     images, _ = client.samples(range(BATCH))
-    client.predict(model_id, images[:1])
-    client.predict(model_id, images)            # the worker loads the model and binds both batch sizes
-    single = []
-    for i in range(calls):
-        started = time.perf_counter()
-        client.predict(model_id, images[i % BATCH:i % BATCH + 1])
-        single.append(time.perf_counter() - started)
-    bulk = []
-    for _ in range(5):
-        started = time.perf_counter()
-        client.predict(model_id, images)
-        bulk.append(time.perf_counter() - started)
-    return {"single": single, "bulk": bulk}
+    return children.time_predicts(lambda batch: client.predict(model_id, batch), images, calls, BATCH)
 
 
 def run(args, service) -> list[Section]:
@@ -40,8 +22,8 @@ def run(args, service) -> list[Section]:
         symbol, params = service.client.export(service.model_id, folder)
         engine = harness.child("engine_predict", symbol=str(symbol), params=str(params), calls=args.calls,
                                batch=BATCH, cores="all")
-    rows = [[name, f"{statistics.median(run['single']) * 1000:.1f}", f"{percentile(run['single'], 0.95) * 1000:.1f}",
-             f"{BATCH / statistics.median(run['bulk']):,.0f}"]
+    rows = [[name, f"{statistics.median(run['single']) * 1000:.1f}",
+             f"{harness.percentile(run['single'], 0.95) * 1000:.1f}", f"{BATCH / statistics.median(run['bulk']):,.0f}"]
             for name, run in (("through the service", measured), ("engine directly", engine))]
     return [Section(
         "Predict: one image per call, and 1,000 images per call",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import statistics
 import tempfile
 import time
 from concurrent import futures
@@ -56,9 +57,8 @@ async def _load(address: str, model_id: str, clients: int, seconds: float) -> di
         began = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {"rate": len(latencies) / elapsed, "p50": 1000 * latencies[len(latencies) // 2],
-            "p99": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], "failures": failures}
+    return {"rate": len(latencies) / elapsed, "p50": 1000 * harness.percentile(latencies, 0.5),
+            "p99": 1000 * harness.percentile(latencies, 0.99), "failures": failures}
 
 
 class Echo(pb_grpc.LenetServicer):
@@ -76,21 +76,6 @@ def echo_server(port: int, ready) -> None:
     server.start()
     ready.set()
     server.wait_for_termination()
-
-
-ENGINE = """
-import json, sys, time
-import numpy as np
-from workers.engine.inference import Predictor
-symbol, params, batch = open(sys.argv[1]).read(), open(sys.argv[2], "rb").read(), int(sys.argv[3])
-images = np.random.default_rng(0).integers(0, 256, (batch, 28, 28)).astype(np.uint8)
-predictor = Predictor(symbol, params)
-predictor.predict(images, batch_size=batch)
-started, passes = time.perf_counter(), 200
-for _ in range(passes):
-    predictor.predict(images, batch_size=batch)
-print(json.dumps(batch * passes / (time.perf_counter() - started)))
-"""
 
 
 def run(args, service) -> list[Section]:
@@ -123,7 +108,7 @@ def run(args, service) -> list[Section]:
         engine = harness.child("engine_predict", symbol=str(symbol), params=str(params), calls=0,
                                batch=settings.batch_max, cores="all")
     rows.append([f"engine alone, a thread per core, batches of {settings.batch_max}", "",
-                 f"{settings.batch_max / harness.median(engine['bulk']):,.0f} images/s", "", "", ""])
+                 f"{settings.batch_max / statistics.median(engine['bulk']):,.0f} images/s", "", "", ""])
     return [Section(
         "Predict under concurrency: one image per call", ["run", "clients", "calls/s", "p50 (ms)", "p99 (ms)",
                                                            "failed"], rows,

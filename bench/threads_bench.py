@@ -6,6 +6,7 @@ For each split, a training process (the engine, 10,000 images, 1 epoch) and a se
 core is the reference. Interleaved rounds, medians.
 """
 import os
+import statistics
 import tempfile
 import threading
 
@@ -47,17 +48,16 @@ def run(args, service) -> list[Section]:
         symbol, params = service.client.export(service.model_id, folder)
         runs = {name: (lambda t=t, s=s: together(str(symbol), str(params), t, s)) for name, (t, s) in SPLITS.items()}
         results = harness.rounds(runs, args.repeats)
-    alone = harness.median(run["train"] for run in results["training alone, use_cores() (all cores)"])
+    alone = statistics.median(run["train"] for run in results["training alone, use_cores() (all cores)"])
     rows = []
     for name, runs_ in results.items():
-        train = harness.median(run["train"] for run in runs_)
+        train = statistics.median(run["train"] for run in runs_)
         served = [run for run in runs_ if run["serve"]]
         rows.append([name, f"{train:,.0f}", f"{train / alone:.2f}×",
-                     f"{harness.median(run['latency'] for run in served) * 1000:.1f}" if served else "",
-                     f"{harness.median(run['serve'] for run in served):,.0f}" if served else ""])
+                     f"{statistics.median(run['latency'] for run in served) * 1000:.1f}" if served else "",
+                     f"{statistics.median(run['serve'] for run in served):,.0f}" if served else ""])
     return [Section("Sharing 2 cores between a training and a serving process",
                     ["split", "training images/s", "vs training alone", "serving: 1-image Predict median (ms)",
                      "serving: 500-image Predicts, images/s"], rows,
                     f"{IMAGES:,} training images (1 epoch) while the serving process answers Predicts back to back; "
-                    f"median of {args.repeats} interleaved rounds.", "python -m bench threads",
-                    {name: runs_ for name, runs_ in results.items()})]
+                    f"median of {args.repeats} interleaved rounds.", "python -m bench threads", results)]

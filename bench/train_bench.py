@@ -8,14 +8,16 @@ follows its events, against the engine called directly with the same threads; `-
 run (60,000 images × 20 epochs).
 """
 import importlib.util
+import statistics
 import time
 
 from bench import harness
 from bench.table import Section
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings, load
-from services.stack import Stack
+
+TORCH = "PyTorch CPU, same network, batch and optimizer"
+
 
 def side_by_side(images: int, repeats: int) -> Section:
     runs = {
@@ -24,20 +26,20 @@ def side_by_side(images: int, repeats: int) -> Section:
         "engine, `use_cores()`: an OpenMP thread per core":
             lambda: harness.child("engine_train", images=images, cores="all"),
         "engine, `use_cores()`, bulk execution off (`MXNET_EXEC_BULK_EXEC_TRAIN=0`)":
-            lambda: harness.child("engine_train", images=images, cores="all", env={"MXNET_EXEC_BULK_EXEC_TRAIN": "0"}),
+            lambda: harness.child("engine_train", images=images, cores="all", bulk_exec=False),
         "bare MXNet Module, default threads": lambda: harness.child("module_train", images=images),
         "bare MXNet Module, `use_cores()`": lambda: harness.child("module_train", images=images, cores="all"),
     }
     torch = importlib.util.find_spec("torch") is not None  # only if installed: never a project dependency
     if torch:
-        runs["PyTorch CPU, same network, batch and optimizer"] = lambda: harness.child("torch_train", images=images)
+        runs[TORCH] = lambda: harness.child("torch_train", images=images)
     results = harness.rounds(runs, repeats)
-    rates = {name: harness.median(run["rate"] for run in runs_) for name, runs_ in results.items()}
-    reference = next((rates[name] for name in rates if name.startswith("PyTorch")), None)
+    rates = {name: statistics.median(run["rate"] for run in runs_) for name, runs_ in results.items()}
+    reference = rates.get(TORCH)
     baseline = rates["bare MXNet Module, default threads"]
     rows = [[name, f"{rate:,.0f}", f"{rate / baseline:.2f}×", f"{rate / reference:.2f}×" if reference else "—",
              " ".join(f"{run['rate']:,.0f}" for run in results[name])] for name, rate in rates.items()]
-    engine = harness.median(run["seconds"] for run in results["engine, `use_cores()`: an OpenMP thread per core"])
+    engine = statistics.median(run["seconds"] for run in results["engine, `use_cores()`: an OpenMP thread per core"])
     note = (f"{images:,} training images, 1 epoch, batch 100, SGD 0.05/0.9/1e-5, after a 1,000-image warm-up epoch in "
             f"the same process; median of {repeats} interleaved rounds (each round's figure in the last column). "
             "The engine's rate is its own (BatchProgress.samples_per_second at the last batch); its whole call, with "
@@ -50,8 +52,7 @@ def side_by_side(images: int, repeats: int) -> Section:
 
 
 def through_service(epochs: int, limit: int) -> dict:
-    env = {"OMP_NUM_THREADS": str(harness.cores())}
-    with Stack(load(ServiceSettings), workers=1, env=env) as stack, LenetClient(stack.address) as client:
+    with harness.embedded_stack() as stack, LenetClient(stack.address) as client:
         started = time.perf_counter()
         job = client.wait(client.train(epochs=epochs, limit=limit).id)
         seconds = time.perf_counter() - started

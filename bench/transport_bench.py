@@ -9,8 +9,7 @@ the service's figure (bench/inspect_bench.py) can be read against each stage's o
   and with the settings the services use (services/memory.py): every chunk's bytes are a fresh 4 MiB allocation.
 """
 import os
-import subprocess
-import sys
+import statistics
 import tempfile
 import threading
 import time
@@ -41,9 +40,8 @@ def redis_stage(parser: str) -> float:
             store.requests = Requests(redis.Redis.from_url(server.url, parser_class=_RESP2Parser))
         request_id = uuid.uuid4().hex
         store.requests.submit("bench", pb.LaneRequest(request_id=request_id), window=INSPECT_WINDOW)
-        result = {}
-        writer = threading.Thread(target=lambda: result.update(harness.child(
-            "redis_writer", url=server.url, request_id=request_id, count=CHUNKS)))
+        writer = threading.Thread(target=harness.child, args=("redis_writer",),
+                                  kwargs={"url": server.url, "request_id": request_id, "count": CHUNKS})
         started, after, nbytes, finished = None, "0-0", 0, False
         writer.start()
         while not finished:
@@ -62,8 +60,9 @@ def redis_stage(parser: str) -> float:
 def grpc_stage() -> float:
     with tempfile.TemporaryDirectory() as folder:
         port_file = os.path.join(folder, "port")
-        server = subprocess.Popen([sys.executable, "-m", "bench.children", "grpc_chunks",
-                                   f'{{"port_file": "{port_file}", "count": {CHUNKS}}}'], stdout=subprocess.DEVNULL)
+        server = threading.Thread(target=harness.child, args=("grpc_chunks",),
+                                  kwargs={"port_file": port_file, "count": CHUNKS})
+        server.start()
         while not os.path.exists(port_file) or not open(port_file).read():
             time.sleep(0.05)
         with LenetClient(f"127.0.0.1:{open(port_file).read()}") as client:
@@ -71,7 +70,9 @@ def grpc_stage() -> float:
             for _chunk, rows in client.inspect_chunks("bench"):
                 nbytes += rows.nbytes
             seconds = time.perf_counter() - started
-        server.wait(60)
+        server.join(60)
+        if server.is_alive():
+            raise RuntimeError("the gRPC chunk server did not end within 60 s of its last chunk")
     return nbytes / seconds / 1e6
 
 
@@ -88,7 +89,7 @@ def run(args, service) -> list[Section]:
               "client parse alone, with services.memory.reuse_freed_memory()": lambda: harness.child(
                   "parse_chunks", count=CHUNKS // 3, reuse_freed_memory=True)["rate"]}
     results = harness.rounds(stages, args.repeats)
-    rows = [[name, f"{harness.median(rates):,.0f}", " ".join(f"{rate:,.0f}" for rate in rates)]
+    rows = [[name, f"{statistics.median(rates):,.0f}", " ".join(f"{rate:,.0f}" for rate in rates)]
             for name, rates in results.items()]
     return [Section("Inspect transport, stage by stage", ["stage", "MB/s (median)", "rounds"], rows,
                     f"{CHUNKS} frames of {len(children.chunk_frame_bytes()) / 2**20:.1f} MiB (Conv1 rows, float32) per "
