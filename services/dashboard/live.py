@@ -104,15 +104,16 @@ class BatchFollower:
             pass
 
 
-def on_change(caller: Caller, name: str, read: Callable[[], dict], compared: Callable[[dict], dict] = dict
-               ) -> Iterator[Message | None]:
+def on_change(caller: Caller, name: str, read: Callable[[], dict],
+              compared: Callable[[dict], dict] = lambda document: document) -> Iterator[Message | None]:
     """`read()` every POLL_SECONDS while the caller is there, sent as event `name` whenever what `compared` keeps
     of it has changed."""
     last = None
     while caller.active():
         document = read()
-        yield Message(name, document) if compared(document) != last else None
-        last = compared(document)
+        kept = compared(document)
+        yield Message(name, document) if kept != last else None
+        last = kept
         pause(caller)
 
 
