@@ -4,6 +4,7 @@ LenetService is synchronous (its waits are Redis blocking reads of at most a sec
 runs in worker threads, one step at a time, and its Caller stays active only while the browser is connected:
 once it goes, the generator notices within a second and ends (as the gRPC servicer's streams do).
 """
+import dataclasses
 import json
 import threading
 import time
@@ -38,7 +39,7 @@ def response(stream: Callable[[Caller], Iterator[Message | None]], caller: Calle
     The generator yields Message, or None for "nothing new" (sent as a keep-alive comment)."""
     connected = threading.Event()
     connected.set()
-    caller = Caller(caller.user, caller.secured, caller.admin, active=connected.is_set)
+    caller = dataclasses.replace(caller, active=connected.is_set)
 
     async def events():
         iterator = stream(caller)

@@ -52,7 +52,7 @@ class Dashboard:
         """The caller the request's token names (Unauthenticated without a known one, when tokens are set)."""
         header = request.headers.get("authorization", "")
         token = header.partition(" ")[2] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
-        user = self.auth.user([("authorization", f"Bearer {token}")] if token else [])
+        user = self.auth.user_of(token or "")
         return Caller(user, self.auth.secured, self.auth.is_admin(user))
 
     def call(self, request: Request, method: str, message):
@@ -76,7 +76,7 @@ class Dashboard:
         """The login form's POST: a known token goes into an HttpOnly cookie; anything else back to the form."""
         token = parse_qs((await request.body()).decode(errors="replace")).get("token", [""])[0].strip()
         try:
-            self.auth.user([("authorization", f"Bearer {token}")])
+            self.auth.user_of(token)
         except Unauthenticated:
             return RedirectResponse("/login?failed=1", status_code=303)
         answer = RedirectResponse("/", status_code=303)
