@@ -28,6 +28,7 @@ from services.dashboard import live, payloads
 from services.errors import InvalidArgument, ServiceError, Unauthenticated
 from services.gateway.auth import Auth
 from services.gateway.service import Caller, LenetService
+from services.gateway.status_codes import status_of
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "lenet_token"
@@ -254,15 +255,14 @@ def download(data: bytes, name: str, media_type: str) -> Response:
 
 
 # -- errors ------------------------------------------------------------------------------------------------------
-async def service_error(request: Request, error: ServiceError) -> Response:
-    status = HTTP_STATUS.get(error.code, 500)
+async def service_error(request: Request, error: ServiceError | redis.RedisError) -> Response:
+    """A ServiceError or a store outage with the gateway's status code and message (status_of), as the HTTP status
+    of HTTP_STATUS (500 for the rest); a page (not the API) without a known token goes to the login form."""
+    code, message = status_of(error)
+    status = HTTP_STATUS.get(code.name, 500)
     if status == 401 and not request.url.path.startswith("/api/"):
         return RedirectResponse("/login", status_code=303)
-    return JSONResponse({"code": error.code, "message": str(error)}, status_code=status)
-
-
-async def store_error(request: Request, error: redis.RedisError) -> Response:
-    return JSONResponse({"code": "UNAVAILABLE", "message": f"store unavailable: {error}"}, status_code=503)
+    return JSONResponse({"code": code.name, "message": message}, status_code=status)
 
 
 class SecurityHeaders:
@@ -300,6 +300,6 @@ def build(service: LenetService, auth: Auth) -> Starlette:
         Route("/logout", d.logout, methods=["POST"]), Route("/healthz", d.health),
         Mount("/api", routes=api), Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={ServiceError: service_error, redis.RedisError: store_error})
+    app = Starlette(routes=routes, exception_handlers={ServiceError: service_error, redis.RedisError: service_error})
     app.add_middleware(SecurityHeaders)
     return app
