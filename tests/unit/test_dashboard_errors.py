@@ -1,5 +1,5 @@
 """The dashboard tells LenetService's errors and store outages as the gateway does (status_of): the API as HTTP
-statuses with the gRPC code's name."""
+statuses with the gRPC code's name, an event stream as a "failure" event."""
 import asyncio
 import json
 
@@ -8,7 +8,8 @@ import redis
 from starlette.requests import Request
 
 from services import errors
-from services.dashboard import web
+from services.dashboard import live, web
+from services.gateway.service import Caller
 
 
 def answer(path: str, error: Exception) -> tuple[int, dict]:
@@ -38,3 +39,22 @@ def test_a_store_outage_is_unavailable():
 def test_a_page_without_a_known_token_goes_to_the_login_form():
     assert answer("/", errors.Unauthenticated("who")) == (303, "/login")
 
+
+def failure(error: Exception) -> dict:
+    """The last event of a stream that fails with `error` after one message."""
+    def stream(caller):
+        yield live.Message("first", {})
+        raise error
+
+    async def events():
+        return [part async for part in live.response(stream, Caller()).body_iterator]
+    *_, last = asyncio.run(events())
+    name, data = last.strip().split("\n")
+    assert name == "event: failure"
+    return json.loads(data.removeprefix("data: "))
+
+
+def test_a_stream_tells_its_error_as_the_gateway_does():
+    assert failure(errors.NotFound("job gone")) == {"message": "job gone", "code": "NOT_FOUND"}
+    assert failure(redis.ConnectionError("refused")) == {"message": "store unavailable: refused", "code": "UNAVAILABLE"}
+    assert failure(ValueError("a bug")) == {"message": "a bug", "code": "INTERNAL"}
