@@ -28,7 +28,7 @@ export function jobsView(root, query) {
   listen(`/jobs/stream?kind=${kind}&state=${state}`, {
     jobs(page) {
       body.replaceChildren(...page.jobs.map(jobRow));
-      note.textContent = page.jobs.length ? (page.more ? "Showing the newest 50 jobs." : "")
+      note.textContent = page.jobs.length ? (page.more ? `Showing the newest ${page.jobs.length} jobs.` : "")
         : "No jobs yet: submit one with `lenet train` or the Python client.";
     },
   });
