@@ -16,15 +16,12 @@ export function jobsView(root, query) {
     for (const select of root.querySelectorAll(".filters select")) if (select.value) chosen.set(select.name, select.value);
     location.hash = `#/jobs${chosen.size ? "?" + chosen : ""}`;
   }
-  const body = el("tbody");
+  const jobs = table(["job", "kind", "state", "device", "queue", "progress", "owner", "created", "model"], [],
+                    {class: "jobs", id: "jobs-table"});
+  const body = jobs.tBodies[0];
   const note = el("p", {class: "muted"});
   root.append(el("h2", {text: "Jobs"}),
-              el("div", {class: "filters"}, choose("kind", KINDS, kind), choose("state", STATES, state)),
-              el("table", {class: "jobs", id: "jobs-table"},
-                 el("thead", {}, el("tr", {}, ["job", "kind", "state", "device", "queue", "progress", "owner",
-                                               "created", "model"].map((h) => el("th", {text: h})))),
-                 body),
-              note);
+              el("div", {class: "filters"}, choose("kind", KINDS, kind), choose("state", STATES, state)), jobs, note);
   listen(`/jobs/stream?kind=${kind}&state=${state}`, {
     jobs(page) {
       body.replaceChildren(...page.jobs.map(jobRow));
