@@ -73,14 +73,20 @@ def pause(caller: Caller, seconds: float = POLL_SECONDS) -> None:
 # -- one job -------------------------------------------------------------------------------------------------
 def job_events(service: LenetService, job_id: str, after_event_id: str) -> Callable[[Caller], Iterator]:
     """The job record, then its events as WatchJob gives them (resuming after `after_event_id`), then the
-    record again once it has ended and "end", after which the page stops listening."""
+    record again once it has ended and "end", after which the page stops listening. A batch event carries the
+    job's progress at that batch (payloads.progress of the record last sent)."""
     def stream(caller: Caller) -> Iterator[Message]:
-        yield Message("job", payloads.job(service.get_job(pb.GetJobRequest(job_id=job_id), caller)))
+        job = service.get_job(pb.GetJobRequest(job_id=job_id), caller)
+        yield Message("job", payloads.job(job))
         request = pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)
         for event in service.watch_job(request, caller):
-            yield Message("event", payloads.event(event), event.id)
-            if event.WhichOneof("kind") in ("state", "epoch"):
-                yield Message("job", payloads.job(service.get_job(pb.GetJobRequest(job_id=job_id), caller)))
+            document = payloads.event(event)
+            if document["kind"] == "batch":
+                document["progress"] = payloads.progress(job, event.batch)
+            yield Message("event", document, event.id)
+            if document["kind"] in ("state", "epoch"):
+                job = service.get_job(pb.GetJobRequest(job_id=job_id), caller)
+                yield Message("job", payloads.job(job))
         if caller.active():
             yield Message("end", {})
     return stream

@@ -121,11 +121,7 @@ export function jobView(root, id) {
     if (event.kind === "batch") {
       const b = event.batch, done = b.epoch - 1 + b.batch / b.batches_per_epoch;
       curve.batch.push([done, b.train_accuracy]);
-      if (job?.state === "RUNNING") {
-        progress.replaceChildren(progressBar({fraction: Math.min(done / curve.epochs, 1),
-                                              label: `epoch ${b.epoch}/${curve.epochs}, batch ${b.batch}/` +
-                                                     `${b.batches_per_epoch}`}));
-      }
+      if (job?.state === "RUNNING") progress.replaceChildren(progressBar(event.progress));
     } else if (event.kind === "epoch") {
       const m = event.epoch;
       curve.epochTrain.push([m.epoch, m.train_accuracy]);
