@@ -117,16 +117,13 @@ class BatchFollower:
             pass
 
 
-def on_change(caller: Caller, name: str, read: Callable[[], dict],
-              compared: Callable[[dict], dict] = lambda document: document) -> Iterator[Message | None]:
-    """`read()` every POLL_SECONDS while the caller is there, sent as event `name` whenever what `compared` keeps
-    of it has changed."""
+def on_change(caller: Caller, name: str, read: Callable[[], dict]) -> Iterator[Message | None]:
+    """`read()` every POLL_SECONDS while the caller is there, sent as event `name` whenever it has changed."""
     last = None
     while caller.active():
         document = read()
-        kept = compared(document)
-        yield Message(name, document) if kept != last else None
-        last = kept
+        yield Message(name, document) if document != last else None
+        last = document
         pause(caller)
 
 
@@ -148,10 +145,9 @@ def job_table(service: LenetService, kind: int, state: int) -> Callable[[Caller]
 
 # -- workers and lanes ---------------------------------------------------------------------------------------
 def worker_table(service: LenetService) -> Callable[[Caller], Iterator]:
-    """ListWorkers (live workers, and what waits on each lane), sent whenever it changes but for heartbeats."""
+    """ListWorkers (live workers, and what waits on each lane), sent whenever it changes: a heartbeat too, as the
+    page shows each worker's last one (a few small events a heartbeat period)."""
     def stream(caller: Caller) -> Iterator[Message | None]:
         return on_change(caller, "workers",
-                         lambda: message_dict(service.list_workers(pb.ListWorkersRequest(), caller)),
-                         lambda document: {**document, "workers": [{**worker, "last_seen": ""}
-                                                                   for worker in document.get("workers", [])]})
+                         lambda: message_dict(service.list_workers(pb.ListWorkersRequest(), caller)))
     return stream

@@ -39,3 +39,24 @@ def test_a_batch_event_carries_the_jobs_progress_at_that_batch():
     assert event["kind"] == "batch" and event["batch"]["batch"] == 5
     assert event["progress"] == {"fraction": (1 + 5 / 20) / 2, "label": "epoch 2/2, batch 5/20"}
     assert "progress" not in messages[1][1]          # only batch events carry one
+
+
+class Workers:
+    """list_workers gives one worker whose heartbeat moves on every second call."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def list_workers(self, request, caller):
+        self.calls += 1
+        return pb.ListWorkersResponse(workers=[pb.Worker(name="cpu-1@host.serve", lane="cpu.serve",
+                                                         last_seen=f"2024-01-01T00:00:{self.calls // 2:02d}Z")])
+
+
+def test_the_workers_table_is_sent_again_when_a_heartbeat_moves_the_last_seen_time(monkeypatch):
+    monkeypatch.setattr(live, "pause", lambda caller: None)
+    polls = iter(range(4))
+    caller = Caller(active=lambda: next(polls, None) is not None)
+    messages = list(live.worker_table(Workers())(caller))
+    assert [message and message.document["workers"][0]["last_seen"] for message in messages] == [
+        "2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z", None, "2024-01-01T00:00:02Z"]
