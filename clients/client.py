@@ -14,7 +14,8 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from protos.contract import CLASS_STATISTICS, HYPER_PARAMETER, MAX_MESSAGE_BYTES, OVERALL_STATISTICS
+from protos.contract import HYPER_PARAMETER, MAX_MESSAGE_BYTES
+from protos.contract import class_statistics, confusion_matrix, overall_statistics  # noqa: F401  (re-exported)
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from protos.settings import ClientSettings
@@ -47,23 +48,6 @@ def _pixels(images: np.ndarray | None) -> np.ndarray | None:
     images = np.asarray(images)
     images = images[None] if images.ndim == 2 else images
     return images.astype(np.float32) if images.dtype.kind == "f" else images
-
-
-def confusion_matrix(evaluation: pb.Evaluation) -> np.ndarray:
-    """The k×k int64 counts, rows = prediction, columns = reference (caret's cm$table)."""
-    k = len(evaluation.labels)
-    return np.asarray(evaluation.confusion_matrix, dtype=np.int64).reshape(k, k)
-
-
-def overall_statistics(evaluation: pb.Evaluation) -> dict[str, float]:
-    """caret's cm$overall as {name: value}; NaN where R gives NaN."""
-    return {name: getattr(evaluation.overall, field) for name, field in OVERALL_STATISTICS.items()}
-
-
-def class_statistics(evaluation: pb.Evaluation) -> list[dict]:
-    """caret's cm$byClass rows: {"Class": label, "Sensitivity": …, …, "Balanced Accuracy": …} per class."""
-    return [{"Class": row.label, **{name: getattr(row, field) for name, field in CLASS_STATISTICS.items()}}
-            for row in evaluation.by_class]
 
 
 def misclassified(evaluation: pb.Evaluation) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1,15 +1,17 @@
 """The facts every side of the service shares, each written once: the network's layers, the seed's
-hyper-parameters with their bounds, the dataset splits, caret's statistic names, file names, request limits, job
-states, task and queue names.
+hyper-parameters with their bounds, the dataset splits, caret's statistic names (and an Evaluation read by them),
+file names, request limits, job states, task and queue names.
 
-Plain Python over the generated messages (no gRPC, Redis, Celery or MXNet), so the engine, the gateway, the
-workers and the client library all import it. The proto's comments restate these values for readers in other
-languages; tests/unit/test_contract.py fails when the two disagree.
+Plain Python and numpy over the generated messages (no gRPC, Redis, Celery or MXNet), so the engine, the
+gateway, the workers and the client library all import it. The proto's comments restate these values for readers
+in other languages; tests/unit/test_contract.py fails when the two disagree.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, make_dataclass
+
+import numpy as np
 
 from protos.lenet.v1 import lenet_pb2 as pb
 
@@ -97,7 +99,7 @@ def default_split(dataset_field: str) -> str:
     return TRAIN_SPLIT if dataset_field == "train_data" else TEST_SPLIT
 
 
-# -- caret's statistics: its names, in its order, and the message fields that carry them ------------------------
+# -- caret's statistics: its names, in its order, the message fields that carry them, and an Evaluation read by them
 OVERALL_STATISTICS = {
     "Accuracy": "accuracy", "Kappa": "kappa", "AccuracyLower": "accuracy_lower", "AccuracyUpper": "accuracy_upper",
     "AccuracyNull": "accuracy_null", "AccuracyPValue": "accuracy_p_value", "McnemarPValue": "mcnemar_p_value",
@@ -108,6 +110,23 @@ CLASS_STATISTICS = {
     "Prevalence": "prevalence", "Detection Rate": "detection_rate", "Detection Prevalence": "detection_prevalence",
     "Balanced Accuracy": "balanced_accuracy",
 }
+
+
+def confusion_matrix(evaluation: pb.Evaluation) -> np.ndarray:
+    """The k×k int64 counts, rows = prediction, columns = reference (caret's cm$table)."""
+    k = len(evaluation.labels)
+    return np.asarray(evaluation.confusion_matrix, dtype=np.int64).reshape(k, k)
+
+
+def overall_statistics(evaluation: pb.Evaluation) -> dict[str, float]:
+    """caret's cm$overall as {name: value}; NaN where R gives NaN."""
+    return {name: getattr(evaluation.overall, field) for name, field in OVERALL_STATISTICS.items()}
+
+
+def class_statistics(evaluation: pb.Evaluation) -> list[dict]:
+    """caret's cm$byClass rows: {"Class": label, "Sensitivity": …, …, "Balanced Accuracy": …} per class."""
+    return [{"Class": row.label, **{name: getattr(row, field) for name, field in CLASS_STATISTICS.items()}}
+            for row in evaluation.by_class]
 
 
 # -- exported and checkpoint file names ----------------------------------------------------------------------

@@ -4,18 +4,22 @@ LenetService is synchronous (its waits are Redis blocking reads of at most a sec
 runs in worker threads, one step at a time, and its Caller stays active only while the browser is connected:
 once it goes, the generator notices within a second and ends (as the gRPC servicer's streams do).
 """
+import dataclasses
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 
+import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from protos.documents import message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.dashboard import payloads
+from services.errors import ServiceError
 from services.gateway.service import Caller, LenetService
+from services.gateway.status_codes import status_of
 
 POLL_SECONDS = 1.0       # how often a table stream reads its page again
 TABLE_SIZE = 50          # jobs a live table shows (the newest first)
@@ -38,7 +42,7 @@ def response(stream: Callable[[Caller], Iterator[Message | None]], caller: Calle
     The generator yields Message, or None for "nothing new" (sent as a keep-alive comment)."""
     connected = threading.Event()
     connected.set()
-    caller = Caller(caller.user, caller.secured, caller.admin, active=connected.is_set)
+    caller = dataclasses.replace(caller, active=connected.is_set)
 
     async def events():
         iterator = stream(caller)
@@ -48,8 +52,11 @@ def response(stream: Callable[[Caller], Iterator[Message | None]], caller: Calle
                 if item is StopIteration:
                     return
                 yield KEEPALIVE if item is None else item.encode()
-        except Exception as error:  # the stream's error, told to the page rather than dropped
-            yield Message("failure", {"message": str(error), "code": getattr(error, "code", "INTERNAL")}).encode()
+        except (ServiceError, redis.RedisError) as error:  # told to the page as the gateway tells it, not dropped
+            code, message = status_of(error)
+            yield Message("failure", {"message": message, "code": code.name}).encode()
+        except Exception as error:
+            yield Message("failure", {"message": str(error), "code": "INTERNAL"}).encode()
         finally:
             connected.clear()
 
@@ -66,14 +73,20 @@ def pause(caller: Caller, seconds: float = POLL_SECONDS) -> None:
 # -- one job -------------------------------------------------------------------------------------------------
 def job_events(service: LenetService, job_id: str, after_event_id: str) -> Callable[[Caller], Iterator]:
     """The job record, then its events as WatchJob gives them (resuming after `after_event_id`), then the
-    record again once it has ended and "end", after which the page stops listening."""
+    record again once it has ended and "end", after which the page stops listening. A batch event carries the
+    job's progress at that batch (payloads.progress of the record last sent)."""
     def stream(caller: Caller) -> Iterator[Message]:
-        yield Message("job", payloads.job(service.get_job(pb.GetJobRequest(job_id=job_id), caller)))
+        job = service.get_job(pb.GetJobRequest(job_id=job_id), caller)
+        yield Message("job", payloads.job(job))
         request = pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)
         for event in service.watch_job(request, caller):
-            yield Message("event", payloads.event(event), event.id)
-            if event.WhichOneof("kind") in ("state", "epoch"):
-                yield Message("job", payloads.job(service.get_job(pb.GetJobRequest(job_id=job_id), caller)))
+            document = payloads.event(event)
+            if document["kind"] == "batch":
+                document["progress"] = payloads.progress(job, event.batch)
+            yield Message("event", document, event.id)
+            if document["kind"] in ("state", "epoch"):
+                job = service.get_job(pb.GetJobRequest(job_id=job_id), caller)
+                yield Message("job", payloads.job(job))
         if caller.active():
             yield Message("end", {})
     return stream
@@ -104,15 +117,13 @@ class BatchFollower:
             pass
 
 
-def on_change(caller: Caller, name: str, read: Callable[[], dict], compared: Callable[[dict], dict] = dict
-               ) -> Iterator[Message | None]:
-    """`read()` every POLL_SECONDS while the caller is there, sent as event `name` whenever what `compared` keeps
-    of it has changed."""
+def on_change(caller: Caller, name: str, read: Callable[[], dict]) -> Iterator[Message | None]:
+    """`read()` every POLL_SECONDS while the caller is there, sent as event `name` whenever it has changed."""
     last = None
     while caller.active():
         document = read()
-        yield Message(name, document) if compared(document) != last else None
-        last = compared(document)
+        yield Message(name, document) if document != last else None
+        last = document
         pause(caller)
 
 
@@ -134,10 +145,9 @@ def job_table(service: LenetService, kind: int, state: int) -> Callable[[Caller]
 
 # -- workers and lanes ---------------------------------------------------------------------------------------
 def worker_table(service: LenetService) -> Callable[[Caller], Iterator]:
-    """ListWorkers (live workers, and what waits on each lane), sent whenever it changes but for heartbeats."""
+    """ListWorkers (live workers, and what waits on each lane), sent whenever it changes: a heartbeat too, as the
+    page shows each worker's last one (a few small events a heartbeat period)."""
     def stream(caller: Caller) -> Iterator[Message | None]:
         return on_change(caller, "workers",
-                         lambda: message_dict(service.list_workers(pb.ListWorkersRequest(), caller)),
-                         lambda document: {**document, "workers": [{**worker, "last_seen": ""}
-                                                                   for worker in document.get("workers", [])]})
+                         lambda: message_dict(service.list_workers(pb.ListWorkersRequest(), caller)))
     return stream

@@ -9,7 +9,7 @@ import base64
 import numpy as np
 
 from protos import contract
-from protos.contract import CLASS_STATISTICS, FINAL_STATES, OVERALL_STATISTICS
+from protos.contract import FINAL_STATES, class_statistics, confusion_matrix, overall_statistics
 from protos.documents import jsonable, message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import from_tensor
@@ -65,16 +65,14 @@ def model_page(model: pb.Model, graph: pb.Graph) -> dict:
 def evaluation(result: pb.Evaluation) -> dict:
     """The confusion matrix (rows prediction, columns reference, as caret), caret's statistics under caret's
     names, the sample indices of every error cell, and the probabilities of every misclassified sample."""
-    k = len(result.labels)
     dataset = result.dataset
     return jsonable({
         "job_id": result.job_id, "model_id": result.model_id, "samples": result.samples,
         "labels": list(result.labels),
         "split": "" if dataset.HasField("images") else dataset.split or contract.TEST_SPLIT,
-        "matrix": np.asarray(result.confusion_matrix, dtype=np.int64).reshape(k, k).tolist(),
-        "overall": {name: getattr(result.overall, field) for name, field in OVERALL_STATISTICS.items()},
-        "by_class": [{"Class": row.label, **{name: getattr(row, field) for name, field in CLASS_STATISTICS.items()}}
-                     for row in result.by_class],
+        "matrix": confusion_matrix(result).tolist(),
+        "overall": overall_statistics(result),
+        "by_class": class_statistics(result),
         "worst": [[cell.prediction, cell.reference] for cell in result.worst],
         "errors": [{"prediction": cell.prediction, "reference": cell.reference, "indices": list(cell.indices)}
                    for cell in result.errors],

@@ -28,6 +28,7 @@ from services.dashboard import live, payloads
 from services.errors import InvalidArgument, ServiceError, Unauthenticated
 from services.gateway.auth import Auth
 from services.gateway.service import Caller, LenetService
+from services.gateway.status_codes import status_of
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "lenet_token"
@@ -52,7 +53,7 @@ class Dashboard:
         """The caller the request's token names (Unauthenticated without a known one, when tokens are set)."""
         header = request.headers.get("authorization", "")
         token = header.partition(" ")[2] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
-        user = self.auth.user([("authorization", f"Bearer {token}")] if token else [])
+        user = self.auth.user_of(token or "")
         return Caller(user, self.auth.secured, self.auth.is_admin(user))
 
     def call(self, request: Request, method: str, message):
@@ -76,7 +77,7 @@ class Dashboard:
         """The login form's POST: a known token goes into an HttpOnly cookie; anything else back to the form."""
         token = parse_qs((await request.body()).decode(errors="replace")).get("token", [""])[0].strip()
         try:
-            self.auth.user([("authorization", f"Bearer {token}")])
+            self.auth.user_of(token)
         except Unauthenticated:
             return RedirectResponse("/login?failed=1", status_code=303)
         answer = RedirectResponse("/", status_code=303)
@@ -254,15 +255,14 @@ def download(data: bytes, name: str, media_type: str) -> Response:
 
 
 # -- errors ------------------------------------------------------------------------------------------------------
-async def service_error(request: Request, error: ServiceError) -> Response:
-    status = HTTP_STATUS.get(error.code, 500)
+async def service_error(request: Request, error: ServiceError | redis.RedisError) -> Response:
+    """A ServiceError or a store outage with the gateway's status code and message (status_of), as the HTTP status
+    of HTTP_STATUS (500 for the rest); a page (not the API) without a known token goes to the login form."""
+    code, message = status_of(error)
+    status = HTTP_STATUS.get(code.name, 500)
     if status == 401 and not request.url.path.startswith("/api/"):
         return RedirectResponse("/login", status_code=303)
-    return JSONResponse({"code": error.code, "message": str(error)}, status_code=status)
-
-
-async def store_error(request: Request, error: redis.RedisError) -> Response:
-    return JSONResponse({"code": "UNAVAILABLE", "message": f"store unavailable: {error}"}, status_code=503)
+    return JSONResponse({"code": code.name, "message": message}, status_code=status)
 
 
 class SecurityHeaders:
@@ -300,6 +300,6 @@ def build(service: LenetService, auth: Auth) -> Starlette:
         Route("/logout", d.logout, methods=["POST"]), Route("/healthz", d.health),
         Mount("/api", routes=api), Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={ServiceError: service_error, redis.RedisError: store_error})
+    app = Starlette(routes=routes, exception_handlers={ServiceError: service_error, redis.RedisError: service_error})
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,5 +1,6 @@
 """protos/contract.py is the one home of the shared facts; the proto's comments restate them for other languages.
 These tests fail when the two disagree, or when a fact drifts from the generated code."""
+import numpy as np
 import pytest
 
 from protos import contract
@@ -98,6 +99,22 @@ def test_inspect_and_chunk_limits():
 def test_statistics_names_map_to_fields_in_carets_order():
     assert list(contract.OVERALL_STATISTICS.values()) == list(pb.OverallStatistics.DESCRIPTOR.fields_by_name)
     assert list(contract.CLASS_STATISTICS.values()) == list(pb.ClassStatistics.DESCRIPTOR.fields_by_name)[1:]
+
+
+def test_an_evaluation_read_by_carets_names():
+    """The matrix rows are predictions, columns references; the statistics come out under caret's names, in its
+    order, NaN kept (as R's NaN)."""
+    evaluation = pb.Evaluation(labels=["0", "1", "2"], confusion_matrix=[5, 1, 0, 2, 7, 0, 0, 0, 9],
+                               overall=pb.OverallStatistics(accuracy=0.875, mcnemar_p_value=float("nan")),
+                               by_class=[pb.ClassStatistics(label=label, sensitivity=0.5) for label in "012"])
+    matrix = contract.confusion_matrix(evaluation)
+    assert matrix.dtype == np.int64 and matrix.tolist() == [[5, 1, 0], [2, 7, 0], [0, 0, 9]]
+    overall = contract.overall_statistics(evaluation)
+    assert list(overall) == list(contract.OVERALL_STATISTICS) and overall["Accuracy"] == 0.875
+    assert np.isnan(overall["McnemarPValue"])
+    rows = contract.class_statistics(evaluation)
+    assert [row["Class"] for row in rows] == ["0", "1", "2"]
+    assert list(rows[0]) == ["Class", *contract.CLASS_STATISTICS] and rows[2]["Sensitivity"] == 0.5
 
 
 def test_final_states_are_the_ones_the_proto_names():

@@ -1,13 +1,5 @@
 // What every view uses: calling the dashboard's API, live event streams, building elements, formatting.
 
-export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 // A JSON API call; a 401 goes back to the login form.
 export async function api(path, {method = "GET", body} = {}) {
   const options = {method, credentials: "same-origin", headers: {Accept: "application/json"}};
@@ -18,7 +10,7 @@ export async function api(path, {method = "GET", body} = {}) {
   const response = await fetch(`/api${path}`, options);
   const answer = await response.json().catch(() => ({message: response.statusText}));
   if (response.status === 401) location.assign("/login");
-  if (!response.ok) throw new ApiError(response.status, answer.code || "", answer.message || response.statusText);
+  if (!response.ok) throw new Error(answer.message || response.statusText);
   return answer;
 }
 
@@ -84,7 +76,6 @@ export function decode(array) {
 }
 
 export const fixed = (v, digits = 4) => v === null || v === undefined ? "NA" : Number(v).toFixed(digits);
-export const percent = (v) => `${(100 * v).toFixed(2)} %`;
 export const short = (id) => id ? id.slice(0, 8) : "";
 
 export function when(rfc3339) {

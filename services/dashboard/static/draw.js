@@ -3,9 +3,9 @@
 // each map scaled to its own largest |value|; non-negative layers on R's heat.colors; the true class green, a
 // wrong prediction red, the other classes grey.
 
-export const TRUE_COLOR = "#2a9d4b";
-export const PRED_COLOR = "#d1495b";
-export const BAR_COLOR = "#9aa5b1";
+const TRUE_COLOR = "#2a9d4b";
+const PRED_COLOR = "#d1495b";
+const BAR_COLOR = "#9aa5b1";
 export const TRAIN_COLOR = "#3a6ea5";
 export const TEST_COLOR = "#d1495b";
 
@@ -16,8 +16,8 @@ const DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7
 const HEAT = ["#ff0000", "#ff2000", "#ff4000", "#ff6000", "#ff8000", "#ff9f00", "#ffbf00", "#ffdf00", "#ffff00",
               "#ffff2a", "#ffff80", "#ffffd4"].map(rgb);
 // Node colours of the seed's graph.viz, by operator.
-export const OP_COLORS = {data: "#8dd3c7", Convolution: "#fb8072", FullyConnected: "#fb8072",
-                          Activation: "#ffffb3", Pooling: "#80b1d3", Flatten: "#fdb462", SoftmaxOutput: "#b3de69"};
+const OP_COLORS = {data: "#8dd3c7", Convolution: "#fb8072", FullyConnected: "#fb8072",
+                   Activation: "#ffffb3", Pooling: "#80b1d3", Flatten: "#fdb462", SoftmaxOutput: "#b3de69"};
 const SVG = "http://www.w3.org/2000/svg";
 
 function rgb(hex) {
@@ -31,7 +31,7 @@ function ramp(colors, t) {
 }
 
 // A colour function for one map or strip: diverging around 0 when any value is negative, else heat from 0.
-export function scaleFor(values) {
+function scaleFor(values) {
   let low = Infinity, high = -Infinity;
   for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
   if (low < 0) {
@@ -42,7 +42,7 @@ export function scaleFor(values) {
   return {signed: false, low: 0, high: m, color: (v) => ramp(HEAT, v / m)};
 }
 
-export function svg(tag, attrs = {}, ...children) {
+function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   for (const child of children) node.append(child);

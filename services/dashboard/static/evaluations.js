@@ -6,13 +6,13 @@ import {bars, classColors, countColor, digit} from "./draw.js";
 const SHOWN = 60;   // digits drawn for one cell
 
 export function evaluationsView(root) {
-  const body = el("tbody");
+  const evaluations = table(["job", "state", "model", "images", "accuracy", "created"], [],
+                           {class: "evaluations"});
+  const body = evaluations.tBodies[0];
   const note = el("p", {class: "muted"});
   root.append(el("h2", {text: "Evaluations"}),
               el("p", {class: "muted", text: "Start one from a model's page; evaluation jobs run on the serve lane."}),
-              el("table", {class: "evaluations"},
-                 el("thead", {}, el("tr", {}, ["job", "state", "model", "images", "accuracy", "created"]
-                                    .map((h) => el("th", {text: h})))), body), note);
+              evaluations, note);
   listen("/jobs/stream?kind=EVALUATE", {
     jobs(page) {
       note.textContent = page.jobs.length ? "" : "No evaluation yet.";

@@ -16,19 +16,16 @@ export function jobsView(root, query) {
     for (const select of root.querySelectorAll(".filters select")) if (select.value) chosen.set(select.name, select.value);
     location.hash = `#/jobs${chosen.size ? "?" + chosen : ""}`;
   }
-  const body = el("tbody");
+  const jobs = table(["job", "kind", "state", "device", "queue", "progress", "owner", "created", "model"], [],
+                    {class: "jobs", id: "jobs-table"});
+  const body = jobs.tBodies[0];
   const note = el("p", {class: "muted"});
   root.append(el("h2", {text: "Jobs"}),
-              el("div", {class: "filters"}, choose("kind", KINDS, kind), choose("state", STATES, state)),
-              el("table", {class: "jobs", id: "jobs-table"},
-                 el("thead", {}, el("tr", {}, ["job", "kind", "state", "device", "queue", "progress", "owner",
-                                               "created", "model"].map((h) => el("th", {text: h})))),
-                 body),
-              note);
+              el("div", {class: "filters"}, choose("kind", KINDS, kind), choose("state", STATES, state)), jobs, note);
   listen(`/jobs/stream?kind=${kind}&state=${state}`, {
     jobs(page) {
       body.replaceChildren(...page.jobs.map(jobRow));
-      note.textContent = page.jobs.length ? (page.more ? "Showing the newest 50 jobs." : "")
+      note.textContent = page.jobs.length ? (page.more ? `Showing the newest ${page.jobs.length} jobs.` : "")
         : "No jobs yet: submit one with `lenet train` or the Python client.";
     },
   });
@@ -124,11 +121,7 @@ export function jobView(root, id) {
     if (event.kind === "batch") {
       const b = event.batch, done = b.epoch - 1 + b.batch / b.batches_per_epoch;
       curve.batch.push([done, b.train_accuracy]);
-      if (job?.state === "RUNNING") {
-        progress.replaceChildren(progressBar({fraction: Math.min(done / curve.epochs, 1),
-                                              label: `epoch ${b.epoch}/${curve.epochs}, batch ${b.batch}/` +
-                                                     `${b.batches_per_epoch}`}));
-      }
+      if (job?.state === "RUNNING") progress.replaceChildren(progressBar(event.progress));
     } else if (event.kind === "epoch") {
       const m = event.epoch;
       curve.epochTrain.push([m.epoch, m.train_accuracy]);

@@ -1,0 +1,30 @@
+"""services/gateway/auth.py: who a token names, from the token itself (the dashboard) or from gRPC metadata."""
+import pytest
+
+from services.errors import Unauthenticated
+from services.gateway.auth import Auth
+
+
+def test_an_open_gateway_knows_everyone_as_nobody():
+    auth = Auth()
+    assert not auth.secured
+    assert auth.user_of("") == auth.user_of("anything") == ""
+    assert auth.user([]) == auth.user(None) == auth.user([("authorization", "Bearer anything")]) == ""
+
+
+def test_a_token_names_its_user():
+    auth = Auth("alice:alice-secret,bob:bob-secret")
+    assert auth.user_of("alice-secret") == "alice" and auth.user_of("bob-secret") == "bob"
+    for unknown in ("", "forged", "alice", "Bearer alice-secret"):
+        with pytest.raises(Unauthenticated):
+            auth.user_of(unknown)
+
+
+def test_metadata_names_a_user_through_a_bearer_header_only():
+    auth = Auth("alice:alice-secret")
+    assert auth.user([("authorization", "Bearer alice-secret")]) == "alice"
+    assert auth.user([("authorization", "bearer alice-secret")]) == "alice"
+    for metadata in ([], None, [("authorization", "alice-secret")], [("authorization", "Basic alice-secret")],
+                     [("authorization", "Bearer forged")], [("authorization", "Bearer ")]):
+        with pytest.raises(Unauthenticated):
+            auth.user(metadata)
