@@ -45,13 +45,25 @@ def show(driver, dashboard: Stack, fragment: str) -> None:
     if driver.current_url == f"{dashboard.dashboard_url}{fragment}":
         driver.refresh()
     elif driver.current_url.startswith(dashboard.dashboard_url):
-        driver.execute_script("document.querySelector('.page')?.removeAttribute('data-ready');"
-                              "location.hash = arguments[0]", fragment)
+        unready(driver)
+        driver.execute_script("location.hash = arguments[0]", fragment)
     else:
         driver.get(f"{dashboard.dashboard_url}{fragment}")
+    ready(driver, fragment)
+
+
+def ready(driver, fragment: str) -> None:
+    """Wait until the view at `fragment` has drawn itself: the address shows it and the page is marked ready. The
+    address changes at once, the page only on the later hashchange, so whoever changes the address removes the old
+    page's mark first (or a ready old page would pass)."""
     wait_for(driver, lambda d: d.execute_script(
         "const page = document.querySelector('.page');"
         "return page && page.dataset.ready === '1' && location.hash === arguments[0]", fragment))
+
+
+def unready(driver) -> None:
+    """Remove the shown page's ready mark, before an action that changes the address (see ready)."""
+    driver.execute_script("document.querySelector('.page')?.removeAttribute('data-ready')")
 
 
 def wait_for(driver, condition, timeout: float = WAIT):
@@ -173,14 +185,17 @@ def test_filters_show_only_the_chosen_kind_and_state(browser, dashboard, client,
     show(browser, dashboard, "#/jobs")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{trained_model.id}']"))
     screenshot(browser, "jobs")
+    unready(browser)
     Select(browser.find_element(By.NAME, "kind")).select_by_value("TRAIN")
-    wait_for(browser, lambda d: d.execute_script("return location.hash") == "#/jobs?kind=TRAIN")
+    ready(browser, "#/jobs?kind=TRAIN")
+    unready(browser)
     Select(browser.find_element(By.NAME, "state")).select_by_value("SUCCEEDED")
-    wait_for(browser, lambda d: d.execute_script("return location.hash") == "#/jobs?kind=TRAIN&state=SUCCEEDED")
+    ready(browser, "#/jobs?kind=TRAIN&state=SUCCEEDED")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{trained_model.id}']"))
-    states = {row.get_attribute("data-state") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")}
+    rows = browser.execute_script("return [...document.querySelectorAll('#jobs-table tbody tr')]"   # one read
+                                  ".map((row) => [row.dataset.job, row.dataset.state])")
     expected = {job.id for job in client.jobs(kind=pb.TRAIN, state=pb.SUCCEEDED, limit=50)}
-    shown = {row.get_attribute("data-job") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")}
+    states, shown = {state for _, state in rows}, {job for job, _ in rows}
     assert states == {"SUCCEEDED"} and shown == expected
 
 
