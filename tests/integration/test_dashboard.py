@@ -176,7 +176,8 @@ def test_cancel_from_the_job_page(browser, dashboard, client):
     job = client.train(epochs=1, limit=100, device="gpu", model_name="never")   # no GPU worker: it stays queued
     show(browser, dashboard, f"#/jobs/{job.id}")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".title-row .state-queued"))
-    browser.find_element(By.ID, "cancel").click()
+    # the header (and its button) is drawn again each time the job's record comes: find and click in one try
+    wait_for(browser, lambda d: d.find_element(By.ID, "cancel").click() or True)
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".title-row .state-cancelled"))
     assert client.job(job.id).state == pb.CANCELLED
 
