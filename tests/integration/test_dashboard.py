@@ -227,8 +227,7 @@ def test_the_model_page_shows_parameters_history_graph_and_exports(browser, dash
     screenshot(browser, "models")
     browser.find_element(By.CSS_SELECTOR, f"tr[data-model='{model.id}']").click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".page[data-ready='1'] table.hyper"))
-    hyper = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
-             for row in browser.find_elements(By.CSS_SELECTOR, "table.hyper tbody tr")}
+    hyper = dict(cells(browser, "table.hyper tbody tr"))          # name → value
     assert hyper["epochs"] == "1" and hyper["batch_size"] == "100" and hyper["init_scale"] == "0.07"
     layers = [row.find_element(By.TAG_NAME, "td").text
               for row in browser.find_elements(By.CSS_SELECTOR, "table.layers tbody tr")]
@@ -259,8 +258,7 @@ def test_a_click_on_a_confusion_matrix_cell_shows_its_digits(browser, dashboard,
     counts = [[int(cell.text) for cell in row.find_elements(By.CSS_SELECTOR, "td.count")]
               for row in browser.find_elements(By.CSS_SELECTOR, "#confusion tbody tr")]
     assert np.array_equal(counts, np.reshape(evaluation.confusion_matrix, (10, 10)))
-    overall = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
-               for row in browser.find_elements(By.CSS_SELECTOR, "#overall tbody tr")}
+    overall = dict(cells(browser, "#overall tbody tr"))           # statistic → value
     assert overall["Accuracy"] == f"{evaluation.overall.accuracy:.7f}"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#by-class tbody tr")) == 11     # caret's statistics
     cell = browser.find_element(By.CSS_SELECTOR, f"td[data-prediction='{worst.prediction}']"
