@@ -70,11 +70,12 @@ def test_idempotency_keys_are_per_owner(secured):
         bob.cancel(other.id)
 
 
-def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured, settings):
-    """The secured stack's store now holds owned records: an open gateway on it refuses, unless --insecure-dev."""
+def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured):
+    """The secured stack's store holds owned records: an open gateway on it refuses, unless --insecure-dev."""
     import subprocess
     import sys
 
+    Store(secured.redis_url).models.save(pb.Model(name="owned", owner="alice", device=pb.CPU), "{}", b"", pb.Graph())
     env = {**secured.env(), "LENET_TOKENS": ""}
     refused = subprocess.run([sys.executable, "-m", "services.gateway", "--port", "0"], env=env, capture_output=True,
                              text=True, timeout=60)
