@@ -5,15 +5,13 @@ import os
 import re
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
+from lenet_cli import LENET
 
 from protos.contract import LAYERS
 
-LENET = str(Path(sys.executable).parent / "lenet")
 FIGURES = ["digits.png", "training-curve.png", "graph.png", "confusion.png", "worst-digits.png",
            "worst-probabilities.png", *[f"layer-{layer}.png" for layer in LAYERS], "layer-Full2-bars.png",
            "layer-SoftM-bars.png"]

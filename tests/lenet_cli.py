@@ -1,0 +1,43 @@
+"""The `lenet` command as the tests run it: one copy of each helper for every test file that needs it."""
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from services.store.redis_server import free_port
+
+LENET = str(Path(sys.executable).parent / "lenet")
+
+
+def run(*args: str, gateway: str | None = None, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """`lenet ARGS` as a user runs it; LENET_GATEWAY names `gateway` (or nothing that answers); `env` is set on top
+    (LENET_GATEWAY too)."""
+    environment = {**os.environ, "LENET_GATEWAY": gateway or f"127.0.0.1:{free_port()}", **env}
+    return subprocess.run([LENET, *args], env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def succeeded(done: subprocess.CompletedProcess) -> str:
+    """The output of a command that must have succeeded, without a traceback."""
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def strict_json(text: str):
+    """JSON as the standard reads it: NaN or Infinity fail."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def write_idx(path: Path, images: np.ndarray) -> Path:
+    """`images` (N×28×28 uint8) as a gzipped IDX file, as MNIST ships them."""
+    header = struct.pack(">BBBBIII", 0, 0, 0x08, 3, *images.shape)
+    path.write_bytes(gzip.compress(header + images.tobytes()))
+    return path
+
