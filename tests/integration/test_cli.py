@@ -270,19 +270,15 @@ def test_ctrl_c_while_following_leaves_the_job_and_says_how_to_get_back(stack, c
     client.cancel(job_id)
 
 
-def test_health_workers_and_their_json(stack, client):
-    env = {**os.environ, "LENET_GATEWAY": stack.address}
-    healthy = subprocess.run([LENET, "health"], env=env, capture_output=True, text=True, timeout=60)
-    assert healthy.returncode == 0 and healthy.stdout.strip() == f"{stack.address}: SERVING"
-    down = subprocess.run([LENET, "health", "--gateway", f"127.0.0.1:{free_port()}", "--timeout", "3"], env=env,
-                          capture_output=True, text=True, timeout=60)
+def test_health_workers_and_their_json(stack):
+    assert succeeded(run("health", gateway=stack.address)).strip() == f"{stack.address}: SERVING"
+    down = run("health", "--gateway", f"127.0.0.1:{free_port()}", "--timeout", "3", gateway=stack.address)
     assert down.returncode == 1 and len(down.stderr.strip().splitlines()) == 1 and "UNAVAILABLE" in down.stderr
-    listed = json.loads(subprocess.run([LENET, "workers", "--json"], env=env, capture_output=True, text=True,
-                                       timeout=60).stdout)
+    listed = strict_json(succeeded(run("workers", "--json", gateway=stack.address)))
     assert sorted(worker["lane"] for worker in listed["workers"]) == ["cpu.serve", "cpu.serve", "cpu.train",
                                                                       "cpu.train"]
     assert all(isinstance(worker["pid"], int) and worker["device"] == "CPU" for worker in listed["workers"])
     assert {lane["name"] for lane in listed["lanes"]} == {"cpu.train", "cpu.serve", "gpu.train", "gpu.serve"}
-    text = subprocess.run([LENET, "workers"], env=env, capture_output=True, text=True, timeout=60).stdout
+    text = succeeded(run("workers", gateway=stack.address))
     assert text.splitlines()[0].split() == ["NAME", "LANE", "HOST", "PID", "THREADS", "JOB", "REQUESTS", "LAST",
                                             "SEEN"]
