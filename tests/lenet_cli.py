@@ -1,13 +1,16 @@
-"""The `lenet` command as the tests run it: one copy of each helper for every test file that needs it."""
+"""The `lenet` command and the service's processes as the tests run them, and waiting for what they do: one copy
+of each helper for every test file that needs it."""
 import gzip
 import json
 import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from services.store.redis_server import free_port
 
@@ -41,3 +44,24 @@ def write_idx(path: Path, images: np.ndarray) -> Path:
     path.write_bytes(gzip.compress(header + images.tobytes()))
     return path
 
+
+def gateway(env: dict, port: int = 0, *options: str) -> subprocess.Popen:
+    """A gateway process (`python -m services.gateway --port PORT OPTIONS`) that has said it listens; the caller
+    terminates it. One that says anything else first is killed, and the test fails with what it said."""
+    process = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", str(port), *options], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = process.stdout.readline()
+    if "gateway listening" not in line:
+        process.kill()
+        pytest.fail(f"the gateway did not start: {line}{process.communicate(timeout=30)[0]}")
+    return process
+
+
+def until(condition, seconds: float, pause: float = 0.2):
+    """condition()'s first true value within `seconds`, else its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(pause)

@@ -5,7 +5,7 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lenet_cli import run, strict_json, succeeded
+from lenet_cli import gateway, run, strict_json, succeeded
 
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -82,13 +82,9 @@ def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured):
                              text=True, timeout=60)
     assert refused.returncode != 0 and "LENET_TOKENS" in refused.stderr and "--insecure-dev" in refused.stderr
     assert "Traceback" not in refused.stderr
-    opened = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", "0", "--insecure-dev"], env=env,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert "gateway listening" in opened.stdout.readline()
-    finally:
-        opened.terminate()
-        opened.wait(30)
+    opened = gateway(env, 0, "--insecure-dev")      # it says it listens
+    opened.terminate()
+    opened.wait(30)
 
 
 def test_lenet_share_with_a_token(secured):

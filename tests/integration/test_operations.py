@@ -5,7 +5,6 @@ import datetime
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import NamedTuple
@@ -15,6 +14,7 @@ import pytest
 import redis
 from cryptography import x509
 from debian_packages import commands
+from lenet_cli import gateway, until
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -73,10 +73,8 @@ def trained(observed) -> Trained:
     with LenetClient(observed.address, timeout=120) as client:
         job = client.wait(client.train(epochs=2, limit=600, eval_limit=200).id)
     assert job.state == pb.SUCCEEDED, job.error
-    for _ in range(100):        # the worker counts the task, then logs its end, just after the job's end is visible
-        if "training succeeded" in logged(observed, job.id):
-            break
-        time.sleep(0.1)
+    # the worker counts the task, then logs its end, just after the job's end is visible
+    until(lambda: "training succeeded" in logged(observed, job.id), 10, 0.1)
     return Trained(job, before, (scrape(ports["gateway"]), scrape(ports["worker-cpu0"])))
 
 
@@ -110,11 +108,9 @@ def test_log_lines_are_json_and_name_the_job(observed):
         job = client.wait(client.train(epochs=1, limit=300, eval_limit=100).id)
         with pytest.raises(grpc.RpcError):
             client.cancel(job.id)                          # ended: FAILED_PRECONDITION, logged by the gateway
-    for _ in range(100):        # the worker logs its last line just after the job's end is visible
-        about = [line for line in log_lines(observed) if line["job_id"] == job.id]
-        if {"training started (attempt 1)", "training succeeded"} <= {line["message"] for line in about}:
-            break
-        time.sleep(0.1)
+    # the worker logs its last line just after the job's end is visible
+    until(lambda: {"training started (attempt 1)", "training succeeded"} <= logged(observed, job.id), 10, 0.1)
+    about = [line for line in log_lines(observed) if line["job_id"] == job.id]
     assert {"training started (attempt 1)", "training succeeded"} <= {line["message"] for line in about}
     assert all({"time", "level", "logger", "request_id"} <= set(line) for line in about)
     refused = [line for line in log_lines(observed) if line["logger"] == "gateway" and job.id in line["message"]]
@@ -152,14 +148,6 @@ def pki(tmp_path_factory):
     for name, data in files.items():
         (folder / name).write_bytes(data)
     return folder
-
-
-def gateway(env: dict, port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline()
-    assert "gateway listening" in line, line + process.stdout.read()
-    return process
 
 
 def call(address: str, **tls) -> grpc.StatusCode:
