@@ -5,6 +5,7 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from lenet_cli import gateway, run, strict_json, succeeded
 
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -70,40 +71,26 @@ def test_idempotency_keys_are_per_owner(secured):
         bob.cancel(other.id)
 
 
-def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured, settings):
-    """The secured stack's store now holds owned records: an open gateway on it refuses, unless --insecure-dev."""
+def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured):
+    """The secured stack's store holds owned records: an open gateway on it refuses, unless --insecure-dev."""
     import subprocess
     import sys
 
+    Store(secured.redis_url).models.save(pb.Model(name="owned", owner="alice", device=pb.CPU), "{}", b"", pb.Graph())
     env = {**secured.env(), "LENET_TOKENS": ""}
     refused = subprocess.run([sys.executable, "-m", "services.gateway", "--port", "0"], env=env, capture_output=True,
                              text=True, timeout=60)
     assert refused.returncode != 0 and "LENET_TOKENS" in refused.stderr and "--insecure-dev" in refused.stderr
     assert "Traceback" not in refused.stderr
-    opened = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", "0", "--insecure-dev"], env=env,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert "gateway listening" in opened.stdout.readline()
-    finally:
-        opened.terminate()
-        opened.wait(30)
+    opened = gateway(env, 0, "--insecure-dev")      # it says it listens
+    opened.terminate()
+    opened.wait(30)
 
 
 def test_lenet_share_with_a_token(secured):
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     model = Store(secured.redis_url).models.save(pb.Model(name="carols", owner="alice", device=pb.CPU), "{}", b"",
                                                  pb.Graph())
-    lenet = str(Path(sys.executable).parent / "lenet")
-    env = {**os.environ, "LENET_GATEWAY": secured.address}
-    shared = subprocess.run([lenet, "share", model.id, "--with", "bob", "--token", "alice-secret", "--json"],
-                            env=env, capture_output=True, text=True, timeout=60)
-    assert shared.returncode == 0, shared.stderr
-    assert json.loads(shared.stdout)["shared_with"] == ["bob"]
-    refused = subprocess.run([lenet, "share", model.id, "--with", "carol", "--token", "bob-secret"], env=env,
-                             capture_output=True, text=True, timeout=60)
+    shared = run("share", model.id, "--with", "bob", "--token", "alice-secret", "--json", gateway=secured.address)
+    assert strict_json(succeeded(shared))["shared_with"] == ["bob"]
+    refused = run("share", model.id, "--with", "carol", "--token", "bob-secret", gateway=secured.address)
     assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr and "read-only" in refused.stderr

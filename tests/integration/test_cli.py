@@ -1,22 +1,18 @@
 """The `lenet` command as a user runs it: `lenet up` in the foreground, `lenet train --wait --json` against it."""
-import gzip
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
+from lenet_cli import LENET, run, strict_json, succeeded, write_idx
 from PIL import Image
 
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.store.redis_server import free_port
-
-LENET = str(Path(sys.executable).parent / "lenet")
 
 
 def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, tmp_path):
@@ -32,17 +28,15 @@ def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, 
                              f"metrics of the gateway: http://127.0.0.1:{metrics_port}/metrics",
                              f"metrics of the worker cpu0: http://127.0.0.1:{metrics_port + 1}/metrics"]
         assert urllib.request.urlopen(f"http://127.0.0.1:{dashboard_port}/healthz", timeout=10).status == 200
-        env = {**os.environ, "LENET_GATEWAY": f"127.0.0.1:{port}"}
-        done = subprocess.run([LENET, "train", "--epochs", "1", "--limit", "500", "--eval-limit", "200", "--wait",
-                               "--json"], env=env, capture_output=True, text=True, timeout=300)
+        address = f"127.0.0.1:{port}"
+        done = run("train", "--epochs", "1", "--limit", "500", "--eval-limit", "200", "--wait", "--json",
+                   gateway=address)
         assert done.returncode == 0, done.stderr
         job = json.loads(done.stdout)
         assert job["state"] == "SUCCEEDED" and job["model_id"] and 0 < job["metrics"]["test_accuracy"] <= 1
-        listed = json.loads(subprocess.run([LENET, "jobs", "--json"], env=env, capture_output=True, text=True,
-                                           timeout=60).stdout)
+        listed = json.loads(run("jobs", "--json", gateway=address).stdout)
         assert [j["id"] for j in listed] == [job["id"]]
-        missing = subprocess.run([LENET, "job", "deadbeefdeadbeef"], env=env, capture_output=True, text=True,
-                                 timeout=60)
+        missing = run("job", "deadbeefdeadbeef", gateway=address)
         assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
         gateway = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
         assert 'lenet_rpcs_total{code="OK",method="SubmitTraining"} 1.0' in gateway
@@ -87,25 +81,6 @@ def test_data_fetch_refuses_files_whose_checksum_is_not_official(data_dir, tmp_p
 
 
 # -- the client commands against the session's stack ----------------------------------------------------------------
-def run(*args: str, gateway: str | None = None, **env) -> subprocess.CompletedProcess:
-    """`lenet ARGS` as a user runs it; LENET_GATEWAY names `gateway` (or nothing that answers)."""
-    environment = {**os.environ, "LENET_GATEWAY": gateway or f"127.0.0.1:{free_port()}", **env}
-    return subprocess.run([LENET, *args], env=environment, capture_output=True, text=True, timeout=300)
-
-
-def succeeded(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    return done.stdout
-
-
-def strict_json(text: str):
-    """JSON as the standard reads it: NaN or Infinity fail."""
-    def refuse(constant):
-        raise ValueError(f"{constant} is not JSON")
-    return json.loads(text, parse_constant=refuse)
-
-
 SEED_HYPER_PARAMETERS = {"epochs": 20, "batch_size": 100, "learning_rate": 0.05, "momentum": 0.9,
                          "weight_decay": 1e-05, "seed": 42, "normalize": False, "init_scale": 0.01}
 
@@ -168,9 +143,7 @@ def test_a_closed_pipe_ends_quietly(stack, client, trained_model, tmp_path):
     """`head -1` goes away while lenet still writes. One large write (`jobs --json`) loses its tail without an
     error; many writes after the reader left (a line per image from `predict`) meet a broken pipe, which must end
     lenet quietly too."""
-    images = np.repeat(client.samples([0])[0], 3000, axis=0)
-    header = struct.pack(">BBBBIII", 0, 0, 0x08, 3, *images.shape)
-    (tmp_path / "many-idx3-ubyte.gz").write_bytes(gzip.compress(header + images.tobytes()))
+    write_idx(tmp_path / "many-idx3-ubyte.gz", np.repeat(client.samples([0])[0], 3000, axis=0))
     predict = f"{LENET} predict {trained_model.model_id} {tmp_path / 'many-idx3-ubyte.gz'}"
     assert len(succeeded(run(*predict.split()[1:], gateway=stack.address))) > 2 * 65536   # more than a pipe holds
     for command, first_word, exit_code in ((f"{LENET} jobs --json", "[", 0), (f"{LENET} models", "ID", 0),
@@ -297,19 +270,15 @@ def test_ctrl_c_while_following_leaves_the_job_and_says_how_to_get_back(stack, c
     client.cancel(job_id)
 
 
-def test_health_workers_and_their_json(stack, client):
-    env = {**os.environ, "LENET_GATEWAY": stack.address}
-    healthy = subprocess.run([LENET, "health"], env=env, capture_output=True, text=True, timeout=60)
-    assert healthy.returncode == 0 and healthy.stdout.strip() == f"{stack.address}: SERVING"
-    down = subprocess.run([LENET, "health", "--gateway", f"127.0.0.1:{free_port()}", "--timeout", "3"], env=env,
-                          capture_output=True, text=True, timeout=60)
+def test_health_workers_and_their_json(stack):
+    assert succeeded(run("health", gateway=stack.address)).strip() == f"{stack.address}: SERVING"
+    down = run("health", "--gateway", f"127.0.0.1:{free_port()}", "--timeout", "3", gateway=stack.address)
     assert down.returncode == 1 and len(down.stderr.strip().splitlines()) == 1 and "UNAVAILABLE" in down.stderr
-    listed = json.loads(subprocess.run([LENET, "workers", "--json"], env=env, capture_output=True, text=True,
-                                       timeout=60).stdout)
+    listed = strict_json(succeeded(run("workers", "--json", gateway=stack.address)))
     assert sorted(worker["lane"] for worker in listed["workers"]) == ["cpu.serve", "cpu.serve", "cpu.train",
                                                                       "cpu.train"]
     assert all(isinstance(worker["pid"], int) and worker["device"] == "CPU" for worker in listed["workers"])
     assert {lane["name"] for lane in listed["lanes"]} == {"cpu.train", "cpu.serve", "gpu.train", "gpu.serve"}
-    text = subprocess.run([LENET, "workers"], env=env, capture_output=True, text=True, timeout=60).stdout
+    text = succeeded(run("workers", gateway=stack.address))
     assert text.splitlines()[0].split() == ["NAME", "LANE", "HOST", "PID", "THREADS", "JOB", "REQUESTS", "LAST",
                                             "SEEN"]

@@ -1,17 +1,10 @@
 """`lenet` when something is wrong: one line on stderr naming the problem and a non-zero exit code, never a
 traceback; shell completion. No stack: nothing answers where these commands look."""
-import os
 import subprocess
-import sys
-from pathlib import Path
+
+from lenet_cli import run
 
 from services.store.redis_server import free_port
-
-LENET = str(Path(sys.executable).parent / "lenet")
-
-
-def run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([LENET, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:

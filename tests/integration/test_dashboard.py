@@ -45,13 +45,25 @@ def show(driver, dashboard: Stack, fragment: str) -> None:
     if driver.current_url == f"{dashboard.dashboard_url}{fragment}":
         driver.refresh()
     elif driver.current_url.startswith(dashboard.dashboard_url):
-        driver.execute_script("document.querySelector('.page')?.removeAttribute('data-ready');"
-                              "location.hash = arguments[0]", fragment)
+        unready(driver)
+        driver.execute_script("location.hash = arguments[0]", fragment)
     else:
         driver.get(f"{dashboard.dashboard_url}{fragment}")
+    ready(driver, fragment)
+
+
+def ready(driver, fragment: str) -> None:
+    """Wait until the view at `fragment` has drawn itself: the address shows it and the page is marked ready. The
+    address changes at once, the page only on the later hashchange, so whoever changes the address removes the old
+    page's mark first (or a ready old page would pass)."""
     wait_for(driver, lambda d: d.execute_script(
         "const page = document.querySelector('.page');"
         "return page && page.dataset.ready === '1' && location.hash === arguments[0]", fragment))
+
+
+def unready(driver) -> None:
+    """Remove the shown page's ready mark, before an action that changes the address (see ready)."""
+    driver.execute_script("document.querySelector('.page')?.removeAttribute('data-ready')")
 
 
 def wait_for(driver, condition, timeout: float = WAIT):
@@ -164,7 +176,8 @@ def test_cancel_from_the_job_page(browser, dashboard, client):
     job = client.train(epochs=1, limit=100, device="gpu", model_name="never")   # no GPU worker: it stays queued
     show(browser, dashboard, f"#/jobs/{job.id}")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".title-row .state-queued"))
-    browser.find_element(By.ID, "cancel").click()
+    # the header (and its button) is drawn again each time the job's record comes: find and click in one try
+    wait_for(browser, lambda d: d.find_element(By.ID, "cancel").click() or True)
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".title-row .state-cancelled"))
     assert client.job(job.id).state == pb.CANCELLED
 
@@ -173,14 +186,17 @@ def test_filters_show_only_the_chosen_kind_and_state(browser, dashboard, client,
     show(browser, dashboard, "#/jobs")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{trained_model.id}']"))
     screenshot(browser, "jobs")
+    unready(browser)
     Select(browser.find_element(By.NAME, "kind")).select_by_value("TRAIN")
-    wait_for(browser, lambda d: d.execute_script("return location.hash") == "#/jobs?kind=TRAIN")
+    ready(browser, "#/jobs?kind=TRAIN")
+    unready(browser)
     Select(browser.find_element(By.NAME, "state")).select_by_value("SUCCEEDED")
-    wait_for(browser, lambda d: d.execute_script("return location.hash") == "#/jobs?kind=TRAIN&state=SUCCEEDED")
+    ready(browser, "#/jobs?kind=TRAIN&state=SUCCEEDED")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{trained_model.id}']"))
-    states = {row.get_attribute("data-state") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")}
+    rows = browser.execute_script("return [...document.querySelectorAll('#jobs-table tbody tr')]"   # one read
+                                  ".map((row) => [row.dataset.job, row.dataset.state])")
     expected = {job.id for job in client.jobs(kind=pb.TRAIN, state=pb.SUCCEEDED, limit=50)}
-    shown = {row.get_attribute("data-job") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")}
+    states, shown = {state for _, state in rows}, {job for job, _ in rows}
     assert states == {"SUCCEEDED"} and shown == expected
 
 
@@ -211,8 +227,7 @@ def test_the_model_page_shows_parameters_history_graph_and_exports(browser, dash
     screenshot(browser, "models")
     browser.find_element(By.CSS_SELECTOR, f"tr[data-model='{model.id}']").click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".page[data-ready='1'] table.hyper"))
-    hyper = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
-             for row in browser.find_elements(By.CSS_SELECTOR, "table.hyper tbody tr")}
+    hyper = dict(cells(browser, "table.hyper tbody tr"))          # name → value
     assert hyper["epochs"] == "1" and hyper["batch_size"] == "100" and hyper["init_scale"] == "0.07"
     layers = [row.find_element(By.TAG_NAME, "td").text
               for row in browser.find_elements(By.CSS_SELECTOR, "table.layers tbody tr")]
@@ -243,8 +258,7 @@ def test_a_click_on_a_confusion_matrix_cell_shows_its_digits(browser, dashboard,
     counts = [[int(cell.text) for cell in row.find_elements(By.CSS_SELECTOR, "td.count")]
               for row in browser.find_elements(By.CSS_SELECTOR, "#confusion tbody tr")]
     assert np.array_equal(counts, np.reshape(evaluation.confusion_matrix, (10, 10)))
-    overall = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[1].text
-               for row in browser.find_elements(By.CSS_SELECTOR, "#overall tbody tr")}
+    overall = dict(cells(browser, "#overall tbody tr"))           # statistic → value
     assert overall["Accuracy"] == f"{evaluation.overall.accuracy:.7f}"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#by-class tbody tr")) == 11     # caret's statistics
     cell = browser.find_element(By.CSS_SELECTOR, f"td[data-prediction='{worst.prediction}']"

@@ -3,21 +3,39 @@ brings up the embedded stack itself, then writes a report with every figure and 
 (tests/integration/test_report.py looks at the report itself)."""
 import os
 import re
+import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib.image as mpimg
+import pytest
+from lenet_cli import LENET
 
 from protos.contract import LAYERS
 
-LENET = str(Path(sys.executable).parent / "lenet")
 FIGURES = ["digits.png", "training-curve.png", "graph.png", "confusion.png", "worst-digits.png",
            "worst-probabilities.png", *[f"layer-{layer}.png" for layer in LAYERS], "layer-Full2-bars.png",
            "layer-SoftM-bars.png"]
 
 
+def listening_at_the_default_address() -> list[str]:
+    """The loopback addresses where something accepts connections on the demo's default port (localhost:50051)."""
+    found = []
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.settimeout(3)
+                probe.connect((host, 50051))
+        except OSError:
+            continue
+        found.append(host)
+    return found
+
+
 def test_quick_demo_writes_the_whole_report(data_dir, tmp_path):
+    if taken := listening_at_the_default_address():
+        pytest.fail(f"something accepts connections on port 50051 at {', '.join(taken)}: `lenet demo` would use it as "
+                    f"the default gateway instead of starting its own stack; stop it (`lenet up` of another run?) "
+                    f"and run again")
     out = tmp_path / "report"
     env = {name: value for name, value in os.environ.items() if name != "LENET_GATEWAY"}   # no gateway given
     run = subprocess.run([LENET, "demo", "--quick", "--out", str(out)], env=env, capture_output=True, text=True,

@@ -3,19 +3,14 @@
 The evaluation is checked against the service's own Predict on the same images, with the statistics
 recomputed locally by the engine's caret-exact module.
 """
-import gzip
-import json
 import math
-import os
 import struct
-import subprocess
-import sys
-from pathlib import Path
 
 import grpc
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
+from lenet_cli import run, strict_json, write_idx
 from PIL import Image
 
 from clients.client import class_statistics, confusion_matrix, misclassified, overall_statistics
@@ -24,7 +19,6 @@ from services.store import Store
 from workers.engine import stats
 
 N = 1000
-LENET = str(Path(sys.executable).parent / "lenet")
 
 
 def rpc_error(call) -> grpc.RpcError:
@@ -212,25 +206,8 @@ def test_worker_side_failures_keep_their_meaning(client, stack):
     assert job.error in error.details()
 
 
-def write_idx(path: Path, images: np.ndarray) -> Path:
-    header = struct.pack(">BBBBIII", 0, 0, 0x08, 3, *images.shape)
-    path.write_bytes(gzip.compress(header + images.tobytes()))
-    return path
-
-
-def run_cli(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([LENET, *args], env={**os.environ, "LENET_GATEWAY": stack.address},
-                          capture_output=True, text=True, timeout=300)
-
-
-def strict_json(text: str):
-    def refuse(constant):
-        raise ValueError(f"{constant} is not JSON")
-    return json.loads(text, parse_constant=refuse)
-
-
 def test_cli_evaluate_json_and_plots(stack, model_id, tmp_path):
-    done = run_cli(stack, "evaluate", model_id, "--limit", "300", "--plots", str(tmp_path), "--json")
+    done = run("evaluate", model_id, "--limit", "300", "--plots", str(tmp_path), "--json", gateway=stack.address)
     assert done.returncode == 0, done.stderr
     document = strict_json(done.stdout)
     assert document["samples"] == 300 and sum(document["confusion_matrix"]) == 300
@@ -245,7 +222,7 @@ def test_cli_evaluate_json_and_plots(stack, model_id, tmp_path):
 
 
 def test_cli_evaluate_prints_carets_layout(stack, model_id):
-    done = run_cli(stack, "evaluate", model_id, "--limit", "300")
+    done = run("evaluate", model_id, "--limit", "300", gateway=stack.address)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     at = lines.index("          Reference")
@@ -263,15 +240,15 @@ def test_cli_predict_png_and_idx(client, stack, model_id, first, predicted, tmp_
     Image.fromarray(255 - images[0]).resize((56, 56)).save(tmp_path / "dark-on-light.png")    # like a drawing
     Image.fromarray(images[1]).save(tmp_path / "mnist-style.png")
     write_idx(tmp_path / "digits-idx3-ubyte.gz", images[2:4])
-    done = run_cli(stack, "predict", model_id, str(tmp_path / "mnist-style.png"),
-                   str(tmp_path / "digits-idx3-ubyte.gz"), "--json")
+    done = run("predict", model_id, str(tmp_path / "mnist-style.png"), str(tmp_path / "digits-idx3-ubyte.gz"),
+               "--json", gateway=stack.address)
     assert done.returncode == 0, done.stderr
     rows = strict_json(done.stdout)["predictions"]
     assert [row["source"] for row in rows] == ["mnist-style.png", "digits-idx3-ubyte.gz[0]", "digits-idx3-ubyte.gz[1]"]
     assert [row["label"] for row in rows] == predicted[1][1:4].tolist()
     np.testing.assert_allclose([row["probabilities"] for row in rows], predicted[0][1:4], rtol=1e-5, atol=1e-6)
 
-    inverted = run_cli(stack, "predict", model_id, str(tmp_path / "dark-on-light.png"), "--invert")
+    inverted = run("predict", model_id, str(tmp_path / "dark-on-light.png"), "--invert", gateway=stack.address)
     assert inverted.returncode == 0, inverted.stderr
     expected = client.predict(model_id, np.asarray(Image.fromarray(images[0]).resize((56, 56)).resize(
         (28, 28), Image.Resampling.LANCZOS)))[1][0]
@@ -279,5 +256,5 @@ def test_cli_predict_png_and_idx(client, stack, model_id, first, predicted, tmp_
 
     labels_file = tmp_path / "labels-idx1-ubyte"
     labels_file.write_bytes(struct.pack(">BBBBI", 0, 0, 0x08, 1, 2) + bytes([3, 4]))
-    refused = run_cli(stack, "predict", model_id, str(labels_file))
+    refused = run("predict", model_id, str(labels_file), gateway=stack.address)
     assert refused.returncode == 2 and "labels file" in refused.stderr

@@ -1,7 +1,6 @@
 """Inspect and GetGraph end to end: activations computed by a real worker, streamed through Redis and the gateway,
 compared with MXNet run here on the exported checkpoint; cancelling, flow control, errors, and the CLI."""
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ import matplotlib.image as mpimg
 import mxnet as mx
 import numpy as np
 import pytest
+from lenet_cli import run
 
 from protos.contract import LAYERS
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -20,7 +20,6 @@ from services.gateway.service import INSPECT_WINDOW
 from services.store import Store
 from protos.contract import CHUNK_BYTES
 
-LENET = str(Path(sys.executable).parent / "lenet")
 SHAPES = {"Conv1": (20, 24, 24), "Act1": (20, 24, 24), "Pool1": (20, 12, 12), "Conv2": (50, 8, 8),
           "Act2": (50, 8, 8), "Pool2": (50, 4, 4), "Flat": (800,), "Full1": (500,), "Act3": (500,), "Full2": (10,),
           "SoftM": (10,)}
@@ -185,14 +184,9 @@ def test_graph_lists_the_layers_mxnet_infers(client, model_id, tmp_path):
     assert "rankdir=LR" in graph.dot and all(f'"{a}" -> "{b}";' in graph.dot for a, b in zip(chain, chain[1:]))
 
 
-def run_cli(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([LENET, *args], env={**os.environ, "LENET_GATEWAY": stack.address}, capture_output=True,
-                          text=True, timeout=300)
-
-
 def test_cli_inspect_writes_npz_plots_and_json(stack, client, model_id, tmp_path):
-    done = run_cli(stack, "inspect", model_id, "--sample", "5", "--dtype", "f16", "--npz", str(tmp_path / "a.npz"),
-                   "--plots", str(tmp_path / "plots"), "--json")
+    done = run("inspect", model_id, "--sample", "5", "--dtype", "f16", "--npz", str(tmp_path / "a.npz"),
+               "--plots", str(tmp_path / "plots"), "--json", gateway=stack.address)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["samples"] == [5] and document["dtype"] == "float16"
@@ -210,15 +204,16 @@ def test_cli_inspect_writes_npz_plots_and_json(stack, client, model_id, tmp_path
 
 
 def test_cli_graph_table_dot_and_png(stack, model_id, tmp_path):
-    done = run_cli(stack, "graph", model_id, "--dot", str(tmp_path / "g.dot"), "--png", str(tmp_path / "g.png"))
+    done = run("graph", model_id, "--dot", str(tmp_path / "g.dot"), "--png", str(tmp_path / "g.png"),
+               gateway=stack.address)
     assert done.returncode == 0, done.stderr
     assert "Conv1" in done.stdout and "400,500" in done.stdout and "431,080" in done.stdout
     assert (tmp_path / "g.dot").read_text().startswith("digraph LeNet")
     picture = mpimg.imread(tmp_path / "g.png")
     assert picture.shape[1] > 1000 and picture[..., :3].std() > 0.05
-    listed = json.loads(run_cli(stack, "graph", model_id, "--json").stdout)
+    listed = json.loads(run("graph", model_id, "--json", gateway=stack.address).stdout)
     assert listed["parameter_count"] == 431_080 and [layer["name"] for layer in listed["layers"]] == list(LAYERS)
-    missing = run_cli(stack, "graph", "feedfacefeedface")
+    missing = run("graph", "feedfacefeedface", gateway=stack.address)
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
 
 

@@ -5,15 +5,16 @@ import datetime
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import pytest
 import redis
 from cryptography import x509
 from debian_packages import commands
+from lenet_cli import gateway, until
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -46,26 +47,55 @@ def value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, *sorted(labels.items())), 0.0)
 
 
-def test_metrics_move_while_a_job_trains(observed):
+def log_lines(stack: Stack) -> list[dict]:
+    """The stack's JSON log lines, from every process's log."""
+    return [json.loads(line) for path in stack.log_dir.glob("*.log")
+            for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def logged(stack: Stack, job_id: str) -> set[str]:
+    """The messages logged about a job."""
+    return {line["message"] for line in log_lines(stack) if line["job_id"] == job_id}
+
+
+class Trained(NamedTuple):
+    job: pb.Job
+    before: tuple[dict, dict]     # (gateway, worker node) metrics just before the job was submitted
+    after: tuple[dict, dict]      # … and just after it ended
+
+
+@pytest.fixture(scope="module")
+def trained(observed) -> Trained:
+    """One training job on the observed node (2 epochs on 600 images), with the metrics scraped just before and just
+    after it, so what it moved is measured whichever tests ran before; its model serves the tests that need one."""
     ports = observed.metrics_ports()
-    gateway_before, node_before = scrape(ports["gateway"]), scrape(ports["worker-cpu0"])
+    before = scrape(ports["gateway"]), scrape(ports["worker-cpu0"])
     with LenetClient(observed.address, timeout=120) as client:
         job = client.wait(client.train(epochs=2, limit=600, eval_limit=200).id)
-        assert job.state == pb.SUCCEEDED, job.error
+    assert job.state == pb.SUCCEEDED, job.error
+    # the worker counts the task, then logs its end, just after the job's end is visible
+    until(lambda: "training succeeded" in logged(observed, job.id), 10, 0.1)
+    return Trained(job, before, (scrape(ports["gateway"]), scrape(ports["worker-cpu0"])))
+
+
+def test_metrics_move_while_a_job_trains(observed, trained):
+    ports = observed.metrics_ports()
+    (gateway_before, node_before), (gateway_trained, node_trained) = trained.before, trained.after
+    with LenetClient(observed.address, timeout=120) as client:
         digits, _ = client.samples([0, 1, 2])
-        client.predict(job.model_id, digits)
-        client.predict(job.model_id, digits)
+        client.predict(trained.job.model_id, digits)
+        client.predict(trained.job.model_id, digits)
     gateway, node = scrape(ports["gateway"]), scrape(ports["worker-cpu0"])
-    assert value(gateway, "lenet_rpcs_total", method="SubmitTraining", code="OK") == \
+    assert value(gateway_trained, "lenet_rpcs_total", method="SubmitTraining", code="OK") == \
         value(gateway_before, "lenet_rpcs_total", method="SubmitTraining", code="OK") + 1
     assert value(gateway, "lenet_rpcs_total", method="Predict", code="OK") >= 2
     assert value(gateway, "lenet_rpc_seconds_count", method="Predict") >= 2
     assert value(gateway, "lenet_jobs", state="SUCCEEDED") >= 1
     assert value(gateway, "lenet_workers", lane="cpu.train") == 1 == value(gateway, "lenet_workers", lane="cpu.serve")
     assert ("lenet_lane_waiting", ("kind", "requests"), ("lane", "cpu.serve")) in gateway
-    assert value(node, "lenet_worker_tasks_total", kind="train", outcome="succeeded") == \
+    assert value(node_trained, "lenet_worker_tasks_total", kind="train", outcome="succeeded") == \
         value(node_before, "lenet_worker_tasks_total", kind="train", outcome="succeeded") + 1
-    assert value(node, "lenet_epoch_seconds_count") - value(node_before, "lenet_epoch_seconds_count") == 2
+    assert value(node_trained, "lenet_epoch_seconds_count") - value(node_before, "lenet_epoch_seconds_count") == 2
     assert value(node, "lenet_training_images_per_second") > 0
     assert value(node, "lenet_worker_tasks_total", kind="predict", outcome="succeeded") >= 2
     assert value(node, "lenet_serving_batch_images_count") >= 2
@@ -78,18 +108,12 @@ def test_log_lines_are_json_and_name_the_job(observed):
         job = client.wait(client.train(epochs=1, limit=300, eval_limit=100).id)
         with pytest.raises(grpc.RpcError):
             client.cancel(job.id)                          # ended: FAILED_PRECONDITION, logged by the gateway
-    def lines() -> list[dict]:
-        return [json.loads(line) for path in observed.log_dir.glob("*.log")
-                for line in path.read_text().splitlines() if line.startswith("{")]
-
-    for _ in range(100):        # the worker logs its last line just after the job's end is visible
-        about = [line for line in lines() if line["job_id"] == job.id]
-        if {"training started (attempt 1)", "training succeeded"} <= {line["message"] for line in about}:
-            break
-        time.sleep(0.1)
+    # the worker logs its last line just after the job's end is visible
+    until(lambda: {"training started (attempt 1)", "training succeeded"} <= logged(observed, job.id), 10, 0.1)
+    about = [line for line in log_lines(observed) if line["job_id"] == job.id]
     assert {"training started (attempt 1)", "training succeeded"} <= {line["message"] for line in about}
     assert all({"time", "level", "logger", "request_id"} <= set(line) for line in about)
-    refused = [line for line in lines() if line["logger"] == "gateway" and job.id in line["message"]]
+    refused = [line for line in log_lines(observed) if line["logger"] == "gateway" and job.id in line["message"]]
     assert refused and "FAILED_PRECONDITION" in refused[0]["message"]
 
 
@@ -126,14 +150,6 @@ def pki(tmp_path_factory):
     return folder
 
 
-def gateway(env: dict, port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline()
-    assert "gateway listening" in line, line + process.stdout.read()
-    return process
-
-
 def call(address: str, **tls) -> grpc.StatusCode:
     with LenetClient(f"localhost:{address.rsplit(':', 1)[1]}", timeout=10,
                      settings=ClientSettings(**tls)) as client:
@@ -168,14 +184,14 @@ def test_tls_and_client_certificates(observed, pki):
 
 # -- Redis passwords ---------------------------------------------------------------------------------------------
 
-def test_the_embedded_redis_has_a_password(observed):
+def test_the_embedded_redis_has_a_password(observed, trained):
     assert "@" in observed.redis_url
     port = observed.redis_url.rsplit(":", 1)[1].split("/")[0]
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(host="127.0.0.1", port=int(port)).ping()
     with LenetClient(observed.address, timeout=30) as client:       # while everything that has it works
         digits, _ = client.samples([0])
-        assert client.predict(client.models(limit=1)[0].id, digits)[0].shape == (1, 10)
+        assert client.predict(trained.job.model_id, digits)[0].shape == (1, 10)
 
 
 def test_a_wrong_redis_password_is_one_line(settings):

@@ -8,6 +8,7 @@ import time
 import grpc
 import numpy as np
 import pytest
+from lenet_cli import until
 
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -31,16 +32,6 @@ def code_of(call) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as caught:
         call()
     return caught.value.code()
-
-
-def until(condition, seconds: float, pause: float = 0.2):
-    """condition()'s first true value within `seconds`, else its last value."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(pause)
 
 
 def test_a_redis_restart_under_a_long_training_job(blip):

@@ -1,6 +1,7 @@
 """The serving process's dynamic batcher: concurrent calls for one model run as one padded forward pass, each
 caller gets exactly its own rows, and a batch never mixes models or grows past its bound."""
 import threading
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -23,15 +24,20 @@ def images(*values: int) -> np.ndarray:
     return np.stack([np.full((28, 28), value, np.uint8) for value in values])
 
 
-def while_busy(batcher: Batcher, calls: list[tuple[str, np.ndarray]]) -> list:
-    """Queue `calls` while the MXNet thread is held by other work, then let it go: they all wait together."""
+def while_busy(batcher: Batcher, calls: list[tuple[str, np.ndarray]]) -> list[Future]:
+    """Queue `calls` while the MXNet thread is held by other work, then let it go: they all wait together. Their
+    futures."""
     started, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=batcher.run, args=(lambda: (started.set(), release.wait()),))
     holder.start()
-    started.wait(5)
+    assert started.wait(5), "the MXNet thread did not take the holding work"
     futures = [batcher.predict(model_id, pixels) for model_id, pixels in calls]
     release.set()
     holder.join(5)
+    return futures
+
+
+def results(futures: list[Future]) -> list[np.ndarray]:
     return [future.result(timeout=5) for future in futures]
 
 
@@ -42,8 +48,8 @@ def models():
 
 def test_waiting_calls_for_one_model_run_as_one_padded_pass_each_getting_its_rows(models):
     batcher = Batcher(models.__getitem__, max_batch=64)
-    first, second, other, third = while_busy(batcher, [("a", images(1)), ("a", images(2, 3)), ("b", images(9)),
-                                                       ("a", images(4, 5))])
+    first, second, other, third = results(while_busy(batcher, [("a", images(1)), ("a", images(2, 3)),
+                                                               ("b", images(9)), ("a", images(4, 5))]))
     assert models["a"].calls == [(8, 8)]          # 5 images padded to the next power of two, one pass
     assert models["b"].calls == [(1, 1)]          # another model: a pass of its own
     assert first[:, 0].tolist() == [1] and second[:, 0].tolist() == [2, 3] and third[:, 0].tolist() == [4, 5]
@@ -53,9 +59,9 @@ def test_waiting_calls_for_one_model_run_as_one_padded_pass_each_getting_its_row
 
 def test_a_batch_stops_at_its_bound_and_the_rest_follow(models):
     batcher = Batcher(models.__getitem__, max_batch=4)
-    results = while_busy(batcher, [("a", images(1, 2)), ("a", images(3, 4)), ("a", images(5, 6))])
+    rows = results(while_busy(batcher, [("a", images(1, 2)), ("a", images(3, 4)), ("a", images(5, 6))]))
     assert models["a"].calls == [(4, 4), (2, 2)]
-    assert [result[:, 0].tolist() for result in results] == [[1, 2], [3, 4], [5, 6]]
+    assert [result[:, 0].tolist() for result in rows] == [[1, 2], [3, 4], [5, 6]]
 
 
 def test_one_call_larger_than_the_bound_runs_in_the_engines_own_batches(models):
@@ -71,13 +77,7 @@ def test_a_failing_pass_fails_every_caller_in_it_and_the_next_pass_runs(models):
         return models[model_id]
 
     batcher = Batcher(predictor_of, max_batch=64)
-    started, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=batcher.run, args=(lambda: (started.set(), release.wait()),))
-    holder.start()
-    started.wait(5)
-    broken = [batcher.predict("broken", images(1)), batcher.predict("broken", images(2))]
-    fine = batcher.predict("a", images(7))
-    release.set()
+    *broken, fine = while_busy(batcher, [("broken", images(1)), ("broken", images(2)), ("a", images(7))])
     for future in broken:
         with pytest.raises(ValueError, match="cannot be loaded"):
             future.result(timeout=5)

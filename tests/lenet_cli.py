@@ -1,0 +1,67 @@
+"""The `lenet` command and the service's processes as the tests run them, and waiting for what they do: one copy
+of each helper for every test file that needs it."""
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.store.redis_server import free_port
+
+LENET = str(Path(sys.executable).parent / "lenet")
+
+
+def run(*args: str, gateway: str | None = None, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """`lenet ARGS` as a user runs it; LENET_GATEWAY names `gateway` (or nothing that answers); `env` is set on top
+    (LENET_GATEWAY too)."""
+    environment = {**os.environ, "LENET_GATEWAY": gateway or f"127.0.0.1:{free_port()}", **env}
+    return subprocess.run([LENET, *args], env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def succeeded(done: subprocess.CompletedProcess) -> str:
+    """The output of a command that must have succeeded, without a traceback."""
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def strict_json(text: str):
+    """JSON as the standard reads it: NaN or Infinity fail."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def write_idx(path: Path, images: np.ndarray) -> Path:
+    """`images` (N×28×28 uint8) as a gzipped IDX file, as MNIST ships them."""
+    header = struct.pack(">BBBBIII", 0, 0, 0x08, 3, *images.shape)
+    path.write_bytes(gzip.compress(header + images.tobytes()))
+    return path
+
+
+def gateway(env: dict, port: int = 0, *options: str) -> subprocess.Popen:
+    """A gateway process (`python -m services.gateway --port PORT OPTIONS`) that has said it listens; the caller
+    terminates it. One that says anything else first is killed, and the test fails with what it said."""
+    process = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", str(port), *options], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = process.stdout.readline()
+    if "gateway listening" not in line:
+        process.kill()
+        pytest.fail(f"the gateway did not start: {line}{process.communicate(timeout=30)[0]}")
+    return process
+
+
+def until(condition, seconds: float, pause: float = 0.2):
+    """condition()'s first true value within `seconds`, else its last value."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(pause)
