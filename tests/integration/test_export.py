@@ -2,9 +2,6 @@
 answers; the `lenet export` command writes them."""
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -16,8 +13,7 @@ import pytest
 
 from clients.cli import main
 from protos.lenet.v1 import lenet_pb2 as pb
-
-LENET = str(Path(sys.executable).parent / "lenet")
+from tests.lenet_cli import run, succeeded
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +78,8 @@ def test_unknown_format_is_invalid_argument(client, trained_model):
 
 
 def test_cli_writes_the_files_and_lists_them_as_json(stack, client, trained_model, tmp_path):
-    done = subprocess.run([LENET, "export", trained_model.model_id, "--format", "mxnet", "--out", str(tmp_path / "cli"),
-                           "--json"], env={**os.environ, "LENET_GATEWAY": stack.address}, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    listed = json.loads(done.stdout)
+    listed = json.loads(succeeded(run("export", trained_model.model_id, "--format", "mxnet", "--out",
+                                      str(tmp_path / "cli"), "--json", gateway=stack.address)))
     expected = {path.name: path.read_bytes() for path in client.export(trained_model.model_id, tmp_path / "lib")}
     assert [entry["name"] for entry in listed] == list(expected)
     for entry in listed:
