@@ -13,7 +13,7 @@ import pytest
 
 from clients.cli import main
 from protos.lenet.v1 import lenet_pb2 as pb
-from tests.lenet_cli import run, succeeded
+from lenet_cli import run, succeeded
 
 
 @pytest.fixture(scope="module")
