@@ -93,23 +93,31 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
     return 0
 
 
+def server_options(default_port: int):
+    """The options of `lenet gateway` and `lenet dashboard`, which are those of services.entry_point.start."""
+    port = click.option("--port", type=click.IntRange(0, 65535), default=default_port, show_default=True)
+    host = click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
+    insecure_dev = click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store "
+                                "holds records of token users (development only)")
+    return lambda command: port(host(insecure_dev(command)))
+
+
+def run_server(module: str, port: int, host: str, insecure_dev: bool) -> None:
+    """`python -m MODULE` in this process, once Redis answers."""
+    require_redis(service_settings().redis_url)
+    server_code(f"{module}.__main__").main(["--port", str(port), "--host", host,
+                                            *(["--insecure-dev"] if insecure_dev else [])])
+
+
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=50051, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
-@click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store holds records of "
-                                                   "token users (development only)")
+@server_options(50051)
 def gateway(port: int, host: str, insecure_dev: bool) -> None:
     """Run only the gateway (Redis: $REDIS_URL)."""
-    require_redis(service_settings().redis_url)
-    server_code("services.gateway.__main__").main(["--port", str(port), "--host", host,
-                                                   *(["--insecure-dev"] if insecure_dev else [])])
+    run_server("services.gateway", port, host, insecure_dev)
 
 
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
-@click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store holds records of "
-                                                   "token users (development only)")
+@server_options(8080)
 @click.option("--check", is_flag=True, help="only ask the dashboard at HOST:PORT whether it answers: exit 0 if so "
                                             "(a container health check)")
 def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | None:
@@ -122,9 +130,7 @@ def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | No
         except OSError as error:
             raise Failure(f"the dashboard on port {port} does not answer: {error}") from None
         return 0
-    require_redis(service_settings().redis_url)
-    server_code("services.dashboard.__main__").main(["--port", str(port), "--host", host,
-                                                     *(["--insecure-dev"] if insecure_dev else [])])
+    run_server("services.dashboard", port, host, insecure_dev)
 
 
 @click.command()
