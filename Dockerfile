@@ -62,4 +62,4 @@ COPY --from=wheel /wheels /wheels
 RUN pip install --no-deps /wheels/*.whl && rm -rf /wheels
 USER lenet
 EXPOSE 9464
-CMD ["python", "-m", "workers", "--device", "cpu", "--role", "both"]
+CMD ["lenet", "worker", "--device", "cpu", "--role", "both"]

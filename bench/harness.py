@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clients.client import LenetClient
-from protos.contract import ROLES
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings, load
+from protos.settings import ServiceSettings, WorkerOptions, load
 from services import memory
 from services.stack import Stack
 
@@ -85,7 +84,7 @@ class Service:
         for number, worker in enumerate(self.stack.workers, start=1):
             named[f"worker {number}: supervisor"] = worker.pid
             for child in _children(worker.pid):   # `--role both`: its training and its serving process
-                role = next((word for word in ROLES if f"--role\0{word}\0" in _cmdline(child)), "child")
+                role = WorkerOptions.model_validate_json(_cmdline(child).split("\0")[-2]).role
                 named[f"worker {number}: {role}"] = child
         return named
 

@@ -4,11 +4,19 @@ embedded stack) and the client's.
 Each entry point reads them once (`load(ServiceSettings)`, keyword arguments override the environment) and
 passes the object down; no other module reads the environment. The README's configuration table lists every
 variable here; tests/unit/test_settings.py keeps the two in agreement.
-"""
-from pathlib import Path
 
-from pydantic import Field, ValidationError
+Also here: what a server process is started with (`ServerOptions`, `WorkerOptions`). The `lenet` command parses
+its options once and calls the server with these; a process started for it (`python -m workers OPTIONS`, as the
+embedded stack and a worker node's supervisor start them) receives them as one JSON argument.
+"""
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from protos.contract import DEVICES, ROLES
 
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "lenet" / "mnist"
 
@@ -81,3 +89,35 @@ def load(settings_class: type[BaseSettings], **overrides) -> BaseSettings:
         names = {field: env for env, field in env_names(settings_class).items()}
         problems = "; ".join(f"{names.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors())
         raise ValueError(f"bad setting: {problems}") from None
+
+
+class ServerOptions(BaseModel):
+    """How a gateway or a dashboard listens (`lenet gateway`, `lenet dashboard`)."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    port: int = Field(ge=0, le=65535)   # 0: a free port
+    host: str = "127.0.0.1"
+    insecure_dev: bool = False          # serve without tokens a store that holds records of token users
+
+
+class WorkerOptions(BaseModel):
+    """What a worker node runs (`lenet worker`); `supervisor` is set in the processes a `role="both"` node
+    starts: the pid they end with."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device: Literal[DEVICES] = "cpu"
+    role: Literal[tuple(ROLES)] = "both"
+    name: str | None = None             # None: DEVICE-RANDOM@HOST
+    cores: int | None = Field(None, ge=1)
+    cpus: str | None = None             # CPU ids to pin each process to, e.g. "0,1"
+    supervisor: int | None = None
+
+
+def options_argument(options_class: type[BaseModel], argv: list[str]) -> BaseModel:
+    """The options a process was started with: its one JSON argument (none: the defaults); exits with one line
+    when that is not valid."""
+    try:
+        return options_class.model_validate_json(argv[0] if argv else "{}")
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        sys.exit(f"{options_class.__name__}: {problems}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from protos.settings import ServiceSettings, env_names
+from protos.settings import ServerOptions, ServiceSettings, WorkerOptions, env_names
 from services.store import Store
 from services.store.redis_server import RedisServer, free_port
 
@@ -28,7 +28,7 @@ class Stack:
     def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
                  redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
                  role: str = "both", metrics_port: int | None = None, dashboard_port: int | None = None):
-        """`workers`: worker nodes (`python -m workers --role ROLE`; "both": a training and a serving process
+        """`workers`: worker nodes (`python -m workers`, role `role`; "both": a training and a serving process
         each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
         (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
         children; `metrics_port`: the gateway serves metrics there and worker node i on metrics_port + 1 + i;
@@ -83,7 +83,8 @@ class Stack:
                 self.workers.append(self.add_worker("gpu", f"gpu{i}"))
             self.gateway = self.spawn_gateway()
             if self.dashboard_port is not None:
-                self.dashboard = self.spawn("dashboard", "-m", "services.dashboard", "--port", str(self.dashboard_port))
+                self.dashboard = self.spawn("dashboard", "-m", "services.dashboard",
+                                            ServerOptions(port=self.dashboard_port).model_dump_json())
             self.wait_ready(timeout)
         except BaseException:
             self.temporary_logs = False   # keep the logs that say why
@@ -92,12 +93,13 @@ class Stack:
         return self
 
     def spawn_gateway(self) -> subprocess.Popen:
-        return self.spawn("gateway", "-m", "services.gateway", "--port", str(self.port),
+        return self.spawn("gateway", "-m", "services.gateway", ServerOptions(port=self.port).model_dump_json(),
                           metrics_port=self.metrics_ports().get("gateway"))
 
     def add_worker(self, device: str, name: str) -> subprocess.Popen:
-        return self.spawn(f"worker-{name}", "-m", "workers", "--device", device, "--role", self.role,
-                          "--name", f"{name}-{os.getpid()}", metrics_port=self.metrics_ports().get(f"worker-{name}"))
+        options = WorkerOptions(device=device, role=self.role, name=f"{name}-{os.getpid()}")
+        return self.spawn(f"worker-{name}", "-m", "workers", options.model_dump_json(),
+                          metrics_port=self.metrics_ports().get(f"worker-{name}"))
 
     def worker_processes(self) -> int:
         """Worker processes the started nodes run: two per node for role "both"."""

@@ -46,9 +46,9 @@ def write_idx(path: Path, images: np.ndarray) -> Path:
 
 
 def gateway(env: dict, port: int = 0, *options: str) -> subprocess.Popen:
-    """A gateway process (`python -m services.gateway --port PORT OPTIONS`) that has said it listens; the caller
-    terminates it. One that says anything else first is killed, and the test fails with what it said."""
-    process = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", str(port), *options], env=env,
+    """A gateway process (`lenet gateway --port PORT OPTIONS`) that has said it listens; the caller terminates it.
+    One that says anything else first is killed, and the test fails with what it said."""
+    process = subprocess.Popen([LENET, "gateway", "--port", str(port), *options], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = process.stdout.readline()
     if "gateway listening" not in line:

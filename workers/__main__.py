@@ -1,14 +1,14 @@
-"""Start a worker: `python -m workers --device cpu|gpu [--role train|serve|both] [--name NAME]`.
+"""Start a worker node: `python -m workers OPTIONS`, the options (protos.settings.WorkerOptions) as one JSON
+document, as `lenet worker` and the embedded stack start it.
 
 A worker process serves one lane of one device: "train" runs training jobs from the device's training queue
 (Celery, one task at a time in a thread: no fork after MXNet starts its threads); "serve" answers Predict,
 Inspect and export requests from the device's serve lane through a dynamic batcher, and runs evaluation jobs.
-`--role both` (the default) starts one process of each and watches them: a node's users never wait behind its
+Role "both" (the default) starts one process of each and watches them: a node's users never wait behind its
 training.
 Each process keeps a heartbeat in the store, which also renews the lease of the job it runs.
 A GPU worker refuses to start when MXNet sees no GPU.
 """
-import argparse
 import ctypes
 import logging
 import os
@@ -26,65 +26,34 @@ from celery.signals import setup_logging, worker_shutting_down
 
 from protos.contract import ROLES, lane
 from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings, load
+from protos.settings import ServiceSettings, WorkerOptions, load, options_argument
 from services import logs, memory
 from services.store import Store
 from services.task_queue import TaskQueue, celery_app
 
 log = logging.getLogger("workers")
 TRAINING_NICENESS = 10   # below the serving process, which answers callers who wait
+CELERY_LOGLEVEL = "WARNING"   # Celery's own lines; ours are at INFO
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
-    parser.add_argument("--role", choices=list(ROLES), default="both",
-                        help="the lanes to serve: train, serve, or both (one process each) [both]")
-    parser.add_argument("--name", default=None, help="worker name (default DEVICE-RANDOM@HOST)")
-    parser.add_argument("--loglevel", default="WARNING", help="Celery's log level [WARNING]")
-    parser.add_argument("--check", action="store_true", help="exit 0 when this host's worker processes of the "
-                        "role have a live heartbeat, else 1 (a container health check)")
-    parser.add_argument("--cores", type=int, default=None, help="compute threads of each worker process [every "
-                        "core]")
-    parser.add_argument("--cpus", default=None, help="pin each worker process to these CPU ids, e.g. 0,1 (one "
-                        "thread each)")
-    parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)  # metrics served by parent
-    args = parser.parse_args(argv)
-    if args.check:
-        sys.exit(check(args.device, args.role))
-    name = args.name or f"{args.device}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+def main(options: WorkerOptions) -> None:
+    name = options.name or f"{options.device}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     try:
         settings = load(ServiceSettings)
     except ValueError as error:
         sys.exit(f"worker {name}: {error}")
-    logs.configure(settings.log_format)   # our lines at INFO; --loglevel is Celery's own
-    if args.role == "both":
-        sys.exit(supervise(args, name, settings))
+    logs.configure(settings.log_format)
+    if options.role == "both":
+        sys.exit(supervise(options.model_copy(update={"name": name}), settings))
     try:
-        threads = share_cores(args.role, args.cores, args.cpus)
+        threads = share_cores(options.role, options.cores, options.cpus)
     except ValueError as error:
         sys.exit(f"worker {name}: {error}")
-    run(args.device, args.role, f"{name}.{args.role}", settings, args.loglevel, threads,
-        serve_metrics=not args.supervised)
+    run(options.device, options.role, f"{name}.{options.role}", settings, threads,
+        serve_metrics=options.supervisor is None)
 
 
-def check(device: str, role: str) -> int:
-    """0 when every lane of `role` on this host has a live worker in the store; else 1, saying which is missing."""
-    try:
-        settings = load(ServiceSettings)
-        alive = Store(settings.redis_url, settings.heartbeat_seconds).workers.alive()
-    except (ValueError, redis.RedisError) as error:
-        print(f"worker check: {error}", file=sys.stderr)
-        return 1
-    here = {worker.lane for worker in alive if worker.host == socket.gethostname()}
-    missing = [lane(device, name) for name in ROLES[role] if lane(device, name) not in here]
-    if missing:
-        print(f"worker check: no live {', '.join(missing)} worker on {socket.gethostname()}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def supervise(args, name: str, settings: ServiceSettings) -> int:
+def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
     """Start one process per lane of the node and wait; when one ends, stop the other and end with its code.
     The node's metrics (both processes') are served here, on the metrics port."""
     shared = tempfile.TemporaryDirectory(prefix="lenet-metrics-")
@@ -96,9 +65,8 @@ def supervise(args, name: str, settings: ServiceSettings) -> int:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=shared.name)
         start_http_server(settings.metrics_port, registry=registry)
-    cores = [*(["--cores", str(args.cores)] if args.cores else []), *(["--cpus", args.cpus] if args.cpus else [])]
-    children = [subprocess.Popen([sys.executable, "-m", "workers", "--device", args.device, "--role", role,
-                                  "--name", name, "--loglevel", args.loglevel, "--supervised", *cores],
+    children = [subprocess.Popen([sys.executable, "-m", "workers", options.model_copy(
+                                      update={"role": role, "supervisor": os.getpid()}).model_dump_json()],
                                  env=environment, preexec_fn=_die_with_parent)
                 for role in ROLES["both"]]
     ended = threading.Event()
@@ -139,8 +107,7 @@ def share_cores(role: str, cores: int | None, cpus: str | None) -> int:
     return int(allotted["OMP_NUM_THREADS"])
 
 
-def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: str, threads: int,
-        serve_metrics: bool) -> None:
+def run(device: str, role: str, name: str, settings: ServiceSettings, threads: int, serve_metrics: bool) -> None:
     if serve_metrics and settings.metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -186,7 +153,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, loglevel: 
         # One task at a time, in a thread of this process (MXNet is never forked): the main thread stays free for
         # Celery's own work, so `celery inspect ping` and Flower's heartbeats are answered while a job runs.
         app.worker_main(["worker", "--queues", worker.lane, "--pool", "threads", "--concurrency", "1",
-                         "--hostname", name, "--loglevel", loglevel, "--without-gossip", "--without-mingle"])
+                         "--hostname", name, "--loglevel", CELERY_LOGLEVEL, "--without-gossip", "--without-mingle"])
     finally:
         stop.set()
         if role == "serve":
@@ -222,4 +189,4 @@ def keep_beating(worker, record: pb.Worker, stop: threading.Event) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(options_argument(WorkerOptions, sys.argv[1:]))

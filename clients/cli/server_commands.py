@@ -1,11 +1,13 @@
 """Running the service: `lenet up`, `lenet gateway`, `lenet worker`, `lenet data fetch`.
 
-Server code (services/, Redis, Celery) is imported inside these commands only, so the client install runs every
-other command; `lenet worker` starts `python -m workers` and never imports that package itself.
+Each option is declared here once; the commands call the servers with typed options (protos.settings). Server
+code (services/, Redis, Celery) is imported inside these commands only, so the client install runs every other
+command; `lenet worker` becomes `python -m workers OPTIONS` and never imports that package itself.
 """
 import importlib.util
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -14,7 +16,8 @@ import click
 
 from clients.cli.output import Failure, console, global_options, print_json, server_code, with_options
 from protos import mnist
-from protos.settings import ServiceSettings, load
+from protos.contract import DEVICES, ROLES, lane
+from protos.settings import ServerOptions, ServiceSettings, WorkerOptions, load
 
 
 def service_settings() -> ServiceSettings:
@@ -94,7 +97,7 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
 
 
 def server_options(default_port: int):
-    """The options of `lenet gateway` and `lenet dashboard`, which are those of services.entry_point.start."""
+    """The options of `lenet gateway` and `lenet dashboard`: protos.settings.ServerOptions."""
     port = click.option("--port", type=click.IntRange(0, 65535), default=default_port, show_default=True)
     host = click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
     insecure_dev = click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store "
@@ -103,10 +106,9 @@ def server_options(default_port: int):
 
 
 def run_server(module: str, port: int, host: str, insecure_dev: bool) -> None:
-    """`python -m MODULE` in this process, once Redis answers."""
+    """The server of MODULE in this process, once Redis answers."""
     require_redis(service_settings().redis_url)
-    server_code(f"{module}.__main__").main(["--port", str(port), "--host", host,
-                                            *(["--insecure-dev"] if insecure_dev else [])])
+    server_code(f"{module}.__main__").serve(ServerOptions(port=port, host=host, insecure_dev=insecure_dev))
 
 
 @click.command()
@@ -133,23 +135,43 @@ def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | No
     run_server("services.dashboard", port, host, insecure_dev)
 
 
+DEFAULT_WORKER = WorkerOptions()
+
+
 @click.command()
-@click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True)
-@click.option("--role", type=click.Choice(["train", "serve", "both"]), default="both", show_default=True,
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULT_WORKER.device, show_default=True)
+@click.option("--role", type=click.Choice(list(ROLES)), default=DEFAULT_WORKER.role, show_default=True,
               help="the lanes to serve: a training process, a serving process, or one of each")
 @click.option("--name", help="worker name [DEVICE-RANDOM@HOST]")
 @click.option("--cores", type=click.IntRange(1), help="compute threads of each worker process [every core]")
 @click.option("--cpus", metavar="IDS", help="pin each worker process to these CPU ids, e.g. 0,1")
 @click.option("--check", is_flag=True, help="exit 0 when this host's worker processes of the role are alive")
-def worker(device: str, role: str, name: str | None, cores: int | None, cpus: str | None, check: bool) -> None:
+def worker(device: str, role: str, name: str | None, cores: int | None, cpus: str | None, check: bool) -> int:
     """Run a worker node for one device (Redis: $REDIS_URL)."""
+    if check:
+        return worker_check(device, role)
+    options = WorkerOptions(device=device, role=role, name=name, cores=cores, cpus=cpus)
     if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("workers") is None:
         raise Failure(f"a worker needs MXNet and the worker code: pip install 'lenet-service[{device}]'")
     require_redis(service_settings().redis_url)
     # Its own program (`python -m workers`): MXNet's threads must start in the process that runs the engine.
-    os.execv(sys.executable, [sys.executable, "-m", "workers", "--device", device, "--role", role,
-                              *(["--name", name] if name else []), *(["--cores", str(cores)] if cores else []),
-                              *(["--cpus", cpus] if cpus else []), *(["--check"] if check else [])])
+    os.execv(sys.executable, [sys.executable, "-m", "workers", options.model_dump_json(exclude_defaults=True)])
+
+
+def worker_check(device: str, role: str) -> int:
+    """0 when every lane of `role` on this host has a live worker in the store; else a Failure naming what is
+    missing."""
+    settings = service_settings()
+    store, redis = server_code("services.store"), server_code("redis")
+    try:
+        alive = store.Store(settings.redis_url, settings.heartbeat_seconds).workers.alive()
+    except (ValueError, redis.RedisError) as error:
+        raise Failure(f"worker check: {error}") from None
+    here = {live.lane for live in alive if live.host == socket.gethostname()}
+    missing = [lane(device, name) for name in ROLES[role] if lane(device, name) not in here]
+    if missing:
+        raise Failure(f"worker check: no live {', '.join(missing)} worker on {socket.gethostname()}")
+    return 0
 
 
 @click.group()

@@ -1,8 +1,10 @@
-"""Run the gateway: `python -m services.gateway [--port 50051] [--host 127.0.0.1]` (settings: protos/settings.py)."""
+"""Run the gateway: `serve(ServerOptions(...))`, as `lenet gateway` does, or `python -m services.gateway OPTIONS`
+with the options as one JSON document, as the embedded stack starts it (settings: protos/settings.py)."""
 import signal
 import sys
 import threading
 
+from protos.settings import ServerOptions, options_argument
 from services import entry_point, memory
 from services.gateway import recovery
 from services.gateway.gateway_metrics import GatewayMetrics
@@ -11,21 +13,22 @@ from services.gateway.service import LenetService
 from services.task_queue import TaskQueue
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, settings, auth, store = entry_point.start("gateway", __doc__, 50051, argv)
+def serve(options: ServerOptions) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    settings, auth, store = entry_point.start("gateway", options)
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     tasks = TaskQueue(settings.redis_url)
     metrics = GatewayMetrics(store)
     try:
-        server, port = build(LenetService(store, tasks, settings), auth, args.port, args.host, metrics)
+        server, port = build(LenetService(store, tasks, settings), auth, options.port, options.host, metrics)
         if settings.metrics_port is not None:
-            metrics.serve(settings.metrics_port, args.host)
+            metrics.serve(settings.metrics_port, options.host)
     except (ValueError, OSError, RuntimeError) as error:
         sys.exit(f"gateway: {error}")
     recovery.start(store, tasks, settings.recovery_seconds)
     scheme = "TLS" if settings.tls_cert else "plaintext"
-    served = f"; metrics on {args.host}:{settings.metrics_port}/metrics" if settings.metrics_port is not None else ""
-    print(f"gateway listening on {args.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
+    served = f"; metrics on {options.host}:{settings.metrics_port}/metrics" if settings.metrics_port is not None else ""
+    print(f"gateway listening on {options.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
           f"{served}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -35,4 +38,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    serve(options_argument(ServerOptions, sys.argv[1:]))

@@ -5,7 +5,7 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lenet_cli import gateway, run, strict_json, succeeded
+from lenet_cli import LENET, gateway, run, strict_json, succeeded
 
 from clients.client import LenetClient
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -74,12 +74,10 @@ def test_idempotency_keys_are_per_owner(secured):
 def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured):
     """The secured stack's store holds owned records: an open gateway on it refuses, unless --insecure-dev."""
     import subprocess
-    import sys
 
     Store(secured.redis_url).models.save(pb.Model(name="owned", owner="alice", device=pb.CPU), "{}", b"", pb.Graph())
     env = {**secured.env(), "LENET_TOKENS": ""}
-    refused = subprocess.run([sys.executable, "-m", "services.gateway", "--port", "0"], env=env, capture_output=True,
-                             text=True, timeout=60)
+    refused = subprocess.run([LENET, "gateway", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "LENET_TOKENS" in refused.stderr and "--insecure-dev" in refused.stderr
     assert "Traceback" not in refused.stderr
     opened = gateway(env, 0, "--insecure-dev")      # it says it listens

@@ -14,7 +14,7 @@ import pytest
 import redis
 from cryptography import x509
 from debian_packages import commands
-from lenet_cli import gateway, until
+from lenet_cli import LENET, gateway, until
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -198,8 +198,8 @@ def test_a_wrong_redis_password_is_one_line(settings):
     with RedisServer(password="right") as server:
         wrong = server.url.replace(":right@", ":wrong@")
         env = {**Stack(settings, redis_url=wrong).env()}
-        for command in (["-m", "services.gateway", "--port", "0"], ["-m", "workers", "--role", "train"]):
-            result = subprocess.run([sys.executable, *command], env=env, capture_output=True, text=True, timeout=120)
+        for command in (["gateway", "--port", "0"], ["worker", "--role", "train"]):
+            result = subprocess.run([LENET, *command], env=env, capture_output=True, text=True, timeout=120)
             assert result.returncode != 0, command
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and ("invalid" in lines[0].lower() or "auth" in lines[0].lower()), result.stderr
