@@ -188,6 +188,24 @@ def lane(device: str, lane_name: str) -> str:
     return f"{device}.{lane_name}"
 
 
+# Stopping: what each part of a stack is given between SIGTERM and SIGKILL. A worker process exits within
+# settings.stop_grace_seconds; whoever waits on processes that have a grace of their own gives them this margin more.
+SERVER_STOP_SECONDS = 5.0   # the gateway (2 s for calls in flight) and the dashboard (3 s for its event streams)
+STOP_MARGIN_SECONDS = 3.0
+REDIS_STOP_SECONDS = 5.0
+
+
+def node_stop_seconds(stop_grace_seconds: float) -> float:
+    """How long a worker node's supervisor waits for its processes before it kills them."""
+    return stop_grace_seconds + STOP_MARGIN_SECONDS
+
+
+def stack_stop_seconds(stop_grace_seconds: float) -> float:
+    """The most `lenet up` takes to stop: the servers, then the worker nodes, then Redis, each killed at its
+    bound."""
+    return SERVER_STOP_SECONDS + node_stop_seconds(stop_grace_seconds) + STOP_MARGIN_SECONDS + REDIS_STOP_SECONDS
+
+
 # Celery tasks, sent by name by the gateway and run by workers; each takes one job id.
 TASKS = {"train": "lenet.train", "evaluate": "lenet.evaluate"}
 TASK_LANES = {"train": "train", "evaluate": "serve"}

@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     tokens: str = Field("", description="gateway: `user:token` pairs, comma-separated or `@file` with one per "
                                         "line; when set, every call needs `authorization: Bearer TOKEN`")
     heartbeat_seconds: float = Field(30.0, gt=0, description="a worker silent this long is taken for lost")
+    stop_grace_seconds: float = Field(10.0, gt=0, description="workers: how long a worker process asked to stop "
+                                      "(or whose supervisor died) may take to hand its job back before it exits "
+                                      "anyway; a job it could not hand back is taken over once its lease expires")
     recovery_seconds: float = Field(10.0, gt=0, description="how often the gateway re-queues RUNNING jobs of "
                                                             "lost workers")
     retention_seconds: float = Field(7 * 24 * 3600.0, gt=0, description="how long an ended job, its events "

@@ -4,10 +4,14 @@ child processes.
 `lenet up`, `lenet demo` and the integration tests all start the same real parts this way. Redis is the one
 `redis_url` names when given, else a private redis-server (services/store/redis_server.py). The children read
 the same settings from their environment: the caller's, with the stack's Redis and any `env` given.
+
+Each child leads a process group of its own (a worker node's training and serving processes are in its
+supervisor's), so a stop can tell, and kill, everything that a part started.
 """
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +23,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
+    stack_stop_seconds
 from protos.settings import ServerOptions, ServiceSettings, WorkerOptions, env_names
 from services.store import Store
 from services.store.redis_server import RedisServer, free_port
@@ -64,13 +70,26 @@ class Stack:
         return subprocess.Popen([sys.executable, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # Ctrl-C reaches us only; we stop the children in order
 
+    def node_names(self) -> list[str]:
+        """The worker nodes' names, in the order of self.workers: "worker-cpu0", …, "worker-gpu0", …"""
+        return [f"worker-cpu{i}" for i in range(self.worker_count)] + \
+            [f"worker-gpu{i}" for i in range(self.gpu_worker_count)]
+
     def metrics_ports(self) -> dict[str, int]:
         """Where each part serves its metrics: "gateway", "worker-cpu0", …"""
         if self.metrics_port is None:
             return {}
-        nodes = [f"worker-cpu{i}" for i in range(self.worker_count)] + \
-            [f"worker-gpu{i}" for i in range(self.gpu_worker_count)]
-        return {"gateway": self.metrics_port, **{node: self.metrics_port + 1 + i for i, node in enumerate(nodes)}}
+        return {"gateway": self.metrics_port,
+                **{node: self.metrics_port + 1 + i for i, node in enumerate(self.node_names())}}
+
+    def processes(self) -> dict[str, list[int]]:
+        """The live processes of each part that was started, by pid: "redis-server", "worker-cpu0" (its
+        supervisor and the processes it started), "gateway", "dashboard"."""
+        parts = {"dashboard": self.dashboard, "gateway": self.gateway, **dict(zip(self.node_names(), self.workers))}
+        found = {name: group_members(process.pid) for name, process in parts.items() if process is not None}
+        if self.redis and self.redis.process and self.redis.process.poll() is None:
+            found["redis-server"] = [self.redis.process.pid]
+        return found
 
     def start(self, timeout: float = 120) -> "Stack":
         try:
@@ -147,25 +166,77 @@ class Stack:
         except (urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
-        """Dashboard and gateway first (no new work), then workers (warm shutdown), then Redis."""
-        children = list(filter(None, [self.dashboard, self.gateway, *self.workers]))
-        for process in children:
-            if process.poll() is None:
-                process.terminate()
-        for process in children:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self.redis:
-            self.redis.stop()
+    def stop_seconds(self) -> float:
+        """The most stop() takes."""
+        return stack_stop_seconds(self.settings.stop_grace_seconds)
+
+    def stop(self) -> list[str]:
+        """Stop in dependency order: the dashboard and the gateway (no new work), then the worker nodes (which
+        hand their jobs back to Redis), then Redis; each is killed when it has not ended within its bound
+        (protos.contract). Returns once none of the stack's processes is left: the parts that had to be killed,
+        whose logs are then kept."""
+        killed = end({"dashboard": self.dashboard, "gateway": self.gateway}, SERVER_STOP_SECONDS)
+        killed += end(dict(zip(self.node_names(), self.workers)),
+                      node_stop_seconds(self.settings.stop_grace_seconds) + STOP_MARGIN_SECONDS)
+        if self.redis and self.redis.stop(REDIS_STOP_SECONDS):
+            killed.append("redis-server")
+        if killed:
+            self.temporary_logs = False
         if self.temporary_logs:
             shutil.rmtree(self.log_dir, ignore_errors=True)
+        return killed
 
     def __enter__(self) -> "Stack":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def end(parts: dict[str, subprocess.Popen | None], seconds: float) -> list[str]:
+    """SIGTERM each part (the leader of its process group), give them `seconds` together, then SIGKILL the
+    process group of each part that has anything left; returns once nothing of them is left: the names of the
+    parts that had to be killed."""
+    parts = {name: process for name, process in parts.items() if process is not None}
+    for process in parts.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + seconds
+    killed = []
+    for name, process in parts.items():
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        while group_members(process.pid) and time.monotonic() < deadline:   # what it started ends after it
+            time.sleep(0.05)
+        if group_members(process.pid):
+            killed.append(name)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+            while group_members(process.pid):
+                time.sleep(0.05)
+    return killed
+
+
+def group_members(group: int) -> list[int]:
+    """The live (not zombie) processes of a process group (Linux: /proc; elsewhere [group] while any is)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(group, 0)
+            return [group]
+        except ProcessLookupError:
+            return []
+    members = []
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            state, _parent, process_group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError, IndexError):
+            continue   # ended while we looked
+        if int(process_group) == group and state != "Z":
+            members.append(int(stat.parent.name))
+    return sorted(members)

@@ -8,6 +8,12 @@ Role "both" (the default) starts one process of each and watches them: a node's 
 training.
 Each process keeps a heartbeat in the store, which also renews the lease of the job it runs.
 A GPU worker refuses to start when MXNet sees no GPU.
+
+Stopping is bounded: a worker process asked to stop (SIGTERM or SIGINT, or its supervisor's death) hands its
+job back and exits; whatever still runs after settings.stop_grace_seconds (a store write waiting for an
+unreachable Redis, Celery reconnecting to it) is given up and the process exits anyway: the job's lease expires
+and another worker takes it over. A supervisor kills the processes still running after
+contract.node_stop_seconds.
 """
 import ctypes
 import logging
@@ -18,13 +24,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 
 import redis
 from celery.signals import setup_logging, worker_shutting_down
 
-from protos.contract import ROLES, lane
+from protos.contract import ROLES, lane, node_stop_seconds
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings, WorkerOptions, load, options_argument
 from services import logs, memory
@@ -43,6 +50,8 @@ def main(options: WorkerOptions) -> None:
     except ValueError as error:
         sys.exit(f"worker {name}: {error}")
     logs.configure(settings.log_format)
+    if options.supervisor is not None:
+        follow_supervisor(options.supervisor)
     if options.role == "both":
         sys.exit(supervise(options.model_copy(update={"name": name}), settings))
     try:
@@ -54,8 +63,9 @@ def main(options: WorkerOptions) -> None:
 
 
 def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
-    """Start one process per lane of the node and wait; when one ends, stop the other and end with its code.
-    The node's metrics (both processes') are served here, on the metrics port."""
+    """Start one process per lane of the node and wait; when one ends or this process is asked to stop, stop
+    the others, kill those still running after node_stop_seconds, and end with the worst code. The node's
+    metrics (both processes') are served here, on the metrics port."""
     shared = tempfile.TemporaryDirectory(prefix="lenet-metrics-")
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": shared.name}   # the children's metrics go there
     if settings.metrics_port is not None:
@@ -67,28 +77,55 @@ def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
         start_http_server(settings.metrics_port, registry=registry)
     children = [subprocess.Popen([sys.executable, "-m", "workers", options.model_copy(
                                       update={"role": role, "supervisor": os.getpid()}).model_dump_json()],
-                                 env=environment, preexec_fn=_die_with_parent)
+                                 env=environment)
                 for role in ROLES["both"]]
-    ended = threading.Event()
+    ended, asked = threading.Event(), threading.Event()
+
+    def forward(signum: int, _frame) -> None:   # once: Celery takes a second SIGINT for "stop now"
+        if not asked.is_set():
+            asked.set()
+            for child in children:
+                child.send_signal(signum)
+        ended.set()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, _frame: [child.send_signal(signum) for child in children])
+        signal.signal(signum, forward)
     for child in children:
         threading.Thread(target=lambda c=child: (c.wait(), ended.set()), daemon=True).start()
     ended.wait()
+    if not asked.is_set():   # a process ended on its own: stop the others
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
     for child in children:
-        if child.poll() is None:
-            child.terminate()
-    code = max(abs(child.wait()) for child in children)
+        try:
+            child.wait(node_stop_seconds(settings.stop_grace_seconds))
+        except subprocess.TimeoutExpired:
+            log.warning("worker process %d did not stop within %.0f s: killed", child.pid,
+                        node_stop_seconds(settings.stop_grace_seconds))
+            child.kill()
+            child.wait()
     shared.cleanup()
-    return code
+    return max(abs(child.returncode) for child in children)
 
 
-def _die_with_parent() -> None:
-    """In a child: receive SIGTERM when the supervising parent dies, however it dies (Linux)."""
+PARENT_WATCH_SECONDS = 1.0
+
+
+def follow_supervisor(supervisor: int) -> None:
+    """End (SIGTERM to this process: the usual stop) when the supervisor dies, however it dies: at once where
+    Linux's PR_SET_PDEATHSIG is there, else within PARENT_WATCH_SECONDS, when this process's parent changes."""
     try:
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        pass   # not Linux: the watch below
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(PARENT_WATCH_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+    if os.getppid() != supervisor:   # it died before prctl took effect
+        sys.exit(f"worker: supervisor {supervisor} has ended")
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 def share_cores(role: str, cores: int | None, cpus: str | None) -> int:
@@ -146,7 +183,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
         tasks.register_serving(app, worker, batcher)
     else:
         tasks.register_training(app, worker, TaskQueue(settings.redis_url))
-    worker_shutting_down.connect(lambda **_: setattr(worker.status, "stopping", True), weak=False)
+    worker_shutting_down.connect(lambda **_: stop_within(worker, settings.stop_grace_seconds), weak=False)
     setup_logging.connect(lambda **_: logs.configure(settings.log_format), weak=False)  # ours, not Celery's
     print(f"worker {name} serving {worker.lane} (pid {os.getpid()}, {threads} compute thread(s))", flush=True)
     try:
@@ -162,6 +199,22 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
             store.workers.leave(name)
         except redis.RedisError:
             pass   # the record expires on its own
+
+
+def stop_within(worker, grace: float) -> None:
+    """Asked to stop: the running job is handed back at its next batch (workers.job_runner), and whatever still
+    runs after `grace` seconds is given up: the process exits."""
+    if worker.status.stopping:
+        return
+    worker.status.stopping = True
+
+    def give_up() -> None:
+        held = f"; job {worker.status.job_id} is taken over once its lease expires" if worker.status.job_id else ""
+        log.warning("still stopping after %.0f s (LENET_STOP_GRACE_SECONDS): exiting now%s", grace, held)
+        os._exit(1)
+    timer = threading.Timer(grace, give_up)
+    timer.daemon = True
+    timer.start()
 
 
 def beat(worker, record: pb.Worker) -> None:

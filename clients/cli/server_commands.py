@@ -59,7 +59,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
     """Run Redis, CPU workers and a gateway until Ctrl-C.
 
     It uses $REDIS_URL when set, else starts a private redis-server with a random password; MNIST must be in
-    $LENET_DATA_DIR."""
+    $LENET_DATA_DIR. Ctrl-C (or SIGTERM) stops the gateway, then the workers (which hand their jobs back), then
+    Redis, and returns once none of them is left (the README's "Stopping" says how long that may take)."""
     settings = service_settings()
     require_mnist(settings.data_dir)
     redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None   # REDIS_URL given
@@ -90,9 +91,12 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
         stopped.wait()
-        click.echo("stopping …", err=True)
+        click.echo(f"stopping … (at most {stack.stop_seconds():.0f} s)", err=True)
     finally:
-        stack.stop()
+        killed = stack.stop()
+        if killed:
+            click.echo(f"lenet up: {', '.join(killed)} did not stop in time and had to be killed; the logs are "
+                       f"kept in {stack.log_dir}", err=True)
     return 0
 
 

@@ -81,15 +81,19 @@ class RedisServer:
         self.process.kill()
         self.process.wait()
 
-    def stop(self) -> None:
+    def stop(self, seconds: float = 10) -> bool:
+        """SIGTERM, then SIGKILL after `seconds`; True when it had to be killed."""
+        killed = False
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(seconds)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+                killed = True
         self.workdir.cleanup()
+        return killed
 
     def __enter__(self) -> "RedisServer":
         return self.start()

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
+    stack_stop_seconds
 from protos.settings import ClientSettings, ServiceSettings, env_names, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +57,14 @@ def test_environment_then_arguments(monkeypatch, tmp_path):
     assert ServiceSettings().data_dir == tmp_path
     assert ServiceSettings(data_dir="/elsewhere").data_dir == Path("/elsewhere")
     assert ClientSettings().gateway == "gw:1" and ClientSettings().timeout is None
+
+
+def test_the_readme_states_the_stop_bounds_of_the_code():
+    """The README's "Stopping" names the bounds protos.contract computes from the default stop grace."""
+    section = ROOT.joinpath("README.md").read_text().split("### Stopping", 1)[1].split("\n#", 1)[0]
+    grace = ServiceSettings.model_fields["stop_grace_seconds"].default
+    stated = [f"`LENET_STOP_GRACE_SECONDS`\n({grace:.0f} s;", f"stops within {node_stop_seconds(grace):.0f} s",
+              f"(killed after {SERVER_STOP_SECONDS:.0f} s)",
+              f"(killed\nafter {node_stop_seconds(grace) + STOP_MARGIN_SECONDS:.0f} s)",
+              f"Redis (killed\nafter {REDIS_STOP_SECONDS:.0f} s)", f"at most {stack_stop_seconds(grace):.0f} s"]
+    assert [text for text in stated if text.replace("\n", " ") not in " ".join(section.split())] == []
