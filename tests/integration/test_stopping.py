@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from lenet_cli import LENET, until
 from clients.client import LenetClient
 from protos.contract import stack_stop_seconds
 from protos.lenet.v1 import lenet_pb2 as pb
-from services.stack import Stack
+from services.stack import Stack, end
 from services.store import Store
 from services.store.redis_server import RedisServer, free_port
 
@@ -156,3 +157,29 @@ def test_a_training_process_whose_redis_is_gone_exits_within_its_grace(fast_sett
             assert "still stopping after 3 s" in log, log[-2000:]
     finally:
         redis.stop()
+
+
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                          "print('ready', flush=True); time.sleep(120)"])
+time.sleep(120)
+"""
+
+
+def test_a_part_that_ignores_sigterm_is_killed_with_what_it_started_at_its_bound():
+    """What end() does when a part (here one that ignores SIGTERM, and its child that does too) outlives its
+    bound: the whole process group is killed, and the part is named."""
+    part = subprocess.Popen([sys.executable, "-c", STUBBORN], start_new_session=True, stdout=subprocess.PIPE,
+                            text=True)
+    assert part.stdout.readline() == "ready\n"   # both ignore SIGTERM now
+    started = [part.pid, *descendants(part.pid)]
+    assert len(started) == 2
+    show("before end() of a part that ignores SIGTERM", started)
+    began = time.monotonic()
+    killed = end({"stubborn": part}, 1.0)
+    took = time.monotonic() - began
+    show(f"after {took:.1f} s (bound 1 s, then SIGKILL)", alive(started))
+    assert killed == ["stubborn"] and alive(started) == [] and part.returncode == -signal.SIGKILL
+    part.stdout.close()
