@@ -96,9 +96,10 @@ def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
         for child in children:
             if child.poll() is None:
                 child.terminate()
+    deadline = time.monotonic() + node_stop_seconds(settings.stop_grace_seconds)
     for child in children:
         try:
-            child.wait(node_stop_seconds(settings.stop_grace_seconds))
+            child.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             log.warning("worker process %d did not stop within %.0f s: killed", child.pid,
                         node_stop_seconds(settings.stop_grace_seconds))
