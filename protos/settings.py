@@ -57,6 +57,12 @@ class ServiceSettings(BaseSettings):
                                                          "a certificate it signed")
     metrics_port: int | None = Field(None, ge=0, le=65535, description="gateway and workers: serve Prometheus "
                                      "metrics at http://HOST:PORT/metrics (unset: none)")
+    metrics_host: str = Field("127.0.0.1", description="gateway and workers: the address the metrics listen on "
+                                                       "(beyond loopback only with metrics_open)")
+    metrics_open: bool = Field(False, description="gateway and workers: let the metrics listen beyond loopback, "
+                                                  "where anyone who reaches them reads them (counts, no names)")
+    insecure_open: bool = Field(False, description="gateway and dashboard: listen beyond loopback without "
+                                "tokens, letting anyone who reaches them call everything (--insecure-open)")
     log_format: str = Field("text", pattern="^(text|json)$", description="log lines as text or JSON objects")
 
 
@@ -101,6 +107,9 @@ class ServerOptions(BaseModel):
     port: int = Field(ge=0, le=65535)   # 0: a free port
     host: str = "127.0.0.1"
     insecure_dev: bool = False          # serve without tokens a store that holds records of token users
+    insecure_open: bool = False         # listen beyond loopback without tokens (over LENET_INSECURE_OPEN)
+    tls_cert: Path | None = None        # the gateway's TLS files, over LENET_TLS_CERT and LENET_TLS_KEY
+    tls_key: Path | None = None
 
 
 class WorkerOptions(BaseModel):

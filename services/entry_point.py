@@ -1,25 +1,32 @@
-"""What the gateway's and the dashboard's entry points share: logging, and the parts they build from the settings
-(read once, here): the settings, the tokens and the store."""
+"""What the gateway's and the dashboard's entry points share: logging, who may reach them (services/exposure.py),
+and the parts they build from the settings (read once, here, with the options over them): the settings, the
+tokens and the store."""
 import sys
 
 import redis
 
 from protos.settings import ServerOptions, ServiceSettings, load
-from services import logs
+from services import exposure, logs
 from services.gateway.auth import Auth
 from services.store import Store
 
 
-def start(name: str, options: ServerOptions) -> tuple[ServiceSettings, Auth, Store]:
-    """Set up logging, read the settings and reach the store; exits with one line naming `name` when a setting is
-    bad, the store does not answer, or it would serve a store of token users without tokens."""
+def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[ServiceSettings, Auth, Store]:
+    """Set up logging, read the settings (the options' insecure_open, tls_cert and tls_key over theirs) and reach
+    the store; exits with one line naming `name` when a setting is bad, the address is refused (`tls`: this server
+    can serve TLS itself), the store does not answer, or it would serve a store of token users without tokens."""
+    overrides = options.model_dump(include={"insecure_open", "tls_cert", "tls_key"}, exclude_defaults=True)
     try:
-        settings = load(ServiceSettings)
+        settings = load(ServiceSettings, **overrides)
         logs.configure(settings.log_format)
         auth = Auth(settings.tokens, settings.admins)
+        exposure.check(name, options.host, tokens=auth.secured, insecure_open=settings.insecure_open,
+                       plaintext_fix=(None if settings.tls_cert else exposure.SERVE_TLS) if tls else exposure.TLS_PROXY)
         store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
         store.ping()
         owned = store.owned_records()
+    except exposure.Refused as refusal:
+        sys.exit(str(refusal))
     except (ValueError, OSError, redis.RedisError) as error:
         sys.exit(f"{name}: {error}")
     if not auth.secured and owned and not options.insecure_dev:

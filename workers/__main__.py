@@ -34,7 +34,7 @@ from celery.signals import setup_logging, worker_shutting_down
 from protos.contract import ROLES, lane, node_stop_seconds
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings, WorkerOptions, load, options_argument
-from services import logs, memory
+from services import exposure, logs, memory
 from services.store import Store
 from services.task_queue import TaskQueue, celery_app
 
@@ -52,6 +52,11 @@ def main(options: WorkerOptions) -> None:
     logs.configure(settings.log_format)
     if options.supervisor is not None:
         follow_supervisor(options.supervisor)
+    elif settings.metrics_port is not None:
+        try:
+            exposure.check_metrics(f"worker {name}", settings.metrics_host, metrics_open=settings.metrics_open)
+        except exposure.Refused as refusal:
+            sys.exit(str(refusal))
     if options.role == "both":
         sys.exit(supervise(options.model_copy(update={"name": name}), settings))
     try:
@@ -74,7 +79,7 @@ def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=shared.name)
-        start_http_server(settings.metrics_port, registry=registry)
+        start_http_server(settings.metrics_port, settings.metrics_host, registry=registry)
     children = [subprocess.Popen([sys.executable, "-m", "workers", options.model_copy(
                                       update={"role": role, "supervisor": os.getpid()}).model_dump_json()],
                                  env=environment)
@@ -149,7 +154,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
     if serve_metrics and settings.metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port)
+        start_http_server(settings.metrics_port, settings.metrics_host)
     from workers.engine.devices import context
     try:
         context(device, settings.gpu)

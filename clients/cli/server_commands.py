@@ -106,28 +106,39 @@ def server_options(default_port: int):
     host = click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
     insecure_dev = click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store "
                                 "holds records of token users (development only)")
-    return lambda command: port(host(insecure_dev(command)))
+    insecure_open = click.option("--insecure-open", is_flag=True, help="listen beyond loopback without tokens: "
+                                 "anyone who reaches the port may train, delete and read everything "
+                                 "(LENET_INSECURE_OPEN)")
+    return lambda command: port(host(insecure_dev(insecure_open(command))))
 
 
-def run_server(module: str, port: int, host: str, insecure_dev: bool) -> None:
+def run_server(module: str, **options) -> None:
     """The server of MODULE in this process, once Redis answers."""
     require_redis(service_settings().redis_url)
-    server_code(f"{module}.__main__").serve(ServerOptions(port=port, host=host, insecure_dev=insecure_dev))
+    server_code(f"{module}.__main__").serve(ServerOptions(**options))
 
 
 @click.command()
 @server_options(50051)
-def gateway(port: int, host: str, insecure_dev: bool) -> None:
-    """Run only the gateway (Redis: $REDIS_URL)."""
-    run_server("services.gateway", port, host, insecure_dev)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate chain: serve TLS "
+                                                                                "only (LENET_TLS_CERT)")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert "
+                                                                               "(LENET_TLS_KEY)")
+def gateway(port: int, host: str, insecure_dev: bool, insecure_open: bool, tls_cert: str | None,
+            tls_key: str | None) -> None:
+    """Run only the gateway (Redis: $REDIS_URL). Beyond loopback (--host 0.0.0.0) it needs LENET_TOKENS, or
+    --insecure-open."""
+    run_server("services.gateway", port=port, host=host, insecure_dev=insecure_dev, insecure_open=insecure_open,
+               tls_cert=tls_cert, tls_key=tls_key)
 
 
 @click.command()
 @server_options(8080)
 @click.option("--check", is_flag=True, help="only ask the dashboard at HOST:PORT whether it answers: exit 0 if so "
                                             "(a container health check)")
-def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | None:
-    """Run only the live web dashboard (Redis: $REDIS_URL)."""
+def dashboard(port: int, host: str, insecure_dev: bool, insecure_open: bool, check: bool) -> int | None:
+    """Run only the live web dashboard (Redis: $REDIS_URL). Beyond loopback it needs LENET_TOKENS, or
+    --insecure-open."""
     if check:
         import urllib.request
 
@@ -136,7 +147,7 @@ def dashboard(port: int, host: str, insecure_dev: bool, check: bool) -> int | No
         except OSError as error:
             raise Failure(f"the dashboard on port {port} does not answer: {error}") from None
         return 0
-    run_server("services.dashboard", port, host, insecure_dev)
+    run_server("services.dashboard", port=port, host=host, insecure_dev=insecure_dev, insecure_open=insecure_open)
 
 
 DEFAULT_WORKER = WorkerOptions()

@@ -5,7 +5,7 @@ import sys
 import threading
 
 from protos.settings import ServerOptions, options_argument
-from services import entry_point, memory
+from services import entry_point, exposure, memory
 from services.gateway import recovery
 from services.gateway.gateway_metrics import GatewayMetrics
 from services.gateway.grpc_server import build
@@ -15,19 +15,22 @@ from services.task_queue import TaskQueue
 
 def serve(options: ServerOptions) -> None:
     """Serve until SIGINT or SIGTERM."""
-    settings, auth, store = entry_point.start("gateway", options)
+    settings, auth, store = entry_point.start("gateway", options, tls=True)
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     tasks = TaskQueue(settings.redis_url)
     metrics = GatewayMetrics(store)
     try:
-        server, port = build(LenetService(store, tasks, settings), auth, options.port, options.host, metrics)
         if settings.metrics_port is not None:
-            metrics.serve(settings.metrics_port, options.host)
+            metrics.serve(settings.metrics_port, settings.metrics_host, settings.metrics_open)
+        server, port = build(LenetService(store, tasks, settings), auth, options.port, options.host, metrics)
+    except exposure.Refused as refusal:
+        sys.exit(str(refusal))
     except (ValueError, OSError, RuntimeError) as error:
         sys.exit(f"gateway: {error}")
     recovery.start(store, tasks, settings.recovery_seconds)
     scheme = "TLS" if settings.tls_cert else "plaintext"
-    served = f"; metrics on {options.host}:{settings.metrics_port}/metrics" if settings.metrics_port is not None else ""
+    served = (f"; metrics on {settings.metrics_host}:{settings.metrics_port}/metrics"
+              if settings.metrics_port is not None else "")
     print(f"gateway listening on {options.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
           f"{served}", flush=True)
     stopped = threading.Event()

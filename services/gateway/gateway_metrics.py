@@ -6,6 +6,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from protos import contract
 from protos.lenet.v1 import lenet_pb2 as pb
+from services import exposure
 from services.store import Store
 
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -21,7 +22,9 @@ class GatewayMetrics:
         self.streams = Gauge("lenet_open_streams", "WatchJob and Inspect streams open now", registry=self.registry)
         self.registry.register(StoreCollector(store))
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+    def serve(self, port: int, host: str = "127.0.0.1", metrics_open: bool = False) -> None:
+        """Serve them at http://HOST:PORT/metrics; exposure.Refused beyond loopback unless `metrics_open`."""
+        exposure.check_metrics("gateway metrics", host, metrics_open=metrics_open)
         start_http_server(port, host, registry=self.registry)
 
 
