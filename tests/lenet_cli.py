@@ -47,14 +47,21 @@ def write_idx(path: Path, images: np.ndarray) -> Path:
 
 def gateway(env: dict, port: int = 0, *options: str) -> subprocess.Popen:
     """A gateway process (`lenet gateway --port PORT OPTIONS`) that has said it listens; the caller terminates it.
-    One that says anything else first is killed, and the test fails with what it said."""
-    process = subprocess.Popen([LENET, "gateway", "--port", str(port), *options], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline()
-    if "gateway listening" not in line:
-        process.kill()
-        pytest.fail(f"the gateway did not start: {line}{process.communicate(timeout=30)[0]}")
-    return process
+    One that ends first fails the test with what it said."""
+    return listening([LENET, "gateway", "--port", str(port), *options], env, "gateway listening")[0]
+
+
+def listening(argv: list[str], env: dict, banner: str) -> tuple[subprocess.Popen, list[str]]:
+    """A server process that has printed `banner`, and the lines (warnings) it wrote before; the caller terminates
+    it. One that ends first fails the test with what it said."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    before = []
+    for line in process.stdout:
+        if banner in line:
+            return process, before
+        before.append(line)
+    process.kill()
+    pytest.fail(f"{' '.join(argv[:3])} did not start: {''.join(before)}{process.communicate(timeout=30)[0]}")
 
 
 def until(condition, seconds: float, pause: float = 0.2):

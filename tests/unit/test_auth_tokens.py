@@ -28,3 +28,15 @@ def test_metadata_names_a_user_through_a_bearer_header_only():
                      [("authorization", "Bearer forged")], [("authorization", "Bearer ")]):
         with pytest.raises(Unauthenticated):
             auth.user(metadata)
+
+
+def test_a_bad_tokens_entry_is_named_by_its_place_never_shown():
+    with pytest.raises(ValueError) as caught:
+        Auth("alice:alice-secret,not a user:bob-secret-123")
+    assert "entry 2" in str(caught.value)
+    assert "bob-secret-123" not in str(caught.value) and "alice-secret" not in str(caught.value)
+
+
+def test_only_digests_of_the_tokens_are_kept():
+    auth = Auth("alice:alice-secret")
+    assert "alice-secret" not in repr(vars(auth)) and auth.user_of("alice-secret") == "alice"
