@@ -6,7 +6,6 @@ import http.client
 import os
 import secrets
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -174,7 +173,7 @@ def test_the_gateway_metrics_stay_on_loopback_unless_opened_by_name(redis_url):
 def test_a_worker_metrics_stay_on_loopback_unless_opened_by_name(redis_url):
     metrics_port = free_port()
     env = environment(redis_url, LENET_METRICS_PORT=str(metrics_port), LENET_METRICS_HOST=EVERYWHERE)
-    argv = [sys.executable, "-m", "workers", "--device", "cpu", "--role", "serve", "--name", "exposed"]
+    argv = [LENET, "worker", "--device", "cpu", "--role", "serve", "--name", "exposed"]
     line = refused(argv, env)
     assert line.startswith("worker exposed: refusing to serve metrics on 0.0.0.0") and "LENET_METRICS_OPEN" in line
     process, said = listening(argv, {**env, "LENET_METRICS_OPEN": "true"}, "worker exposed.serve serving")
