@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
                                                          "a certificate it signed")
     metrics_port: int | None = Field(None, ge=0, le=65535, description="gateway and workers: serve Prometheus "
                                      "metrics at http://HOST:PORT/metrics (unset: none)")
+    http_port: int = Field(8000, ge=0, le=65535, description="gateway: serve the Open Inference Protocol's "
+                           "REST side at http://HOST:PORT/v2 (0: none)")
     log_format: str = Field("text", pattern="^(text|json)$", description="log lines as text or JSON objects")
 
 

@@ -47,7 +47,9 @@ def write_idx(path: Path, images: np.ndarray) -> Path:
 
 def gateway(env: dict, port: int = 0, *options: str) -> subprocess.Popen:
     """A gateway process (`python -m services.gateway --port PORT OPTIONS`) that has said it listens; the caller
-    terminates it. One that says anything else first is killed, and the test fails with what it said."""
+    terminates it. One that says anything else first is killed, and the test fails with what it said. Its REST
+    side gets a free port unless `env` names one (LENET_HTTP_PORT)."""
+    env = {**env, "LENET_HTTP_PORT": env.get("LENET_HTTP_PORT") or str(free_port())}
     process = subprocess.Popen([sys.executable, "-m", "services.gateway", "--port", str(port), *options], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = process.stdout.readline()
