@@ -76,6 +76,14 @@ class OipStack:
     probabilities: np.ndarray
     layers: dict
 
+    def snapshot(self) -> tuple[list, list]:
+        """The store's keys and models, to show that a refused request changed nothing."""
+        store = Store(self.stack.redis_url)
+        try:
+            return sorted(store.redis.keys("*")), [model.id for model in store.models.page(None, 100).items]
+        finally:
+            store.close()
+
 
 @pytest.fixture(scope="session")
 def oip_stack(settings, tmp_path_factory) -> OipStack:

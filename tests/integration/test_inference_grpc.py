@@ -13,7 +13,6 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
 from protos import contract
-from services.store import Store
 
 ALICE = {"authorization": "Bearer alice-secret"}
 BOB = {"authorization": "Bearer bob-secret"}
@@ -111,8 +110,7 @@ def test_statistics_count_the_inferences(grpc_client, oip_stack):
 
 def test_bad_requests_are_refused_naming_the_field_and_change_nothing(grpc_client, oip_stack):
     model, images = oip_stack.model_id, oip_stack.images
-    store = Store(oip_stack.stack.redis_url)
-    before = (sorted(store.redis.keys("*")), [m.id for m in store.models.page(None, 100).items])
+    before = oip_stack.snapshot()
     int32 = triton.InferInput("data", [1, 28, 28], "INT32")
     int32.set_data_from_numpy(images[:1].astype(np.int32))
     cases = [
@@ -136,5 +134,4 @@ def test_bad_requests_are_refused_naming_the_field_and_change_nothing(grpc_clien
     for call, status, named in cases:
         code, message = refused(call)
         assert (code, named in message) == (f"StatusCode.{status}", True), message
-    assert (sorted(store.redis.keys("*")), [m.id for m in store.models.page(None, 100).items]) == before
-    store.close()
+    assert oip_stack.snapshot() == before

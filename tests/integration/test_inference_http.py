@@ -11,7 +11,6 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from protos import contract
-from services.store import Store
 
 
 def alice() -> dict:
@@ -74,8 +73,7 @@ def test_statistics_count_the_inferences(http_client, oip_stack):
 
 def test_bad_requests_are_refused_naming_the_field_and_change_nothing(http_client, oip_stack):
     model, images = oip_stack.model_id, oip_stack.images
-    store = Store(oip_stack.stack.redis_url)
-    before = (sorted(store.redis.keys("*")), [m.id for m in store.models.page(None, 100).items])
+    before = oip_stack.snapshot()
     int32 = triton.InferInput("data", [1, 28, 28], "INT32")
     int32.set_data_from_numpy(images[:1].astype(np.int32))
     cases = [
@@ -100,5 +98,4 @@ def test_bad_requests_are_refused_naming_the_field_and_change_nothing(http_clien
         urllib.request.urlopen(urllib.request.Request(f"{oip_stack.stack.http_url}/v2/models/{'0' * 16}",
                                                       headers=alice()), timeout=30)
     assert caught.value.code == 404 and set(json.loads(caught.value.read())) == {"error"}
-    assert (sorted(store.redis.keys("*")), [m.id for m in store.models.page(None, 100).items]) == before
-    store.close()
+    assert oip_stack.snapshot() == before
