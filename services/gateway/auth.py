@@ -48,7 +48,8 @@ class Auth:
         if not self.users:
             return ""
         if token not in self.users:
-            raise Unauthenticated("send `authorization: Bearer TOKEN` metadata with a token the gateway knows")
+            raise Unauthenticated("send `authorization: Bearer TOKEN` (gRPC metadata or HTTP header) with a token "
+                                  "the gateway knows")
         return self.users[token]
 
     def user(self, metadata) -> str:
