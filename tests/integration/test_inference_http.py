@@ -1,6 +1,7 @@
 """The Open Inference Protocol over HTTP/REST (`/v2`, on the gateway's REST port), driven by tritonclient.http as
 its documentation shows: JSON tensors and Triton's binary tensor extension both ways, the same answers as Predict
 and Inspect, errors as {"error": "…"} with our status codes' HTTP statuses, nothing changed in the store."""
+import gc
 import json
 import urllib.error
 import urllib.request
@@ -23,6 +24,8 @@ def http_client(oip_stack):
     client = triton.InferenceServerClient(oip_stack.stack.http_url.removeprefix("http://"))
     yield client
     client.close()
+    del client
+    gc.collect()   # its gevent pool is in a reference cycle: collect it here, not from another test's thread
 
 
 def images_input(images: np.ndarray, binary: bool = True, name: str = "data") -> triton.InferInput:
