@@ -24,7 +24,7 @@ test: $(BIN)/.installed          ## unit + integration tests against real redis-
 up: $(BIN)/.installed            ## run the embedded stack until Ctrl-C
 	$(BIN)/lenet up $(ARGS)
 
-proto: $(BIN)/.installed         ## regenerate protos/lenet/v1/*_pb2*.py from lenet.proto
+proto: $(BIN)/.installed         ## regenerate protos/lenet/v1/*_pb2*.py and protos/inference/grpc_service.binpb
 	$(BIN)/python -m protos.generate
 
 bench: $(BIN)/.installed         ## benchmarks: print figures, keep them in out/bench/ (ARGS=--write: BENCHMARKS.md)

@@ -11,8 +11,8 @@ import sys
 from bench import harness
 from bench.table import Section, save
 
-BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history"]
-SERVICE = {"evaluate", "inspect", "predict", "serving", "threads"}   # these share one stack (threads: its model)
+BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history", "oip"]
+SERVICE = {"evaluate", "inspect", "predict", "serving", "threads", "oip"}   # these share one stack (threads: its model)
 
 
 def memory_section(service: harness.Service, benches: list[str]) -> Section:

@@ -19,7 +19,7 @@ from protos.contract import class_statistics, confusion_matrix, overall_statisti
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from protos.settings import ClientSettings
-from protos.tensors import from_tensor, to_tensor
+from protos.tensors import assemble, from_tensor, to_tensor
 
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
 INSPECT_DTYPES = {"float32": pb.FLOAT32, "f32": pb.FLOAT32, "float16": pb.FLOAT16, "f16": pb.FLOAT16}
@@ -279,17 +279,7 @@ class LenetClient:
         """Every requested layer's activations as one array per layer, samples first, e.g. Conv1 N×20×24×24,
         Pool2 N×50×4×4, Flat N×800, SoftM N×10; options as for inspect_chunks. Each chunk is copied into place as
         it arrives, so the client holds the result and one chunk, never the pieces twice."""
-        arrays, filled = {}, {}
-        for chunk, rows in self.inspect_chunks(model_id, indices, **options):
-            if chunk.layer not in arrays:
-                arrays[chunk.layer] = np.empty((chunk.total_samples, *rows.shape[1:]), rows.dtype)
-                filled[chunk.layer] = 0
-            arrays[chunk.layer][chunk.sample_start:chunk.sample_start + chunk.sample_count] = rows
-            filled[chunk.layer] += chunk.sample_count
-        short = {layer: count for layer, count in filled.items() if count != len(arrays[layer])}
-        if short:
-            raise RuntimeError(f"the stream ended with layers incomplete: {short}")
-        return arrays
+        return assemble(self.inspect_chunks(model_id, indices, **options))
 
     def workers(self) -> pb.ListWorkersResponse:
         """The live workers, and what waits on each lane."""

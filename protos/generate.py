@@ -1,7 +1,10 @@
-"""Regenerate the Python code for the gRPC contract: `python -m protos.generate` (or `make proto`).
+"""Regenerate the Python code for the gRPC contracts: `python -m protos.generate` (or `make proto`).
 
-The generated modules sit beside lenet.proto under protos/lenet/v1/ and are never edited by hand;
-tests/unit/test_proto_fresh.py fails when they are stale.
+Our own contract's modules sit beside lenet.proto under protos/lenet/v1/. The Open Inference Protocol's proto
+(protos/inference/, package `inference`) becomes a descriptor set, not Python modules: generated modules would
+register `inference.*` in protobuf's default pool, where tritonclient's copy of the same package lives, and a
+process importing both would fail. protos/inference/__init__.py loads the set into a private pool instead.
+Nothing here is edited by hand; tests/unit/test_proto_fresh.py fails when it is stale.
 """
 import sys
 from pathlib import Path
@@ -10,15 +13,26 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = "protos/lenet/v1/lenet.proto"
+INFERENCE = "protos/inference"
+INFERENCE_PROTO = "grpc_service.proto"
+INFERENCE_DESCRIPTORS = f"{INFERENCE}/grpc_service.binpb"
 
 
 def generate(out_dir: Path = ROOT) -> None:
-    """Compile PROTO into out_dir (keeping the protos/lenet/v1 path) with grpc_tools' bundled protoc."""
+    """Compile PROTO into out_dir (keeping the protos/lenet/v1 path) with grpc_tools' bundled protoc, and the
+    inference protocol into its descriptor set (with the model_config.proto it imports)."""
     include = Path(protoc.__file__).parent / "_proto"
-    args = ["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={out_dir}", f"--pyi_out={out_dir}",
-            f"--grpc_python_out={out_dir}", str(ROOT / PROTO)]
+    run(["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={out_dir}", f"--pyi_out={out_dir}",
+         f"--grpc_python_out={out_dir}", str(ROOT / PROTO)], PROTO)
+    (out_dir / INFERENCE).mkdir(parents=True, exist_ok=True)
+    run(["protoc", f"-I{ROOT / INFERENCE}", "--include_imports",
+         f"--descriptor_set_out={out_dir / INFERENCE_DESCRIPTORS}", str(ROOT / INFERENCE / INFERENCE_PROTO)],
+        INFERENCE_PROTO)
+
+
+def run(args: list[str], name: str) -> None:
     if protoc.main(args) != 0:
-        sys.exit(f"protoc failed on {PROTO}")
+        sys.exit(f"protoc failed on {name}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ class ServiceSettings(BaseSettings):
                                                   "where anyone who reaches them reads them (counts, no names)")
     insecure_open: bool = Field(False, description="gateway and dashboard: listen beyond loopback without "
                                 "tokens, letting anyone who reaches them call everything (--insecure-open)")
+    http_port: int = Field(8000, ge=0, le=65535, description="gateway: serve the Open Inference Protocol's "
+                           "REST side at http://HOST:PORT/v2 (0: none)")
     log_format: str = Field("text", pattern="^(text|json)$", description="log lines as text or JSON objects")
 
 

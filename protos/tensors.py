@@ -1,4 +1,6 @@
 """numpy ⇄ lenet.v1.Tensor: the contract's array encoding (little-endian, C order)."""
+from collections.abc import Iterable
+
 import numpy as np
 
 from protos.lenet.v1 import lenet_pb2 as pb
@@ -42,6 +44,23 @@ def images_from_tensor(tensor: pb.Tensor) -> np.ndarray:
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
         raise ValueError(f"shape must be N×28×28 or N×1×28×28 with N ≥ 1, not {list(tensor.shape)}")
     return images
+
+
+def assemble(pieces: Iterable[tuple[pb.TensorChunk, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Inspect's stream as one array per layer, samples first, from (chunk, rows) pairs, `rows` being the chunk's
+    tensor as an array. Each piece is copied into place as it comes, so the pieces are never held twice;
+    RuntimeError when the stream ended with a layer incomplete."""
+    arrays, filled = {}, {}
+    for chunk, rows in pieces:
+        if chunk.layer not in arrays:
+            arrays[chunk.layer] = np.empty((chunk.total_samples, *rows.shape[1:]), rows.dtype)
+            filled[chunk.layer] = 0
+        arrays[chunk.layer][chunk.sample_start:chunk.sample_start + chunk.sample_count] = rows
+        filled[chunk.layer] += chunk.sample_count
+    short = {layer: count for layer, count in filled.items() if count != len(arrays[layer])}
+    if short:
+        raise RuntimeError(f"the stream ended with layers incomplete: {short}")
+    return arrays
 
 
 # -- TensorChunk frames: serialized chunks whose tensor data is written in place -------------------------------

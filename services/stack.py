@@ -33,13 +33,15 @@ from services.store.redis_server import RedisServer, free_port
 class Stack:
     def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
                  redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
-                 role: str = "both", metrics_port: int | None = None, dashboard_port: int | None = None):
+                 role: str = "both", metrics_port: int | None = None, dashboard_port: int | None = None,
+                 http_port: int | None = None):
         """`workers`: worker nodes (`python -m workers`, role `role`; "both": a training and a serving process
         each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
         (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
         children; `metrics_port`: the gateway serves metrics there and worker node i on metrics_port + 1 + i;
         `dashboard_port`: also run the dashboard (`python -m services.dashboard`) on 127.0.0.1 at this port (0: a
-        free one)."""
+        free one); `http_port`: where the gateway serves the Open Inference Protocol's REST side (None: a free
+        port)."""
         self.role, self.metrics_port = role, metrics_port
         self.settings = settings
         self.port = port or free_port()
@@ -56,6 +58,8 @@ class Stack:
         self.dashboard_port = None if dashboard_port is None else dashboard_port or free_port()
         self.dashboard_url = None if dashboard_port is None else f"http://127.0.0.1:{self.dashboard_port}/"
         self.extra_env = env or {}
+        self.http_port = http_port or free_port()
+        self.http_url = f"http://127.0.0.1:{self.http_port}"
 
     def env(self) -> dict:
         """The children's environment: the stack's settings, its Redis, and the extra variables given."""
@@ -64,9 +68,12 @@ class Stack:
                     if value is not None}
         return {**os.environ, **settings, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
 
-    def spawn(self, name: str, *args: str, metrics_port: int | None = None) -> subprocess.Popen:
+    def spawn(self, name: str, *args: str, metrics_port: int | None = None, env: dict | None = None
+              ) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
-        env = self.env() if metrics_port is None else {**self.env(), "LENET_METRICS_PORT": str(metrics_port)}
+        env = {**self.env(), **(env or {})}
+        if metrics_port is not None:
+            env["LENET_METRICS_PORT"] = str(metrics_port)
         return subprocess.Popen([sys.executable, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # Ctrl-C reaches us only; we stop the children in order
 
@@ -113,7 +120,8 @@ class Stack:
 
     def spawn_gateway(self) -> subprocess.Popen:
         return self.spawn("gateway", "-m", "services.gateway", ServerOptions(port=self.port).model_dump_json(),
-                          metrics_port=self.metrics_ports().get("gateway"))
+                          metrics_port=self.metrics_ports().get("gateway"),
+                          env={"LENET_HTTP_PORT": str(self.http_port)})
 
     def add_worker(self, device: str, name: str) -> subprocess.Popen:
         options = WorkerOptions(device=device, role=self.role, name=f"{name}-{os.getpid()}")
@@ -149,7 +157,8 @@ class Stack:
                         health_pb2.HealthCheckResponse.SERVING
                 except grpc.RpcError:
                     serving = False
-                if serving and self.dashboard_answers() and len(store.workers.alive()) >= workers:
+                if serving and self.answers(f"{self.http_url}/v2/health/live") and self.dashboard_answers() \
+                        and len(store.workers.alive()) >= workers:
                     store.close()
                     return
                 if time.monotonic() > deadline:
@@ -157,11 +166,14 @@ class Stack:
                 time.sleep(0.2)
 
     def dashboard_answers(self) -> bool:
-        if self.dashboard is None:
-            return True
+        return self.dashboard is None or self.answers(f"{self.dashboard_url}healthz")
+
+    @staticmethod
+    def answers(url: str) -> bool:
+        """Whether a GET of `url` answers 200."""
         try:
             direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # loopback: never a proxy
-            with direct.open(f"{self.dashboard_url}healthz", timeout=1) as answer:
+            with direct.open(url, timeout=1) as answer:
                 return answer.status == 200
         except (urllib.error.URLError, OSError):
             return False

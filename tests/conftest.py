@@ -1,7 +1,9 @@
 """Shared fixtures: the MNIST folder from $LENET_DATA_DIR, a real redis-server, the real embedded stack, and a real
 browser (Debian's chromium, installed here when missing)."""
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from debian_packages import commands
 
@@ -62,6 +64,38 @@ def trained_model(client):
     The seed's ±0.01 initial weights reach only ~0.5 after one epoch on 2,000 images; ±0.07 reaches ~0.88."""
     job = client.train(epochs=1, limit=2000, eval_limit=1000, init_scale=0.07, model_name="small")
     return client.wait(job.id)
+
+
+@dataclass
+class OipStack:
+    """A gateway with tokens (alice, bob) and a worker, alice's model, and Predict's and Inspect's answers for
+    five test images: what the Open Inference Protocol's answers must equal."""
+    stack: Stack
+    model_id: str
+    images: np.ndarray
+    probabilities: np.ndarray
+    layers: dict
+
+    def snapshot(self) -> tuple[list, list]:
+        """The store's keys and models, to show that a refused request changed nothing."""
+        store = Store(self.stack.redis_url)
+        try:
+            return sorted(store.redis.keys("*")), [model.id for model in store.models.page(None, 100).items]
+        finally:
+            store.close()
+
+
+@pytest.fixture(scope="session")
+def oip_stack(settings, tmp_path_factory) -> OipStack:
+    from clients.client import LenetClient
+
+    env = {"LENET_TOKENS": "alice:alice-secret,bob:bob-secret"}
+    with Stack(settings, workers=1, log_dir=str(tmp_path_factory.mktemp("oip-logs")), env=env) as stack, \
+            LenetClient(stack.address, timeout=120, token="alice-secret") as alice:
+        job = alice.wait(alice.train(epochs=1, limit=2000, eval_limit=200, init_scale=0.07, model_name="oip").id)
+        images, _ = alice.samples(range(5))
+        probabilities, _ = alice.predict(job.model_id, images)
+        yield OipStack(stack, job.model_id, images, probabilities, alice.inspect(job.model_id, images=images))
 
 
 # -- a real browser: Debian's chromium driven by Selenium through chromedriver ----------------------------------------

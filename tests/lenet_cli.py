@@ -47,7 +47,9 @@ def write_idx(path: Path, images: np.ndarray) -> Path:
 
 def gateway(env: dict, port: int = 0, *options: str) -> subprocess.Popen:
     """A gateway process (`lenet gateway --port PORT OPTIONS`) that has said it listens; the caller terminates it.
-    One that ends first fails the test with what it said."""
+    One that ends first fails the test with what it said. Its REST side gets a free port unless `env` names one
+    (LENET_HTTP_PORT)."""
+    env = {**env, "LENET_HTTP_PORT": env.get("LENET_HTTP_PORT") or str(free_port())}
     return listening([LENET, "gateway", "--port", str(port), *options], env, "gateway listening")[0]
 
 

@@ -54,8 +54,12 @@ def require_redis(url: str) -> None:
               "http://127.0.0.1:PORT/metrics, and each worker node's on the ports after it")
 @click.option("--dashboard-port", type=click.IntRange(0, 65535), help="serve the live dashboard at "
               "http://127.0.0.1:PORT/ (0: a free port)")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="serve the Open Inference Protocol's REST side at http://127.0.0.1:PORT/v2 (0: a free port; "
+                   "its gRPC side is on --port)")
 @with_options("json")
-def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, dashboard_port: int | None) -> int:
+def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, dashboard_port: int | None,
+       http_port: int) -> int:
     """Run Redis, CPU workers and a gateway until Ctrl-C.
 
     It uses $REDIS_URL when set, else starts a private redis-server with a random password; MNIST must be in
@@ -68,7 +72,7 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         require_redis(redis_url)
     stack = server_code("services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
                                                   redis_url=redis_url, metrics_port=metrics_port,
-                                                  dashboard_port=dashboard_port)
+                                                  dashboard_port=dashboard_port, http_port=http_port)
     try:
         stack.start()
     except (RuntimeError, TimeoutError) as error:
@@ -77,11 +81,13 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
         if global_options().as_json:
             print_json({"gateway": stack.address, "redis": stack.redis_url, "workers": workers,
-                        "log_dir": stack.log_dir, "metrics": metrics, "dashboard": stack.dashboard_url},
+                        "log_dir": stack.log_dir, "metrics": metrics, "dashboard": stack.dashboard_url,
+                        "inference_http": stack.http_url},
                        one_line=True)
         else:
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
                           f"{workers} CPU worker node(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+            console.print(f"Open Inference Protocol: gRPC {stack.address}, REST {stack.http_url}/v2")
             if stack.dashboard_url:
                 console.print(f"dashboard: {stack.dashboard_url}")
             for part, address in metrics.items():

@@ -28,13 +28,11 @@ from services.dashboard import live, payloads
 from services.errors import InvalidArgument, ServiceError, Unauthenticated
 from services.gateway.auth import Auth
 from services.gateway.service import Caller, LenetService
-from services.gateway.status_codes import status_of
+from services.gateway.status_codes import http_status_of
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "lenet_token"
 COOKIE_SECONDS = 7 * 24 * 3600
-HTTP_STATUS = {"INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404,
-               "FAILED_PRECONDITION": 409, "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
@@ -258,8 +256,7 @@ def download(data: bytes, name: str, media_type: str) -> Response:
 async def service_error(request: Request, error: ServiceError | redis.RedisError) -> Response:
     """A ServiceError or a store outage with the gateway's status code and message (status_of), as the HTTP status
     of HTTP_STATUS (500 for the rest); a page (not the API) without a known token goes to the login form."""
-    code, message = status_of(error)
-    status = HTTP_STATUS.get(code.name, 500)
+    code, status, message = http_status_of(error)
     if status == 401 and not request.url.path.startswith("/api/"):
         return RedirectResponse("/login", status_code=303)
     return JSONResponse({"code": code.name, "message": message}, status_code=status)

@@ -6,9 +6,10 @@ import threading
 
 from protos.settings import ServerOptions, options_argument
 from services import entry_point, exposure, memory
-from services.gateway import recovery
+from services.gateway import inference_http, recovery
 from services.gateway.gateway_metrics import GatewayMetrics
 from services.gateway.grpc_server import build
+from services.gateway.inference_protocol import InferenceProtocol
 from services.gateway.service import LenetService
 from services.task_queue import TaskQueue
 
@@ -19,10 +20,14 @@ def serve(options: ServerOptions) -> None:
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     tasks = TaskQueue(settings.redis_url)
     metrics = GatewayMetrics(store)
+    service = LenetService(store, tasks, settings)
+    protocol = InferenceProtocol(service)   # one for gRPC and REST: their calls batch and are counted together
     try:
         if settings.metrics_port is not None:
             metrics.serve(settings.metrics_port, settings.metrics_host, settings.metrics_open)
-        server, port = build(LenetService(store, tasks, settings), auth, options.port, options.host, metrics)
+        server, port = build(service, auth, options.port, options.host, metrics, protocol)
+        rest = inference_http.serve(protocol, auth, settings, options.host, settings.http_port) \
+            if settings.http_port else None   # the gateway's own host: the exposure check above covers it
     except exposure.Refused as refusal:
         sys.exit(str(refusal))
     except (ValueError, OSError, RuntimeError) as error:
@@ -31,12 +36,15 @@ def serve(options: ServerOptions) -> None:
     scheme = "TLS" if settings.tls_cert else "plaintext"
     served = (f"; metrics on {settings.metrics_host}:{settings.metrics_port}/metrics"
               if settings.metrics_port is not None else "")
+    served += f"; Open Inference Protocol REST on {options.host}:{rest[1]}/v2" if rest else ""
     print(f"gateway listening on {options.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
           f"{served}", flush=True)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
     stopped.wait()
+    if rest:
+        rest[0].should_exit = True
     server.stop(grace=2).wait()
 
 

@@ -61,7 +61,8 @@ class Auth:
             if hmac.compare_digest(known, guess):
                 found = user
         if found is None:
-            raise Unauthenticated("send `authorization: Bearer TOKEN` metadata with a token the gateway knows")
+            raise Unauthenticated("send `authorization: Bearer TOKEN` (gRPC metadata or HTTP header) with a token "
+                                  "the gateway knows")
         return found
 
     def user(self, metadata) -> str:
@@ -72,14 +73,15 @@ class Auth:
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    """Refuse Lenet calls without a valid token before they reach the servicer (health and reflection stay open)."""
+    """Refuse calls to `services` without a valid token before they reach a servicer (`open_methods`, health and
+    reflection stay open)."""
 
-    def __init__(self, auth: Auth, service: str):
-        self.auth, self.prefix = auth, f"/{service}/"
+    def __init__(self, auth: Auth, services: list[str], open_methods: set[str] = frozenset()):
+        self.auth, self.prefixes, self.open = auth, tuple(f"/{service}/" for service in services), open_methods
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
-        if handler is None or not details.method.startswith(self.prefix):
+        if handler is None or not details.method.startswith(self.prefixes) or details.method in self.open:
             return handler
         try:
             self.auth.user(details.invocation_metadata)

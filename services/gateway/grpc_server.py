@@ -1,20 +1,27 @@
-"""Build and run the gateway: the Lenet service, grpc.health.v1 and server reflection on one port."""
+"""Build and run the gateway: the Lenet service, the Open Inference Protocol, grpc.health.v1 and server reflection
+on one port."""
 from concurrent import futures
 
 import grpc
+from google.protobuf import message_factory
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from protos import inference
 from protos.contract import MAX_MESSAGE_BYTES
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.gateway import reflection
 from services.gateway.auth import Auth, AuthInterceptor
 from services.gateway.gateway_metrics import GatewayMetrics
+from services.gateway.inference_protocol import InferenceProtocol
+from services.gateway.inference_servicer import InferenceServicer
 from services.gateway.service import LenetService
 from services.gateway.servicer import LenetServicer
 from services.gateway.status_codes import translated
 from services.gateway.stream_limits import StreamLimits
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Lenet"]
+# Health checks answer without a token, as grpc.health.v1 does (Kubernetes probes carry none).
+OPEN_METHODS = {f"/{inference.SERVICE.full_name}/ServerLive", f"/{inference.SERVICE.full_name}/ServerReady"}
 OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
 
@@ -24,17 +31,20 @@ def serialize(message) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
 
 
-def lenet_handler(servicer: LenetServicer, metrics: GatewayMetrics) -> grpc.GenericRpcHandler:
-    """Handlers for every method of the contract, built from its descriptor, with errors translated."""
+def handler(service, servicer, metrics: GatewayMetrics) -> grpc.GenericRpcHandler:
+    """Handlers for every method of `service` (a service descriptor) that `servicer` defines, built from the
+    descriptor, with errors translated."""
     handlers = {}
-    for method in SERVICE.methods:
-        request_class = pb.DESCRIPTOR.message_types_by_name[method.input_type.name]._concrete_class
+    for method in service.methods:
+        if not hasattr(servicer, method.name):
+            continue
+        request_class = message_factory.GetMessageClass(method.input_type)
         streaming = method.server_streaming
         make = grpc.unary_stream_rpc_method_handler if streaming else grpc.unary_unary_rpc_method_handler
         handlers[method.name] = make(translated(getattr(servicer, method.name), streaming, metrics),
                                      request_deserializer=request_class.FromString,
                                      response_serializer=serialize)
-    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
 UNARY_THREADS = 32         # threads left for unary calls and health checks however many streams are open
@@ -53,21 +63,26 @@ def credentials(settings) -> grpc.ServerCredentials | None:
 
 
 def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
-          metrics: GatewayMetrics | None = None) -> tuple[grpc.Server, int]:
-    """A started server; returns it with the port actually bound (port 0 picks a free one).
+          metrics: GatewayMetrics | None = None, protocol: InferenceProtocol | None = None
+          ) -> tuple[grpc.Server, int]:
+    """A started server speaking our contract and the Open Inference Protocol (over `protocol`, which the REST
+    front end may share); returns it with the port actually bound (port 0 picks a free one).
 
     Streams hold a thread while open; StreamLimits keeps them below the pool, so UNARY_THREADS always serve
     unary calls and health checks."""
     settings = service.settings
     metrics = metrics or GatewayMetrics(service.store)
+    protocol = protocol or InferenceProtocol(service)
     tls = credentials(settings)
     threads = settings.max_streams + UNARY_THREADS
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"), options=OPTIONS,
-                         interceptors=[AuthInterceptor(auth, SERVICE.full_name)],
+                         interceptors=[AuthInterceptor(auth, [SERVICE.full_name, inference.SERVICE.full_name],
+                                                       open_methods=OPEN_METHODS)],
                          maximum_concurrent_rpcs=threads + QUEUED_CALLS)
     streams = StreamLimits(settings.max_streams, settings.max_streams_per_client)
     metrics.streams.set_function(streams.count)
-    server.add_generic_rpc_handlers([lenet_handler(LenetServicer(service, auth, streams), metrics)])
+    server.add_generic_rpc_handlers([handler(SERVICE, LenetServicer(service, auth, streams), metrics),
+                                     handler(inference.SERVICE, InferenceServicer(protocol, auth), metrics)])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable(server, [SERVICE.full_name, health.SERVICE_NAME])

@@ -246,6 +246,11 @@ class LenetService:
                 return lane
         raise Unavailable("no serving worker is alive to compute this; start one with `lenet worker`")
 
+    def serving(self) -> bool:
+        """Whether a serving worker is alive (the store answering, as asking it needs): OIP's ServerReady."""
+        lanes = self.store.workers.lanes()
+        return any(contract.lane(device, "serve") in lanes for device in contract.DEVICES)
+
     def list_workers(self, request: pb.ListWorkersRequest, caller: Caller) -> pb.ListWorkersResponse:
         workers = self.store.workers.alive()
         lanes = []

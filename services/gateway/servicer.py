@@ -10,16 +10,21 @@ from services.gateway.stream_limits import StreamLimits
 NO_DEADLINE = 10 * 365 * 24 * 3600.0   # seconds left beyond which a call is taken to have no deadline
 
 
+def caller_of(auth: Auth, context) -> Caller:
+    """Who makes a gRPC call (its `authorization: Bearer` token) and its deadline."""
+    remaining = context.time_remaining()    # about 9.2e18 s (gRPC's "infinite future") when the call has none
+    user = auth.user(context.invocation_metadata())
+    return Caller(user, auth.secured, auth.is_admin(user),
+                  deadline=None if remaining is None or remaining > NO_DEADLINE else time.monotonic() + remaining,
+                  active=context.is_active)
+
+
 class LenetServicer(pb_grpc.LenetServicer):
     def __init__(self, service: LenetService, auth: Auth, streams: StreamLimits):
         self.service, self.auth, self.streams = service, auth, streams
 
     def caller(self, context) -> Caller:
-        remaining = context.time_remaining()    # about 9.2e18 s (gRPC's "infinite future") when the call has none
-        user = self.auth.user(context.invocation_metadata())
-        return Caller(user, self.auth.secured, self.auth.is_admin(user),
-                      deadline=None if remaining is None or remaining > NO_DEADLINE else time.monotonic() + remaining,
-                      active=context.is_active)
+        return caller_of(self.auth, context)
 
     def client(self, caller: Caller, context) -> str:
         """Whom the stream limits count: the token's user, else the peer's address without its port."""

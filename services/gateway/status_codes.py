@@ -15,10 +15,21 @@ from services.gateway.gateway_metrics import GatewayMetrics
 log = logging.getLogger("gateway")
 
 
+# The same errors over HTTP (the dashboard's API and the Open Inference Protocol's REST side); the rest are 500.
+HTTP_STATUS = {"INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404,
+               "FAILED_PRECONDITION": 409, "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}
+
+
 def status_of(error: Exception) -> tuple[grpc.StatusCode, str]:
     if isinstance(error, ServiceError):
         return getattr(grpc.StatusCode, error.code, grpc.StatusCode.INTERNAL), str(error)
     return grpc.StatusCode.UNAVAILABLE, f"store unavailable: {error}"
+
+
+def http_status_of(error: Exception) -> tuple[grpc.StatusCode, int, str]:
+    """status_of, with the HTTP status that code maps to."""
+    code, message = status_of(error)
+    return code, HTTP_STATUS.get(code.name, 500), message
 
 
 def translated(behavior, streaming: bool, metrics: GatewayMetrics):

@@ -17,15 +17,16 @@ from services.store.redis_server import free_port
 
 
 def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, tmp_path):
-    port, metrics_port, dashboard_port = free_port(), free_port(), free_port()
+    port, metrics_port, dashboard_port, http_port = free_port(), free_port(), free_port(), free_port()
     up = subprocess.Popen([LENET, "up", "--port", str(port), "--log-dir", str(tmp_path), "--metrics-port",
-                           str(metrics_port), "--dashboard-port", str(dashboard_port)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+                           str(metrics_port), "--dashboard-port", str(dashboard_port), "--http-port", str(http_port)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         ready = up.stdout.readline()
         assert f"127.0.0.1:{port}" in ready, ready
-        announced = [up.stdout.readline().strip() for _ in range(3)]
-        assert announced == [f"dashboard: http://127.0.0.1:{dashboard_port}/",
+        announced = [up.stdout.readline().strip() for _ in range(4)]
+        assert announced == [f"Open Inference Protocol: gRPC 127.0.0.1:{port}, REST http://127.0.0.1:{http_port}/v2",
+                             f"dashboard: http://127.0.0.1:{dashboard_port}/",
                              f"metrics of the gateway: http://127.0.0.1:{metrics_port}/metrics",
                              f"metrics of the worker cpu0: http://127.0.0.1:{metrics_port + 1}/metrics"]
         assert urllib.request.urlopen(f"http://127.0.0.1:{dashboard_port}/healthz", timeout=10).status == 200

@@ -3,8 +3,10 @@ while a job trains, JSON log lines that carry the job's id through gateway and w
 certificates) made here with a test CA, and Redis passwords."""
 import datetime
 import json
+import ssl
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import NamedTuple
@@ -160,15 +162,29 @@ def call(address: str, **tls) -> grpc.StatusCode:
             return error.code()
 
 
+def https_answers(url: str, ca: Path | None = None) -> bool:
+    """Whether GET `url` answers 200 over TLS verified with `ca` (None: plaintext)."""
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                         urllib.request.HTTPSHandler(context=context)).open(url, timeout=10) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 def test_tls_and_client_certificates(observed, pki):
-    port = free_port()
-    tls = {"LENET_TLS_CERT": str(pki / "server.pem"), "LENET_TLS_KEY": str(pki / "server.key")}
+    port, http_port = free_port(), free_port()
+    tls = {"LENET_TLS_CERT": str(pki / "server.pem"), "LENET_TLS_KEY": str(pki / "server.key"),
+           "LENET_HTTP_PORT": str(http_port)}
     server = gateway({**observed.env(), **tls}, port)
     address = f"127.0.0.1:{port}"
     try:
         assert call(address, ca=pki / "ca.pem") == grpc.StatusCode.OK
         assert call(address) == grpc.StatusCode.UNAVAILABLE                      # plaintext to a TLS port
         assert call(address, tls=True) == grpc.StatusCode.UNAVAILABLE            # an unknown CA is not trusted
+        assert https_answers(f"https://localhost:{http_port}/v2/health/live", pki / "ca.pem")   # REST: the same TLS
+        assert not https_answers(f"http://localhost:{http_port}/v2/health/live")
     finally:
         server.terminate()
         server.wait(30)

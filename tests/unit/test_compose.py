@@ -109,7 +109,7 @@ def test_the_data_service_fills_the_volume_that_the_gateway_and_workers_read(ser
         assert service["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
-def test_only_the_gateway_is_published_beyond_loopback(services):
+def test_only_the_gateway_is_published_beyond_loopback_on_its_grpc_and_rest_ports(services):
     published = {}
     for name, service in services.items():
         for port in service.get("ports", []):
@@ -119,6 +119,7 @@ def test_only_the_gateway_is_published_beyond_loopback(services):
             else:
                 published[(name, int(port["published"]))] = port.get("host_ip", "")
     assert published.pop(("gateway", 50051)) in ("", "0.0.0.0")
+    assert published.pop(("gateway", int(services["gateway"]["environment"]["LENET_HTTP_PORT"]))) in ("", "0.0.0.0")
     assert published and set(published.values()) == {"127.0.0.1"}, published
 
 

@@ -1,5 +1,5 @@
-"""The generated code under protos/lenet/v1 matches what `make proto` produces from lenet.proto now, and the
-proto documents itself: every RPC, message, enum, field and enum value carries a comment."""
+"""The generated code under protos/lenet/v1 (and the inference protocol's descriptor set) matches what `make proto`
+produces now, and lenet.proto documents itself: every RPC, message, enum, field and enum value carries a comment."""
 import pytest
 from proto_text import elements
 
@@ -14,6 +14,9 @@ def test_generated_code_is_fresh(tmp_path):
         fresh = (tmp_path / "protos/lenet/v1" / name).read_text()
         committed = (generate.ROOT / "protos/lenet/v1" / name).read_text()
         assert committed == fresh, f"protos/lenet/v1/{name} is stale: run `make proto`"
+    descriptors = generate.INFERENCE_DESCRIPTORS
+    assert (tmp_path / descriptors).read_bytes() == (generate.ROOT / descriptors).read_bytes(), \
+        f"{descriptors} is stale: run `make proto`"
 
 
 def test_the_text_reader_sees_every_element_of_the_descriptor():
