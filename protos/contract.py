@@ -8,6 +8,7 @@ in other languages; tests/unit/test_contract.py fails when the two disagree.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, make_dataclass
 
@@ -45,9 +46,11 @@ class HyperParameter:
     high_open: bool = False
 
     def problem(self, value) -> str | None:
-        """Why `value` is out of bounds, or None."""
+        """Why `value` is out of bounds (NaN is: every comparison with it is false), or None."""
         if self.low is None:
             return None
+        if math.isnan(value):
+            return f"must be a number in {self.bounds()}, got NaN"
         below = value <= self.low if self.low_open else value < self.low
         above = value >= self.high if self.high_open else value > self.high
         return f"must be in {self.bounds()}, got {value}" if below or above else None
