@@ -148,6 +148,18 @@ def onnx_file(prefix: str) -> str:
     return f"{prefix}.onnx"
 
 
+# -- the gateway's address: HOST:PORT, the port GATEWAY_PORT when left out -----------------------------------------
+GATEWAY_PORT = 50051
+
+
+def gateway_address(address: str) -> str:
+    """The address with the gateway's port added when it names only a host ("localhost", "[::1]"); URIs
+    ("dns:///…", "unix:…") and addresses with a port are left as they are."""
+    if "/" in address or address.startswith("unix:") or ":" in address.removeprefix("[").split("]")[-1]:
+        return address
+    return f"{address}:{GATEWAY_PORT}"
+
+
 # -- limits: a request beyond one is RESOURCE_EXHAUSTED naming the field --------------------------------------------
 MAX_MESSAGE_BYTES = 64 << 20       # any gRPC message, either way
 MAX_IMAGES = 10_000                # uploaded images per request (≈ 31 MB of FLOAT32 pixels)

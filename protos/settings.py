@@ -7,8 +7,10 @@ variable here; tests/unit/test_settings.py keeps the two in agreement.
 """
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from protos.contract import GATEWAY_PORT, gateway_address
 
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "lenet" / "mnist"
 
@@ -53,7 +55,8 @@ class ClientSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LENET_", populate_by_name=True, frozen=True, extra="ignore",
                                       env_ignore_empty=True)
 
-    gateway: str = Field("localhost:50051", description="client: the gateway address, HOST:PORT")
+    gateway: str = Field(f"localhost:{GATEWAY_PORT}", description=f"client: the gateway address, HOST:PORT (HOST "
+                                                                  f"alone: port {GATEWAY_PORT})")
     token: str = Field("", description="client: the bearer token to send")
     timeout: float | None = Field(None, gt=0, description="client: seconds each call may take (unset: no deadline)")
     tls: bool = Field(False, description="client: connect with TLS (implied by ca)")
@@ -62,8 +65,16 @@ class ClientSettings(BaseSettings):
     client_cert: Path | None = Field(None, description="client: PEM certificate to present to a gateway that "
                                                        "checks clients")
     client_key: Path | None = Field(None, description="client: PEM private key of client_cert")
+    reconnect_seconds: float = Field(300.0, gt=0, description="client: how long a follower (`lenet watch`, "
+                                     "`lenet train --wait`, LenetClient.watch) retries a gateway that does not "
+                                     "answer before it gives up")
     tls_server_name: str = Field("", description="client: the name the gateway's certificate must carry, when not "
                                                  "the host of the gateway address (e.g. a health check on localhost)")
+
+    @field_validator("gateway")
+    @classmethod
+    def _port(cls, address: str) -> str:
+        return gateway_address(address)
 
 
 def env_names(settings_class: type[BaseSettings]) -> dict[str, str]:

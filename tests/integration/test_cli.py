@@ -218,6 +218,12 @@ def test_latest_and_unique_prefixes_name_models_and_output_shows_the_id(stack, c
                                               gateway=stack.address))
 
 
+def test_share_on_an_open_gateway_says_sharing_means_nothing_there(stack, trained_model):
+    refused = run("share", trained_model.model_id, "--with", "bob", gateway=stack.address)
+    assert refused.returncode == 1 and refused.stderr.startswith("lenet: FAILED_PRECONDITION: sharing means nothing "
+                                                                 "on an open gateway")
+
+
 def test_rm_deletes_jobs_and_models(stack, client):
     job = client.wait(client.train(epochs=1, limit=500, eval_limit=100).id)
     deleted = strict_json(succeeded(run("rm", job.id, "--json", gateway=stack.address)))

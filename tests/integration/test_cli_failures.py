@@ -17,10 +17,20 @@ def nowhere() -> str:
     return f"127.0.0.1:{free_port()}"
 
 
-def test_an_unreachable_or_malformed_gateway_is_one_line():
-    assert one_line_error(run("--gateway", nowhere(), "jobs")).startswith("lenet: UNAVAILABLE: ")
-    assert one_line_error(run("models", LENET_GATEWAY=nowhere())).startswith("lenet: UNAVAILABLE: ")
+def test_an_unreachable_or_malformed_gateway_is_one_line_naming_the_address_and_how_to_choose_another():
+    given, configured = nowhere(), nowhere()
+    for said, address, source in ((one_line_error(run("--gateway", given, "jobs")), given, "from --gateway"),
+                                  (one_line_error(run("models", LENET_GATEWAY=configured)), configured,
+                                   "from LENET_GATEWAY")):
+        assert said.startswith(f"lenet: UNAVAILABLE: no gateway answers at {address} ({source}; Connection refused)")
+        assert "--gateway HOST:PORT or LENET_GATEWAY" in said and "failed to connect" not in said
     assert "not an address" in one_line_error(run("jobs", "--gateway", "not an address"))
+
+
+def test_a_gateway_without_a_port_is_dialled_on_50051():
+    """Whether or not a gateway answers there on this machine, the address dialled is named."""
+    for done in (run("health", "--gateway", "127.0.0.1", "--timeout", "5"), run("health", LENET_GATEWAY="127.0.0.1")):
+        assert "127.0.0.1:50051" in done.stdout + done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_malformed_setting_is_one_line_naming_it():
