@@ -1,6 +1,6 @@
 """Python client for the LeNet service: typed protobuf results, numpy wherever arrays appear.
 
-    with LenetClient("localhost:50051") as lenet:
+    with LenetClient() as lenet:      # the gateway of $LENET_GATEWAY (else localhost:50051), its token, …
         job = lenet.wait(lenet.train(epochs=1, limit=2000).id)
         probabilities, labels = lenet.predict(job.model_id, images)
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from protos.contract import FINAL_STATES, HYPER_PARAMETER, MAX_MESSAGE_BYTES, gateway_address
 from protos.contract import class_statistics, confusion_matrix, overall_statistics  # noqa: F401  (re-exported)
+from protos.documents import brief
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from protos.settings import ClientSettings
@@ -24,6 +25,12 @@ from protos.tensors import from_tensor, to_tensor
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
 INSPECT_DTYPES = {"float32": pb.FLOAT32, "f32": pb.FLOAT32, "float16": pb.FLOAT16, "f16": pb.FLOAT16}
 RECONNECT_SECONDS = (0.1, 5.0)  # first and longest wait between reconnection attempts of watch()
+
+
+# Results print in a line (print(evaluation.worst), a REPL): repr() is protos.documents.brief for every message of
+# the contract; str() stays protobuf's text format, the whole message.
+for _descriptor in pb.DESCRIPTOR.message_types_by_name.values():
+    getattr(pb, _descriptor.name).__repr__ = brief
 
 
 class GatewayLost(ConnectionError):

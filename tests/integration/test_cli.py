@@ -100,6 +100,7 @@ def test_zero_hyper_parameters_are_sent_stored_and_reported(stack, client):
                "--wait", "--json", gateway=stack.address)
     job = strict_json(succeeded(done))
     assert job["state"] == "SUCCEEDED"
+    assert "accuracy" not in job            # an evaluation's figure: absent, not 0.0, on a training job
     reported = job["train"]["hyper_parameters"]
     assert reported == {**SEED_HYPER_PARAMETERS, "epochs": 1, "momentum": 0, "weight_decay": 0, "seed": 0}
     assert type(reported["seed"]) is int and type(reported["momentum"]) is float
@@ -118,10 +119,23 @@ def test_hyper_parameters_left_out_take_the_seeds_values_and_the_job_prints_once
             stored.seed) == (20, 100, 0.05, 0.9, 1e-05, 42)
     client.wait(job["id"])
 
-    text = succeeded(run("train", "--device", "gpu", "--limit", "500", gateway=stack.address))
+    done = run("train", "--device", "gpu", "--limit", "500", gateway=stack.address)
+    text = succeeded(done)
     job_id = text.split()[0]
     client.cancel(job_id)
     assert text.count(job_id) == 1 and text.count("\n") == 1
+    assert done.stderr == f"lenet: job {job_id} trains 20 epochs on 500 images, each scored on 10,000 test images; " \
+                          f"no finished training on gpu.train to estimate its time from\n"
+
+
+def test_train_says_the_jobs_size_and_an_estimate_from_the_last_training(stack, client, trained_model):
+    done = run("train", gateway=stack.address)
+    job_id = succeeded(done).split()[0]
+    client.cancel(job_id)
+    said = done.stderr
+    assert said.startswith(f"lenet: job {job_id} trains 20 epochs on 60,000 images, each scored on 10,000 test "
+                           f"images: about "), said
+    assert " at the pace of job " in said and " images/s)" in said
 
 
 def test_global_options_go_before_or_after_the_command(stack, client, waiting_jobs):
