@@ -1,10 +1,11 @@
 """Every setting the project reads from the environment, in one place: the service's (gateway, workers,
 embedded stack) and the client's.
 
-Each entry point reads them once (`load(ServiceSettings)`, keyword arguments override the environment) and
+Each entry point reads them once (from the environment, else from ENVIRONMENT_FILE) (`load(ServiceSettings)`, keyword arguments override the environment) and
 passes the object down; no other module reads the environment. The README's configuration table lists every
 variable here; tests/unit/test_settings.py keeps the two in agreement.
 """
+import sys
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
@@ -13,11 +14,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from protos.contract import GATEWAY_PORT, gateway_address
 
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "lenet" / "mnist"
+# Settings kept with this Python environment: `make` writes the data folder it chose into .venv/lenet.env, so a new
+# shell with the environment activated finds it; a variable set in the environment wins over the file.
+ENVIRONMENT_FILE = Path(sys.prefix) / "lenet.env"
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LENET_", populate_by_name=True, frozen=True, extra="ignore",
-                                      env_ignore_empty=True)
+                                      env_ignore_empty=True, env_file=ENVIRONMENT_FILE)
 
     redis_url: str = Field("redis://localhost:6379/0", validation_alias="REDIS_URL",
                            description="the shared Redis: store and Celery broker")
@@ -53,7 +57,7 @@ class ServiceSettings(BaseSettings):
 
 class ClientSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LENET_", populate_by_name=True, frozen=True, extra="ignore",
-                                      env_ignore_empty=True)
+                                      env_ignore_empty=True, env_file=ENVIRONMENT_FILE)
 
     gateway: str = Field(f"localhost:{GATEWAY_PORT}", description=f"client: the gateway address, HOST:PORT (HOST "
                                                                   f"alone: port {GATEWAY_PORT})")

@@ -16,10 +16,13 @@ from services.store.redis_server import free_port
 
 
 def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, tmp_path):
+    """`lenet up` as in a new shell after `make`: no LENET_DATA_DIR set, the data folder is the one make kept in
+    .venv/lenet.env."""
     port, metrics_port, dashboard_port = free_port(), free_port(), free_port()
+    new_shell = {key: value for key, value in os.environ.items() if key != "LENET_DATA_DIR"}
     up = subprocess.Popen([LENET, "up", "--port", str(port), "--log-dir", str(tmp_path), "--metrics-port",
                            str(metrics_port), "--dashboard-port", str(dashboard_port)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+                          stderr=subprocess.STDOUT, text=True, env=new_shell)
     try:
         ready = up.stdout.readline()
         assert f"127.0.0.1:{port}" in ready, ready
