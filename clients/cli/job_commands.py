@@ -114,13 +114,15 @@ def watch(job_id: str) -> int:
 
 @click.command()
 @click.argument("job_id")
+@click.option("--wait", is_flag=True, help="return once the job has stopped (then `lenet rm` may delete it)")
 @client_options
-def cancel(job_id: str) -> int:
+def cancel(job_id: str, wait: bool) -> int:
     """Cancel a job.
 
     A queued job is cancelled at once, a running one within a batch."""
     with connect() as client:
-        return report(client.cancel(job_id))
+        job = client.cancel(job_id)
+        return report(client.wait(job.id) if wait else job)
 
 
 @click.command("jobs")

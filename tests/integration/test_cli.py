@@ -293,6 +293,13 @@ def test_ctrl_c_while_following_leaves_the_job_and_says_how_to_get_back(stack, c
     client.cancel(job_id)
 
 
+def test_cancel_wait_returns_once_the_job_has_stopped(stack, client):
+    job = client.train(device="gpu", epochs=1, limit=100)   # waits on the GPU queue here
+    cancelled = strict_json(succeeded(run("cancel", job.id, "--wait", "--json", gateway=stack.address)))
+    assert cancelled["state"] == "CANCELLED"
+    assert succeeded(run("rm", job.id, gateway=stack.address)).strip() == f"deleted job {job.id}"
+
+
 def test_health_workers_and_their_json(stack):
     assert succeeded(run("health", gateway=stack.address)).strip() == f"{stack.address}: SERVING"
     down = run("health", "--gateway", f"127.0.0.1:{free_port()}", "--timeout", "3", gateway=stack.address)
