@@ -1,9 +1,8 @@
 """Read digits to send to Predict: PNG (or any image Pillow opens) and MNIST IDX files, as uint8 N×28×28.
 
 MNIST digits are white strokes on black. A dark-on-light drawing needs `invert=True`; nothing is inverted
-unless asked. Pictures that are not 28×28 grey are converted to grey (transparent parts count as white paper),
-padded to a square with the colour of their edges (so a digit keeps its shape) and resized; each such change is
-said in a note.
+unless asked. Pictures are converted to grey (transparent parts count as white paper); one that is not 28×28 is
+framed as MNIST's digits were (fitted into 20×20, centred by mass in 28×28), which a note says.
 """
 from __future__ import annotations
 
@@ -14,6 +13,8 @@ import numpy as np
 from protos.mnist import DatasetError, read_idx
 
 SIZE = (28, 28)
+DIGIT_BOX = 20   # MNIST's digits were fitted into 20×20 and centred by mass in 28×28
+INK = 32         # grey levels from the paper's colour that count as ink
 
 
 def load(paths, invert: bool = False) -> tuple[np.ndarray, list[str], list[str]]:
@@ -65,18 +66,34 @@ def picture(path: Path) -> tuple[np.ndarray, str | None]:
     image = image.convert("L")
     if image.size == SIZE:
         return np.asarray(image, dtype=np.uint8), None
-    width, height = image.size
-    steps = []
-    if width != height:
-        pixels = np.asarray(image)
-        edge = int(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
-        side = max(width, height)
-        square = Image.new("L", (side, side), edge)
-        square.paste(image, ((side - width) // 2, (side - height) // 2))
-        image = square
-        steps.append(f"padded to {side}×{side} with its edge colour ({edge})")
-    steps.append(f"{'scaled down' if image.size[0] > SIZE[0] else 'enlarged'} to {SIZE[0]}×{SIZE[1]}")
-    note = f"{width}×{height} picture {', then '.join(steps)}"
-    if image.size[0] < SIZE[0]:
-        note += " (the detail between its pixels is made up: draw digits at 28×28 or larger)"
-    return np.asarray(image.resize(SIZE, Image.Resampling.LANCZOS), dtype=np.uint8), note
+    return framed(np.asarray(image, dtype=np.uint8))
+
+
+def framed(pixels: np.ndarray) -> tuple[np.ndarray, str]:
+    """A grey picture of another size made 28×28 as MNIST's digits were: the digit (what differs from the paper,
+    the colour of the picture's edges) fitted into 20×20 keeping its shape, and placed on paper of that colour
+    with its centre of mass in the middle; with a note saying so."""
+    from PIL import Image
+
+    height, width = pixels.shape
+    paper = int(np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])))
+    rows, cols = np.nonzero(np.abs(pixels.astype(np.int16) - paper) > INK)
+    if rows.size == 0:
+        return np.full(SIZE, paper, np.uint8), f"{width}×{height} picture holds no digit: sent as blank 28×28"
+    digit = Image.fromarray(pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+    drawn = "×".join(map(str, digit.size))
+    scale = DIGIT_BOX / max(digit.size)
+    digit = digit.resize((max(1, round(digit.size[0] * scale)), max(1, round(digit.size[1] * scale))),
+                         Image.Resampling.LANCZOS)
+    ink = np.abs(np.asarray(digit, dtype=np.float64) - paper)
+    middle = np.array([(ink.sum(axis=1) * np.arange(ink.shape[0])).sum(),
+                       (ink.sum(axis=0) * np.arange(ink.shape[1])).sum()]) / ink.sum()
+    top, left = (np.clip(np.round(np.array(SIZE) / 2 - middle), 0, np.array(SIZE) - ink.shape)).astype(int)
+    page = Image.new("L", SIZE, paper)
+    page.paste(digit, (int(left), int(top)))
+    note = (f"{width}×{height} picture: its digit ({drawn}) "
+            f"{'enlarged' if scale > 1 else 'scaled down'} to fit {DIGIT_BOX}×{DIGIT_BOX}, centred by mass in "
+            f"28×28, as MNIST's digits are")
+    if scale > 1:
+        note += " (the detail between its pixels is made up: draw digits larger)"
+    return np.asarray(page, dtype=np.uint8), note
