@@ -1,9 +1,9 @@
 """Every setting the project reads from the environment, in one place: the service's (gateway, workers,
 embedded stack) and the client's.
 
-Each entry point reads them once (from the environment, else from ENVIRONMENT_FILE) (`load(ServiceSettings)`, keyword arguments override the environment) and
-passes the object down; no other module reads the environment. The README's configuration table lists every
-variable here; tests/unit/test_settings.py keeps the two in agreement.
+Each entry point reads them once (`load(ServiceSettings)`, keyword arguments override the environment, which
+overrides ENVIRONMENT_FILE) and passes the object down; no other module reads the environment. The README's
+configuration table lists every variable here; tests/unit/test_settings.py keeps the two in agreement.
 """
 import sys
 from pathlib import Path

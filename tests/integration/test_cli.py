@@ -235,6 +235,12 @@ def test_latest_and_unique_prefixes_name_models_and_output_shows_the_id(stack, c
                                               gateway=stack.address))
 
 
+def test_nan_hyper_parameters_are_refused_by_the_gateway_naming_the_field(stack):
+    refused = run("train", "--momentum", "nan", "--epochs", "1", gateway=stack.address)
+    assert refused.returncode == 1 and refused.stderr == \
+        "lenet: INVALID_ARGUMENT: hyper_parameters.momentum: must be a number in [0, 1), got NaN\n"
+
+
 def test_share_on_an_open_gateway_says_sharing_means_nothing_there(stack, trained_model):
     refused = run("share", trained_model.model_id, "--with", "bob", gateway=stack.address)
     assert refused.returncode == 1 and refused.stderr.startswith("lenet: FAILED_PRECONDITION: sharing means nothing "

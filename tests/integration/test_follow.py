@@ -11,7 +11,6 @@ import pytest
 from lenet_cli import LENET, gateway
 
 from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
 from services.store.redis_server import RedisServer, free_port
 
 NO_WORKER = "no cpu.train worker is alive"   # the event the gateway adds to a job nobody can take
