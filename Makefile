@@ -3,11 +3,18 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN     = $(VENV)/bin
 # MNIST: $LENET_DATA_DIR when set; else the shared development copy beside the checkout; else the user cache
-# (where `lenet demo` downloads the official files when they are missing).
+# (where `lenet demo` downloads the official files when they are missing). The choice is kept in
+# $(VENV)/lenet.env, which every `lenet` (and pytest) of the environment reads, so a new shell needs nothing set.
 LENET_DATA_DIR ?= $(or $(wildcard $(abspath ../shared/mnist)),$(HOME)/.cache/lenet/mnist)
-export LENET_DATA_DIR
+SETTINGS = $(VENV)/lenet.env
 
-.PHONY: demo test proto bench up clean
+.PHONY: install demo test proto bench up clean
+
+install: $(BIN)/.installed $(SETTINGS)   ## the environment and its settings file (`make` alone)
+
+$(SETTINGS): | $(BIN)/.installed
+	printf '%s\n' '# Settings of this environment, written by make: edit them here; a variable set in the' \
+	    '# environment wins. See the README'"'"'s Configuration.' 'LENET_DATA_DIR=$(LENET_DATA_DIR)' > $@
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,19 +22,19 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[cpu,dev]'
 	touch $@
 
-demo: $(BIN)/.installed          ## the seed notebook through the service, on the embedded stack
+demo: $(BIN)/.installed $(SETTINGS)   ## the seed notebook through the service, on the embedded stack
 	$(BIN)/lenet demo $(ARGS)
 
-test: $(BIN)/.installed          ## unit + integration tests against real redis-server, Celery workers, gateway
+test: $(BIN)/.installed $(SETTINGS)   ## unit + integration tests against real redis-server, Celery workers, gateway
 	$(BIN)/pytest -q $(ARGS)
 
-up: $(BIN)/.installed            ## run the embedded stack until Ctrl-C
+up: $(BIN)/.installed $(SETTINGS)     ## run the embedded stack until Ctrl-C
 	$(BIN)/lenet up $(ARGS)
 
-proto: $(BIN)/.installed         ## regenerate protos/lenet/v1/*_pb2*.py and protos/inference/grpc_service.binpb
+proto: $(BIN)/.installed            ## regenerate protos/lenet/v1/*_pb2*.py and protos/inference/grpc_service.binpb
 	$(BIN)/python -m protos.generate
 
-bench: $(BIN)/.installed         ## benchmarks: print figures, keep them in out/bench/ (ARGS=--write: BENCHMARKS.md)
+bench: $(BIN)/.installed $(SETTINGS)  ## benchmarks: print figures, keep them in out/bench/ (ARGS=--write: BENCHMARKS.md)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:

@@ -1,6 +1,6 @@
 """Python client for the LeNet service: typed protobuf results, numpy wherever arrays appear.
 
-    with LenetClient("localhost:50051") as lenet:
+    with LenetClient() as lenet:      # the gateway of $LENET_GATEWAY (else localhost:50051), its token, …
         job = lenet.wait(lenet.train(epochs=1, limit=2000).id)
         probabilities, labels = lenet.predict(job.model_id, images)
 
@@ -14,8 +14,9 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from protos.contract import HYPER_PARAMETER, MAX_MESSAGE_BYTES
+from protos.contract import FINAL_STATES, HYPER_PARAMETER, MAX_MESSAGE_BYTES, gateway_address
 from protos.contract import class_statistics, confusion_matrix, overall_statistics  # noqa: F401  (re-exported)
+from protos.documents import brief
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from protos.settings import ClientSettings
@@ -24,6 +25,21 @@ from protos.tensors import assemble, from_tensor, to_tensor
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
 INSPECT_DTYPES = {"float32": pb.FLOAT32, "f32": pb.FLOAT32, "float16": pb.FLOAT16, "f16": pb.FLOAT16}
 RECONNECT_SECONDS = (0.1, 5.0)  # first and longest wait between reconnection attempts of watch()
+
+
+# Results print in a line (print(evaluation.worst), a REPL): repr() is protos.documents.brief for every message of
+# the contract; str() stays protobuf's text format, the whole message.
+for _descriptor in pb.DESCRIPTOR.message_types_by_name.values():
+    getattr(pb, _descriptor.name).__repr__ = brief
+
+
+class GatewayLost(ConnectionError):
+    """watch() gave up: the gateway did not answer for `seconds` (the reconnect_seconds setting). The job goes on;
+    watch(job_id, after_event_id) resumes following it."""
+
+    def __init__(self, address: str, job_id: str, after_event_id: str, seconds: float):
+        super().__init__(f"the gateway at {address} has not answered for {seconds:g} s")
+        self.address, self.job_id, self.after_event_id, self.seconds = address, job_id, after_event_id, seconds
 
 
 class DigitWarning(UserWarning):
@@ -63,7 +79,10 @@ def open_channel(address: str, settings: ClientSettings) -> grpc.Channel:
     """A channel to the gateway: TLS when the settings ask for it (tls, or a CA, or a client certificate to
     present), verified against their CA or the system's; else plaintext."""
     options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+               # a gateway back after an outage is reached within RECONNECT_SECONDS[1], not gRPC's default 2 min
+               ("grpc.initial_reconnect_backoff_ms", int(RECONNECT_SECONDS[0] * 1000)),
+               ("grpc.max_reconnect_backoff_ms", int(RECONNECT_SECONDS[1] * 1000))]
     if not (settings.tls or settings.ca or settings.client_cert):
         return grpc.insecure_channel(address, options=options)
     if bool(settings.client_cert) != bool(settings.client_key):
@@ -99,8 +118,9 @@ class LenetClient:
         """Arguments given override `settings` (default: ClientSettings(), read from the environment).
         `timeout` bounds each unary call (None: no deadline); `token` is sent as a bearer token when set."""
         settings = settings or ClientSettings()
-        self.address = address or settings.gateway
+        self.address = gateway_address(address) if address else settings.gateway
         self.timeout = timeout if timeout is not None else settings.timeout
+        self.reconnect_seconds = settings.reconnect_seconds
         self.channel = open_channel(self.address, settings)
         token = token or settings.token
         channel = grpc.intercept_channel(self.channel, BearerToken(token)) if token else self.channel
@@ -156,27 +176,46 @@ class LenetClient:
         """Delete a model (an id, a unique prefix or "latest"); returns its id."""
         return self.stub.DeleteModel(pb.DeleteModelRequest(model_id=model_id), timeout=self.timeout).model_id
 
-    def watch(self, job_id: str, after_event_id: str = "") -> Iterator[pb.JobEvent]:
-        """The job's events until it ends; when the connection drops or the service is briefly unavailable (e.g.
-        the gateway or its store restarts) it waits, longer each time up to 5 s, and resumes after the last
-        event seen."""
-        pause = RECONNECT_SECONDS[0]
+    def watch(self, job_id: str, after_event_id: str = "",
+              on_outage: Callable[[str], None] | None = None) -> Iterator[pb.JobEvent]:
+        """The job's events until it ends. When the gateway does not answer (stopped, restarting, its store away)
+        it retries, waiting longer each time up to 5 s, and resumes after the last event seen; after
+        reconnect_seconds without an answer it raises GatewayLost. `on_outage` is told, in a line, when the gateway
+        stops answering (how often and until when it retries) and when it answers again."""
+        pause, outage = RECONNECT_SECONDS[0], None   # outage: time.monotonic() when the gateway stopped answering
         while True:
             try:
-                request = pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)
-                for event in self.stub.WatchJob(request, wait_for_ready=True):
-                    after_event_id, pause = event.id, RECONNECT_SECONDS[0]
+                for event in self.stub.WatchJob(pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)):
+                    if outage is not None and on_outage:
+                        on_outage(f"the gateway at {self.address} answers again: following job {job_id} on")
+                    after_event_id, pause, outage = event.id, RECONNECT_SECONDS[0], None
                     yield event
-                return
+                    if event.WhichOneof("kind") == "state" and event.state.state in FINAL_STATES:
+                        return
+                # The stream ended before the job did (a gateway shutting down ends it so), unless the job had
+                # ended before this watch resumed.
+                if self.job(job_id).state in FINAL_STATES:
+                    return
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
-                time.sleep(pause)
+                if outage is None:
+                    outage = time.monotonic()
+                    if on_outage:
+                        until = time.strftime("%H:%M:%S", time.localtime(time.time() + self.reconnect_seconds))
+                        on_outage(f"the gateway at {self.address} is not answering ({_reason(error)}): retrying "
+                                  f"every {RECONNECT_SECONDS[1]:g} s or sooner until {until} "
+                                  f"({self.reconnect_seconds:g} s, LENET_RECONNECT_SECONDS)")
+                left = outage + self.reconnect_seconds - time.monotonic()
+                if left <= 0:
+                    raise GatewayLost(self.address, job_id, after_event_id, self.reconnect_seconds) from None
+                time.sleep(min(pause, left))
                 pause = min(pause * 2, RECONNECT_SECONDS[1])
 
-    def wait(self, job_id: str, on_event: Callable[[pb.JobEvent], None] | None = None) -> pb.Job:
-        """Follow the job to its end and return it."""
-        for event in self.watch(job_id):
+    def wait(self, job_id: str, on_event: Callable[[pb.JobEvent], None] | None = None,
+             on_outage: Callable[[str], None] | None = None) -> pb.Job:
+        """Follow the job to its end and return it (on_outage: as for watch)."""
+        for event in self.watch(job_id, on_outage=on_outage):
             if on_event:
                 on_event(event)
         return self.job(job_id)
@@ -290,6 +329,11 @@ class LenetClient:
         response = self.stub.GetSamples(pb.GetSamplesRequest(split=split, indices=list(indices)),
                                         timeout=self.timeout)
         return from_tensor(response.images), np.asarray(response.labels)
+
+
+def _reason(error: grpc.RpcError) -> str:
+    """The last part of gRPC's details ("… Connection refused"), or its code."""
+    return (error.details() or "").rsplit(": ", 1)[-1] or error.code().name
 
 
 def _collect(read_page: Callable[[str, int], object], field: str, limit: int) -> list:

@@ -8,6 +8,7 @@ in other languages; tests/unit/test_contract.py fails when the two disagree.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, make_dataclass
 
@@ -45,9 +46,11 @@ class HyperParameter:
     high_open: bool = False
 
     def problem(self, value) -> str | None:
-        """Why `value` is out of bounds, or None."""
+        """Why `value` is out of bounds (NaN is: every comparison with it is false), or None."""
         if self.low is None:
             return None
+        if math.isnan(value):
+            return f"must be a number in {self.bounds()}, got NaN"
         below = value <= self.low if self.low_open else value < self.low
         above = value >= self.high if self.high_open else value > self.high
         return f"must be in {self.bounds()}, got {value}" if below or above else None
@@ -143,6 +146,18 @@ def checkpoint_files(prefix: str, epoch: int = 0) -> tuple[str, str]:
 
 def onnx_file(prefix: str) -> str:
     return f"{prefix}.onnx"
+
+
+# -- the gateway's address: HOST:PORT, the port GATEWAY_PORT when left out -----------------------------------------
+GATEWAY_PORT = 50051
+
+
+def gateway_address(address: str) -> str:
+    """The address with the gateway's port added when it names only a host ("localhost", "[::1]"); URIs
+    ("dns:///…", "unix:…") and addresses with a port are left as they are."""
+    if "/" in address or address.startswith("unix:") or ":" in address.removeprefix("[").split("]")[-1]:
+        return address
+    return f"{address}:{GATEWAY_PORT}"
 
 
 # -- limits: a request beyond one is RESOURCE_EXHAUSTED naming the field --------------------------------------------

@@ -53,3 +53,35 @@ def _single_value(field: FieldDescriptor, value):
     if field.type == FieldDescriptor.TYPE_FLOAT:
         return jsonable(np.float32(value))
     return jsonable(value)
+
+
+
+BRIEF_ITEMS = 10        # brief(): longer lists show their length only
+BRIEF_CHARACTERS = 60   # brief(): longer strings are cut
+
+
+def brief(message: Message) -> str:
+    """A message in one short line, for repr(): its set fields, long lists as their length, bytes as their size,
+    long strings cut, e.g. `Cell(prediction=3, reference=5, count=11, indices=[11 values])`. str() stays
+    protobuf's text format."""
+    return f"{message.DESCRIPTOR.name}({', '.join(f'{f.name}={_brief_value(f, v)}' for f, v in message.ListFields())})"
+
+
+def _brief_value(field: FieldDescriptor, value) -> str:
+    if field.is_repeated:
+        if field.message_type or len(value) > BRIEF_ITEMS:
+            return f"[{len(value)} {field.message_type.name if field.message_type else 'values'}]"
+        return "[" + ", ".join(_brief_single(field, item) for item in value) + "]"
+    return _brief_single(field, value)
+
+
+def _brief_single(field: FieldDescriptor, value) -> str:
+    if field.message_type:
+        return brief(value)
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return str(_single_value(field, value))
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        return f"<{len(value):,} bytes>"
+    if field.type == FieldDescriptor.TYPE_STRING and len(value) > BRIEF_CHARACTERS:
+        return repr(value[:BRIEF_CHARACTERS] + "…")
+    return repr(_single_value(field, value))

@@ -5,6 +5,7 @@ The gateway (GetSamples), the workers (training and evaluation data) and the cli
 dataset often, so `load_split` caches it; the arrays it returns are read-only so that no caller can corrupt the
 cache for the others. Where the files are is a setting (LENET_DATA_DIR), passed in by each caller.
 """
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -139,22 +140,44 @@ def select(images: np.ndarray, labels: np.ndarray, limit: int = 0, indices=()) -
     return (images[:limit], labels[:limit]) if limit else (images, labels)
 
 
-def fetch(dest: Path, mirrors=MIRRORS, sha256=OFFICIAL_SHA256, timeout=60, log=print) -> list[Path]:
-    """Download the files named in `sha256` into dest, verified, skipping those already there.
+class NotOfficial(DatasetError):
+    """Files of the destination are not the official ones; `paths` names them."""
+
+    def __init__(self, paths: list[Path]):
+        super().__init__(f"{', '.join(map(str, paths))}: not the official file{'s' if len(paths) > 1 else ''} "
+                         f"(sha256 differs): refusing to replace {'them' if len(paths) > 1 else 'it'}")
+        self.paths = paths
+
+
+def fetch(dest: Path, mirrors=MIRRORS, sha256=OFFICIAL_SHA256, timeout=60, log=print, force=False) -> list[Path]:
+    """Download the files named in `sha256` into dest, verified, skipping those already there. Files there
+    whose checksum differs are replaced only when `force` is true (else NotOfficial, before any download).
 
     Each file is written to a temporary name and moved into place only once its checksum and format are
-    right, so an interrupted or corrupt download never leaves a file that looks like data.
+    right, so an interrupted or corrupt download never leaves a file that looks like data; folders made for a
+    fetch that placed nothing are removed again.
     """
     dest = Path(dest)
+    present = {name: _sha256(dest / name) == digest for name, digest in sha256.items() if (dest / name).is_file()}
+    differing = [dest / name for name, intact in present.items() if not intact]
+    if differing and not force:
+        raise NotOfficial(differing)
+    made = [folder for folder in (dest, *dest.parents) if not folder.exists()]
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, digest in sha256.items():
-        path = dest / name
-        if path.is_file() and _sha256(path) == digest:
-            log(f"{name}: already present, checksum ok")
-        else:
-            _download(name, digest, path, mirrors, timeout, log)
-        paths.append(path)
+    try:
+        for name, digest in sha256.items():
+            path = dest / name
+            if present.get(name):
+                log(f"{name}: already present, checksum ok")
+            else:
+                _download(name, digest, path, mirrors, timeout, log)
+            paths.append(path)
+    except DatasetError:
+        for folder in made:          # innermost first; only those still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return paths
 
 

@@ -1,9 +1,9 @@
 """Every setting the project reads from the environment, in one place: the service's (gateway, workers,
 embedded stack) and the client's.
 
-Each entry point reads them once (`load(ServiceSettings)`, keyword arguments override the environment) and
-passes the object down; no other module reads the environment. The README's configuration table lists every
-variable here; tests/unit/test_settings.py keeps the two in agreement.
+Each entry point reads them once (`load(ServiceSettings)`, keyword arguments override the environment, which
+overrides ENVIRONMENT_FILE) and passes the object down; no other module reads the environment. The README's
+configuration table lists every variable here; tests/unit/test_settings.py keeps the two in agreement.
 
 Also here: what a server process is started with (`ServerOptions`, `WorkerOptions`). The `lenet` command parses
 its options once and calls the server with these; a process started for it (`python -m workers OPTIONS`, as the
@@ -13,17 +13,20 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from protos.contract import DEVICES, ROLES
+from protos.contract import DEVICES, GATEWAY_PORT, ROLES, gateway_address
 
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "lenet" / "mnist"
+# Settings kept with this Python environment: `make` writes the data folder it chose into .venv/lenet.env, so a new
+# shell with the environment activated finds it; a variable set in the environment wins over the file.
+ENVIRONMENT_FILE = Path(sys.prefix) / "lenet.env"
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LENET_", populate_by_name=True, frozen=True, extra="ignore",
-                                      env_ignore_empty=True)
+                                      env_ignore_empty=True, env_file=ENVIRONMENT_FILE)
 
     redis_url: str = Field("redis://localhost:6379/0", validation_alias="REDIS_URL",
                            description="the shared Redis: store and Celery broker")
@@ -70,9 +73,10 @@ class ServiceSettings(BaseSettings):
 
 class ClientSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LENET_", populate_by_name=True, frozen=True, extra="ignore",
-                                      env_ignore_empty=True)
+                                      env_ignore_empty=True, env_file=ENVIRONMENT_FILE)
 
-    gateway: str = Field("localhost:50051", description="client: the gateway address, HOST:PORT")
+    gateway: str = Field(f"localhost:{GATEWAY_PORT}", description=f"client: the gateway address, HOST:PORT (HOST "
+                                                                  f"alone: port {GATEWAY_PORT})")
     token: str = Field("", description="client: the bearer token to send")
     timeout: float | None = Field(None, gt=0, description="client: seconds each call may take (unset: no deadline)")
     tls: bool = Field(False, description="client: connect with TLS (implied by ca)")
@@ -81,8 +85,16 @@ class ClientSettings(BaseSettings):
     client_cert: Path | None = Field(None, description="client: PEM certificate to present to a gateway that "
                                                        "checks clients")
     client_key: Path | None = Field(None, description="client: PEM private key of client_cert")
+    reconnect_seconds: float = Field(300.0, gt=0, description="client: how long a follower (`lenet watch`, "
+                                     "`lenet train --wait`, LenetClient.watch) retries a gateway that does not "
+                                     "answer before it gives up")
     tls_server_name: str = Field("", description="client: the name the gateway's certificate must carry, when not "
                                                  "the host of the gateway address (e.g. a health check on localhost)")
+
+    @field_validator("gateway")
+    @classmethod
+    def _port(cls, address: str) -> str:
+        return gateway_address(address)
 
 
 def env_names(settings_class: type[BaseSettings]) -> dict[str, str]:

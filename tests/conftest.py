@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from debian_packages import commands
 
-from protos.settings import ServiceSettings
+from protos.settings import ENVIRONMENT_FILE, ServiceSettings
 from services.stack import Stack
 from services.store import Store
 from services.store.redis_server import RedisServer
@@ -21,10 +21,11 @@ def settings() -> ServiceSettings:
 
 @pytest.fixture(scope="session")
 def data_dir(settings) -> Path:
-    """The MNIST folder the settings name (LENET_DATA_DIR; CI and `make test`: ../shared/mnist)."""
+    """The MNIST folder the settings name (LENET_DATA_DIR, else the one `make` kept in .venv/lenet.env: CI's is
+    ../shared/mnist)."""
     if not Path(settings.data_dir, "t10k-labels-idx1-ubyte.gz").exists():
-        pytest.fail(f"no MNIST in {settings.data_dir}: set LENET_DATA_DIR to the MNIST folder (CI and `make test`: "
-                    f"../shared/mnist)")
+        pytest.fail(f"no MNIST in {settings.data_dir}: set LENET_DATA_DIR to the MNIST folder, here or in "
+                    f"{ENVIRONMENT_FILE} (`make` writes it there: ../shared/mnist when present)")
     return settings.data_dir
 
 

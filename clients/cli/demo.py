@@ -39,7 +39,11 @@ def ensure_mnist(folder) -> None:
     """The embedded stack reads MNIST from the data folder: download the official files there when missing."""
     if mnist.missing_split(folder):
         console.print(f"MNIST is not in {folder}: downloading the four official files …")
-        mnist.fetch(folder, log=console.print)
+        try:
+            mnist.fetch(folder, log=console.print)
+        except mnist.DatasetError as error:
+            raise Failure(f"no MNIST in {folder}, and {error}: run `lenet data fetch` where the network reaches a "
+                          f"mirror (or set LENET_DATA_DIR to a folder that holds the four files)") from None
 
 
 @contextlib.contextmanager
@@ -72,13 +76,13 @@ def service(settings: ClientSettings):
 def demo(quick: bool, out: str) -> int:
     """The seed notebook through the service, written up as a report."""
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     report = Report("LeNet on MNIST through the LeNet service",
                     "The R notebook 'Implementing LeNet with MXNET in R' reproduced step by step by a client of "
                     "the gRPC service: training, caret's confusion matrix and statistics, the worst case, and "
                     "every layer's output for one misclassified digit.")
     settings = client_settings()
     with service(settings) as address, LenetClient(address, settings=settings) as client:
+        out.mkdir(parents=True, exist_ok=True)   # only once there is a service to fill it
         show_data(client, report, out)
         model = train(client, report, out, QUICK if quick else {})
         if model is None:

@@ -145,12 +145,14 @@ def worst_samples(evaluation: pb.Evaluation, show: int = SHOW_INDICES) -> list[i
 def predict(model_id: str, image_paths: tuple[str, ...], invert: bool) -> int:
     """Class probabilities for PNG digits or MNIST IDX files.
 
-    MODEL: an id, a unique prefix of one, or latest. IMAGE: a PNG (resized to 28×28 grey) or an MNIST IDX images
-    file, optionally gzipped. Images that do not look like MNIST digits are named on stderr."""
+    MODEL: an id, a unique prefix of one, or latest. IMAGE: a PNG (made 28×28 grey; a note says how) or an MNIST
+    IDX images file, optionally gzipped. Images that do not look like MNIST digits are named on stderr."""
     try:
-        pixels, sources = image_files.load(image_paths, invert=invert)
+        pixels, sources, notes = image_files.load(image_paths, invert=invert)
     except ValueError as error:
         raise Failure(str(error), exit_code=2) from None
+    for note in notes:
+        click.echo(f"lenet: note: {note}", err=True)
     parts, doubts = [], []
     with connect() as client:
         model_id = resolve_model(client, model_id)

@@ -61,6 +61,7 @@ def train(limit: int, eval_limit: int, device: str, name: str, idempotency_key: 
     with connect() as client:
         job = client.train(limit=limit, eval_limit=eval_limit, device=device, model_name=name,
                            idempotency_key=idempotency_key, **hyper_parameters)
+        click.echo(f"lenet: {size_and_estimate(client, job)}", err=True)
         if not wait:
             return report(job)
         quiet = global_options().as_json
@@ -69,6 +70,28 @@ def train(limit: int, eval_limit: int, device: str, name: str, idempotency_key: 
                 console.print(f"submitted {job_line(job)}")
             job = follow(client, job, quiet)
         return report(job, wait=True)
+
+
+def size_and_estimate(client, job: pb.Job) -> str:
+    """How much the job trains, and how long that takes at the pace of the newest finished training on its queue
+    (its last epoch: training and scoring, images per second)."""
+    hp, train_size, eval_size = job.train.hyper_parameters, job.train.train_data.size, job.train.eval_data.size
+    size = (f"job {job.id} trains {hp.epochs} epoch{'s' if hp.epochs != 1 else ''} on {train_size:,} images, "
+            f"each scored on {eval_size:,} test images")
+    pace = next((done for done in client.jobs(20, kind=pb.TRAIN, state=pb.SUCCEEDED)
+                 if done.queue == job.queue and done.metrics.elapsed_seconds > 0), None)
+    if pace is None:
+        return f"{size}; no finished training on {job.queue} to estimate its time from"
+    per_second = (pace.train.train_data.size + pace.train.eval_data.size) / pace.metrics.elapsed_seconds
+    seconds = hp.epochs * (train_size + eval_size) / per_second
+    return f"{size}: about {duration(seconds)} at the pace of job {pace.id} ({per_second:,.0f} images/s)"
+
+
+def duration(seconds: float) -> str:
+    """A rough duration: "40 s", "12 min", "3.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 @click.command("job")
@@ -91,13 +114,15 @@ def watch(job_id: str) -> int:
 
 @click.command()
 @click.argument("job_id")
+@click.option("--wait", is_flag=True, help="return once the job has stopped (then `lenet rm` may delete it)")
 @client_options
-def cancel(job_id: str) -> int:
+def cancel(job_id: str, wait: bool) -> int:
     """Cancel a job.
 
     A queued job is cancelled at once, a running one within a batch."""
     with connect() as client:
-        return report(client.cancel(job_id))
+        job = client.cancel(job_id)
+        return report(client.wait(job.id) if wait else job)
 
 
 @click.command("jobs")

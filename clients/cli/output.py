@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import grpc
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.table import Table
 
-from clients.client import LenetClient
+from clients.client import GatewayLost, LenetClient
 from protos.documents import jsonable
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ClientSettings, load
@@ -42,9 +43,27 @@ def server_code(module: str):
             from None
 
 
+GATEWAY_GONE = ("failed to connect to all addresses", "errors resolving", "DNS resolution failed")
+EXIT_GATEWAY_LOST = 75   # sysexits' EX_TEMPFAIL: following gave up on a gateway that may come back; try again
+
+
 def rpc_message(error) -> str:
-    """A gRPC error as `CODE: details`."""
-    return f"{error.code().name}: {error.details()}"
+    """A gRPC error as `CODE: details`; a gateway that cannot be reached, or a missing token, says what to do."""
+    code, details = error.code(), error.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE and details.startswith(GATEWAY_GONE):
+        address, source = dialled()
+        return f"UNAVAILABLE: no gateway answers at {address} ({source}; {details.rsplit(': ', 1)[-1].strip('[]')})" \
+               f": choose another with --gateway HOST:PORT or LENET_GATEWAY, or start one with `lenet up`"
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return f"UNAUTHENTICATED: {details}; give yours with --token TOKEN or LENET_TOKEN"
+    return f"{code.name}: {details}"
+
+
+def dialled() -> tuple[str, str]:
+    """The gateway address the command dialled, and where it came from."""
+    settings = client_settings()
+    return settings.gateway, "from --gateway" if global_options().gateway else \
+        "from LENET_GATEWAY" if "gateway" in settings.model_fields_set else "the default"
 
 
 # -- global options: before or after the subcommand ---------------------------------------------------------------
@@ -200,7 +219,19 @@ def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
             elif kind == "log":
                 say(event.log)
 
-        return client.wait(job.id, show)
+        aside = (lambda text: click.echo(f"lenet: {text}", err=True)) if quiet else say
+        try:
+            return client.wait(job.id, show, on_outage=aside)
+        except GatewayLost as lost:
+            raise Failure(f"{lost}: gave up following job {job.id} (exit code {EXIT_GATEWAY_LOST}); "
+                          f"{how_to_resume(job.id)}", exit_code=EXIT_GATEWAY_LOST) from None
+
+
+def how_to_resume(job_id: str) -> str:
+    """The commands that follow or cancel a job again, with the --gateway given to this one."""
+    gateway = global_options().gateway
+    where = f" --gateway {gateway}" if gateway else ""
+    return f"the job goes on: `lenet watch {job_id}{where}` follows it again, `lenet cancel {job_id}{where}` cancels it"
 
 
 @contextlib.contextmanager
@@ -209,7 +240,4 @@ def ctrl_c_leaves_job_running(job_id: str):
     try:
         yield
     except KeyboardInterrupt:
-        gateway = global_options().gateway
-        where = f" --gateway {gateway}" if gateway else ""
-        raise Failure(f"stopped following job {job_id}, which goes on: `lenet watch {job_id}{where}` follows it "
-                      f"again, `lenet cancel {job_id}{where}` cancels it", exit_code=130) from None
+        raise Failure(f"stopped following job {job_id}; {how_to_resume(job_id)}", exit_code=130) from None

@@ -205,14 +205,19 @@ def data() -> None:
               help="destination [$LENET_DATA_DIR or ~/.cache/lenet/mnist]")
 @click.option("--mirror", "mirrors", multiple=True, metavar="URL",
               help="base URL to download from (repeatable) [the usual public mirrors]")
+@click.option("--force", is_flag=True, help="replace files there whose sha256 is not the official one")
 @with_options("json")
-def fetch(folder: Path | None, mirrors: tuple[str, ...]) -> int:
-    """Download the four official MNIST files and check their sha256."""
+def fetch(folder: Path | None, mirrors: tuple[str, ...], force: bool) -> int:
+    """Download the four official MNIST files and check their sha256.
+
+    Intact files are kept; files whose checksum differs are replaced only with --force."""
     as_json = global_options().as_json
     destination = folder or service_settings().data_dir
     try:
         files = mnist.fetch(destination, mirrors=list(mirrors) or mnist.MIRRORS,
-                            log=(lambda *_: None) if as_json else console.print)
+                            log=(lambda *_: None) if as_json else console.print, force=force)
+    except mnist.NotOfficial as error:
+        raise Failure(f"{error}; `lenet data fetch --force` downloads the official files over them") from None
     except mnist.DatasetError as error:
         raise Failure(str(error)) from None
     if as_json:

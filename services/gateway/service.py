@@ -19,9 +19,9 @@ from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings
 from protos.tensors import from_tensor, to_tensor
-from services.errors import DeadlineExceeded, FailedPrecondition, NotFound, PermissionDenied, Unavailable, \
-    from_code
-from services.gateway import validation as check
+from services.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, \
+    Unavailable, from_code
+from services.gateway import auth, validation as check
 from services.gateway.coalescer import Coalescer
 from services.store import Store
 from services.store.jobs import Idempotency
@@ -60,6 +60,7 @@ class Caller:
 class LenetService:
     def __init__(self, store: Store, tasks: TaskSender, settings: ServiceSettings):
         self.store, self.tasks, self.settings = store, tasks, settings
+        self.users = frozenset(auth.parse(settings.tokens).values()) if settings.tokens else frozenset()
         self._lanes: tuple[float, dict[str, int]] = (0.0, {})
         self._models: dict[str, tuple[float, pb.Model]] = {}
         self.coalescer = Coalescer(self._predict_on, settings.batch_max)
@@ -298,9 +299,18 @@ class LenetService:
         return pb.DeleteModelResponse(model_id=model.id)
 
     def share_model(self, request: pb.ShareModelRequest, caller: Caller) -> pb.Model:
+        """Only on a secured gateway (on an open one every caller reads every model), and only with its users;
+        `remove` may name users the gateway no longer knows."""
+        if not caller.secured:
+            raise FailedPrecondition("sharing means nothing on an open gateway: every caller reads every model "
+                                     "(start the gateway with LENET_TOKENS to give models owners)")
         model = self._owned_model(request.model_id, caller)
         check.users(request.add, "add")
         check.users(request.remove, "remove")
+        strangers = sorted(set(request.add) - self.users)
+        if strangers:
+            raise InvalidArgument("add", f"{', '.join(map(repr, strangers[:3]))}: no token of this gateway names "
+                                         f"{'them' if len(strangers) > 1 else 'this user'}")
         shared = self.store.models.share(model, request.add, request.remove)
         self._models.pop(model.id, None)
         return shared

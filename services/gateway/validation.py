@@ -82,8 +82,10 @@ def dataset(given: pb.Dataset, field: str, labels_required: bool = False) -> pb.
     checked.split = split(given.split, field + ".split", contract.default_split(field))
     split_size = SPLIT_SIZES[checked.split]
     check(given.limit >= 0, field + ".limit", f"must be ≥ 0, got {given.limit}")
+    check(given.limit <= split_size, field + ".limit",
+          f"the {checked.split} split has {split_size:,} images, got {given.limit:,}")
     indices(given.indices, checked.split, field + ".indices", contract.MAX_INDICES)
-    checked.size = len(given.indices) or min(given.limit or split_size, split_size)
+    checked.size = len(given.indices) or given.limit or split_size
     return checked
 
 

@@ -92,3 +92,12 @@ def test_lenet_share_with_a_token(secured):
     assert strict_json(succeeded(shared))["shared_with"] == ["bob"]
     refused = run("share", model.id, "--with", "carol", "--token", "bob-secret", gateway=secured.address)
     assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr and "read-only" in refused.stderr
+    stranger = run("share", model.id, "--with", "mallory", "--token", "alice-secret", gateway=secured.address)
+    assert stranger.returncode == 1 and stranger.stderr.startswith("lenet: INVALID_ARGUMENT: add: 'mallory'") and \
+        "no token" in stranger.stderr
+
+
+def test_lenet_without_a_token_says_how_to_give_one(secured):
+    for done in (run("jobs", gateway=secured.address), run("jobs", "--token", "forged", gateway=secured.address)):
+        assert done.returncode == 1 and done.stderr.startswith("lenet: UNAUTHENTICATED: ")
+        assert "--token TOKEN or LENET_TOKEN" in done.stderr and done.stderr.count("\n") == 1

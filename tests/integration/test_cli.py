@@ -17,10 +17,13 @@ from services.store.redis_server import free_port
 
 
 def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, tmp_path):
+    """`lenet up` as in a new shell after `make`: no LENET_DATA_DIR set, the data folder is the one make kept in
+    .venv/lenet.env."""
     port, metrics_port, dashboard_port, http_port = free_port(), free_port(), free_port(), free_port()
+    new_shell = {key: value for key, value in os.environ.items() if key != "LENET_DATA_DIR"}
     up = subprocess.Popen([LENET, "up", "--port", str(port), "--log-dir", str(tmp_path), "--metrics-port",
                            str(metrics_port), "--dashboard-port", str(dashboard_port), "--http-port", str(http_port)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=new_shell)
     try:
         ready = up.stdout.readline()
         assert f"127.0.0.1:{port}" in ready, ready
@@ -79,7 +82,7 @@ def test_data_fetch_refuses_files_whose_checksum_is_not_official(data_dir, tmp_p
         server.shutdown()
     assert result.returncode != 0
     assert "sha256" in result.stderr and "Traceback" not in result.stderr
-    assert list(dest.iterdir()) == []
+    assert not dest.exists()                      # not even the folder it made
 
 
 # -- the client commands against the session's stack ----------------------------------------------------------------
@@ -102,6 +105,7 @@ def test_zero_hyper_parameters_are_sent_stored_and_reported(stack, client):
                "--wait", "--json", gateway=stack.address)
     job = strict_json(succeeded(done))
     assert job["state"] == "SUCCEEDED"
+    assert "accuracy" not in job            # an evaluation's figure: absent, not 0.0, on a training job
     reported = job["train"]["hyper_parameters"]
     assert reported == {**SEED_HYPER_PARAMETERS, "epochs": 1, "momentum": 0, "weight_decay": 0, "seed": 0}
     assert type(reported["seed"]) is int and type(reported["momentum"]) is float
@@ -120,10 +124,24 @@ def test_hyper_parameters_left_out_take_the_seeds_values_and_the_job_prints_once
             stored.seed) == (20, 100, 0.05, 0.9, 1e-05, 42)
     client.wait(job["id"])
 
-    text = succeeded(run("train", "--device", "gpu", "--limit", "500", gateway=stack.address))
+    done = run("train", "--device", "gpu", "--limit", "500", gateway=stack.address)
+    text = succeeded(done)
     job_id = text.split()[0]
     client.cancel(job_id)
     assert text.count(job_id) == 1 and text.count("\n") == 1
+    assert done.stderr == f"lenet: job {job_id} trains 20 epochs on 500 images, each scored on 10,000 test images; " \
+                          f"no finished training on gpu.train to estimate its time from\n"
+
+
+def test_train_says_the_jobs_size_and_an_estimate_from_the_last_training(stack, client, trained_model):
+    done = run("train", gateway=stack.address)
+    job_id = succeeded(done).split()[0]
+    client.cancel(job_id)
+    client.wait(job_id)                           # ended before the next test lists jobs
+    said = done.stderr
+    assert said.startswith(f"lenet: job {job_id} trains 20 epochs on 60,000 images, each scored on 10,000 test "
+                           f"images: about "), said
+    assert " at the pace of job " in said and " images/s)" in said
 
 
 def test_global_options_go_before_or_after_the_command(stack, client, waiting_jobs):
@@ -167,8 +185,9 @@ def test_json_types_are_the_same_in_every_command(stack, client, trained_model, 
 
     queued = strict_json(succeeded(run("job", waiting_jobs[0], "--json", gateway=stack.address)))
     assert (queued["kind"], queued["state"], queued["device"]) == ("TRAIN", "CANCELLED", "GPU")   # enums by name
-    assert (queued["started_at"], queued["worker"], queued["attempts"], queued["accuracy"],
-            queued["cancel_requested"]) == ("", "", 0, 0, False)                                   # zero values there
+    assert (queued["started_at"], queued["worker"], queued["attempts"],
+            queued["cancel_requested"]) == ("", "", 0, False)                                      # zero values there
+    assert "accuracy" not in queued                                     # an evaluation's: absent, not 0, on training
 
     one = strict_json(succeeded(run("evaluate", trained_model.model_id, "--limit", "1", "--json",
                                     gateway=stack.address)))
@@ -201,6 +220,7 @@ def test_jobs_filters_by_state_and_kind(stack, client, waiting_jobs):
     assert finished and {job["state"] for job in finished} == {"SUCCEEDED"}
     evaluations = strict_json(succeeded(run("jobs", "--kind", "evaluate", "--json", gateway=stack.address)))
     assert evaluations and {job["kind"] for job in evaluations} == {"EVALUATE"}
+    assert all(("accuracy" in job) == (job["state"] == "SUCCEEDED") for job in evaluations)
     three = strict_json(succeeded(run("jobs", "--limit", "3", "--json", gateway=stack.address)))
     assert [job["id"] for job in three] == [job.id for job in client.jobs(3)]
     refused = run("jobs", "--state", "sleeping", gateway=stack.address)
@@ -218,6 +238,18 @@ def test_latest_and_unique_prefixes_name_models_and_output_shows_the_id(stack, c
     assert text.splitlines()[-1] == f"model {newest}"
     assert f"model {small}:" in succeeded(run("inspect", small[:5], "--sample", "3", "--layers", "SoftM",
                                               gateway=stack.address))
+
+
+def test_nan_hyper_parameters_are_refused_by_the_gateway_naming_the_field(stack):
+    refused = run("train", "--momentum", "nan", "--epochs", "1", gateway=stack.address)
+    assert refused.returncode == 1 and refused.stderr == \
+        "lenet: INVALID_ARGUMENT: hyper_parameters.momentum: must be a number in [0, 1), got NaN\n"
+
+
+def test_share_on_an_open_gateway_says_sharing_means_nothing_there(stack, trained_model):
+    refused = run("share", trained_model.model_id, "--with", "bob", gateway=stack.address)
+    assert refused.returncode == 1 and refused.stderr.startswith("lenet: FAILED_PRECONDITION: sharing means nothing "
+                                                                 "on an open gateway")
 
 
 def test_rm_deletes_jobs_and_models(stack, client):
@@ -270,6 +302,13 @@ def test_ctrl_c_while_following_leaves_the_job_and_says_how_to_get_back(stack, c
     job = client.job(job_id)
     assert job.state == pb.QUEUED and not job.cancel_requested
     client.cancel(job_id)
+
+
+def test_cancel_wait_returns_once_the_job_has_stopped(stack, client):
+    job = client.train(device="gpu", epochs=1, limit=100)   # waits on the GPU queue here
+    cancelled = strict_json(succeeded(run("cancel", job.id, "--wait", "--json", gateway=stack.address)))
+    assert cancelled["state"] == "CANCELLED"
+    assert succeeded(run("rm", job.id, gateway=stack.address)).strip() == f"deleted job {job.id}"
 
 
 def test_health_workers_and_their_json(stack):

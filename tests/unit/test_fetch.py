@@ -101,10 +101,23 @@ def test_a_file_with_the_right_checksum_must_still_be_idx(server, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_files_already_present_are_not_downloaded_again(server, tmp_path):
+def test_files_already_present_are_not_downloaded_again_and_others_replaced_only_by_force(server, tmp_path):
     fetch(tmp_path, [f"{server}/good/"])
     assert len(Mirrors.requests) == 4
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"damaged")
     fetch(tmp_path, [f"{server}/good/"])
+    assert len(Mirrors.requests) == 4
+    damaged = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    damaged.write_bytes(b"damaged")
+    with pytest.raises(mnist.NotOfficial) as refused:
+        fetch(tmp_path, [f"{server}/good/"])
+    assert refused.value.paths == [damaged] and str(damaged) in str(refused.value)
+    assert len(Mirrors.requests) == 4 and damaged.read_bytes() == b"damaged"
+    mnist.fetch(tmp_path, mirrors=[f"{server}/good/"], sha256=SHA256, timeout=10, log=lambda _: None, force=True)
     assert Mirrors.requests[4:] == ["/good/t10k-labels-idx1-ubyte.gz"]
-    assert (tmp_path / "t10k-labels-idx1-ubyte.gz").read_bytes() == FILES["t10k-labels-idx1-ubyte.gz"]
+    assert damaged.read_bytes() == FILES["t10k-labels-idx1-ubyte.gz"]
+
+
+def test_a_fetch_that_places_nothing_leaves_no_folder_behind(server, tmp_path):
+    with pytest.raises(DatasetError):
+        fetch(tmp_path / "cache" / "lenet" / "mnist", [f"{server}/missing/"])
+    assert list(tmp_path.iterdir()) == []

@@ -79,8 +79,23 @@ def test_each_hyper_parameter_out_of_bounds_names_its_field(service, sender, spe
     assert sender.sent == []
 
 
+@pytest.mark.parametrize("spec", [spec for spec in contract.HYPER_PARAMETERS if spec.type is float],
+                         ids=lambda spec: spec.name)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinite_hyper_parameters_name_their_field(service, sender, spec, value):
+    """Range checks are comparisons, and every comparison with NaN is false: NaN must be refused by name."""
+    request = pb.TrainRequest(hyper_parameters=pb.HyperParameters(**{spec.name: value}))
+    fails(lambda: service.submit_training(request, OPEN), InvalidArgument, f"hyper_parameters.{spec.name}",
+          spec.bounds())
+    assert sender.sent == []
+
+
 @pytest.mark.parametrize("request_, error, field", [
     (pb.TrainRequest(model_name="no spaces"), InvalidArgument, "model_name"),
+    (pb.TrainRequest(train_data=pb.Dataset(limit=70_000)), InvalidArgument, "train_data.limit"),
+    (pb.TrainRequest(eval_data=pb.Dataset(limit=10_001)), InvalidArgument, "eval_data.limit"),
+    (pb.TrainRequest(train_data=pb.Dataset(images=to_tensor(np.full((1, 28, 28), np.nan, np.float32)),
+                                           labels=to_tensor(np.array([1])))), InvalidArgument, "train_data.images"),
     (pb.TrainRequest(device=7), InvalidArgument, "device"),
     (pb.TrainRequest(train_data=pb.Dataset(split="valid")), InvalidArgument, "train_data.split"),
     (pb.TrainRequest(train_data=pb.Dataset(split="x" * 10_000_000)), InvalidArgument, "train_data.split"),
@@ -101,6 +116,14 @@ def test_bad_train_requests_name_the_field(service, sender, request_, error, fie
     raised = fails(lambda: service.submit_training(request_, OPEN), error, field)
     assert len(str(raised)) < 300          # never an echo of a huge value
     assert sender.sent == []
+
+
+def test_a_limit_beyond_the_split_names_the_splits_size(service):
+    with pytest.raises(InvalidArgument) as caught:
+        service.submit_training(pb.TrainRequest(train_data=pb.Dataset(limit=70_000)), OPEN)
+    assert "60,000" in str(caught.value) and "70,000" in str(caught.value)
+    assert service.submit_training(pb.TrainRequest(train_data=pb.Dataset(limit=60_000)), OPEN).train.train_data.size \
+        == 60_000
 
 
 def test_index_lists_and_uploads_are_kept_out_of_the_record(service, store):
@@ -361,7 +384,28 @@ def test_another_owners_job_and_model_are_not_found_for_every_rpc(service, store
     assert service.get_model(pb.GetModelRequest(model_id=model.id), ADMIN).owner == "alice"
 
 
-def test_a_shared_model_is_read_only_for_those_it_is_shared_with(service, store):
+@pytest.fixture
+def secured_service(store, sender, settings):
+    """A gateway's service whose tokens name alice, bob, carol and ops."""
+    tokens = "alice:a-secret,bob:b-secret,carol:c-secret,ops:o-secret"
+    return LenetService(store, sender, settings.model_copy(update={"tokens": tokens}))
+
+
+def test_sharing_is_refused_on_an_open_gateway_and_with_users_no_token_names(service, secured_service, store):
+    model = saved_model(store)
+    fails(lambda: service.share_model(pb.ShareModelRequest(model_id=model.id, add=["bob"]), OPEN),
+          FailedPrecondition, "open gateway")
+    owned = saved_model(store, owner="alice")
+    fails(lambda: secured_service.share_model(pb.ShareModelRequest(model_id=owned.id, add=["bob", "mallory"]), ALICE),
+          InvalidArgument, "add", "'mallory'", "no token")
+    assert list(store.models.get(owned.id).shared_with) == []
+    assert list(secured_service.share_model(pb.ShareModelRequest(model_id=owned.id, add=["bob"]), ALICE)
+                .shared_with) == ["bob"]
+    secured_service.share_model(pb.ShareModelRequest(model_id=owned.id, remove=["gone"]), ALICE)  # no longer known
+
+
+def test_a_shared_model_is_read_only_for_those_it_is_shared_with(secured_service, store):
+    service = secured_service
     model = saved_model(store, owner="alice")
     shared = service.share_model(pb.ShareModelRequest(model_id=model.id, add=["bob", "carol"]), ALICE)
     assert list(shared.shared_with) == ["bob", "carol"]
