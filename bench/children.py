@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from protos import mnist
+from protos.contract import CLASS_LABELS
 from protos.settings import ServiceSettings, load
 
 WARM_UP = 1000
@@ -189,7 +190,7 @@ def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=No
         predicted = predictor.predict(images).argmax(axis=1)
         table = stats.confusion_table(predicted, labels)
         stats.overall(table)
-        stats.by_class(table, [str(k) for k in range(10)])
+        stats.by_class(table, list(CLASS_LABELS))
         seconds.append(time.perf_counter() - started)
     return {"seconds": seconds}
 
@@ -342,6 +343,11 @@ def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
     return {"rate": nbytes / (time.perf_counter() - started) / 1e6}
 
 
+# The tasks `python -m bench.children TASK` runs, by name (bench/harness.py's child).
+TASKS = {task.__name__: task for task in (engine_train, module_train, torch_train, engine_inspect, engine_predict,
+                                          engine_evaluate, serve_load, mxnet_op_profile, torch_op_profile,
+                                          redis_writer, grpc_chunks, parse_chunks)}
+
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])
-    print(json.dumps(globals()[task](**arguments)))
+    print(json.dumps(TASKS[task](**arguments)))

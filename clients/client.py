@@ -282,12 +282,7 @@ class LenetClient:
         """(probabilities N×10, predicted labels N) for images N×28×28 (or one 28×28), uint8 pixels 0–255 or
         floats on the same scale (sent as float32). Images that do not look like MNIST digits issue a DigitWarning
         (Python warnings: shown once by default, or filtered, or turned into errors as you choose)."""
-        images = np.asarray(images)
-        if images.ndim == 2:
-            images = images[None]
-        if images.dtype.kind == "f":
-            images = images.astype(np.float32)
-        response = self.stub.Predict(pb.PredictRequest(model_id=model_id, images=to_tensor(images, "images")),
+        response = self.stub.Predict(pb.PredictRequest(model_id=model_id, images=to_tensor(_pixels(images), "images")),
                                      timeout=self.timeout)
         for warning in response.warnings:
             warnings.warn(warning, DigitWarning, stacklevel=2)

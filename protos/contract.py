@@ -223,5 +223,4 @@ def stack_stop_seconds(stop_grace_seconds: float) -> float:
 
 # Celery tasks, sent by name by the gateway and run by workers; each takes one job id.
 TASKS = {"train": "lenet.train", "evaluate": "lenet.evaluate"}
-TASK_LANES = {"train": "train", "evaluate": "serve"}
 JOB_TASKS = {pb.TRAIN: "train", pb.EVALUATE: "evaluate"}

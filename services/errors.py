@@ -1,7 +1,7 @@
 """Domain errors shared by the store, the gateway and the workers.
 
 Each carries the gRPC status code name it maps to, so the gateway translates them in one place
-(services/gateway/errors.py) and a worker can send them back by name in a WorkerReply.
+(services/gateway/status_codes.py) and a worker can send them back by name in a WorkerReply.
 """
 
 

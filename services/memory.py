@@ -2,8 +2,8 @@
 
 Inspect moves activations through the worker, Redis and the gateway in chunks of a few MiB. With glibc's default
 malloc settings such buffers come and go as fresh mmaps or are trimmed from the heap, and every reuse then
-page-faults its memory in again, which on VMs costs more than copying the bytes: bench/inspect.py streamed about
-230 MB/s that way and about 480 MB/s with these settings (BENCHMARKS.md). They keep up to KEEP_FREE_BYTES of
+page-faults its memory in again, which on VMs costs more than copying the bytes (bench/transport_bench.py
+measures both ways; figures in BENCHMARKS.md). They keep up to KEEP_FREE_BYTES of
 freed memory per process for reuse. Only glibc knows them; elsewhere they do nothing.
 """
 import ctypes
