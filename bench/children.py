@@ -1,7 +1,7 @@
 """The work a benchmark times in a fresh interpreter: `python -m bench.children TASK JSON_ARGUMENTS` prints one JSON
 line. A fresh process per run because MXNet fixes its thread count when imported (workers/engine/threads.py).
 
-Training runs: `images` training images for one epoch at the seed's batch 100 and SGD 0.05/0.9/1e-5, after a warm-up
+Training runs: `images` training images for one epoch at the seed's batch and SGD settings (SEED), after a warm-up
 epoch of 1,000 images in the same process; "rate" is training images per second.
 """
 import json
@@ -12,10 +12,11 @@ import time
 import numpy as np
 
 from protos import mnist
-from protos.contract import CLASS_LABELS
+from protos.contract import CLASS_LABELS, HyperParams
 from protos.settings import ServiceSettings, load
 
 WARM_UP = 1000
+SEED = HyperParams()   # the seed notebook's batch, SGD settings and initial scale, as the engine uses them
 
 
 def data(split: str):
@@ -37,7 +38,6 @@ def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=
     settings = threads(cores)
     if not bulk_exec:
         os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"   # before mxnet is imported
-    from protos.contract import HyperParams
     from workers.engine.training import train
 
     (x, y), (tx, ty) = data("train"), data("test")
@@ -53,7 +53,7 @@ def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=
 
 
 def _bare_module(x, y):
-    """A bare mx.mod.Module of the seed's LeNet and SGD, bound for batches of 100; returns a function that trains it
+    """A bare mx.mod.Module of the seed's LeNet and SGD, bound for the seed's batch; returns a function that trains it
     one epoch on the first `count` images (an NDArrayIter; forward_backward and update per batch, nothing else) and
     returns the seconds it took."""
     import mxnet as mx
@@ -61,13 +61,15 @@ def _bare_module(x, y):
     from workers.engine.lenet import LABEL, lenet
 
     module = mx.mod.Module(lenet(), label_names=[LABEL])
-    module.bind([("data", (100, 1, 28, 28))], [(LABEL, (100,))])
-    module.init_params(mx.init.Uniform(0.01))
-    module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-5,
-                                                             "rescale_grad": 0.01})
+    size = SEED.batch_size
+    module.bind([("data", (size, 1, 28, 28))], [(LABEL, (size,))])
+    module.init_params(mx.init.Uniform(SEED.init_scale))
+    module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": SEED.learning_rate,
+                                                             "momentum": SEED.momentum, "wd": SEED.weight_decay,
+                                                             "rescale_grad": 1 / size})
 
     def epoch(count: int) -> float:
-        batches = mx.io.NDArrayIter(x[:count].astype(np.float32)[:, None], y[:count].astype(np.float32), 100,
+        batches = mx.io.NDArrayIter(x[:count].astype(np.float32)[:, None], y[:count].astype(np.float32), size,
                                     label_name=LABEL)
         started = time.perf_counter()
         for batch in batches:
@@ -87,15 +89,17 @@ def _torch_net(x, y):
 
     net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.Tanh(),
                         nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-5)
+    optimizer = torch.optim.SGD(net.parameters(), lr=SEED.learning_rate, momentum=SEED.momentum,
+                                weight_decay=SEED.weight_decay)
     loss = nn.CrossEntropyLoss()
     pixels, labels = torch.from_numpy(x.astype(np.float32)[:, None]), torch.from_numpy(y.astype(np.int64))
 
     def epoch(count: int) -> float:
         started = time.perf_counter()
-        for start in range(0, count, 100):
+        for start in range(0, count, SEED.batch_size):
             optimizer.zero_grad()
-            loss(net(pixels[start:start + 100]), labels[start:start + 100]).backward()
+            stop = start + SEED.batch_size
+            loss(net(pixels[start:stop]), labels[start:stop]).backward()
             optimizer.step()
         return time.perf_counter() - started
 
