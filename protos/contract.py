@@ -170,18 +170,38 @@ DEFAULT_PAGE_SIZE = 100
 INSPECT_BATCH_MAX = 2000           # InspectRequest.batch_size
 INSPECT_BATCH_DEFAULT = 500
 CHUNK_BYTES = 4 << 20              # tensor data per TensorChunk
-MAX_NAME_LENGTH = 64               # model names
+MAX_NAME_LENGTH = 64               # model names and aliases
 MAX_KEY_LENGTH = 128               # idempotency keys
-MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-DEFAULT_MODEL_NAME = "lenet"
+EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a JobEvent.id
+USER = re.compile(r"[A-Za-z0-9._@-]{1,64}")    # a user name, as LENET_TOKENS gives them
+
+# -- models: ids, names, versions, aliases, and the references that name one -----------------------------------------
 # Ids the service makes: 16 lowercase hex digits. Where a model id is asked for, a unique prefix of at least
-# MIN_ID_PREFIX digits or LATEST (the newest model the caller can see) also do.
+# MIN_ID_PREFIX digits, LATEST (the newest model the caller can see) or a name reference (below) also do.
 ID = re.compile(r"[0-9a-f]{16}")
 ID_PREFIX = re.compile(r"[0-9a-f]{1,16}")
 MIN_ID_PREFIX = 4
 LATEST = "latest"
-EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a JobEvent.id
-USER = re.compile(r"[A-Za-z0-9._@-]{1,64}")    # a user name, as LENET_TOKENS gives them
+# A model trained under a name becomes its next version (1, 2, 3 …); an alias of a name points at one version.
+# A name may not be LATEST or only lowercase hex digits, which name ids and prefixes.
+MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+ALIAS = MODEL_NAME
+DEFAULT_MODEL_NAME = "lenet"       # the name of a model trained without one
+PRODUCTION_ALIAS = "production"    # what NAME alone serves while it is set (else the newest version)
+MAX_VERSION = 10**15 - 1           # versions are 1..MAX_VERSION (at most 15 digits)
+# NAME, NAME/VERSION or NAME@ALIAS.
+NAME_REFERENCE = re.compile(r"(?P<name>[A-Za-z0-9._-]{1,64})(?:/(?P<version>[1-9][0-9]{0,14})|"
+                            r"@(?P<alias>[A-Za-z0-9._-]{1,64}))?")
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a model name, or None."""
+    if not MODEL_NAME.fullmatch(name):
+        return f"use 1–{MAX_NAME_LENGTH} letters, digits, '.', '_' or '-'"
+    if name == LATEST or ID_PREFIX.fullmatch(name):
+        return f"{name!r} would read as {'the newest model' if name == LATEST else 'a model id'}: " \
+               f"add a letter other than a–f"
+    return None
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------

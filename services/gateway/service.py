@@ -74,7 +74,7 @@ class LenetService:
 
     def submit_evaluation(self, request: pb.EvaluationRequest, caller: Caller) -> pb.Job:
         request = check.evaluation(request)
-        model = self._model(request.model_id, caller)
+        model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         device = request.device or model.device
         job = pb.Job(kind=pb.EVALUATE, device=device, queue=self._job_lane(device, "serve"), evaluation=request,
@@ -152,10 +152,11 @@ class LenetService:
         """The worker's probabilities, with a warning for each image that does not look like an MNIST digit.
         Concurrent calls for the same model travel to the worker together (coalescer.py)."""
         request, images = check.predict(request)
-        model = self._model(request.model_id, caller)
+        model = self.resolve_model(caller, request.model_id)
         probabilities = self.coalescer.predict(self._serve_lane(model), model.id, images, self._deadline(caller))
         return pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
-                                  labels=probabilities.argmax(axis=1).tolist(), warnings=mnist.digit_warnings(images))
+                                  labels=probabilities.argmax(axis=1).tolist(), warnings=mnist.digit_warnings(images),
+                                  model_id=model.id, model_name=model.name, model_version=model.version)
 
     def _predict_on(self, lane: str, model_id: str, images: np.ndarray, deadline: float) -> np.ndarray:
         request = pb.PredictRequest(model_id=model_id, images=to_tensor(images, "images"))
@@ -165,7 +166,7 @@ class LenetService:
     def export_model(self, request: pb.ExportModelRequest, caller: Caller) -> pb.ExportModelResponse:
         """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
         request = check.export(request)
-        model = self._model(request.model_id, caller)
+        model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         if request.format == pb.ONNX:
             reply = self._ask(pb.LaneRequest(export=request), self._serve_lane(model), self._deadline(caller))
@@ -180,7 +181,7 @@ class LenetService:
         early (the client cancelled, its deadline passed, or an error) stops the worker, which then clears the
         stream."""
         request = check.inspect(request)
-        model = self._model(request.model_id, caller)
+        model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         lane, deadline = self._serve_lane(model), self._deadline(caller)
         lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex, inspect=request, deadline=_unix(deadline))
@@ -264,33 +265,88 @@ class LenetService:
         return pb.ListWorkersResponse(workers=workers, lanes=lanes)
 
     # -- models and data -----------------------------------------------------------------------------
-    def _model(self, reference: str, caller: Caller) -> pb.Model:
-        """The model a reference names. Models never change, so one looked up by id is trusted for
-        MODEL_CACHE_SECONDS (a deletion reaches this gateway that late): Predict costs no lookup."""
-        seen, model = self._models.get(reference, (0.0, None))
+    def resolve_model(self, caller: Caller, reference: str, version: str = "", field: str = "model_id") -> pb.Model:
+        """The model `reference` names for `caller`: an id, a unique prefix of one, "latest", NAME (its production
+        alias while set and readable, else its highest readable version), NAME/VERSION or NAME@ALIAS. The one
+        place references are resolved, for every RPC that names a model; `version` (a decimal string, the OIP's
+        model_version) picks a version of a plain NAME, or must be an id's own. Errors name `field` (and
+        "model_version"); what the caller may not read is NOT_FOUND, as if absent.
+
+        Names and aliases are read afresh on every call, so an alias move serves the new version at once; the
+        record an id names is trusted for MODEL_CACHE_SECONDS (a deletion reaches this gateway that late)."""
+        wanted = check.model_ref(reference, field)
+        if version:
+            wanted = check.model_version(wanted, version)
+        model = self._resolve(wanted, caller, field)
+        if model is None or not caller.reads(model) or wanted.version and model.version != wanted.version:
+            raise NotFound(f"model {reference + ('/' + version if version else '')!r} not found")
+        return model
+
+    def _resolve(self, wanted: check.ModelReference, caller: Caller, field: str) -> pb.Model | None:
+        models = self.store.models
+        if wanted.latest:
+            newest = models.page(caller.scope, page_size=1).items
+            if not newest:
+                raise NotFound("no model yet: train one first")
+            return newest[0]
+        if wanted.id:
+            return self._by_id(wanted.id)
+        if wanted.prefix:
+            found = [model for model in models.with_prefix(wanted.prefix) if caller.reads(model)]
+            if not found:
+                raise NotFound(f"no model id starts with {wanted.prefix!r}")
+            if len(found) > 1:
+                raise InvalidArgument(field, f"{wanted.prefix!r} starts {len(found)} model ids "
+                                             f"({', '.join(m.id for m in found[:3])}…): give more digits")
+            return found[0]
+        name = wanted.name
+        if wanted.version:
+            model_id = models.version_id(name, wanted.version)
+            if model_id is None:
+                raise NotFound(f"model {name!r} has no version {wanted.version}")
+            return self._by_id(model_id)
+        if wanted.alias:
+            target = models.alias_target(name, wanted.alias)
+            if target is None:
+                raise NotFound(f"model {name!r} has no alias {wanted.alias!r}")
+            return self._by_id(target[1])
+        production, newest = models.named(name, caller.scope)
+        if production is not None:
+            model = self._by_id(production[1])
+            if model is not None and caller.reads(model):
+                return model
+        if newest is None:
+            raise NotFound(f"no model is named {name!r}")
+        return self._by_id(newest)
+
+    def _by_id(self, model_id: str) -> pb.Model | None:
+        """The model record, trusted for MODEL_CACHE_SECONDS once read (Predict by id costs no lookup); None when
+        there is none."""
+        seen, model = self._models.get(model_id, (0.0, None))
         if model is None or time.monotonic() - seen > MODEL_CACHE_SECONDS:
-            model = self.store.models.resolve(reference, visible=caller.reads, user=caller.scope)
+            model = self.store.models.find(model_id)
+            if model is None:
+                return None
             if len(self._models) > 1000:
                 self._models.clear()
-            self._models[model.id] = (time.monotonic(), model)
-        if not caller.reads(model):
-            raise NotFound(f"model {reference!r} not found")
+            self._models[model_id] = (time.monotonic(), model)
         return model
 
     def _owned_model(self, reference: str, caller: Caller) -> pb.Model:
         """A model the caller may change: their own (an admin: any); one shared with them is PERMISSION_DENIED."""
-        model = self._model(check.model_ref(reference), caller)
+        model = self.resolve_model(caller, reference)
         if not caller.owns(model.owner):
             raise PermissionDenied(f"model {model.id} is shared with {caller.user} read-only")
         return model
 
     def get_model(self, request: pb.GetModelRequest, caller: Caller) -> pb.Model:
-        return self._model(check.model_ref(request.model_id), caller)
+        return self.store.models.with_aliases([self.resolve_model(caller, request.model_id)])[0]
 
     def list_models(self, request: pb.ListModelsRequest, caller: Caller) -> pb.ListModelsResponse:
-        page_size, page_token = check.page(request.page_size, request.page_token)
-        page = self.store.models.page(caller.scope, page_size, page_token)
-        return pb.ListModelsResponse(models=page.items, next_page_token=page.next_page_token)
+        page_size, page_token = check.list_models(request)
+        page = self.store.models.page(caller.scope, page_size, page_token, name=request.name)
+        return pb.ListModelsResponse(models=self.store.models.with_aliases(page.items),
+                                     next_page_token=page.next_page_token)
 
     def delete_model(self, request: pb.DeleteModelRequest, caller: Caller) -> pb.DeleteModelResponse:
         model = self._owned_model(request.model_id, caller)
@@ -315,8 +371,38 @@ class LenetService:
         self._models.pop(model.id, None)
         return shared
 
+    def set_model_alias(self, request: pb.SetModelAliasRequest, caller: Caller) -> pb.Model:
+        """Point the alias at a version the caller owns, moving it from one they own (when it points elsewhere)."""
+        request = check.set_alias(request)
+        model = self.resolve_model(caller, f"{request.name}/{request.version}", field="version")
+        if not caller.owns(model.owner):
+            raise PermissionDenied(f"model {model.name}/{model.version} is shared with {caller.user} read-only: "
+                                   f"only its owner may point an alias at it")
+        current = self.store.models.alias_target(request.name, request.alias)
+        if current is not None and current[1] != model.id:
+            self._may_change_alias(request.name, request.alias, current, caller)
+        self.store.models.set_alias(model, request.alias, current)
+        return self.store.models.with_aliases([model])[0]
+
+    def delete_model_alias(self, request: pb.DeleteModelAliasRequest,
+                           caller: Caller) -> pb.DeleteModelAliasResponse:
+        request = check.delete_alias(request)
+        current = self.store.models.alias_target(request.name, request.alias)
+        if current is None:
+            raise NotFound(f"model {request.name!r} has no alias {request.alias!r}")
+        self._may_change_alias(request.name, request.alias, current, caller)
+        self.store.models.delete_alias(request.name, request.alias, current)
+        return pb.DeleteModelAliasResponse(name=request.name, alias=request.alias, version=current[0])
+
+    def _may_change_alias(self, name: str, alias: str, target: tuple[int, str], caller: Caller) -> None:
+        """An alias is moved or removed only by the owner of the version it points at (an admin: any)."""
+        holder = self._by_id(target[1])
+        if holder is not None and not caller.owns(holder.owner):
+            raise PermissionDenied(f"alias {alias!r} of {name!r} points at version {target[0]}, which is not "
+                                   f"{caller.user}'s: only its owner may move or remove the alias")
+
     def get_graph(self, request: pb.GetGraphRequest, caller: Caller) -> pb.Graph:
-        return self.store.models.graph(self._model(check.model_ref(request.model_id), caller).id)
+        return self.store.models.graph(self.resolve_model(caller, request.model_id).id)
 
     def get_samples(self, request: pb.GetSamplesRequest, caller: Caller) -> pb.Samples:
         request = check.samples(request)

@@ -79,6 +79,12 @@ class LenetServicer(pb_grpc.LenetServicer):
     def ShareModel(self, request, context):
         return self.service.share_model(request, self.caller(context))
 
+    def SetModelAlias(self, request, context):
+        return self.service.set_model_alias(request, self.caller(context))
+
+    def DeleteModelAlias(self, request, context):
+        return self.service.delete_model_alias(request, self.caller(context))
+
     def ExportModel(self, request, context):
         return self.service.export_model(request, self.caller(context))
 

@@ -4,6 +4,9 @@ A malformed field is INVALID_ARGUMENT and a field beyond a stated limit is RESOU
 start with the field's name and never echo more than a few dozen characters of what was sent. The limits and
 defaults are protos.contract's.
 """
+import re
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from protos import contract
@@ -34,13 +37,62 @@ def job_id(value: str, field: str = "job_id") -> str:
     return value
 
 
-def model_ref(value: str, field: str = "model_id") -> str:
-    """A model id, a unique prefix of one (resolved by the service), or "latest"."""
+VERSION = re.compile(r"[1-9][0-9]{0,14}")   # a version as a decimal string, 1..contract.MAX_VERSION
+
+
+@dataclass(frozen=True)
+class ModelReference:
+    """What a model reference names: the newest model (`latest`), an `id`, an id `prefix`, or a `name` with
+    a `version` or an `alias` (neither: the production alias, else the newest version)."""
+    latest: bool = False
+    id: str = ""
+    prefix: str = ""
+    name: str = ""
+    version: int = 0
+    alias: str = ""
+
+
+def model_ref(value: str, field: str = "model_id") -> ModelReference:
+    """An id, a unique prefix of one (resolved by the service), "latest", NAME, NAME/VERSION or NAME@ALIAS."""
     check(bool(value), field, "required")
-    check(value == contract.LATEST or bool(contract.ID_PREFIX.fullmatch(value))
-          and len(value) >= contract.MIN_ID_PREFIX, field,
-          f"{shown(value)} is neither a model id (16 hex digits), a prefix of at least {contract.MIN_ID_PREFIX} "
-          f"of them, nor {contract.LATEST!r}")
+    if value == contract.LATEST:
+        return ModelReference(latest=True)
+    if contract.ID.fullmatch(value):
+        return ModelReference(id=value)
+    if contract.ID_PREFIX.fullmatch(value) and len(value) >= contract.MIN_ID_PREFIX:
+        return ModelReference(prefix=value)
+    parts = contract.NAME_REFERENCE.fullmatch(value)
+    check(parts is not None and not contract.ID_PREFIX.fullmatch(parts["name"]), field,
+          f"{shown(value)} is not a model reference: a model id (16 hex digits), a prefix of at least "
+          f"{contract.MIN_ID_PREFIX} of them, {contract.LATEST!r}, NAME, NAME/VERSION or NAME@ALIAS")
+    return ModelReference(name=model_name(parts["name"], field), version=int(parts["version"] or 0),
+                          alias=parts["alias"] or "")
+
+
+def model_version(reference: ModelReference, value: str, field: str = "model_version") -> ModelReference:
+    """`reference` with a version given apart from it (the OIP's model_version): a decimal 1..MAX_VERSION, which
+    goes with a plain NAME (that version of it) or an id (which must be that version)."""
+    check(bool(VERSION.fullmatch(value)), field, f"{shown(value)} is not a version (1..{contract.MAX_VERSION:,})")
+    check(bool(reference.id or reference.name and not reference.version and not reference.alias), field,
+          "a version goes with a model name or id, not with 'latest', an id prefix, NAME/VERSION or NAME@ALIAS")
+    return replace(reference, version=int(value))
+
+
+def model_name(value: str, field: str = "name") -> str:
+    problem = contract.name_problem(value)
+    check(problem is None, field, f"{shown(value)}: {problem}" if value else "required")
+    return value
+
+
+def alias(value: str, field: str = "alias") -> str:
+    check(bool(value), field, "required")
+    check(bool(contract.ALIAS.fullmatch(value)), field,
+          f"{shown(value)}: use 1–{contract.MAX_NAME_LENGTH} letters, digits, '.', '_' or '-'")
+    return value
+
+
+def version(value: int, field: str = "version") -> int:
+    check(1 <= value <= contract.MAX_VERSION, field, f"must be 1..{contract.MAX_VERSION:,}, got {value}")
     return value
 
 
@@ -147,9 +199,7 @@ def train(request: pb.TrainRequest) -> pb.TrainRequest:
     checked.train_data.CopyFrom(dataset(request.train_data, "train_data", labels_required=True))
     checked.eval_data.CopyFrom(dataset(request.eval_data, "eval_data", labels_required=True))
     enum(request.device, pb.Device, "device")
-    checked.model_name = request.model_name or contract.DEFAULT_MODEL_NAME
-    check(bool(contract.MODEL_NAME.fullmatch(checked.model_name)), "model_name",
-          f"use 1–{contract.MAX_NAME_LENGTH} letters, digits, '.', '_' or '-'")
+    checked.model_name = model_name(request.model_name or contract.DEFAULT_MODEL_NAME, "model_name")
     idempotency_key(request.idempotency_key)
     return checked
 
@@ -162,6 +212,13 @@ def evaluation(request: pb.EvaluationRequest) -> pb.EvaluationRequest:
     enum(request.device, pb.Device, "device")
     idempotency_key(request.idempotency_key)
     return checked
+
+
+def list_models(request: pb.ListModelsRequest) -> tuple[int, str]:
+    """The page size and token, after checking the name filter."""
+    if request.name:
+        model_name(request.name)
+    return page(request.page_size, request.page_token)
 
 
 def list_jobs(request: pb.ListJobsRequest) -> tuple[int, str]:
@@ -216,4 +273,17 @@ def samples(request: pb.GetSamplesRequest) -> pb.GetSamplesRequest:
 def export(request: pb.ExportModelRequest) -> pb.ExportModelRequest:
     model_ref(request.model_id)
     enum(request.format, pb.ExportFormat, "format")
+    return request
+
+
+def set_alias(request: pb.SetModelAliasRequest) -> pb.SetModelAliasRequest:
+    model_name(request.name)
+    alias(request.alias)
+    version(request.version)
+    return request
+
+
+def delete_alias(request: pb.DeleteModelAliasRequest) -> pb.DeleteModelAliasRequest:
+    model_name(request.name)
+    alias(request.alias)
     return request

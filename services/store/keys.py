@@ -65,6 +65,20 @@ def model(model_id: str) -> str:              # hash: "graph" Graph bytes, "symb
     return f"lenet:model:{model_id}:files"
 
 
+def model_versions(name: str, user: str | None) -> str:
+    """Sorted set of the versions of model name `name` that `user` may read (None: all): members
+    "VERSION:ID", VERSION zero-padded to 16 digits, all scored 0, so they sort by version (as models_index)."""
+    return f"lenet:name:{name}:versions:{'*' if user is None else 'user=' + user}"
+
+
+def model_version_counter(name: str) -> str:  # string: the last version given under `name` (never decreases)
+    return f"lenet:name:{name}:counter"
+
+
+def model_aliases(name: str) -> str:          # hash: alias → the "VERSION:ID" member of the version it points at
+    return f"lenet:name:{name}:aliases"
+
+
 def lane_requests(lane: str) -> str:        # list of LaneRequest bytes waiting on a serve lane, oldest first
     return f"lenet:lane:{lane}:requests"
 

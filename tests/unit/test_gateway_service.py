@@ -43,8 +43,8 @@ def fails(call, error_class, *words):
     return caught.value
 
 
-def saved_model(store, owner="", created_at="", model_id="") -> pb.Model:
-    model = pb.Model(id=model_id, name="m", owner=owner, device=pb.CPU, created_at=created_at)
+def saved_model(store, owner="", created_at="", model_id="", name="m") -> pb.Model:
+    model = pb.Model(id=model_id, name=name, owner=owner, device=pb.CPU, created_at=created_at)
     return store.models.save(model, "{}", b"", pb.Graph(dot="digraph {}"))
 
 
@@ -173,7 +173,10 @@ def test_evaluation_resolves_latest_and_prefixes(service, store, sender):
 
 
 @pytest.mark.parametrize("model_id, error", [("", InvalidArgument), (UNKNOWN_ID, NotFound),
-                                             (UNKNOWN_ID + ":files", InvalidArgument), ("LATEST", InvalidArgument)])
+                                             (UNKNOWN_ID + ":files", InvalidArgument), ("LATEST", NotFound),
+                                             ("latest/1", InvalidArgument), ("abcd@production", InvalidArgument),
+                                             ("m/0", InvalidArgument), ("m@", InvalidArgument),
+                                             ("m/1000000000000000", InvalidArgument)])
 def test_bad_model_ids(service, model_id, error):
     fails(lambda: service.submit_evaluation(pb.EvaluationRequest(model_id=model_id), OPEN), error)
     fails(lambda: service.get_graph(pb.GetGraphRequest(model_id=model_id), OPEN), error)
@@ -190,6 +193,150 @@ def test_evaluation_dataset_is_checked(service, store):
         images=images)), OPEN), InvalidArgument, "dataset.labels")
     job = service.submit_evaluation(pb.EvaluationRequest(model_id=model.id, dataset=pb.Dataset(limit=50)), OPEN)
     assert job.evaluation.dataset.split == "test" and job.evaluation.dataset.size == 50
+
+
+# -- registered models: names, versions, aliases ------------------------------------------------------------------
+
+def named(store, name, owner="") -> pb.Model:
+    return saved_model(store, owner=owner, name=name)
+
+
+def alias(service, name, alias_, version, caller=OPEN) -> pb.Model:
+    return service.set_model_alias(pb.SetModelAliasRequest(name=name, alias=alias_, version=version), caller)
+
+
+def resolved(service, reference, caller=OPEN, version="") -> tuple[str, int]:
+    model = service.resolve_model(caller, reference, version)
+    return model.name, model.version
+
+
+def test_models_of_one_name_are_its_versions_and_an_unnamed_one_is_lenet(service, store):
+    first, second = named(store, "digits"), named(store, "digits")
+    assert (first.version, second.version) == (1, 2)
+    assert store.models.save(pb.Model(), "{}", b"", pb.Graph()).name == contract.DEFAULT_MODEL_NAME
+    assert resolved(service, contract.DEFAULT_MODEL_NAME) == ("lenet", 1)
+    assert named(store, "other").version == 1
+    listed = service.list_models(pb.ListModelsRequest(name="digits"), OPEN).models
+    assert [(m.name, m.version) for m in listed] == [("digits", 2), ("digits", 1)]
+
+
+def test_every_reference_form_resolves(service, store):
+    one, two = named(store, "digits"), named(store, "digits")
+    assert resolved(service, "digits") == ("digits", 2)                  # no production: the newest version
+    alias(service, "digits", "production", 1)
+    alias(service, "digits", "canary", 2)
+    assert resolved(service, "digits") == ("digits", 1)                  # production
+    assert resolved(service, "digits/2") == ("digits", 2)
+    assert resolved(service, "digits@canary") == ("digits", 2)
+    assert resolved(service, "digits@production") == ("digits", 1)
+    assert resolved(service, one.id) == resolved(service, one.id[:6]) == ("digits", 1)
+    assert resolved(service, "latest") == ("digits", 2)
+    assert resolved(service, "digits", version="2") == ("digits", 2)     # the OIP's model_name + model_version
+    assert resolved(service, two.id, version="2") == ("digits", 2)       # an id works as a name
+    fails(lambda: service.resolve_model(OPEN, two.id, "1"), NotFound, two.id)
+    fails(lambda: service.resolve_model(OPEN, "digits@canary", "1"), InvalidArgument, "model_version")
+    fails(lambda: service.resolve_model(OPEN, "digits", "01"), InvalidArgument, "model_version")
+    fails(lambda: service.resolve_model(OPEN, "no spaces", field="model_name"), InvalidArgument,
+          "model_name")
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id="digits/3"), OPEN), NotFound, "no version 3")
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id="digits@beta"), OPEN), NotFound, "no alias 'beta'")
+    fails(lambda: service.get_model(pb.GetModelRequest(model_id="nothing"), OPEN), NotFound, "'nothing'")
+    job = service.submit_evaluation(pb.EvaluationRequest(model_id="digits@canary"), OPEN)
+    assert job.model_id == two.id and job.evaluation.model_id == two.id   # the job records the id it resolved
+    files = service.export_model(pb.ExportModelRequest(model_id="digits/1"), OPEN).files
+    assert [f.name for f in files] == list(contract.checkpoint_files("digits"))
+    assert service.get_graph(pb.GetGraphRequest(model_id="digits"), OPEN).dot == "digraph {}"
+
+
+def test_moving_production_changes_what_the_name_names_at_once(service, store):
+    named(store, "digits"), named(store, "digits")
+    for version in (1, 2, 1, 2):
+        moved = alias(service, "digits", "production", version)
+        assert moved.version == version and list(moved.aliases) == ["production"]
+        assert resolved(service, "digits") == ("digits", version)        # no restart, no cache in the way
+    service.delete_model_alias(pb.DeleteModelAliasRequest(name="digits", alias="production"), OPEN)
+    assert resolved(service, "digits") == ("digits", 2)
+
+
+def test_aliases_are_shown_on_the_versions_they_point_at(service, store):
+    one, two = named(store, "digits"), named(store, "digits")
+    alias(service, "digits", "production", 1)
+    alias(service, "digits", "best", 1)
+    alias(service, "digits", "canary", 2)
+    listed = {m.version: list(m.aliases) for m in service.list_models(pb.ListModelsRequest(), OPEN).models}
+    assert listed == {1: ["best", "production"], 2: ["canary"]}
+    assert list(service.get_model(pb.GetModelRequest(model_id=two.id), OPEN).aliases) == ["canary"]
+    alias(service, "digits", "canary", 1)
+    assert list(service.get_model(pb.GetModelRequest(model_id=two.id), OPEN).aliases) == []
+    assert store.models.get(one.id).aliases == []                       # aliases are never written into the record
+
+
+def test_deleting_an_aliased_version_is_refused_naming_the_alias(service, store):
+    named(store, "digits")
+    two = named(store, "digits")
+    alias(service, "digits", "production", 2)
+    raised = fails(lambda: service.delete_model(pb.DeleteModelRequest(model_id="digits/2"), OPEN), FailedPrecondition,
+                   "'production'", "digits/2")
+    assert "lenet alias rm digits production" in str(raised)
+    assert resolved(service, two.id) == ("digits", 2)
+    removed = service.delete_model_alias(pb.DeleteModelAliasRequest(name="digits", alias="production"), OPEN)
+    assert (removed.name, removed.alias, removed.version) == ("digits", "production", 2)
+    assert service.delete_model(pb.DeleteModelRequest(model_id="digits/2"), OPEN).model_id == two.id
+    assert resolved(service, "digits") == ("digits", 1)
+    fails(lambda: alias(service, "digits", "production", 2), NotFound, "no version 2")
+    assert named(store, "digits").version == 3                          # a deleted version is never reused
+
+
+def test_alias_requests_are_checked(service, store):
+    named(store, "digits")
+    for request, field in [(pb.SetModelAliasRequest(alias="production", version=1), "name"),
+                           (pb.SetModelAliasRequest(name="dead", alias="production", version=1), "name"),
+                           (pb.SetModelAliasRequest(name="digits", version=1), "alias"),
+                           (pb.SetModelAliasRequest(name="digits", alias="no spaces", version=1), "alias"),
+                           (pb.SetModelAliasRequest(name="digits", alias="x" * 65, version=1), "alias"),
+                           (pb.SetModelAliasRequest(name="digits", alias="production"), "version"),
+                           (pb.SetModelAliasRequest(name="digits", alias="production", version=-1), "version")]:
+        raised = fails(lambda: service.set_model_alias(request, OPEN), InvalidArgument, field)
+        assert str(raised).startswith(field + ":")
+    fails(lambda: service.delete_model_alias(pb.DeleteModelAliasRequest(name="digits", alias="a/b"), OPEN),
+          InvalidArgument, "alias")
+    fails(lambda: service.delete_model_alias(pb.DeleteModelAliasRequest(name="digits", alias="gone"), OPEN),
+          NotFound, "no alias 'gone'")
+    fails(lambda: service.list_models(pb.ListModelsRequest(name="not a name"), OPEN), InvalidArgument, "name")
+    for name in ("latest", "cafe", "0123456789abcdef"):
+        fails(lambda: service.submit_training(pb.TrainRequest(model_name=name), OPEN), InvalidArgument, "model_name")
+    assert store.redis.hlen("lenet:name:digits:aliases") == 0
+
+
+def test_names_are_shared_but_each_version_keeps_its_owner(service, store):
+    """Alice's and Bob's models share the versions of a name; each sees, resolves and aliases only what they may
+    read, and moves an alias only off a version they own."""
+    mine = named(store, "digits", owner="alice")
+    bobs = named(store, "digits", owner="bob")
+    assert (mine.version, bobs.version) == (1, 2)
+    assert resolved(service, "digits", ALICE) == ("digits", 1)
+    assert resolved(service, "digits", BOB) == ("digits", 2)
+    alias(service, "digits", "production", 1, ALICE)
+    assert resolved(service, "digits", BOB) == ("digits", 2)             # a production he cannot read: his newest
+    fails(lambda: service.resolve_model(BOB, "digits@production"), NotFound)
+    fails(lambda: service.resolve_model(BOB, "digits/1"), NotFound)
+    fails(lambda: alias(service, "digits", "production", 2, BOB), PermissionDenied, "'production'", "version 1")
+    fails(lambda: alias(service, "digits", "mine", 1, BOB), NotFound)
+    fails(lambda: service.delete_model_alias(pb.DeleteModelAliasRequest(name="digits", alias="production"), BOB),
+          PermissionDenied, "only its owner")
+    alias(service, "digits", "bobs", 2, BOB)
+    assert [m.version for m in service.list_models(pb.ListModelsRequest(name="digits"), BOB).models] == [2]
+    service.share_model(pb.ShareModelRequest(model_id="digits/1", add=["bob"]), ALICE)
+    assert [m.version for m in service.list_models(pb.ListModelsRequest(name="digits"), BOB).models] == [2, 1]
+    assert resolved(service, "digits", BOB) == ("digits", 1)             # now he reads production
+    fails(lambda: alias(service, "digits", "bobs", 1, BOB), PermissionDenied, "read-only")
+    fails(lambda: service.delete_model(pb.DeleteModelRequest(model_id="digits@production"), BOB), PermissionDenied)
+    service.share_model(pb.ShareModelRequest(model_id="digits/1", remove=["bob"]), ALICE)
+    assert [m.version for m in service.list_models(pb.ListModelsRequest(name="digits"), BOB).models] == [2]
+    alias(service, "digits", "production", 2, ADMIN)                    # admins may move any alias
+    assert resolved(service, "digits", ALICE) == ("digits", 1)           # hers again: production is Bob's now
+    assert resolved(service, "digits", BOB) == ("digits", 2)
+    assert [m.version for m in service.list_models(pb.ListModelsRequest(name="digits"), ADMIN).models] == [2, 1]
 
 
 # -- GetJob, ListJobs, CancelJob, WatchJob, GetEvaluation ---------------------------------------------------------

@@ -98,6 +98,44 @@ def test_models_registry(store):
         store.models.files("missing")
 
 
+def test_concurrent_saves_under_one_name_never_share_a_version(redis_server, store):
+    """20 threads, each with its own connection pool as separate workers have, save a model under one name at
+    once: versions 1..20, each once, and the name's counter at 20."""
+    from services.store import Store
+
+    start, versions, failures = threading.Barrier(20), [], []
+
+    def register() -> None:
+        own = Store(redis_server.url)
+        try:
+            start.wait()
+            versions.append(own.models.save(pb.Model(name="digits"), "{}", b"", pb.Graph()).version)
+        except Exception as error:          # a failure in a thread must fail the test, not vanish
+            failures.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=register) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(versions) == list(range(1, 21))
+    listed = store.models.page(name="digits", page_size=100).items
+    assert [m.version for m in listed] == list(range(20, 0, -1))
+    assert [store.models.version_id("digits", m.version) for m in listed] == [m.id for m in listed]
+
+
+def test_saving_a_model_again_keeps_its_version(store):
+    """The worker retries a save whose reply was lost: the same id must not become a second version."""
+    model = store.models.save(pb.Model(name="digits"), "{}", b"", pb.Graph())
+    again = pb.Model(id=model.id, name="digits", created_at=model.created_at)
+    assert store.models.save(again, "{}", b"", pb.Graph()).version == 1
+    assert [m.id for m in store.models.page(name="digits").items] == [model.id]
+    assert store.models.save(pb.Model(name="digits"), "{}", b"", pb.Graph()).version == 2
+
+
 def test_uploaded_pixels_live_outside_the_job_record(store):
     pixels = pb.Tensor(shape=[3, 28, 28], dtype=pb.UINT8, data=bytes(3 * 784))
     labels = pb.Tensor(shape=[3], dtype=pb.INT64, data=bytes(24))

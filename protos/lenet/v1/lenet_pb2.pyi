@@ -295,7 +295,7 @@ class Evaluating(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., samples: _Optional[int] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "name", "job_id", "created_at", "hyper_parameters", "train_data", "train_samples", "metrics", "device", "owner", "parameter_count", "history", "shared_with")
+    __slots__ = ("id", "name", "job_id", "created_at", "hyper_parameters", "train_data", "train_samples", "metrics", "device", "owner", "parameter_count", "history", "shared_with", "version", "aliases")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -309,6 +309,8 @@ class Model(_message.Message):
     PARAMETER_COUNT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     job_id: str
@@ -322,7 +324,9 @@ class Model(_message.Message):
     parameter_count: int
     history: _containers.RepeatedCompositeFieldContainer[TrainMetrics]
     shared_with: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., job_id: _Optional[str] = ..., created_at: _Optional[str] = ..., hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., train_samples: _Optional[int] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., owner: _Optional[str] = ..., parameter_count: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TrainMetrics, _Mapping]]] = ..., shared_with: _Optional[_Iterable[str]] = ...) -> None: ...
+    version: int
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., job_id: _Optional[str] = ..., created_at: _Optional[str] = ..., hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., train_samples: _Optional[int] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., owner: _Optional[str] = ..., parameter_count: _Optional[int] = ..., history: _Optional[_Iterable[_Union[TrainMetrics, _Mapping]]] = ..., shared_with: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetModelRequest(_message.Message):
     __slots__ = ("model_id",)
@@ -331,12 +335,14 @@ class GetModelRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "name")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "next_page_token")
@@ -367,6 +373,34 @@ class ShareModelRequest(_message.Message):
     add: _containers.RepeatedScalarFieldContainer[str]
     remove: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, model_id: _Optional[str] = ..., add: _Optional[_Iterable[str]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetModelAliasRequest(_message.Message):
+    __slots__ = ("name", "alias", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    alias: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class DeleteModelAliasRequest(_message.Message):
+    __slots__ = ("name", "alias")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    alias: str
+    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ...) -> None: ...
+
+class DeleteModelAliasResponse(_message.Message):
+    __slots__ = ("name", "alias", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    alias: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., alias: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ExportModelRequest(_message.Message):
     __slots__ = ("model_id", "format")
@@ -531,14 +565,20 @@ class PredictRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
-    __slots__ = ("probabilities", "labels", "warnings")
+    __slots__ = ("probabilities", "labels", "warnings", "model_id", "model_name", "model_version")
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     probabilities: Tensor
     labels: _containers.RepeatedScalarFieldContainer[int]
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, probabilities: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    model_id: str
+    model_name: str
+    model_version: int
+    def __init__(self, probabilities: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ..., warnings: _Optional[_Iterable[str]] = ..., model_id: _Optional[str] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ...) -> None: ...
 
 class InspectRequest(_message.Message):
     __slots__ = ("model_id", "samples", "layers", "dtype", "batch_size")

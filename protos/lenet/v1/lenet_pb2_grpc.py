@@ -115,6 +115,16 @@ class LenetStub:
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelRequest.SerializeToString,
                 response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelResponse.FromString,
                 _registered_method=True)
+        self.SetModelAlias = channel.unary_unary(
+                '/lenet.v1.Lenet/SetModelAlias',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.SetModelAliasRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Model.FromString,
+                _registered_method=True)
+        self.DeleteModelAlias = channel.unary_unary(
+                '/lenet.v1.Lenet/DeleteModelAlias',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelAliasRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelAliasResponse.FromString,
+                _registered_method=True)
         self.GetGraph = channel.unary_unary(
                 '/lenet.v1.Lenet/GetGraph',
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.GetGraphRequest.SerializeToString,
@@ -221,14 +231,15 @@ class LenetServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """Trained models, newest first, a page at a time.
+        """Trained models, newest first (or the versions of one name, highest first), a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteModel(self, request, context):
-        """Delete a model and its files (only its owner may). Jobs that made or evaluated it keep their records.
+        """Delete a model and its files (only its owner may). Jobs that made or evaluated it keep their records. A
+        version an alias points at is FAILED_PRECONDITION naming the alias: move or delete the alias first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -244,6 +255,22 @@ class LenetServicer:
 
     def ExportModel(self, request, context):
         """The model's files in a standard format (MXNet checkpoint or ONNX).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetModelAlias(self, request, context):
+        """Point an alias of a model name at one of its versions, creating the alias or moving it in one atomic write:
+        NAME@ALIAS (and NAME, for "production") serve that version from the next call on. Only the owner of the
+        version may point an alias at it, and only the owner of the version an alias points at may move it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModelAlias(self, request, context):
+        """Remove an alias of a model name (only the owner of the version it points at may); the version stays.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -345,6 +372,16 @@ def add_LenetServicer_to_server(servicer, server):
                     servicer.ExportModel,
                     request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelRequest.FromString,
                     response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelResponse.SerializeToString,
+            ),
+            'SetModelAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModelAlias,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.SetModelAliasRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Model.SerializeToString,
+            ),
+            'DeleteModelAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModelAlias,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelAliasRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelAliasResponse.SerializeToString,
             ),
             'GetGraph': grpc.unary_unary_rpc_method_handler(
                     servicer.GetGraph,
@@ -790,6 +827,60 @@ class Lenet:
             '/lenet.v1.Lenet/ExportModel',
             protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelRequest.SerializeToString,
             protos_dot_lenet_dot_v1_dot_lenet__pb2.ExportModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModelAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/SetModelAlias',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.SetModelAliasRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModelAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/DeleteModelAlias',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelAliasRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteModelAliasResponse.FromString,
             options,
             channel_credentials,
             insecure,
