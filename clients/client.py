@@ -173,7 +173,8 @@ class LenetClient:
         return self.stub.DeleteJob(pb.DeleteJobRequest(job_id=job_id), timeout=self.timeout).job_id
 
     def delete_model(self, model_id: str) -> str:
-        """Delete a model (an id, a unique prefix or "latest"); returns its id."""
+        """Delete a model (any model reference: an id, a unique prefix, "latest", NAME, NAME/VERSION or
+        NAME@ALIAS); returns its id."""
         return self.stub.DeleteModel(pb.DeleteModelRequest(model_id=model_id), timeout=self.timeout).model_id
 
     def watch(self, job_id: str, after_event_id: str = "",
@@ -224,13 +225,24 @@ class LenetClient:
     def model(self, model_id: str) -> pb.Model:
         return self.stub.GetModel(pb.GetModelRequest(model_id=model_id), timeout=self.timeout)
 
-    def models_page(self, page_size: int = 0, page_token: str = "") -> pb.ListModelsResponse:
-        return self.stub.ListModels(pb.ListModelsRequest(page_size=page_size, page_token=page_token),
+    def models_page(self, page_size: int = 0, page_token: str = "", name: str = "") -> pb.ListModelsResponse:
+        return self.stub.ListModels(pb.ListModelsRequest(page_size=page_size, page_token=page_token, name=name),
                                     timeout=self.timeout)
 
-    def models(self, limit: int = 100) -> list[pb.Model]:
-        """Up to `limit` models, newest first."""
-        return _collect(lambda token, size: self.models_page(size, token), "models", limit)
+    def models(self, limit: int = 100, name: str = "") -> list[pb.Model]:
+        """Up to `limit` models, newest first; with `name`, that name's versions, highest first."""
+        return _collect(lambda token, size: self.models_page(size, token, name), "models", limit)
+
+    def set_alias(self, name: str, alias: str, version: int) -> pb.Model:
+        """Point alias `alias` of model name `name` at version `version` (creating or moving it); returns that
+        version with its aliases."""
+        return self.stub.SetModelAlias(pb.SetModelAliasRequest(name=name, alias=alias, version=version),
+                                       timeout=self.timeout)
+
+    def delete_alias(self, name: str, alias: str) -> int:
+        """Remove alias `alias` of model name `name`; returns the version it pointed at."""
+        return self.stub.DeleteModelAlias(pb.DeleteModelAliasRequest(name=name, alias=alias),
+                                          timeout=self.timeout).version
 
     def share_model(self, model_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> pb.Model:
         """Share a model read-only with the users in `add`, and stop sharing it with those in `remove` (only its

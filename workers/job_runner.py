@@ -161,7 +161,8 @@ def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> str:
     graph = model_cache.graph(result.symbol_json)
     model.parameter_count = graph.parameter_count
     model = _patiently(lambda: store.models.save(model, result.symbol_json, result.params, graph))
-    _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, f"model {model.id} saved",
+    saved = f"model {model.id} saved as {model.name}/{model.version}"
+    _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, saved,
                                              change=lambda j: setattr(j, "model_id", model.id)))
     _quietly(lambda: store.jobs.drop_checkpoint(job.id))
     return "succeeded"

@@ -33,8 +33,8 @@ SERVER_IMAGE_NUMBER = re.compile(r"^image (\d+)\b")   # how Predict's warnings n
 def evaluate(model_id: str, split: str, limit: int, plots_dir: Path | None) -> int:
     """Evaluate a model: caret's statistics, the worst case.
 
-    MODEL: an id, a unique prefix of one, or latest. Prints caret's confusion matrix, overall statistics and
-    statistics by class, then the most confused pair of digits."""
+    MODEL: an id, a unique prefix of one, latest, NAME, NAME/VERSION or NAME@ALIAS. Prints caret's confusion
+    matrix, overall statistics and statistics by class, then the most confused pair of digits."""
     with connect() as client:
         job = client.evaluate(model_id, limit=limit, split=split)
         with ctrl_c_leaves_job_running(job.id):
@@ -145,8 +145,9 @@ def worst_samples(evaluation: pb.Evaluation, show: int = SHOW_INDICES) -> list[i
 def predict(model_id: str, image_paths: tuple[str, ...], invert: bool) -> int:
     """Class probabilities for PNG digits or MNIST IDX files.
 
-    MODEL: an id, a unique prefix of one, or latest. IMAGE: a PNG (made 28×28 grey; a note says how) or an MNIST
-    IDX images file, optionally gzipped. Images that do not look like MNIST digits are named on stderr."""
+    MODEL: an id, a unique prefix of one, latest, NAME, NAME/VERSION or NAME@ALIAS. IMAGE: a PNG (made 28×28
+    grey; a note says how) or an MNIST IDX images file, optionally gzipped. Images that do not look like MNIST
+    digits are named on stderr."""
     try:
         pixels, sources, notes = image_files.load(image_paths, invert=invert)
     except ValueError as error:
@@ -155,11 +156,11 @@ def predict(model_id: str, image_paths: tuple[str, ...], invert: bool) -> int:
         click.echo(f"lenet: note: {note}", err=True)
     parts, doubts = [], []
     with connect() as client:
-        model_id = resolve_model(client, model_id)
+        model = resolve_model(client, model_id)
         for start in range(0, len(pixels), PREDICT_BATCH):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DigitWarning)
-                parts.append(client.predict(model_id, pixels[start:start + PREDICT_BATCH]))
+                parts.append(client.predict(model.id, pixels[start:start + PREDICT_BATCH]))
             doubts += [name_image(str(w.message), sources, start) for w in caught if w.category is DigitWarning]
     for doubt in doubts:
         click.echo(f"lenet: warning: {doubt}", err=True)
@@ -168,16 +169,16 @@ def predict(model_id: str, image_paths: tuple[str, ...], invert: bool) -> int:
     probabilities = np.concatenate([p for p, _ in parts])
     labels = np.concatenate([predicted for _, predicted in parts])
     if global_options().as_json:
-        print_json({"model_id": model_id, "predictions": [
-            {"source": source, "label": label, "probabilities": row}
-            for source, label, row in zip(sources, labels, probabilities)]})
+        print_json({"model_id": model.id, "model_name": model.name, "model_version": model.version,
+                    "predictions": [{"source": source, "label": label, "probabilities": row}
+                                    for source, label, row in zip(sources, labels, probabilities)]})
         return 0
     width = max(len("image"), *map(len, sources))
     click.echo(f"{'image':<{width}}  label  probability  runner-up")
     for source, label, row in zip(sources, labels, probabilities):
         second = int(np.argsort(row)[-2])
         click.echo(f"{source:<{width}}  {label:>5}  {row[label]:>11.4f}  {second} ({row[second]:.4f})")
-    click.echo(f"model {model_id}")
+    click.echo(f"model {model.id} ({model.name}/{model.version})")
     return 0
 
 

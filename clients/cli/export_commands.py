@@ -18,9 +18,9 @@ from clients.cli.output import Failure, client_options, connect, global_options,
 def export(model_id: str, file_format: str, out: Path) -> int:
     """Write a model's files: MXNet checkpoint or ONNX.
 
-    MODEL: an id, a unique prefix of one, or latest."""
+    MODEL: an id, a unique prefix of one, latest, NAME, NAME/VERSION or NAME@ALIAS."""
     with connect() as client:
-        model_id = resolve_model(client, model_id)
+        model_id = resolve_model(client, model_id).id
         try:
             paths = client.export(model_id, out, file_format)
         except ValueError as error:

@@ -58,11 +58,11 @@ def inspect(model_id: str, samples: tuple[int, ...], split: str, layers: tuple[s
             npz: Path | None, plots_dir: Path | None) -> int:
     """Every layer's activations for chosen samples.
 
-    MODEL: an id, a unique prefix of one, or latest. Prints each layer's shape and range, and draws the seed's
-    pictures of them with --plots."""
+    MODEL: an id, a unique prefix of one, latest, NAME, NAME/VERSION or NAME@ALIAS. Prints each layer's shape
+    and range, and draws the seed's pictures of them with --plots."""
     samples = list(samples)
     with connect() as client:
-        model_id = resolve_model(client, model_id)
+        model_id = resolve_model(client, model_id).id
         arrays = client.inspect(model_id, samples, split=split, layers=layers, dtype=dtype)
         images, labels = client.samples(samples, split)
     written = []
@@ -136,9 +136,9 @@ def show_inspection(title: str, arrays: dict, samples: list[int], split: str, la
 def graph(model_id: str, dot: Path | None, png: Path | None) -> int:
     """The network: layers, output shapes, parameter counts.
 
-    MODEL: an id, a unique prefix of one, or latest."""
+    MODEL: an id, a unique prefix of one, latest, NAME, NAME/VERSION or NAME@ALIAS."""
     with connect() as client:
-        model_id = resolve_model(client, model_id)
+        model_id = resolve_model(client, model_id).id
         network = client.graph(model_id)
     written = []
     if dot:

@@ -49,7 +49,7 @@ def report(job: pb.Job, wait: bool = False) -> int:
 @click.option("--eval-limit", type=click.IntRange(0), default=0,
               help="evaluate each epoch on the first N test images [all 10,000]")
 @click.option("--device", type=click.Choice(["cpu", "gpu", "any"]), default="cpu", show_default=True)
-@click.option("--name", default="", help="model name [lenet]")
+@click.option("--name", default="", help="model name; the model becomes its next version [lenet]")
 @click.option("--idempotency-key", default="", help="a retried submit with this key returns the same job")
 @click.option("--wait", is_flag=True, help="follow the job to its end with a progress bar")
 @client_options
@@ -148,18 +148,20 @@ def list_jobs(state_name: str | None, kind_name: str | None, limit: int) -> int:
 
 @click.command("models")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="at most N models")
+@click.option("--name", default="", help="only the versions of this model name, highest first")
 @client_options
-def list_models(limit: int) -> int:
-    """List trained models, newest first."""
+def list_models(limit: int, name: str) -> int:
+    """List trained models, newest first, with their name, version and aliases."""
     with connect() as client:
-        found = client.models(limit)
+        found = client.models(limit, name=name)
     if global_options().as_json:
         print_json(found)
         return 0
-    table = columns("ID", "NAME", "CREATED", "IMAGES", "EPOCHS", "ACCURACY")
+    table = columns("ID", "NAME", "VERSION", "ALIASES", "CREATED", "IMAGES", "EPOCHS", "ACCURACY")
     for model in found:
-        table.add_row(model.id, model.name, model.created_at, str(model.train_samples),
-                      str(model.hyper_parameters.epochs), f"{model.metrics.test_accuracy:.4f}")
+        table.add_row(model.id, model.name, str(model.version), ",".join(model.aliases) or "-", model.created_at,
+                      str(model.train_samples), str(model.hyper_parameters.epochs),
+                      f"{model.metrics.test_accuracy:.4f}")
     print_table(table)
     return 0
 
@@ -221,14 +223,15 @@ def health() -> int:
 
 @click.command("rm")
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@click.option("--model", "models_only", is_flag=True, help="the ids are models only (an id, a unique prefix of one "
-                                                           "or \"latest\")")
+@click.option("--model", "models_only", is_flag=True, help="the ids are models only (an id, a unique prefix of one, "
+                                                           "\"latest\", NAME, NAME/VERSION or NAME@ALIAS)")
 @client_options
 def remove(ids: tuple[str, ...], models_only: bool) -> int:
     """Delete ended jobs and models.
 
-    An id is tried as a job (deleted with its events and results), then as a model; a prefix or "latest" names a
-    model. Every id is tried even when one fails; the exit code is 1 if any failed."""
+    An id is tried as a job (deleted with its events and results), then as a model; a prefix, "latest", NAME,
+    NAME/VERSION or NAME@ALIAS names a model (a version an alias points at is refused: move or remove the alias
+    first). Every id is tried even when one fails; the exit code is 1 if any failed."""
     deleted, failed = [], False
     with connect() as client:
         for given in ids:

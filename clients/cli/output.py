@@ -135,9 +135,10 @@ def connect() -> LenetClient:
     return LenetClient(settings=client_settings())
 
 
-def resolve_model(client: LenetClient, reference: str) -> str:
-    """The full id a model reference (id, unique prefix or "latest") names, so output shows which model ran."""
-    return client.model(reference).id
+def resolve_model(client: LenetClient, reference: str) -> pb.Model:
+    """The model a reference (id, unique prefix, "latest", NAME, NAME/VERSION or NAME@ALIAS) names, resolved once
+    so that every call of a command uses the same model and the output shows which one ran."""
+    return client.model(reference)
 
 
 # -- JSON: protos.documents' one serializer, for every command --------------------------------------------

@@ -127,7 +127,7 @@ class Dashboard:
     async def models(self, request: Request) -> Response:
         page = await self.call(request, "list_models", pb.ListModelsRequest(
             page_size=number(request.query_params.get("page_size", "0"), "page_size"),
-            page_token=request.query_params.get("page_token", "")))
+            page_token=request.query_params.get("page_token", ""), name=request.query_params.get("name", "")))
         return JSONResponse({"models": [message_dict(model) for model in page.models],
                              "next_page_token": page.next_page_token})
 

@@ -220,13 +220,19 @@ def evaluation_job(browser, dashboard, client, trained_model) -> str:
 
 def test_the_model_page_shows_parameters_history_graph_and_exports(browser, dashboard, client, trained_model,
                                                                    screenshot):
-    model = client.model(trained_model.model_id)
+    model = client.set_alias("small", "reviewed", client.model(trained_model.model_id).version)
     show(browser, dashboard, "#/models")
     listed = [row.get_attribute("data-model") for row in browser.find_elements(By.CSS_SELECTOR, "table.models tr")]
     assert listed[1:] == [m.id for m in client.models()]
+    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-model='{model.id}']")
+    assert (row.find_element(By.CSS_SELECTOR, ".version").text, row.find_element(By.CSS_SELECTOR, ".aliases").text) \
+        == (str(model.version), ", ".join(model.aliases))
     screenshot(browser, "models")
-    browser.find_element(By.CSS_SELECTOR, f"tr[data-model='{model.id}']").click()
+    row.click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".page[data-ready='1'] table.hyper"))
+    assert browser.find_element(By.TAG_NAME, "h2").text.startswith(f"Model small/{model.version} ")
+    assert "small@reviewed" in browser.find_element(By.ID, "aliases").text
+    client.delete_alias("small", "reviewed")
     hyper = dict(cells(browser, "table.hyper tbody tr"))          # name → value
     assert hyper["epochs"] == "1" and hyper["batch_size"] == "100" and hyper["init_scale"] == "0.07"
     layers = [row.find_element(By.TAG_NAME, "td").text

@@ -15,7 +15,8 @@ export async function activationsView(root, query) {
     run(output, {model_id: form.get("model"), index: Number(form.get("index")), split: "test"});
   }},
     el("label", {}, "model ", el("select", {name: "model", id: "model"}, models.map((m) => el("option", {
-      value: m.id, text: `${m.name} ${m.id.slice(0, 8)} (test accuracy ${m.metrics.test_accuracy.toFixed(4)})`,
+      value: m.id, text: `${m.name}/${m.version}${m.aliases.map((alias) => " @" + alias).join("")} ` +
+                         `${m.id.slice(0, 8)} (test accuracy ${m.metrics.test_accuracy.toFixed(4)})`,
       selected: m.id === query.get("model")})))),
     el("label", {}, "test digit # ", el("input", {name: "index", id: "index", type: "number", min: 0, max: 9999,
                                                    value: query.get("index") || 0, class: "narrow"})),

@@ -5,15 +5,17 @@ import {lineChart, networkGraph, TEST_COLOR, TRAIN_COLOR} from "./draw.js";
 export async function modelsView(root) {
   const {models} = await api("/models");
   root.append(el("h2", {text: "Models"}),
-              models.length ? table(["model", "name", "created", "owner", "device", "epochs", "training images",
-                                     "test accuracy"], models.map(modelRow), {class: "models"})
+              models.length ? table(["model", "name", "version", "aliases", "created", "owner", "device", "epochs",
+                                     "training images", "test accuracy"], models.map(modelRow), {class: "models"})
                             : el("p", {class: "muted", text: "No trained model yet."}));
 }
 
 function modelRow(model) {
   return el("tr", {class: "clickable", data: {model: model.id}, onclick: () => { location.hash = `#/models/${model.id}`; }},
             el("td", {}, el("a", {href: `#/models/${model.id}`, class: "mono", text: short(model.id)})),
-            el("td", {text: model.name}), el("td", {text: when(model.created_at)}),
+            el("td", {text: model.name}), el("td", {class: "n version", text: String(model.version)}),
+            el("td", {class: "aliases", text: model.aliases.join(", ") || "—"}),
+            el("td", {text: when(model.created_at)}),
             el("td", {text: model.owner || "—"}), el("td", {text: model.device}),
             el("td", {class: "n", text: String(model.hyper_parameters.epochs)}),
             el("td", {class: "n", text: Number(model.train_samples).toLocaleString("en")}),
@@ -40,12 +42,16 @@ export async function modelView(root, id) {
      el("button", {type: "submit", text: "Evaluate"}));
   root.append(
     el("p", {}, el("a", {href: "#/models", text: "← all models"})),
-    el("div", {class: "title-row"}, el("h2", {}, `Model ${model.name} `, el("span", {class: "mono", text: model.id})),
+    el("div", {class: "title-row"}, el("h2", {}, `Model ${model.name}/${model.version} `,
+                                       el("span", {class: "mono", text: model.id})),
        el("a", {class: "button", href: `#/activations?model=${model.id}`, text: "Inspect its layers"})),
     el("p", {class: "muted", text: `Trained by job ${model.job_id} on ${model.device}, ${when(model.created_at)}` +
                                    `${model.owner ? ", owner " + model.owner : ""}: ` +
                                    `${Number(model.train_samples).toLocaleString("en")} training images, ` +
                                    `${Number(model.parameter_count).toLocaleString("en")} parameters.`}),
+    el("p", {id: "aliases", text: model.aliases.length
+      ? `Aliases: ${model.aliases.map((alias) => `${model.name}@${alias}`).join(", ")}.`
+      : `No alias points at version ${model.version} (lenet alias set ${model.name} production ${model.version}).`}),
     el("div", {class: "columns"},
        el("section", {}, el("h3", {text: "Hyper-parameters"}),
           table(["name", "value"], Object.entries(hp).map(([k, v]) => el("tr", {}, el("td", {text: k}),
