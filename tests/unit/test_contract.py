@@ -130,3 +130,16 @@ def test_file_names_and_ids():
     assert contract.ID.fullmatch("0123456789abcdef") and not contract.ID.fullmatch("0123456789abcdef:events")
     reference = comment("GetModelRequest.model_id")
     assert "unique prefix" in reference and contract.LATEST in reference
+
+
+def test_names_versions_aliases_and_references():
+    assert contract.PRODUCTION_ALIAS in comment("SetModelAliasRequest.alias")
+    assert f"1..{contract.MAX_VERSION:,}" in comment("SetModelAliasRequest.version")
+    assert f'"{contract.DEFAULT_MODEL_NAME}"' in comment("Model.name")
+    assert all(form in comment("GetModelRequest.model_id") for form in ("NAME", "NAME/VERSION", "NAME@ALIAS"))
+    assert contract.name_problem("digits") is None and contract.name_problem("Cafe") is None
+    for taken in ("latest", "cafe", "2024", "0123456789abcdef", "no spaces", "x" * 65, ""):
+        assert contract.name_problem(taken), taken
+    assert contract.NAME_REFERENCE.fullmatch("digits/999999999999999")["version"] == str(contract.MAX_VERSION)
+    assert not contract.NAME_REFERENCE.fullmatch("digits/1000000000000000")
+    assert contract.NAME_REFERENCE.fullmatch("digits@production")["alias"] == "production"
