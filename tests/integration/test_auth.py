@@ -101,3 +101,25 @@ def test_lenet_without_a_token_says_how_to_give_one(secured):
     for done in (run("jobs", gateway=secured.address), run("jobs", "--token", "forged", gateway=secured.address)):
         assert done.returncode == 1 and done.stderr.startswith("lenet: UNAUTHENTICATED: ")
         assert "--token TOKEN or LENET_TOKEN" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_names_and_aliases_keep_each_versions_owner(secured):
+    """Over gRPC with tokens: a name's versions belong to whoever trained each, NAME resolves among the versions
+    the caller may read, and only the owner of the version an alias points at moves it (lenet alias, too)."""
+    store = Store(secured.redis_url)
+    hers = store.models.save(pb.Model(name="ledger", owner="alice", device=pb.CPU), "{}", b"", pb.Graph())
+    his = store.models.save(pb.Model(name="ledger", owner="bob", device=pb.CPU), "{}", b"", pb.Graph())
+    with LenetClient(secured.address, timeout=30, token="alice-secret") as alice, \
+            LenetClient(secured.address, timeout=30, token="bob-secret") as bob:
+        assert (hers.version, his.version) == (1, 2)
+        assert alice.model("ledger").id == hers.id and bob.model("ledger").id == his.id
+        assert alice.set_alias("ledger", "production", 1).aliases == ["production"]
+        assert bob.model("ledger").id == his.id                  # he cannot read production: his newest
+        assert code_of(lambda: bob.model("ledger@production")) == grpc.StatusCode.NOT_FOUND
+        assert code_of(lambda: bob.set_alias("ledger", "production", 2)) == grpc.StatusCode.PERMISSION_DENIED
+        assert [m.version for m in bob.models(name="ledger")] == [2]
+        moved = run("alias", "set", "ledger", "production", "2", "--token", "bob-secret", gateway=secured.address)
+        assert moved.returncode == 1 and "PERMISSION_DENIED" in moved.stderr
+        assert code_of(lambda: alice.delete_model("ledger@production")) == grpc.StatusCode.FAILED_PRECONDITION
+        assert alice.delete_alias("ledger", "production") == 1
+        assert alice.delete_model("ledger/1") == hers.id
