@@ -228,14 +228,15 @@ def test_jobs_filters_by_state_and_kind(stack, client, waiting_jobs):
 
 
 def test_latest_and_unique_prefixes_name_models_and_output_shows_the_id(stack, client, trained_model, tmp_path):
-    newest, small = client.models(1)[0].id, trained_model.model_id
-    assert strict_json(succeeded(run("graph", "latest", "--json", gateway=stack.address)))["model_id"] == newest
+    newest, small = client.models(1)[0], trained_model.model_id
+    assert strict_json(succeeded(run("graph", "latest", "--json", gateway=stack.address)))["model_id"] == newest.id
+    assert strict_json(succeeded(run("graph", "small/1", "--json", gateway=stack.address)))["model_id"] == small
     assert strict_json(succeeded(run("graph", small[:8], "--json", gateway=stack.address)))["model_id"] == small
     evaluation = strict_json(succeeded(run("evaluate", small[:6], "--limit", "20", "--json", gateway=stack.address)))
     assert evaluation["model_id"] == small
     Image.fromarray(client.samples([0])[0][0]).save(tmp_path / "seven.png")
     text = succeeded(run("predict", "latest", str(tmp_path / "seven.png"), gateway=stack.address))
-    assert text.splitlines()[-1] == f"model {newest}"
+    assert text.splitlines()[-1] == f"model {newest.id} ({newest.name}/{newest.version})"
     assert f"model {small}:" in succeeded(run("inspect", small[:5], "--sample", "3", "--layers", "SoftM",
                                               gateway=stack.address))
 
