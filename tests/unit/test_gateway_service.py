@@ -308,9 +308,10 @@ def test_alias_requests_are_checked(service, store):
     assert store.redis.hlen("lenet:name:digits:aliases") == 0
 
 
-def test_names_are_shared_but_each_version_keeps_its_owner(service, store):
+def test_names_are_shared_but_each_version_keeps_its_owner(secured_service, store):
     """Alice's and Bob's models share the versions of a name; each sees, resolves and aliases only what they may
     read, and moves an alias only off a version they own."""
+    service = secured_service
     mine = named(store, "digits", owner="alice")
     bobs = named(store, "digits", owner="bob")
     assert (mine.version, bobs.version) == (1, 2)
