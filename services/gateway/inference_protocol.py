@@ -16,7 +16,7 @@ from protos import contract, mnist
 from protos.contract import LAYER_SHAPES, LAYERS
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import assemble, from_tensor
-from services.errors import InvalidArgument, NotFound, ServiceError
+from services.errors import InvalidArgument, ServiceError
 from services.gateway import validation as check
 from services.gateway.inference_statistics import InferenceStatistics
 from services.gateway.service import Caller, LenetService
@@ -30,7 +30,7 @@ DATATYPES = {"UINT8": np.dtype("u1"), "FP32": np.dtype("<f4")}   # pixels 0–25
 LENET_DTYPES = {"UINT8": pb.UINT8, "FP32": pb.FLOAT32}
 OUTPUT_DATATYPE = "FP32"
 CONFIG_TYPES = {"UINT8": "TYPE_UINT8", "FP32": "TYPE_FP32"}
-VERSION = "1"                 # the only version of a model named by id, prefix or latest
+VERSION = "1"                 # the version of a model saved before the registry (it has none)
 
 
 @dataclass
@@ -164,16 +164,13 @@ class InferenceProtocol:
 
     # -- models ------------------------------------------------------------------------------------------------
     def model(self, name: str, version: str, caller: Caller) -> pb.Model:
-        """The model model_name and model_version name (an id, a unique prefix of one, or latest, whose only
-        version is "1")."""
-        model = self.service.get_model(pb.GetModelRequest(model_id=check.model_ref(name, "model_name")), caller)
-        if version not in ("", self.version_of(model)):
-            raise NotFound(f"model_version: model {name!r} has no version {check.shown(version)}")
-        return model
+        """The model model_name and model_version name: any model reference (an id, a unique prefix, latest,
+        NAME, NAME/VERSION, NAME@ALIAS) with, for a plain NAME or an id, a version number."""
+        return self.service.resolve_model(caller, name, version, field="model_name")
 
     @staticmethod
     def version_of(model: pb.Model) -> str:
-        return VERSION
+        return str(model.version or VERSION)
 
     def visible_models(self, caller: Caller) -> list[pb.Model]:
         return list(self.service.list_models(pb.ListModelsRequest(page_size=contract.MAX_PAGE_SIZE), caller).models)

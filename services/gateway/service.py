@@ -278,8 +278,11 @@ class LenetService:
         if version:
             wanted = check.model_version(wanted, version)
         model = self._resolve(wanted, caller, field)
-        if model is None or not caller.reads(model) or wanted.version and model.version != wanted.version:
+        if model is None or not caller.reads(model):
             raise NotFound(f"model {reference + ('/' + version if version else '')!r} not found")
+        if wanted.version and model.version != wanted.version:
+            raise NotFound(f"{'model_version: ' if version else ''}model {reference!r} has no version "
+                           f"{wanted.version}")
         return model
 
     def _resolve(self, wanted: check.ModelReference, caller: Caller, field: str) -> pb.Model | None:

@@ -69,6 +69,15 @@ def test_infer_equals_predict_for_uint8_and_fp32_pixels(grpc_client, oip_stack):
         assert result.get_response().model_version == "1"
 
 
+def test_model_name_takes_every_registry_reference(grpc_client, oip_stack):
+    """model_name is any model reference: the registered name (with or without model_version), NAME/VERSION."""
+    images = oip_stack.images[:2]
+    for name, version in (("oip", ""), ("oip", "1"), ("oip/1", ""), (oip_stack.model_id, "1")):
+        result = grpc_client.infer(name, [images_input(images)], model_version=version, headers=ALICE)
+        np.testing.assert_allclose(result.as_numpy("SoftM"), oip_stack.probabilities[:2], atol=1e-6)
+        assert result.get_response().model_version == "1"
+
+
 def test_requested_layers_equal_inspect(grpc_client, oip_stack):
     wanted = [triton.InferRequestedOutput("Conv1"), triton.InferRequestedOutput("SoftM")]
     result = grpc_client.infer(oip_stack.model_id, [images_input(oip_stack.images)], outputs=wanted, headers=ALICE)
