@@ -14,9 +14,11 @@ from protos import contract
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.errors import InvalidArgument, NotFound
 from services.store import indexes, keys
-from services.store.jobs import now
+from services.store.connection import guarded
+from services.store.indexes import now
 
 
+@guarded
 class Models:
     def __init__(self, client: redis.Redis):
         self.redis = client

@@ -127,7 +127,7 @@ def test_idempotency_is_per_owner_and_rpc_and_checks_the_request(service, sender
 def test_a_queue_without_workers_says_so(service, store):
     job = service.submit_training(pb.TrainRequest(device=pb.GPU), OPEN)
     assert job.queue == "gpu.train"
-    logs = [event.log for event in store.jobs.events(job.id) if event.WhichOneof("kind") == "log"]
+    logs = [event.log for event in store.events.read(job.id) if event.WhichOneof("kind") == "log"]
     assert logs == ["no gpu.train worker is alive: the job waits on queue gpu.train until one starts"]
     assert service.submit_training(pb.TrainRequest(device=pb.ANY), OPEN).queue == "cpu.train"
     store.workers.heartbeat(pb.Worker(name="gpu-1.train", device=pb.GPU, lane="gpu.train"))
