@@ -1,5 +1,8 @@
 """Idempotency keys as Stripe scopes them: per owner and per RPC, remembered with a hash of the request, so a
 retried submission answers with the job the first one created.
+
+A key names its job only while the job exists: once the job is deleted, the key is free again, and the same
+submission creates a new job (instead of naming one that is gone).
 """
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
-from services.errors import FailedPrecondition, NotFound
+from services.errors import FailedPrecondition
 from services.store import keys
 
 
@@ -33,16 +36,15 @@ class Idempotency:
         return keys.idempotency(owner, self.rpc, self.key)
 
     def first_job(self, tx: redis.client.Pipeline, owner: str) -> bytes | None:
-        """In the creating transaction, before MULTI: the stored job this key created, or None when the key is
-        new. FailedPrecondition when the key was used for a different request."""
+        """In the creating transaction, before MULTI: the stored job this key created, or None when the key is new
+        or its job is gone. FailedPrecondition when the key was used for a different request."""
         job_id, request_hash = tx.hmget(self.record(owner), ["job", "request"])
         if job_id is None:
             return None
-        if request_hash.decode() != self.request_hash:
-            raise FailedPrecondition(f"idempotency_key {self.key[:40]!r} was used for a different {self.rpc} request")
+        tx.watch(keys.job(job_id.decode()))   # a delete meanwhile makes the transaction run again
         data = tx.get(keys.job(job_id.decode()))
-        if data is None:
-            raise NotFound(f"job {job_id.decode()!r} not found")
+        if data is not None and request_hash.decode() != self.request_hash:
+            raise FailedPrecondition(f"idempotency_key {self.key[:40]!r} was used for a different {self.rpc} request")
         return data
 
     def remember(self, tx: redis.client.Pipeline, owner: str, job_id: str, retention_ms: int) -> None:

@@ -33,8 +33,8 @@ class Jobs:
 
     def create(self, job: pb.Job, idempotency: Idempotency | None = None) -> tuple[pb.Job, bool]:
         """Store a new QUEUED job; returns (job, created). A key the same owner used for the same RPC returns the
-        first job; with a different request it is FailedPrecondition. Key and job are written in one
-        transaction."""
+        first job while it exists; with a different request it is FailedPrecondition. Key and job are written in
+        one transaction."""
         job.id = job.id or uuid.uuid4().hex[:16]
         job.state, job.created_at = pb.QUEUED, now()
         detached = _detach_datasets(job)
@@ -148,7 +148,8 @@ class Jobs:
         return self.update(job_id, _flag_cancel)
 
     def delete(self, job_id: str) -> None:
-        """Remove an ended job and everything it left; FailedPrecondition while it is queued or running."""
+        """Remove an ended job and everything it left (its idempotency key, if any, is free again);
+        FailedPrecondition while it is queued or running."""
         job = self.get(job_id)
         if job.state not in FINAL:
             raise FailedPrecondition(f"job {job_id} is {state_name(job.state)}: cancel it before deleting it")

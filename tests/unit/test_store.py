@@ -50,6 +50,14 @@ def test_idempotency_key_returns_the_first_job(store):
     assert len(store.jobs.page().items) == 1
 
 
+def test_a_deleted_jobs_idempotency_key_is_free_for_any_request(store):
+    first = new_job(store, "retry-me")
+    store.jobs.transition(first.id, pb.CANCELLED)
+    store.jobs.delete(first.id)
+    other = new_job(store, "retry-me", pb.TrainRequest(model_name="another"))
+    assert other.id != first.id and store.jobs.get(other.id).train.model_name == "another"
+
+
 def test_redis_failures_leave_the_store_as_unavailable():
     """A server that went away: every noun answers with the store's own Unavailable (a ServiceError the gateway
     maps to UNAVAILABLE), never with a Redis exception."""
