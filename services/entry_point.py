@@ -3,12 +3,10 @@ and the parts they build from the settings (read once, here, with the options ov
 tokens and the store."""
 import sys
 
-import redis
-
 from protos.settings import ServerOptions, ServiceSettings, load
 from services import exposure, logs
 from services.gateway.auth import Auth
-from services.store import Store
+from services.store import Store, Unavailable
 
 
 def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[ServiceSettings, Auth, Store]:
@@ -27,7 +25,7 @@ def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[Service
         owned = store.owned_records()
     except exposure.Refused as refusal:
         sys.exit(str(refusal))
-    except (ValueError, OSError, redis.RedisError) as error:
+    except (ValueError, OSError, Unavailable) as error:
         sys.exit(f"{name}: {error}")
     if not auth.secured and owned and not options.insecure_dev:
         sys.exit(f"{name}: this store holds jobs or models of token users, and LENET_TOKENS is empty: an open "

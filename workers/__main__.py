@@ -28,14 +28,13 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-import redis
 from celery.signals import setup_logging, worker_shutting_down
 
 from protos.contract import ROLES, lane, node_stop_seconds
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.settings import ServiceSettings, WorkerOptions, load, options_argument
 from services import exposure, logs, memory
-from services.store import Store
+from services.store import Store, Unavailable
 from services.task_queue import TaskQueue, celery_app
 
 log = logging.getLogger("workers")
@@ -174,7 +173,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
                        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"))
     try:
         beat(worker, record)
-    except (redis.RedisError, ValueError) as error:
+    except (Unavailable, ValueError) as error:
         sys.exit(f"worker {name}: cannot reach the store at {settings.redis_url}: {error}")
     stop = threading.Event()
     threading.Thread(target=keep_beating, args=(worker, record, stop), name="heartbeat", daemon=True).start()
@@ -203,7 +202,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
             lane_server.stop()
         try:
             store.workers.leave(name)
-        except redis.RedisError:
+        except Unavailable:
             pass   # the record expires on its own
 
 
@@ -228,7 +227,7 @@ def beat(worker, record: pb.Worker) -> None:
     record.job_id, record.requests = worker.status.job_id, worker.status.requests
     worker.store.workers.heartbeat(record)
     if record.job_id:
-        worker.store.jobs.renew_lease(record.job_id, worker.name, worker.store.heartbeat_seconds)
+        worker.store.leases.renew(record.job_id, worker.name, worker.store.heartbeat_seconds)
 
 
 def keep_beating(worker, record: pb.Worker, stop: threading.Event) -> None:

@@ -4,32 +4,43 @@ This is the only place that translates between the store's protobuf records and 
 
 A worker holds a job by its lease, which the process's heartbeat renews; another worker takes a job over only
 once the lease has expired. Before every batch the worker asks, in one round trip, whether the job was cancelled
-or taken over. A store outage does not stop a running job: progress events are dropped meanwhile, and the
-results wait for the store to come back.
+or taken over (StopReason); a job that stops raises Stopped, and `run` settles what it leaves. A store outage
+does not stop a running job: progress events are dropped meanwhile, and the results wait for the store to come
+back.
 """
 import logging
 import time
 from collections.abc import Callable
 
 import numpy as np
-import redis
 
 from protos import contract
 from protos.contract import FINAL_STATES
 from protos.lenet.v1 import lenet_pb2 as pb
 from services import logs
+from services.store import StopReason, Store, Unavailable
 from services.task_queue import TaskSender
 from workers import model_cache, worker_metrics as metrics
 from workers.batcher import Batcher
 from workers.context import WorkerContext
 from workers.datasets import resolve
 from workers.engine import stats
-from workers.engine.training import train
+from workers.engine.training import BatchProgress, EpochResult, TrainResult, train
 
 log = logging.getLogger(__name__)
 BATCH_EVENT_EVERY = 10
 EVALUATION_SLICE = 500      # images per forward pass of an evaluation: a Predict waits at most this long
 RESULT_RETRY_SECONDS = 600  # how long finished work waits for an unreachable store before it is given up
+NOUNS = {"train": "training", "evaluate": "evaluation"}
+OUTCOMES = {StopReason.CANCELLED: "cancelled", StopReason.STOPPING: "handed back", StopReason.TAKEN_OVER: "taken over"}
+
+
+class Stopped(Exception):
+    """The job stopped before its end (checked before every batch or slice), for `reason`."""
+
+    def __init__(self, reason: StopReason):
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 def start(worker: WorkerContext, job_id: str) -> pb.Job | None:
@@ -37,7 +48,7 @@ def start(worker: WorkerContext, job_id: str) -> pb.Job | None:
     queued, or done) or another live worker holds it (a duplicate delivery)."""
     store = worker.store
     job = store.jobs.get(job_id)
-    if job.state in FINAL_STATES or not store.jobs.take_lease(job_id, worker.name, store.heartbeat_seconds):
+    if job.state in FINAL_STATES or not store.leases.take(job_id, worker.name, store.heartbeat_seconds):
         return None
     worker.status.job_id = job_id
     return store.jobs.transition(job_id, pb.RUNNING, f"running on {worker.name}",
@@ -46,27 +57,39 @@ def start(worker: WorkerContext, job_id: str) -> pb.Job | None:
 
 def finish(worker: WorkerContext, job_id: str) -> None:
     worker.status.job_id = ""
-    _patiently(lambda: worker.store.jobs.release_lease(job_id))
+    _patiently(lambda: worker.store.leases.release(job_id))
 
 
-def stop_reason(worker: WorkerContext, job_id: str) -> str | None:
-    """"stopping" (this worker is shutting down), "cancelled", "taken over", or None to go on (also while the
-    store is unreachable)."""
+def stop_reason(worker: WorkerContext, job_id: str) -> StopReason | None:
+    """STOPPING (this worker is shutting down), CANCELLED, TAKEN_OVER, or None to go on (also while the store is
+    unreachable)."""
     if worker.status.stopping:
-        return "stopping"
+        return StopReason.STOPPING
     try:
-        return worker.store.jobs.stop_reason(job_id, worker.name)
-    except redis.RedisError:
+        return worker.store.leases.stop_reason(job_id, worker.name)
+    except Unavailable:
         return None
+
+
+class StopCheck:
+    """The engine's should_stop: asked before every batch, it remembers why the job stopped."""
+
+    def __init__(self, worker: WorkerContext, job_id: str):
+        self.worker, self.job_id = worker, job_id
+        self.reason: StopReason | None = None
+
+    def __call__(self) -> bool:
+        self.reason = stop_reason(self.worker, self.job_id)
+        return self.reason is not None
 
 
 def hand_back(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> None:
     """A worker asked to stop gives its running job back: the lease goes and the job is queued again, so the
     next worker resumes it from its last epoch checkpoint."""
     store = worker.store
-    _patiently(lambda: store.jobs.emit(job.id, pb.JobEvent(
+    _patiently(lambda: store.events.append(job.id, pb.JobEvent(
         log=f"worker {worker.name} is stopping: job handed back to {job.queue}, to resume from its last epoch")))
-    _patiently(lambda: store.jobs.release_lease(job.id))
+    _patiently(lambda: store.leases.release(job.id))
     tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
 
 
@@ -77,10 +100,12 @@ def fail(worker: WorkerContext, job_id: str, error: Exception) -> None:
                                                     change=lambda job: setattr(job, "error", reason)))
 
 
-def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], str]) -> None:
-    """Run a job from its start to its end: the lease, the outcome `work` returns (or FAILED with its error),
+def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], None],
+        tasks: TaskSender | None = None) -> None:
+    """Run a job from its start to its end: the lease; the outcome (`work` records SUCCEEDED; a Stopped job is
+    cancelled, handed back through `tasks`, or left to the worker that took it over; any error ends it FAILED);
     the task counter and the log lines, which all name the job."""
-    noun = {"train": "training", "evaluate": "evaluation"}[task]
+    noun = NOUNS[task]
     with logs.about(job_id=job_id):
         job = start(worker, job_id)
         if job is None:
@@ -89,7 +114,14 @@ def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], 
         log.info("%s started (attempt %d)", noun, job.attempts)
         outcome = "failed"
         try:
-            outcome = work(job)
+            work(job)
+            outcome = "succeeded"
+        except Stopped as stopped:
+            outcome = OUTCOMES[stopped.reason]
+            if stopped.reason is StopReason.CANCELLED:
+                _patiently(lambda: worker.store.jobs.transition(job_id, pb.CANCELLED, f"cancelled during {noun}"))
+            elif stopped.reason is StopReason.STOPPING:
+                hand_back(worker, job, tasks)
         except Exception as error:
             log.exception("%s failed", noun)
             fail(worker, job_id, error)
@@ -100,94 +132,94 @@ def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], 
 
 
 def run_training(worker: WorkerContext, tasks: TaskSender, job_id: str) -> None:
-    run(worker, job_id, "train", lambda job: _train(worker, job, tasks))
+    run(worker, job_id, "train", lambda job: _train(worker, job), tasks)
 
 
-def _train(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> str:
-    """Train the job's model; returns how it ended: "succeeded", "cancelled", "handed back" or "taken over"."""
+def _train(worker: WorkerContext, job: pb.Job) -> None:
+    """Train the job's model (from its last checkpoint, if any) and save it; Stopped when it stops first."""
     store, request = worker.store, job.train
     train_set = resolve(store.jobs.dataset(job, "train_data"), worker.settings.data_dir, "train_data")
     eval_set = resolve(store.jobs.dataset(job, "eval_data"), worker.settings.data_dir, "eval_data")
-    resumed = store.jobs.checkpoint(job.id)
-    history = list(resumed[0].history) if resumed else []
+    resumed = store.checkpoints.get(job.id)
     if resumed:
-        store.jobs.emit(job.id, pb.JobEvent(log=f"resuming after epoch {resumed[0].epoch}"))
+        store.events.append(job.id, pb.JobEvent(log=f"resuming after epoch {resumed[0].epoch}"))
+    progress = Progress(store, job.id, list(resumed[0].history) if resumed else [], len(eval_set.images))
+    stop = StopCheck(worker, job.id)
+    result = train(contract.hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
+                   eval_set.images, eval_set.labels, ctx=model_cache.context(worker.device, worker.settings.gpu),
+                   on_batch=progress.batch, on_evaluating=progress.evaluating, on_epoch=progress.epoch,
+                   should_stop=stop, start_epoch=resumed[0].epoch if resumed else 0,
+                   initial_params=resumed[1] if resumed else None, batch_event_every=BATCH_EVENT_EVERY)
+    if result.stopped:
+        raise Stopped(stop.reason)
+    model = _save_model(worker, job, len(train_set.images), progress.history, result)
+    saved = f"model {model.id} saved as {model.name}/{model.version}"
+    _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, saved,
+                                             change=lambda j: setattr(j, "model_id", model.id)))
+    _quietly(lambda: store.checkpoints.drop(job.id))
 
-    def emit(event: pb.JobEvent) -> None:
-        _quietly(lambda: store.jobs.emit(job.id, event))
 
-    def on_batch(progress) -> None:
+class Progress:
+    """What a training job tells as it goes: batch and evaluation events (skipped while the store is away), and
+    each epoch's figures with the checkpoint the next worker would resume from."""
+
+    def __init__(self, store: Store, job_id: str, history: list[pb.TrainMetrics], eval_samples: int):
+        self.store, self.job_id, self.history, self.eval_samples = store, job_id, history, eval_samples
+
+    def batch(self, progress: BatchProgress) -> None:
         metrics.TRAINING_SPEED.set(progress.samples_per_second)
-        emit(pb.JobEvent(batch=pb.BatchProgress(
+        self._tell(pb.JobEvent(batch=pb.BatchProgress(
             epoch=progress.epoch, batch=progress.batch, batches_per_epoch=progress.batches_per_epoch,
             train_accuracy=progress.train_accuracy, samples_per_second=progress.samples_per_second)))
 
-    def on_evaluating(epoch: int) -> None:
-        emit(pb.JobEvent(evaluating=pb.Evaluating(epoch=epoch, samples=len(eval_set.images))))
+    def evaluating(self, epoch: int) -> None:
+        self._tell(pb.JobEvent(evaluating=pb.Evaluating(epoch=epoch, samples=self.eval_samples)))
 
-    def on_epoch(result) -> None:
+    def epoch(self, result: EpochResult) -> None:
         figures = pb.TrainMetrics(epoch=result.epoch, train_accuracy=result.train_accuracy,
                                   test_accuracy=result.test_accuracy, elapsed_seconds=result.elapsed_seconds)
-        history.append(figures)
+        self.history.append(figures)
         metrics.EPOCH_SECONDS.observe(result.elapsed_seconds)
         log.info("epoch %d: train accuracy %.4f, test accuracy %.4f, %.1f s", result.epoch, result.train_accuracy,
                  result.test_accuracy, result.elapsed_seconds)
 
         def record() -> None:
-            store.jobs.save_checkpoint(job.id, pb.TrainingCheckpoint(epoch=result.epoch, history=history),
-                                       result.params)
-            store.jobs.update(job.id, lambda j: j.metrics.CopyFrom(figures), pb.JobEvent(epoch=figures))
+            self.store.checkpoints.save(self.job_id, pb.TrainingCheckpoint(epoch=result.epoch, history=self.history),
+                                        result.params)
+            self.store.jobs.update(self.job_id, lambda job: job.metrics.CopyFrom(figures), pb.JobEvent(epoch=figures))
         _quietly(record)   # missed while the store is away: the next epoch's checkpoint covers it
 
-    result = train(contract.hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
-                   eval_set.images, eval_set.labels, ctx=model_cache.context(worker.device, worker.settings.gpu),
-                   on_batch=on_batch, on_epoch=on_epoch, on_evaluating=on_evaluating,
-                   should_stop=lambda: stop_reason(worker, job.id) is not None,
-                   start_epoch=resumed[0].epoch if resumed else 0, initial_params=resumed[1] if resumed else None,
-                   batch_event_every=BATCH_EVENT_EVERY)
-    if result.stopped:
-        reason = stop_reason(worker, job.id)
-        if reason == "cancelled":
-            _patiently(lambda: store.jobs.transition(job.id, pb.CANCELLED, "cancelled while training"))
-            return "cancelled"
-        if reason == "stopping":
-            hand_back(worker, job, tasks)
-            return "handed back"
-        return "taken over"  # another worker took the job over (this one was taken for lost) and finishes it
+    def _tell(self, event: pb.JobEvent) -> None:
+        _quietly(lambda: self.store.events.append(self.job_id, event))
+
+
+def _save_model(worker: WorkerContext, job: pb.Job, train_samples: int, history: list[pb.TrainMetrics],
+                result: TrainResult) -> pb.Model:
+    request = job.train
     model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
                      hyper_parameters=request.hyper_parameters, train_data=request.train_data,
-                     train_samples=len(train_set.images), metrics=history[-1] if history else None,
+                     train_samples=train_samples, metrics=history[-1] if history else None,
                      device=pb.Device.Value(worker.device.upper()), owner=job.owner, history=history)
     graph = model_cache.graph(result.symbol_json)
     model.parameter_count = graph.parameter_count
-    model = _patiently(lambda: store.models.save(model, result.symbol_json, result.params, graph))
-    saved = f"model {model.id} saved as {model.name}/{model.version}"
-    _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, saved,
-                                             change=lambda j: setattr(j, "model_id", model.id)))
-    _quietly(lambda: store.jobs.drop_checkpoint(job.id))
-    return "succeeded"
+    return _patiently(lambda: worker.store.models.save(model, result.symbol_json, result.params, graph))
 
 
 def run_evaluation(worker: WorkerContext, batcher: Batcher, job_id: str) -> None:
     run(worker, job_id, "evaluate", lambda job: _evaluate(worker, batcher, job))
 
 
-def _evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> str:
-    store = worker.store
+def _evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> None:
     evaluation = evaluate(worker, batcher, job)
-    if isinstance(evaluation, str):      # stopped; a worker shutting down finishes its evaluation first
-        if evaluation == "cancelled":
-            _patiently(lambda: store.jobs.transition(job.id, pb.CANCELLED, "cancelled while evaluating"))
-        return evaluation
-    _patiently(lambda: store.jobs.save_evaluation(job.id, evaluation))
-    _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, f"accuracy {evaluation.overall.accuracy:.4f}",
-                                             change=lambda j: setattr(j, "accuracy", evaluation.overall.accuracy)))
-    return "succeeded"
+    _patiently(lambda: worker.store.evaluations.save(job.id, evaluation))
+    _patiently(lambda: worker.store.jobs.transition(
+        job.id, pb.SUCCEEDED, f"accuracy {evaluation.overall.accuracy:.4f}",
+        change=lambda j: setattr(j, "accuracy", evaluation.overall.accuracy)))
 
 
-def evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> pb.Evaluation | str:
-    """The evaluation of the job's dataset, or why it stopped ("cancelled" or "taken over", checked before every
-    slice)."""
+def evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> pb.Evaluation:
+    """The evaluation of the job's dataset; Stopped when it was cancelled or taken over (checked before every
+    slice; a worker shutting down finishes its evaluation first)."""
     request = job.evaluation
     selection = resolve(worker.store.jobs.dataset(job, "dataset"), worker.settings.data_dir)
     if selection.labels is None:
@@ -195,8 +227,8 @@ def evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> pb.Evaluat
     predictor = batcher.run(lambda: model_cache.predictor(worker, request.model_id))
     pieces = []
     for start in range(0, len(selection.images), EVALUATION_SLICE):
-        if (reason := stop_reason(worker, job.id)) in ("cancelled", "taken over"):
-            return reason
+        if (reason := stop_reason(worker, job.id)) in (StopReason.CANCELLED, StopReason.TAKEN_OVER):
+            raise Stopped(reason)
         images = selection.images[start:start + EVALUATION_SLICE]
         pieces.append(batcher.run(lambda: predictor.predict(images, batch_size=EVALUATION_SLICE)))
     probabilities = np.concatenate(pieces)
@@ -229,7 +261,7 @@ def _quietly(write: Callable) -> None:
     """A store write that may be skipped while the store is unreachable."""
     try:
         write()
-    except redis.RedisError as error:
+    except Unavailable as error:
         log.warning("store unreachable, skipped a progress write: %s", error)
 
 
@@ -239,7 +271,7 @@ def _patiently(write: Callable):
     while True:
         try:
             return write()
-        except redis.RedisError as error:
+        except Unavailable as error:
             if time.monotonic() > deadline:
                 raise
             log.warning("store unreachable, retrying: %s", error)

@@ -13,12 +13,12 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
-import redis
 
 from protos.contract import CHUNK_BYTES, LAYERS, file_prefix, onnx_file
 from protos.lenet.v1 import lenet_pb2 as pb
 from protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
 from services.errors import InvalidArgument, ServiceError
+from services.store import Unavailable
 from services.store.requests import Cancelled
 from workers import model_cache, worker_metrics as metrics
 from workers.batcher import Batcher
@@ -52,7 +52,7 @@ class LaneServer:
             try:
                 taken = requests.take(self.worker.lane, self.worker.settings.batch_max, self.worker.name)
                 failing = _recovered(failing, "lane")
-            except redis.RedisError as error:
+            except Unavailable as error:
                 failing = _failing(failing, "lane", error, self.stopped)
                 continue
             for request in taken:
@@ -93,7 +93,7 @@ class LaneServer:
             try:
                 self.worker.store.requests.reply([(request_id, reply) for request_id, reply, _ in ready])
                 failing = _recovered(failing, "replies")
-            except redis.RedisError as error:   # the callers' calls fail with UNAVAILABLE meanwhile
+            except Unavailable as error:   # the callers' calls fail with UNAVAILABLE meanwhile
                 failing = _failing(failing, "replies", error, self.stopped)
             for request_id, reply, kind in ready:
                 counted(kind, "failed" if reply.error_code else "succeeded")

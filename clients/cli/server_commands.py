@@ -37,10 +37,10 @@ def require_mnist(data_dir: Path) -> None:
 
 def require_redis(url: str) -> None:
     """Fail in one line when REDIS_URL is malformed or nothing answers there, before any process starts."""
-    store, redis = server_code("services.store"), server_code("redis")
+    store = server_code("services.store")
     try:
         store.Store(url).ping()
-    except (ValueError, OSError, redis.RedisError) as error:
+    except (ValueError, OSError, store.Unavailable) as error:
         raise Failure(f"cannot use Redis at {url} (REDIS_URL): {error}") from None
 
 
@@ -183,10 +183,10 @@ def worker_check(device: str, role: str) -> int:
     """0 when every lane of `role` on this host has a live worker in the store; else a Failure naming what is
     missing."""
     settings = service_settings()
-    store, redis = server_code("services.store"), server_code("redis")
+    store = server_code("services.store")
     try:
         alive = store.Store(settings.redis_url, settings.heartbeat_seconds).workers.alive()
-    except (ValueError, redis.RedisError) as error:
+    except (ValueError, store.Unavailable) as error:
         raise Failure(f"worker check: {error}") from None
     here = {live.lane for live in alive if live.host == socket.gethostname()}
     missing = [lane(device, name) for name in ROLES[role] if lane(device, name) not in here]

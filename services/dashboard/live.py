@@ -10,14 +10,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from protos.documents import message_dict
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.dashboard import payloads
-from services.errors import ServiceError
 from services.gateway.service import Caller, LenetService
 from services.gateway.status_codes import status_of
 
@@ -52,11 +50,9 @@ def response(stream: Callable[[Caller], Iterator[Message | None]], caller: Calle
                 if item is StopIteration:
                     return
                 yield KEEPALIVE if item is None else item.encode()
-        except (ServiceError, redis.RedisError) as error:  # told to the page as the gateway tells it, not dropped
+        except Exception as error:  # told to the page as the gateway tells it, not dropped
             code, message = status_of(error)
             yield Message("failure", {"message": message, "code": code.name}).encode()
-        except Exception as error:
-            yield Message("failure", {"message": str(error), "code": "INTERNAL"}).encode()
         finally:
             connected.clear()
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import numpy as np
-import redis
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -253,9 +252,10 @@ def download(data: bytes, name: str, media_type: str) -> Response:
 
 
 # -- errors ------------------------------------------------------------------------------------------------------
-async def service_error(request: Request, error: ServiceError | redis.RedisError) -> Response:
-    """A ServiceError or a store outage with the gateway's status code and message (status_of), as the HTTP status
-    of HTTP_STATUS (500 for the rest); a page (not the API) without a known token goes to the login form."""
+async def service_error(request: Request, error: ServiceError) -> Response:
+    """A ServiceError (a store outage among them) with the gateway's status code and message (status_of), as the
+    HTTP status of HTTP_STATUS (500 for the rest); a page (not the API) without a known token goes to the login
+    form."""
     code, status, message = http_status_of(error)
     if status == 401 and not request.url.path.startswith("/api/"):
         return RedirectResponse("/login", status_code=303)
@@ -297,6 +297,6 @@ def build(service: LenetService, auth: Auth) -> Starlette:
         Route("/logout", d.logout, methods=["POST"]), Route("/healthz", d.health),
         Mount("/api", routes=api), Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={ServiceError: service_error, redis.RedisError: service_error})
+    app = Starlette(routes=routes, exception_handlers={ServiceError: service_error})
     app.add_middleware(SecurityHeaders)
     return app

@@ -10,7 +10,6 @@ import socket
 import ssl
 import threading
 
-import redis
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -137,7 +136,7 @@ def shape_of(tensor: dict, index: int) -> list[int]:
     return shape
 
 
-async def error(request: Request, error: ServiceError | redis.RedisError) -> Response:
+async def error(request: Request, error: ServiceError) -> Response:
     """The protocol's error body, with our status code's HTTP status."""
     _, status, message = http_status_of(error)
     return JSONResponse({"error": message}, status_code=status)
@@ -153,7 +152,7 @@ def build(protocol: InferenceProtocol, auth: Auth) -> Starlette:
         routes += [Route(path, h.model_metadata), Route(f"{path}/ready", h.model_ready),
                    Route(f"{path}/config", h.model_config), Route(f"{path}/stats", h.model_statistics),
                    Route(f"{path}/infer", h.infer, methods=["POST"])]
-    return Starlette(routes=routes, exception_handlers={ServiceError: error, redis.RedisError: error})
+    return Starlette(routes=routes, exception_handlers={ServiceError: error})
 
 
 def serve(protocol: InferenceProtocol, auth: Auth, settings, host: str, port: int) -> tuple[uvicorn.Server, int]:

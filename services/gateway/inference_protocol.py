@@ -10,7 +10,6 @@ shape, which the gRPC front end parses into its messages; tensors are numpy arra
 from dataclasses import dataclass
 
 import numpy as np
-import redis
 
 from protos import contract, mnist
 from protos.contract import LAYER_SHAPES, LAYERS
@@ -62,10 +61,11 @@ class InferenceProtocol:
         return True
 
     def ready(self) -> bool:
-        """Ready when the store answers and a serving worker is alive (ServiceError and Redis errors: not)."""
+        """Ready when the store answers and a serving worker is alive (a ServiceError, the store's Unavailable
+        among them: not)."""
         try:
             return self.service.serving()
-        except (ServiceError, redis.RedisError):
+        except ServiceError:
             return False
 
     def model_ready(self, name: str, version: str, caller: Caller) -> bool:

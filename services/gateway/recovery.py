@@ -24,8 +24,8 @@ def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
         return []
     requeued = []
     for job in store.jobs.running():
-        if store.jobs.lease_holder(job.id) is None and store.jobs.claim_requeue(job):
-            store.jobs.emit(job.id, pb.JobEvent(log=f"worker {job.worker} was lost; job re-queued on {job.queue}"))
+        if store.leases.holder(job.id) is None and store.jobs.claim_requeue(job):
+            store.events.append(job.id, pb.JobEvent(log=f"worker {job.worker} was lost; job re-queued on {job.queue}"))
             tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
             requeued.append(job.id)
     return requeued

@@ -24,7 +24,7 @@ from services.errors import DeadlineExceeded, FailedPrecondition, InvalidArgumen
 from services.gateway import auth, validation as check
 from services.gateway.coalescer import Coalescer
 from services.store import Store
-from services.store.jobs import Idempotency
+from services.store.idempotency import Idempotency
 from services.task_queue import TaskSender
 
 INSPECT_WINDOW = 8          # chunks (≤ 4 MiB each) that may wait in Redis for a slow client
@@ -86,7 +86,7 @@ class LenetService:
         if created:
             self.tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
             if job.queue not in self._live_lanes():
-                self.store.jobs.emit(job.id, pb.JobEvent(
+                self.store.events.append(job.id, pb.JobEvent(
                     log=f"no {job.queue} worker is alive: the job waits on queue {job.queue} until one starts"))
         return job
 
@@ -130,7 +130,7 @@ class LenetService:
             ended = self.store.jobs.get(job_id).state in FINAL_STATES
             if not ended and not caller.active():
                 return
-            events = self.store.jobs.events(job_id, after, block_ms=None if ended else 1000)
+            events = self.store.events.read(job_id, after, block_ms=None if ended else 1000)
             for event in events:
                 yield event
                 after = event.id
@@ -145,7 +145,7 @@ class LenetService:
         return pb.DeleteJobResponse(job_id=job.id)
 
     def get_evaluation(self, request: pb.GetEvaluationRequest, caller: Caller) -> pb.Evaluation:
-        return self.store.jobs.evaluation(self._job(request.job_id, caller))
+        return self.store.evaluations.get(self._job(request.job_id, caller))
 
     # -- synchronous work on a serving worker -------------------------------------------------------------
     def predict(self, request: pb.PredictRequest, caller: Caller) -> pb.PredictResponse:

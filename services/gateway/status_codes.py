@@ -6,7 +6,6 @@ import logging
 import time
 
 import grpc
-import redis
 
 from services import logs
 from services.errors import ServiceError
@@ -21,9 +20,12 @@ HTTP_STATUS = {"INVALID_ARGUMENT": 400, "UNAUTHENTICATED": 401, "PERMISSION_DENI
 
 
 def status_of(error: Exception) -> tuple[grpc.StatusCode, str]:
+    """A ServiceError's own code (the store's Unavailable among them: "store unavailable: …"); INTERNAL for
+    anything else, which is a bug: logged here with its traceback."""
     if isinstance(error, ServiceError):
         return getattr(grpc.StatusCode, error.code, grpc.StatusCode.INTERNAL), str(error)
-    return grpc.StatusCode.UNAVAILABLE, f"store unavailable: {error}"
+    log.error("unexpected error", exc_info=error)
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}: {error}"
 
 
 def http_status_of(error: Exception) -> tuple[grpc.StatusCode, int, str]:
@@ -33,8 +35,8 @@ def http_status_of(error: Exception) -> tuple[grpc.StatusCode, int, str]:
 
 
 def translated(behavior, streaming: bool, metrics: GatewayMetrics):
-    """Wrap a servicer method so ServiceError and Redis outages (refused, timed out) become proper statuses,
-    and so the call is logged when it fails and counted either way."""
+    """Wrap a servicer method so its errors become proper statuses (status_of), and so the call is logged when it
+    fails and counted either way."""
     method = behavior.__name__
 
     def finish(context, started: float, error: Exception | None = None) -> None:
@@ -52,7 +54,7 @@ def translated(behavior, streaming: bool, metrics: GatewayMetrics):
             started = time.perf_counter()
             try:
                 yield from behavior(request, context)
-            except (ServiceError, redis.RedisError) as error:
+            except Exception as error:
                 finish(context, started, error)
             finish(context, started)
         return stream
@@ -63,7 +65,7 @@ def translated(behavior, streaming: bool, metrics: GatewayMetrics):
         with logs.about(job_id=getattr(request, "job_id", "")):
             try:
                 response = behavior(request, context)
-            except (ServiceError, redis.RedisError) as error:
+            except Exception as error:
                 finish(context, started, error)
             finish(context, started)
         return response

@@ -1,23 +1,25 @@
-"""The Redis store shared by gateway and workers: jobs and their events, models, requests, live workers.
+"""The Redis store shared by gateway and workers: jobs with their events, leases, checkpoints and evaluations;
+models; requests; live workers.
 
-Only this package knows Redis key names (keys.py). Values are protobuf bytes or plain hashes only, never
-serialized Python objects. Every wait is bounded: sockets time out after SOCKET_TIMEOUT_SECONDS, blocking reads
-are far shorter, and a lost connection is retried briefly, then surfaces as redis.ConnectionError.
+Only this package knows Redis: its key names (keys.py) and its exceptions, which leave it as Unavailable
+(connection.py). Values are protobuf bytes or plain hashes only, never serialized Python objects. Every wait is
+bounded.
 """
-import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
-
 from services.store import keys
+from services.store.checkpoints import Checkpoints
+from services.store.connection import Unavailable, connect, guarded
+from services.store.evaluations import Evaluations
+from services.store.events import Events
 from services.store.jobs import Jobs
+from services.store.leases import Leases, StopReason
 from services.store.live_workers import LiveWorkers
 from services.store.models import Models
 from services.store.requests import Requests
 
-SOCKET_TIMEOUT_SECONDS = 10.0
-CONNECT_TIMEOUT_SECONDS = 3.0
+__all__ = ["Store", "StopReason", "Unavailable"]
 
 
+@guarded
 class Store:
     """One connection pool, one attribute per noun. `heartbeat_seconds`: how long a silent worker counts as
     alive; `retention_seconds`: how long ended jobs are kept."""
@@ -25,10 +27,12 @@ class Store:
     def __init__(self, url: str, heartbeat_seconds: float = 30.0, retention_seconds: float = 7 * 24 * 3600.0):
         self.url = url
         self.heartbeat_seconds = heartbeat_seconds
-        self.redis = redis.Redis.from_url(
-            url, socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
-        self.jobs = Jobs(self.redis, retention_seconds)
+        self.redis = connect(url)
+        self.events = Events(self.redis)
+        self.jobs = Jobs(self.redis, self.events, retention_seconds)
+        self.leases = Leases(self.redis)
+        self.checkpoints = Checkpoints(self.redis)
+        self.evaluations = Evaluations(self.redis)
         self.models = Models(self.redis)
         self.requests = Requests(self.redis)
         self.workers = LiveWorkers(self.redis, heartbeat_seconds)

@@ -1,4 +1,4 @@
-"""Job records with their state machine, each job's event stream (Redis Streams), and the indexes that list them.
+"""Job records and the indexes that list them.
 
 A state change, the event announcing it and the index entries that follow it are written in one transaction,
 so a watcher that sees a job in a final state always finds the final event in its stream, and a listing by state
@@ -8,93 +8,46 @@ retention; `sweep` then takes it out of the indexes.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import redis
 
 from protos.contract import FINAL_STATES as FINAL
 from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.store import indexes, keys
-
-ALLOWED = {
-    pb.QUEUED: {pb.RUNNING, pb.CANCELLED, pb.FAILED},
-    pb.RUNNING: {pb.RUNNING, pb.SUCCEEDED, pb.FAILED, pb.CANCELLED},  # RUNNING again: picked up after a lost worker
-}
-EVENTS_MAX = 100_000  # per job; training emits a few thousand
-
-
-def now() -> str:
-    """RFC 3339 in UTC, to the microsecond: records made one after another never share a time."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+from services.errors import FailedPrecondition, NotFound
+from services.store import indexes, job_states, keys
+from services.store.connection import guarded
+from services.store.events import Events
+from services.store.idempotency import Idempotency
+from services.store.indexes import now
+from services.store.job_states import state_name
 
 
-def state_name(state: int) -> str:
-    return pb.JobState.Name(state)
-
-
-@dataclass(frozen=True)
-class Idempotency:
-    """An idempotency key as Stripe scopes it: per owner and per RPC, remembered with a hash of the request."""
-    rpc: str
-    key: str
-    request_hash: str
-
-    @classmethod
-    def of(cls, rpc: str, key: str, request) -> Idempotency | None:
-        """None for an empty key. The hash covers the request as validated, the key itself left out."""
-        if not key:
-            return None
-        copy = type(request)()
-        copy.CopyFrom(request)
-        copy.ClearField("idempotency_key")
-        return cls(rpc, key, hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest())
-
-
-RENEW_LEASE = """
-local holder = redis.call('GET', KEYS[1])
-if holder == false or holder == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
-
-
+@guarded
 class Jobs:
-    def __init__(self, client: redis.Redis, retention_seconds: float):
-        self.redis = client
+    def __init__(self, client: redis.Redis, events: Events, retention_seconds: float):
+        self.redis, self.events = client, events
         self.retention_ms = int(retention_seconds * 1000)
-        self._renew = client.register_script(RENEW_LEASE)
 
-    # -- records -------------------------------------------------------------------------------------
     def create(self, job: pb.Job, idempotency: Idempotency | None = None) -> tuple[pb.Job, bool]:
         """Store a new QUEUED job; returns (job, created). A key the same owner used for the same RPC returns the
-        first job; with a different request it is FailedPrecondition. Key and job are written in one transaction."""
+        first job while it exists; with a different request it is FailedPrecondition. Key and job are written in
+        one transaction."""
         job.id = job.id or uuid.uuid4().hex[:16]
         job.state, job.created_at = pb.QUEUED, now()
         detached = _detach_datasets(job)
-        idempotency_key = keys.idempotency(job.owner, idempotency.rpc, idempotency.key) if idempotency else None
         first = []
 
         def transaction(tx: redis.client.Pipeline) -> None:
-            if idempotency_key:
-                job_id, request_hash = tx.hmget(idempotency_key, ["job", "request"])
-                if job_id is not None:
-                    if request_hash.decode() != idempotency.request_hash:
-                        raise FailedPrecondition(f"idempotency_key {idempotency.key[:40]!r} was used for a "
-                                                 f"different {idempotency.rpc} request")
-                    first.append(job_id.decode())
-                    return
+            first.clear()
+            if idempotency and (data := idempotency.first_job(tx, job.owner)) is not None:
+                first.append(pb.Job.FromString(data))
+                return
             tx.multi()
-            if idempotency_key:
-                tx.hset(idempotency_key, mapping={"job": job.id, "request": idempotency.request_hash})
-                tx.pexpire(idempotency_key, self.retention_ms)
+            if idempotency:
+                idempotency.remember(tx, job.owner, job.id, self.retention_ms)
             tx.set(keys.job(job.id), job.SerializeToString())
             if job.owner:
                 tx.set(keys.OWNED, 1)
@@ -102,11 +55,10 @@ class Jobs:
                 tx.hset(keys.job_datasets(job.id), mapping=detached)
             for index in _indexes(job):
                 tx.zadd(index, {_member(job): 0})
-            tx.xadd(keys.job_events(job.id), {"pb": _state_event(job.id, pb.QUEUED, f"queued on {job.queue}")},
-                    maxlen=EVENTS_MAX, approximate=True)
+            self.events.append(job.id, _state_event(pb.QUEUED, f"queued on {job.queue}"), tx)
 
-        self.redis.transaction(transaction, *filter(None, [idempotency_key]))
-        return (self.get(first[0]), False) if first else (job, True)
+        self.redis.transaction(transaction, *([idempotency.record(job.owner)] if idempotency else []))
+        return (first[0], False) if first else (job, True)
 
     def dataset(self, job: pb.Job, name: str) -> pb.Dataset:
         """The job's dataset `name` ("train_data", "eval_data" or "dataset") with its index list and uploaded
@@ -154,9 +106,7 @@ class Jobs:
             tx.multi()
             tx.set(key, job.SerializeToString())
             if event is not None:
-                event.job_id, event.time = job_id, event.time or now()
-                tx.xadd(keys.job_events(job_id), {"pb": event.SerializeToString()},
-                        maxlen=EVENTS_MAX, approximate=True)
+                self.events.append(job_id, event, tx)
             if job.state != before:
                 _move_indexes(tx, job, before)
             if job.state in FINAL and before not in FINAL:
@@ -177,19 +127,11 @@ class Jobs:
         """Move a job to `state`, refusing moves the state machine forbids (FailedPrecondition)."""
 
         def apply(job: pb.Job) -> None:
-            if state not in ALLOWED.get(job.state, ()):
-                raise FailedPrecondition(
-                    f"job {job_id} is {state_name(job.state)}; it cannot become {state_name(state)}")
-            job.state = state
-            if state == pb.RUNNING:
-                job.started_at, job.attempts = now(), job.attempts + 1
-            if state in FINAL:
-                job.finished_at = now()
+            job_states.enter(job, state)
             if change:
                 change(job)
 
-        event = pb.JobEvent(job_id=job_id, state=pb.StateChange(state=state, message=message))
-        return self.update(job_id, apply, event)
+        return self.update(job_id, apply, _state_event(state, message))
 
     def request_cancel(self, job_id: str) -> pb.Job:
         """A queued job is cancelled at once; a running one is flagged (in its record, and in a small key its
@@ -205,38 +147,9 @@ class Jobs:
         self.redis.set(keys.job_cancel(job_id), 1, px=self.retention_ms)
         return self.update(job_id, _flag_cancel)
 
-    # -- leases: which worker runs a job -------------------------------------------------------------
-    def take_lease(self, job_id: str, worker: str, ttl_seconds: float) -> bool:
-        """Hold the job for `worker` unless another live holder has it; True when `worker` holds it now."""
-        key = keys.job_lease(job_id)
-        if self.redis.set(key, worker, nx=True, px=int(ttl_seconds * 1000)):
-            return True
-        holder = self.redis.get(key)
-        return holder is not None and holder.decode() == worker
-
-    def renew_lease(self, job_id: str, worker: str, ttl_seconds: float) -> bool:
-        """Keep holding the job (taking it again if the lease is gone, e.g. after a Redis restart without
-        persistence), unless another worker took it over; called from the worker's heartbeat, so the lease lives
-        as long as the process. True while `worker` holds it."""
-        return bool(self._renew(keys=[keys.job_lease(job_id)], args=[worker, int(ttl_seconds * 1000)]))
-
-    def release_lease(self, job_id: str) -> None:
-        self.redis.delete(keys.job_lease(job_id))
-
-    def lease_holder(self, job_id: str) -> str | None:
-        holder = self.redis.get(keys.job_lease(job_id))
-        return holder.decode() if holder is not None else None
-
-    def stop_reason(self, job_id: str, worker: str) -> str | None:
-        """Why the worker running a job should stop before its next batch: "cancelled", "taken over" (its lease
-        is another's), or None. One round trip, so it can be asked every batch."""
-        cancel, holder = self.redis.mget([keys.job_cancel(job_id), keys.job_lease(job_id)])
-        if cancel is not None:
-            return "cancelled"
-        return "taken over" if holder is not None and holder.decode() != worker else None
-
     def delete(self, job_id: str) -> None:
-        """Remove an ended job and everything it left; FailedPrecondition while it is queued or running."""
+        """Remove an ended job and everything it left (its idempotency key, if any, is free again);
+        FailedPrecondition while it is queued or running."""
         job = self.get(job_id)
         if job.state not in FINAL:
             raise FailedPrecondition(f"job {job_id} is {state_name(job.state)}: cancel it before deleting it")
@@ -262,52 +175,6 @@ class Jobs:
     def claim_requeue(self, job: pb.Job) -> bool:
         """True for exactly one caller per lost attempt of `job`, so only one gateway re-queues it."""
         return bool(self.redis.set(keys.job_requeue(job.id, job.attempts), 1, nx=True, ex=24 * 3600))
-
-    # -- events --------------------------------------------------------------------------------------
-    def emit(self, job_id: str, event: pb.JobEvent) -> str:
-        event.job_id, event.time = job_id, event.time or now()
-        return self.redis.xadd(keys.job_events(job_id), {"pb": event.SerializeToString()},
-                               maxlen=EVENTS_MAX, approximate=True).decode()
-
-    def events(self, job_id: str, after: str = "", block_ms: int | None = None, count: int = 500) -> list[pb.JobEvent]:
-        """Events after event id `after` ("" = from the start), waiting up to block_ms for new ones."""
-        try:
-            reply = self.redis.xread({keys.job_events(job_id): after or "0-0"}, count=count, block=block_ms)
-        except redis.ResponseError:
-            raise InvalidArgument("after_event_id", f"{after[:40]!r} is not an event id of this job") from None
-        events = []
-        for _stream, entries in reply or ():
-            for entry_id, fields in entries:
-                event = pb.JobEvent.FromString(fields[b"pb"])
-                event.id = entry_id.decode()
-                events.append(event)
-        return events
-
-    # -- checkpoints and results ---------------------------------------------------------------------
-    def save_checkpoint(self, job_id: str, checkpoint: pb.TrainingCheckpoint, params: bytes) -> None:
-        self.redis.hset(keys.job_checkpoint(job_id),
-                        mapping={"meta": checkpoint.SerializeToString(), "params": params})
-
-    def checkpoint(self, job_id: str) -> tuple[pb.TrainingCheckpoint, bytes] | None:
-        meta, params = self.redis.hmget(keys.job_checkpoint(job_id), ["meta", "params"])
-        if meta is None:
-            return None
-        return pb.TrainingCheckpoint.FromString(meta), params
-
-    def drop_checkpoint(self, job_id: str) -> None:
-        self.redis.delete(keys.job_checkpoint(job_id))
-
-    def save_evaluation(self, job_id: str, evaluation: pb.Evaluation) -> None:
-        self.redis.set(keys.job_evaluation(job_id), evaluation.SerializeToString())
-
-    def evaluation(self, job: pb.Job) -> pb.Evaluation:
-        if job.kind != pb.EVALUATE:
-            raise FailedPrecondition(f"job {job.id} is a {pb.JobKind.Name(job.kind)} job, not an evaluation")
-        data = self.redis.get(keys.job_evaluation(job.id))
-        if job.state != pb.SUCCEEDED or data is None:
-            why = f": {job.error}" if job.error else ""
-            raise FailedPrecondition(f"evaluation job {job.id} is {state_name(job.state)}, not SUCCEEDED{why}")
-        return pb.Evaluation.FromString(data)
 
 
 def _datasets(job: pb.Job) -> dict[str, pb.Dataset]:
@@ -357,6 +224,5 @@ def _flag_cancel(job: pb.Job) -> None:
     job.cancel_requested = True
 
 
-def _state_event(job_id: str, state: int, message: str) -> bytes:
-    return pb.JobEvent(job_id=job_id, time=now(),
-                       state=pb.StateChange(state=state, message=message)).SerializeToString()
+def _state_event(state: int, message: str) -> pb.JobEvent:
+    return pb.JobEvent(state=pb.StateChange(state=state, message=message))

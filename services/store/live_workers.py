@@ -11,8 +11,10 @@ import redis
 
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.store import keys
+from services.store.connection import guarded
 
 
+@guarded
 class LiveWorkers:
     def __init__(self, client: redis.Redis, ttl_seconds: float):
         self.redis = client

@@ -18,7 +18,8 @@ from protos import contract
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.errors import FailedPrecondition, NotFound
 from services.store import indexes, keys
-from services.store.jobs import now
+from services.store.connection import guarded
+from services.store.indexes import now
 
 
 def version_member(version: int, model_id: str) -> str:
@@ -32,6 +33,7 @@ def member_version(member: bytes | str) -> tuple[int, str]:
     return int(version), model_id
 
 
+@guarded
 class Models:
     def __init__(self, client: redis.Redis):
         self.redis = client

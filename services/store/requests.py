@@ -19,6 +19,7 @@ import redis
 
 from protos.lenet.v1 import lenet_pb2 as pb
 from services.store import keys
+from services.store.connection import guarded
 
 TTL_SECONDS = 600
 BLOCK_SECONDS = 1.0        # the longest single blocking read: far below the client's socket timeout
@@ -28,6 +29,7 @@ class Cancelled(Exception):
     """The reader of a chunk stream cancelled it or stopped reading."""
 
 
+@guarded
 class Requests:
     def __init__(self, client: redis.Redis):
         self.redis = client

@@ -68,9 +68,9 @@ def test_a_redis_restart_under_a_long_training_job(blip):
             time.sleep(2 * HEARTBEAT)                           # time enough for a wrong takeover
             after = client.job(job.id)
             assert after.state == pb.RUNNING and after.attempts == 1 and after.worker == running.worker
-            events = store.jobs.events(job.id, count=100_000)
+            events = store.events.read(job.id, count=100_000)
             assert not any("lost" in e.log for e in events if e.WhichOneof("kind") == "log")
-            newer = until(lambda: [e for e in store.jobs.events(job.id, after=events[-1].id)
+            newer = until(lambda: [e for e in store.events.read(job.id, after=events[-1].id)
                                    if e.WhichOneof("kind") == "batch"], 60)
             assert newer, "training made no progress after the restart"
             client.cancel(job.id)

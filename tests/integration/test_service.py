@@ -124,7 +124,7 @@ def test_gpu_job_waits_queued_on_the_gpu_queue(stack, client):
     time.sleep(3)
     waiting = client.job(job.id)
     assert waiting.state == pb.QUEUED and waiting.queue == "gpu.train"
-    told = [event.log for event in Store(stack.redis_url).jobs.events(job.id) if event.WhichOneof("kind") == "log"]
+    told = [event.log for event in Store(stack.redis_url).events.read(job.id) if event.WhichOneof("kind") == "log"]
     assert told == ["no gpu.train worker is alive: the job waits on queue gpu.train until one starts"]
     any_device = client.train(epochs=1, limit=100, eval_limit=100, device="any")
     assert any_device.queue == "cpu.train"          # no GPU worker alive: ANY goes to the CPU queue

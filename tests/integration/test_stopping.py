@@ -79,8 +79,8 @@ def running_job(address: str) -> pb.Job:
 def assert_handed_back(redis_url: str, job: pb.Job) -> None:
     """The worker that ran the job gave it back before it ended: no lease, and the event that says so."""
     store = Store(redis_url)
-    assert store.jobs.lease_holder(job.id) is None
-    assert any(f"worker {job.worker} is stopping: job handed back" in event.log for event in store.jobs.events(job.id))
+    assert store.leases.holder(job.id) is None
+    assert any(f"worker {job.worker} is stopping: job handed back" in event.log for event in store.events.read(job.id))
     store.close()
 
 

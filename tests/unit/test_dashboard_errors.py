@@ -4,12 +4,12 @@ import asyncio
 import json
 
 import pytest
-import redis
 from starlette.requests import Request
 
 from services import errors
 from services.dashboard import live, web
 from services.gateway.service import Caller
+from services.store import Unavailable
 
 
 def answer(path: str, error: Exception) -> tuple[int, dict]:
@@ -32,7 +32,7 @@ def test_service_errors_become_http_statuses(error, status, code):
 
 
 def test_a_store_outage_is_unavailable():
-    assert answer("/api/jobs", redis.ConnectionError("refused")) == (
+    assert answer("/api/jobs", Unavailable(ConnectionError("refused"))) == (
         503, {"code": "UNAVAILABLE", "message": "store unavailable: refused"})
 
 
@@ -56,5 +56,6 @@ def failure(error: Exception) -> dict:
 
 def test_a_stream_tells_its_error_as_the_gateway_does():
     assert failure(errors.NotFound("job gone")) == {"message": "job gone", "code": "NOT_FOUND"}
-    assert failure(redis.ConnectionError("refused")) == {"message": "store unavailable: refused", "code": "UNAVAILABLE"}
-    assert failure(ValueError("a bug")) == {"message": "a bug", "code": "INTERNAL"}
+    assert failure(Unavailable(ConnectionError("refused"))) == {"message": "store unavailable: refused",
+                                                                "code": "UNAVAILABLE"}
+    assert failure(ValueError("a bug")) == {"message": "internal error: ValueError: a bug", "code": "INTERNAL"}

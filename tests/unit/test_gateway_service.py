@@ -147,10 +147,26 @@ def test_idempotency_is_per_owner_and_rpc_and_checks_the_request(service, sender
     assert evaluation.kind == pb.EVALUATE and evaluation.id != first.id
 
 
+def test_deleting_a_job_frees_its_idempotency_key(service, sender, store):
+    """Submit with key K, delete the job, submit again: a new job (not NOT_FOUND for the deleted one), for
+    trainings and evaluations alike; the new job then answers K as the first did."""
+    model = saved_model(store, owner="alice")
+    for submit, request in [
+            (service.submit_training, pb.TrainRequest(idempotency_key="K")),
+            (service.submit_evaluation, pb.EvaluationRequest(model_id=model.id, idempotency_key="K"))]:
+        first = submit(request, ALICE)
+        service.cancel_job(pb.CancelJobRequest(job_id=first.id), ALICE)
+        service.delete_job(pb.DeleteJobRequest(job_id=first.id), ALICE)
+        again = submit(request, ALICE)
+        assert again.id != first.id and again.state == pb.QUEUED
+        assert sender.sent[-1][1] == [again.id]
+        assert submit(request, ALICE).id == again.id
+
+
 def test_a_queue_without_workers_says_so(service, store):
     job = service.submit_training(pb.TrainRequest(device=pb.GPU), OPEN)
     assert job.queue == "gpu.train"
-    logs = [event.log for event in store.jobs.events(job.id) if event.WhichOneof("kind") == "log"]
+    logs = [event.log for event in store.events.read(job.id) if event.WhichOneof("kind") == "log"]
     assert logs == ["no gpu.train worker is alive: the job waits on queue gpu.train until one starts"]
     assert service.submit_training(pb.TrainRequest(device=pb.ANY), OPEN).queue == "cpu.train"
     store.workers.heartbeat(pb.Worker(name="gpu-1.train", device=pb.GPU, lane="gpu.train"))

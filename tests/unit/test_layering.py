@@ -1,5 +1,5 @@
-"""The package boundaries: nothing outside workers/ imports workers/, the client library needs no server part,
-and no two modules share a name."""
+"""The package boundaries: nothing outside workers/ imports workers/, only the store imports Redis, the client
+library needs no server part, and no two modules share a name."""
 import ast
 import subprocess
 import sys
@@ -31,6 +31,15 @@ def test_nothing_outside_workers_imports_workers():
 def test_the_engine_imports_nothing_of_the_service():
     offenders = [f"{path.relative_to(ROOT)} imports {name}" for path in ROOT.glob("workers/engine/*.py")
                  for name in imported_modules(path) if name.split(".")[0] in ("grpc", "services", "redis", "celery")]
+    assert offenders == []
+
+
+def test_only_the_store_imports_redis():
+    """Only services/store/ knows Redis, its key names and its exceptions: the others see store.Unavailable."""
+    store = ROOT / "services" / "store"
+    offenders = [f"{path.relative_to(ROOT)} imports {name}" for package in SHIPPED
+                 for path in ROOT.glob(f"{package}/**/*.py") if not path.is_relative_to(store)
+                 for name in imported_modules(path) if name.split(".")[0] == "redis"]
     assert offenders == []
 
 

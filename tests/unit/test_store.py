@@ -5,8 +5,11 @@ import time
 import pytest
 
 from protos.lenet.v1 import lenet_pb2 as pb
+from services import errors
 from services.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.store.jobs import Idempotency
+from services.store import StopReason, Store, Unavailable
+from services.store.idempotency import Idempotency
+from services.store.redis_server import RedisServer
 
 
 def new_job(store, key="", request=None):
@@ -47,6 +50,31 @@ def test_idempotency_key_returns_the_first_job(store):
     assert len(store.jobs.page().items) == 1
 
 
+def test_a_deleted_jobs_idempotency_key_is_free_for_any_request(store):
+    first = new_job(store, "retry-me")
+    store.jobs.transition(first.id, pb.CANCELLED)
+    store.jobs.delete(first.id)
+    other = new_job(store, "retry-me", pb.TrainRequest(model_name="another"))
+    assert other.id != first.id and store.jobs.get(other.id).train.model_name == "another"
+
+
+def test_redis_failures_leave_the_store_as_unavailable():
+    """A server that went away: every noun answers with the store's own Unavailable (a ServiceError the gateway
+    maps to UNAVAILABLE), never with a Redis exception."""
+    with RedisServer() as server:
+        store = Store(server.url)
+        job = new_job(store)
+        server.kill()
+        for call in (lambda: store.jobs.get(job.id), lambda: store.events.read(job.id), store.ping,
+                     lambda: store.leases.stop_reason(job.id, "w1"), store.workers.alive,
+                     lambda: store.checkpoints.get(job.id), lambda: store.models.get("m"),
+                     lambda: store.requests.waiting("cpu.serve")):
+            with pytest.raises(Unavailable, match="^store unavailable: .*refused") as caught:
+                call()
+            assert caught.value.code == "UNAVAILABLE" and isinstance(caught.value, errors.ServiceError)
+        store.close()
+
+
 def test_cancel_queued_at_once_running_by_flag(store):
     queued = new_job(store)
     assert store.jobs.request_cancel(queued.id).state == pb.CANCELLED
@@ -63,14 +91,14 @@ def test_events_in_order_and_resumable(store):
     job = new_job(store)
     store.jobs.transition(job.id, pb.RUNNING)
     for batch in range(1, 6):
-        store.jobs.emit(job.id, pb.JobEvent(batch=pb.BatchProgress(epoch=1, batch=batch)))
+        store.events.append(job.id, pb.JobEvent(batch=pb.BatchProgress(epoch=1, batch=batch)))
     store.jobs.transition(job.id, pb.SUCCEEDED)
-    events = store.jobs.events(job.id)
+    events = store.events.read(job.id)
     assert [e.WhichOneof("kind") for e in events] == ["state", "state"] + ["batch"] * 5 + ["state"]
     assert [e.batch.batch for e in events[2:7]] == [1, 2, 3, 4, 5]
-    assert store.jobs.events(job.id, after=events[3].id) == events[4:]
+    assert store.events.read(job.id, after=events[3].id) == events[4:]
     with pytest.raises(InvalidArgument, match="after_event_id"):
-        store.jobs.events(job.id, after="not-an-id")
+        store.events.read(job.id, after="not-an-id")
 
 
 def test_concurrent_updates_are_not_lost(store):
@@ -163,7 +191,7 @@ def test_ended_jobs_expire_after_the_retention_and_leave_the_indexes(redis_serve
     store = Store(redis_server.url, retention_seconds=1)
     store.redis.flushdb()
     ended, running = new_job(store), new_job(store)
-    store.jobs.emit(ended.id, pb.JobEvent(log="hello"))
+    store.events.append(ended.id, pb.JobEvent(log="hello"))
     store.jobs.request_cancel(ended.id)
     store.jobs.transition(running.id, pb.RUNNING)
     assert 0 < store.redis.pttl(f"lenet:job:{ended.id}") <= 1000 and store.redis.pttl(f"lenet:job:{running.id}") == -1
@@ -181,19 +209,20 @@ def test_every_event_carries_its_job_id(store):
     store.jobs.transition(job.id, pb.RUNNING, "go")
     store.jobs.update(job.id, lambda j: j.metrics.CopyFrom(pb.TrainMetrics(epoch=1)),
                       pb.JobEvent(epoch=pb.TrainMetrics(epoch=1)))
-    store.jobs.emit(job.id, pb.JobEvent(log="x"))
-    assert [event.job_id for event in store.jobs.events(job.id)] == [job.id] * 4
+    store.events.append(job.id, pb.JobEvent(log="x"))
+    assert [event.job_id for event in store.events.read(job.id)] == [job.id] * 4
 
 
 def test_a_lease_is_held_renewed_and_taken_over_only_once_expired(store):
     job = new_job(store)
-    assert store.jobs.take_lease(job.id, "w1", 0.3) and store.jobs.take_lease(job.id, "w1", 0.3)
-    assert not store.jobs.take_lease(job.id, "w2", 0.3)
-    assert store.jobs.renew_lease(job.id, "w1", 0.3) and store.jobs.stop_reason(job.id, "w1") is None
+    assert store.leases.take(job.id, "w1", 0.3) and store.leases.take(job.id, "w1", 0.3)
+    assert not store.leases.take(job.id, "w2", 0.3)
+    assert store.leases.renew(job.id, "w1", 0.3) and store.leases.stop_reason(job.id, "w1") is None
     time.sleep(0.4)                                              # w1 fell silent: the lease expired
-    assert store.jobs.lease_holder(job.id) is None and store.jobs.take_lease(job.id, "w2", 5)
-    assert not store.jobs.renew_lease(job.id, "w1", 5)          # w1 wakes up: it must not take it back
-    assert store.jobs.stop_reason(job.id, "w1") == "taken over" and store.jobs.stop_reason(job.id, "w2") is None
+    assert store.leases.holder(job.id) is None and store.leases.take(job.id, "w2", 5)
+    assert not store.leases.renew(job.id, "w1", 5)          # w1 wakes up: it must not take it back
+    assert store.leases.stop_reason(job.id, "w1") == StopReason.TAKEN_OVER
+    assert store.leases.stop_reason(job.id, "w2") is None
     store.jobs.transition(job.id, pb.RUNNING)
     store.jobs.request_cancel(job.id)
-    assert store.jobs.stop_reason(job.id, "w2") == "cancelled"
+    assert store.leases.stop_reason(job.id, "w2") == StopReason.CANCELLED

@@ -1,0 +1,26 @@
+"""The job state machine: QUEUED → RUNNING → SUCCEEDED, FAILED or CANCELLED (RUNNING again when a worker picks up a
+job whose worker was lost; QUEUED → CANCELLED or FAILED before any worker started it)."""
+from protos.contract import FINAL_STATES as FINAL
+from protos.lenet.v1 import lenet_pb2 as pb
+from services.errors import FailedPrecondition
+from services.store.indexes import now
+
+ALLOWED = {
+    pb.QUEUED: {pb.RUNNING, pb.CANCELLED, pb.FAILED},
+    pb.RUNNING: {pb.RUNNING, pb.SUCCEEDED, pb.FAILED, pb.CANCELLED},
+}
+
+
+def state_name(state: int) -> str:
+    return pb.JobState.Name(state)
+
+
+def enter(job: pb.Job, state: int) -> None:
+    """Move `job` to `state`, stamping when it started or ended; FailedPrecondition for a move the machine forbids."""
+    if state not in ALLOWED.get(job.state, ()):
+        raise FailedPrecondition(f"job {job.id} is {state_name(job.state)}; it cannot become {state_name(state)}")
+    job.state = state
+    if state == pb.RUNNING:
+        job.started_at, job.attempts = now(), job.attempts + 1
+    if state in FINAL:
+        job.finished_at = now()
