@@ -5,12 +5,15 @@ Each view is saved as a screenshot under the test's tmp_path (the paths are prin
 import json
 import os
 import signal
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from debian_packages import commands
+from PIL import Image
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -380,6 +383,49 @@ def test_bad_requests_get_the_gateways_answers(dashboard):
     assert status == 400 and "indices" in json.loads(body)["message"]
     status, headers, _ = http(dashboard, "/")
     assert status == 200 and "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+# -- pictures by ordinary tools ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fragment", ["#/jobs", "#/jobs/{job}", "#/evaluations", "#/workers"])
+def test_a_plain_headless_chromium_takes_a_picture_of_a_live_page(dashboard, trained_model, tmp_path, fragment):
+    """`chromium --headless --screenshot` writes its picture at the page's load event: the live pages' event
+    streams start after it, or the page would never finish loading and no picture would come."""
+    chromium = commands({"chromium": "chromium"})["chromium"]
+    picture = tmp_path / "page.png"
+    url = f"{dashboard.dashboard_url}{fragment.format(job=trained_model.id)}"
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", f"--user-data-dir={tmp_path / 'profile'}",
+                           f"--screenshot={picture}", "--window-size=1200,900", url],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0 and picture.exists(), done.stderr[-2000:]
+    print(f"screenshot: {picture}")
+    with Image.open(picture) as image:
+        assert image.size == (1200, 900)
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 20)) > 20     # a drawn page, not a blank one
+
+
+# Run before the page's own scripts: per EventSource made, whether the page had had its load event.
+STREAMS_SEEN = """
+    window.streamsOpened = [];
+    let loaded = false;
+    window.addEventListener("load", () => { loaded = true; });
+    const Native = window.EventSource;
+    window.EventSource = class extends Native {
+      constructor(...args) { super(...args); window.streamsOpened.push(loaded); }
+    };"""
+
+
+def test_live_pages_open_their_streams_after_the_load_event(chromium, dashboard, trained_model):
+    driver = chromium()
+    try:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": STREAMS_SEEN})
+        for fragment in ["#/jobs", f"#/jobs/{trained_model.id}", "#/evaluations", "#/workers"]:
+            driver.get("about:blank")
+            driver.get(f"{dashboard.dashboard_url}{fragment}")
+            opened = wait_for(driver, lambda d: d.execute_script("return window.streamsOpened.length && "
+                                                                 "window.streamsOpened"))
+            assert opened == [True], (fragment, opened)
+    finally:
+        driver.quit()
 
 
 # -- tokens ----------------------------------------------------------------------------------------------------------

@@ -23,20 +23,31 @@ export function leaveView() {
 }
 
 // A server-sent event stream: handlers by event name. "end" and "failure" close it (else EventSource would
-// reconnect and resume after the last event id, which is what it does after a dropped connection).
+// reconnect and resume after the last event id, which is what it does after a dropped connection). It opens after
+// the page's load event: a stream opened before it keeps the page loading for as long as the stream lasts, and
+// tools that wait for the load (`chromium --headless --screenshot`) would wait for ever.
 export function listen(path, handlers) {
-  const source = new EventSource(`/api${path}`);
-  const close = () => { source.close(); open.delete(close); setLive(); };
-  for (const [name, handle] of Object.entries(handlers)) {
-    source.addEventListener(name, (e) => handle(JSON.parse(e.data)));
-  }
-  source.addEventListener("end", close);
-  source.addEventListener("failure", (e) => { close(); showError(JSON.parse(e.data).message); });
-  source.addEventListener("open", setLive);
-  source.addEventListener("error", setLive);
+  let source = null;
+  const close = () => { source?.close(); open.delete(close); setLive(); };
   open.add(close);
+  afterLoad(() => {
+    if (!open.has(close)) return;          // closed (the view left) before the page had loaded
+    source = new EventSource(`/api${path}`);
+    for (const [name, handle] of Object.entries(handlers)) {
+      source.addEventListener(name, (e) => handle(JSON.parse(e.data)));
+    }
+    source.addEventListener("end", close);
+    source.addEventListener("failure", (e) => { close(); showError(JSON.parse(e.data).message); });
+    source.addEventListener("open", setLive);
+    source.addEventListener("error", setLive);
+  });
   setLive();
   return close;
+}
+
+function afterLoad(start) {
+  if (document.readyState === "complete") start();
+  else window.addEventListener("load", start, {once: true});
 }
 
 function setLive() {
