@@ -167,12 +167,33 @@ def test_a_job_submitted_through_the_gateway_appears_and_its_curve_grows_while_i
     assert int(browser.find_element(By.CSS_SELECTOR, "#curve path.series-batch").get_attribute("data-points")) == 20
     logged = [item.get_attribute("data-kind") for item in browser.find_elements(By.CSS_SELECTOR, "#event-log li")]
     assert logged.count("batch") == 20 and logged[-1] == "state"
-    assert browser.find_element(By.ID, "cancel").get_attribute("disabled") is not None   # ended: nothing to cancel
+    assert not browser.find_element(By.ID, "cancel").is_displayed()                       # ended: nothing to cancel
+    colors = {name: browser.find_element(By.CSS_SELECTOR, f"#curve path.series-{name}").get_attribute("stroke")
+              for name in ["batch", "epoch-train", "epoch-test"]}
+    assert len(set(colors.values())) == 3, colors
     screenshot(browser, "job")
     browser.close()
     browser.switch_to.window(table_tab)
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}[data-state='SUCCEEDED']"))
     assert browser.execute_script("return window.notReloaded") is True
+
+
+def test_per_batch_accuracy_is_one_line_per_epoch(browser, dashboard, client):
+    """The running accuracy starts again each epoch: its line breaks there instead of joining the epochs."""
+    job = client.wait(client.train(epochs=2, limit=200, batch_size=10, eval_limit=100, model_name="two-epochs").id)
+    assert job.state == pb.SUCCEEDED, job.error
+    show(browser, dashboard, f"#/jobs/{job.id}")
+    wait_for(browser, lambda d: d.execute_script("return document.querySelector('#curve')?.dataset.epochPoints") == "2")
+    batch = browser.find_element(By.CSS_SELECTOR, "#curve path.series-batch")
+    batches = [e.batch.epoch for e in client.watch(job.id) if e.WhichOneof("kind") == "batch"]
+    assert sorted(set(batches)) == [1, 2]
+    assert batch.get_attribute("d").count("M") == 2 and batch.get_attribute("data-points") == str(len(batches))
+
+
+def test_the_page_of_an_unknown_job_shows_only_the_error(browser, dashboard):
+    browser.get(f"{dashboard.dashboard_url}#/jobs/deadbeefdeadbeef")
+    assert "not found" in wait_for(browser, error_shown)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#curves, #event-log, #cancel")
 
 
 def test_cancel_from_the_job_page(browser, dashboard, client):

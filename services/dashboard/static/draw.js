@@ -7,6 +7,7 @@ const TRUE_COLOR = "#2a9d4b";
 const PRED_COLOR = "#d1495b";
 const BAR_COLOR = "#9aa5b1";
 export const TRAIN_COLOR = "#3a6ea5";
+export const BATCH_COLOR = "#e09f3e";
 export const TEST_COLOR = "#d1495b";
 
 // matplotlib's RdBu_r: negative blue, 0 near white, positive red.
@@ -125,11 +126,11 @@ function formatTick(v) {
   return Number.isInteger(v) || Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2);
 }
 
-// A line chart: series {name, color, points [[x, y]], markers}; x and y ranges from the data unless given.
+// A line chart: series {name, color, points [[x, y] or null, a break in the line], markers}; x and y ranges from the data unless given.
 export function lineChart(series, {width = 640, height = 260, xLabel = "", yLabel = "", yRange = null,
                                    xRange = null} = {}) {
   const pad = {left: 48, right: 12, top: 12, bottom: 36};
-  const all = series.flatMap((s) => s.points);
+  const all = series.flatMap((s) => s.points).filter((p) => p !== null);
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   const [x0, x1] = xRange || [Math.min(0, ...xs), Math.max(1, ...xs)];
   const [y0, y1] = yRange || [Math.min(...ys, 0), Math.max(...ys, 1)];
@@ -149,11 +150,14 @@ export function lineChart(series, {width = 640, height = 260, xLabel = "", yLabe
                             transform: `rotate(-90 12 ${(pad.top + height - pad.bottom) / 2})`}, yLabel));
   for (const s of series) {
     if (!s.points.length) continue;
-    const d = s.points.map((p, i) => `${i ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
+    // a null point breaks the line: what follows starts a new piece
+    const d = s.points.map((p, i) => p === null ? "" : `${i && s.points[i - 1] !== null ? "L" : "M"}` +
+                                                      `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
+    const points = s.points.filter((p) => p !== null);
     chart.append(svg("path", {d, fill: "none", stroke: s.color, "stroke-width": s.markers ? 2 : 1.4,
-                              class: `series series-${s.name}`, "data-points": s.points.length}));
+                              class: `series series-${s.name}`, "data-points": points.length}));
     if (s.markers) {
-      for (const p of s.points) chart.append(svg("circle", {cx: X(p[0]), cy: Y(p[1]), r: 4, fill: s.color}));
+      for (const p of points) chart.append(svg("circle", {cx: X(p[0]), cy: Y(p[1]), r: 4, fill: s.color}));
     }
   }
   return chart;

@@ -1,6 +1,7 @@
-// Jobs: the live table with its filters, and one job's page with its live curves, event log and cancel button.
+// Jobs: the live table with its filters, and one job's page with its live curves, event log and cancel button
+// (shown while there is something to cancel).
 import {api, el, fixed, listen, progressBar, short, showError, stateBadge, table, when} from "./common.js";
-import {lineChart, TEST_COLOR, TRAIN_COLOR} from "./draw.js";
+import {BATCH_COLOR, lineChart, TEST_COLOR, TRAIN_COLOR} from "./draw.js";
 
 const KINDS = ["", "TRAIN", "EVALUATE"];
 const STATES = ["", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
@@ -43,9 +44,9 @@ function jobRow(job) {
 }
 
 // -- one job ------------------------------------------------------------------------------------------------------
-export function jobView(root, id) {
+export async function jobView(root, id) {
+  let job = await api(`/jobs/${id}`), drawn = false;    // an unknown job: only the error, no empty sections
   const curve = {batch: [], epochTrain: [], epochTest: [], rows: [], epochs: 1};
-  let job = null, drawn = false;
   const header = el("div", {class: "title-row"});
   const facts = el("dl", {class: "facts"});
   const progress = el("div", {class: "job-progress"});
@@ -65,7 +66,7 @@ export function jobView(root, id) {
   function showJob(record) {
     job = record;
     curve.epochs = job.train?.hyper_parameters?.epochs || 1;
-    const cancel = el("button", {class: "danger", id: "cancel", text: "Cancel job", disabled: FINAL.has(job.state),
+    const cancel = el("button", {class: "danger", id: "cancel", text: "Cancel job", hidden: FINAL.has(job.state),
                                  onclick: async () => {
                                    try { showJob(await api(`/jobs/${id}/cancel`, {method: "POST"})); }
                                    catch (error) { showError(error.message); }
@@ -102,7 +103,7 @@ export function jobView(root, id) {
     requestAnimationFrame(() => {
       drawn = false;
       chart.replaceChildren(lineChart([
-        {name: "batch", color: TRAIN_COLOR, points: curve.batch},
+        {name: "batch", color: BATCH_COLOR, points: curve.batch},
         {name: "epoch-train", color: TRAIN_COLOR, points: curve.epochTrain, markers: true},
         {name: "epoch-test", color: TEST_COLOR, points: curve.epochTest, markers: true},
       ], {xLabel: "epoch", yLabel: "accuracy", yRange: [0, 1], xRange: [0, curve.epochs]}),
@@ -110,9 +111,10 @@ export function jobView(root, id) {
          el("span", {class: "swatch train-line"}), "training, per batch ",
          el("span", {class: "swatch train-dot"}), "training, per epoch ",
          el("span", {class: "swatch test-dot"}), "test, per epoch"));
-      chart.dataset.batchPoints = curve.batch.length;
+      const batches = curve.batch.filter((p) => p !== null).length;
+      chart.dataset.batchPoints = batches;
       chart.dataset.epochPoints = curve.epochTest.length;
-      window.lenetCurve.push({time: Date.now(), state: job?.state, batch: curve.batch.length,
+      window.lenetCurve.push({time: Date.now(), state: job?.state, batch: batches,
                               epoch: curve.epochTest.length});
     });
   }
@@ -120,6 +122,8 @@ export function jobView(root, id) {
   function onEvent(event) {
     if (event.kind === "batch") {
       const b = event.batch, done = b.epoch - 1 + b.batch / b.batches_per_epoch;
+      if (curve.batch.length && b.epoch !== curve.batchEpoch) curve.batch.push(null);   // each epoch its own line
+      curve.batchEpoch = b.epoch;
       curve.batch.push([done, b.train_accuracy]);
       if (job?.state === "RUNNING") progress.replaceChildren(progressBar(event.progress));
     } else if (event.kind === "epoch") {
@@ -137,6 +141,7 @@ export function jobView(root, id) {
     draw();
   }
 
+  showJob(job);
   listen(`/jobs/${id}/events`, {job: showJob, event: onEvent});
 }
 
