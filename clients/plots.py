@@ -92,11 +92,12 @@ def _no_ticks(ax) -> None:
     ax.set_yticks([])
 
 
-def value_scale(values: np.ndarray) -> tuple[str | LinearSegmentedColormap, float, float]:
-    """(colour map, low, high) for one map or strip, auto-scaled on its own values: signed values on SIGNED_CMAP
-    symmetric around 0 (±their largest |value|), non-negative ones on HEAT_CMAP from 0 to their largest."""
+def value_scale(values: np.ndarray, signed: bool | None = None) -> tuple[str | LinearSegmentedColormap, float, float]:
+    """(colour map, low, high) for one map or strip, auto-scaled on its own values: signed ones on SIGNED_CMAP
+    symmetric around 0 (±their largest |value|), non-negative ones on HEAT_CMAP from 0 to their largest. `signed`
+    is the layer's (any value < 0), so that every map of a layer follows one rule; by default, the values' own."""
     largest = float(np.abs(values).max()) or 1.0
-    if float(values.min()) < 0:
+    if float(values.min()) < 0 if signed is None else signed:
         return SIGNED_CMAP, -largest, largest
     return HEAT_CMAP, 0.0, largest
 
@@ -201,7 +202,8 @@ def confusion_heatmap(table, path, labels: Sequence[str] | None = None,
 
 def feature_maps(maps, path, title: str = "", ncols: int | None = None, shared: bool = False) -> Path:
     """All C channel images of one sample (the seed's image() grids), no ticks, ten to a row. Each map is scaled
-    on its own, as R's image() does (`shared`: one scale for the whole layer instead), on value_scale's colours.
+    on its own, as R's image() does (`shared`: one scale for the whole layer instead), on value_scale's colours,
+    signed or heat for the whole layer.
     Laid out by hand: constrained layout takes seconds over fifty axes."""
     maps = _array(maps, 3, "feature_maps", "(C, H, W)")
     c, h, w = maps.shape
@@ -218,7 +220,7 @@ def feature_maps(maps, path, title: str = "", ncols: int | None = None, shared: 
     for i, m in enumerate(maps):
         x, y = left + (i % ncols) * cell, height - top - (i // ncols + 1) * row
         ax = fig.add_axes((x / FIGURE_WIDTH, y / height, side / FIGURE_WIDTH, side * h / w / height))
-        cmap, low, high = layer_scale if shared else value_scale(m)
+        cmap, low, high = layer_scale if shared else value_scale(m, signed=layer_scale[1] < 0)
         ax.imshow(m, cmap=cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
         ax.set_title(str(i), fontsize=9, pad=2)
         _no_ticks(ax)

@@ -330,6 +330,8 @@ def drawn_layers(driver) -> dict[str, dict]:
           }).length;
           out.push([section.dataset.layer, {canvases: canvases.length, varied,
                                         maps: section.querySelectorAll('canvas.map').length,
+                                        rules: [...new Set([...section.querySelectorAll('canvas.map')]
+                                                           .map((c) => c.dataset.signed))],
                                         strips: section.querySelectorAll('canvas.strip').length,
                                         bars: section.querySelectorAll('svg.bars rect[data-class]').length}]);
         }
@@ -352,6 +354,7 @@ def test_the_activation_view_draws_all_11_layers_for_a_chosen_digit(browser, das
     for name, shape in LAYER_SHAPES.items():
         if len(shape) == 3:
             assert layers[name]["maps"] == shape[0] and layers[name]["varied"] >= shape[0] // 2, (name, layers[name])
+            assert len(layers[name]["rules"]) == 1, (name, layers[name])     # one colour rule per layer
         else:
             assert layers[name]["strips"] == 1 and layers[name]["varied"] == 1, (name, layers[name])
     assert layers["Full2"]["bars"] == layers["SoftM"]["bars"] == 10

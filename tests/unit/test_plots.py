@@ -157,6 +157,15 @@ def test_each_map_has_its_own_diverging_scale_centred_on_zero(tmp_path):
     assert near(heat, "#ff0000") > 100 and near(heat, DARKEST_BLUE) == 0   # R's heat colours, no blue
 
 
+def test_one_colour_rule_per_layer(tmp_path):
+    """A map with no value < 0 in a layer that has some is drawn blue–red like its neighbours, not in heat colours."""
+    ramp = np.linspace(-1, 1, 64).reshape(8, 8)
+    assert plots.value_scale(ramp + 1, signed=True)[0] == plots.SIGNED_CMAP
+    img = mpimg.imread(plots.feature_maps(np.stack([ramp, ramp + 1]), tmp_path / "layer.png"))
+    right = img[:, img.shape[1] // 2:]
+    assert near(right, DARKEST_RED) > 100 and near(right, "#ff0000") == 0
+
+
 def test_class_colours_mean_the_same_in_every_bar_chart(tmp_path):
     assert plots.class_colors(10, true=4, pred=9)[4] == plots.TRUE_COLOR
     assert plots.class_colors(10, true=4, pred=9)[9] == plots.PRED_COLOR

@@ -60,8 +60,9 @@ function showLayers(output, answer) {
   output.replaceChildren(
     el("div", {class: "title-row"}, digit(decode(answer.input), 112),
        el("div", {}, el("p", {class: "verdict", id: "verdict", text: verdict}),
-          el("p", {class: "muted"}, "Maps and strips: ", legend(true), " blue < 0 < red, each map scaled to its own " +
-             "largest |value|; non-negative layers ", legend(false), " heat colours from 0."),
+          el("p", {class: "muted"}, "One colour rule per layer: a layer with any value < 0 ", legend(true),
+             " blue < 0 < red, any other ", legend(false), " heat colours from 0; each map scaled to its own " +
+             "largest |value|."),
           toc)),
     ...answer.layers.map((layer) => layerSection(layers[layer.name], label, predicted)));
 }
@@ -74,7 +75,7 @@ function layerSection(layer, label, predicted) {
   if (shape.length === 3) {
     const [c, h, w] = shape, size = MAP_SIZE[h] || 48;
     section.append(el("div", {class: "maps"}, Array.from({length: c}, (_, i) => el("figure", {class: "map-cell"},
-      featureMap(values.subarray(i * h * w, (i + 1) * h * w), h, w, size), el("figcaption", {text: String(i)})))));
+      featureMap(values.subarray(i * h * w, (i + 1) * h * w), h, w, size, layer.min < 0), el("figcaption", {text: String(i)})))));
   } else {
     section.append(strip(values));
     if (values.length <= 10) {

@@ -1,6 +1,6 @@
 // Pictures drawn in the browser: digits, feature maps, strips, bar charts, line charts and the network graph.
-// The colour meanings are the report's (clients/plots.py): signed layers on a blue–white–red scale centred on 0,
-// each map scaled to its own largest |value|; non-negative layers on R's heat.colors; the true class green, a
+// The colour meanings are the report's (clients/plots.py): signed layers (any value < 0) on a blue–white–red scale
+// centred on 0, each map scaled to its own largest |value|; non-negative layers on R's heat.colors; the true class green, a
 // wrong prediction red, the other classes grey.
 
 const TRUE_COLOR = "#2a9d4b";
@@ -31,11 +31,12 @@ function ramp(colors, t) {
   return colors[i].map((c, k) => Math.round(c + (colors[i + 1][k] - c) * f));
 }
 
-// A colour function for one map or strip: diverging around 0 when any value is negative, else heat from 0.
-function scaleFor(values) {
+// A colour function for one map or strip, scaled to its own values: diverging around 0 when `signed` (its layer
+// has a value < 0: one rule for every map of a layer), else heat from 0.
+function scaleFor(values, signed) {
   let low = Infinity, high = -Infinity;
   for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
-  if (low < 0) {
+  if (signed) {
     const m = Math.max(-low, high) || 1;
     return {signed: true, low: -m, high: m, color: (v) => ramp(DIVERGING, (v / m + 1) / 2)};
   }
@@ -74,9 +75,9 @@ export function digit(pixels, size = 84) {
   return canvas;
 }
 
-// One feature map (h×w values), scaled on its own.
-export function featureMap(values, h, w, size) {
-  const scale = scaleFor(values);
+// One feature map (h×w values) of a layer that is `signed` or not, scaled on its own.
+export function featureMap(values, h, w, size, signed) {
+  const scale = scaleFor(values, signed);
   const canvas = paint(document.createElement("canvas"), w, h, (i) => scale.color(values[i]));
   canvas.className = "map";
   canvas.style.width = `${size}px`;
@@ -87,7 +88,7 @@ export function featureMap(values, h, w, size) {
 
 // A 1-D layer as a heat strip over unit index, scaled on its own.
 export function strip(values) {
-  const scale = scaleFor(values);
+  const scale = scaleFor(values, values.some((v) => v < 0));
   const canvas = paint(document.createElement("canvas"), values.length, 1, (i) => scale.color(values[i]));
   canvas.className = "strip";
   canvas.dataset.signed = scale.signed;
