@@ -10,9 +10,11 @@ FROM ${PYTHON_IMAGE} AS python
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 
-# Third-party dependencies of the gateway: `python deploy/requirements.py pyproject.toml server`.
+# Third-party dependencies of the gateway: `python deploy/requirements.py pyproject.toml server` (lenet-client's
+# own come from its pyproject.toml, beside the root's as in the repository).
 FROM python AS gateway-deps
 COPY pyproject.toml deploy/requirements.py /build/
+COPY packaging/lenet-client/pyproject.toml /build/packaging/lenet-client/
 RUN python -m venv /opt/venv \
  && python /build/requirements.py /build/pyproject.toml server > /build/requirements.txt \
  && pip install -r /build/requirements.txt
@@ -21,19 +23,21 @@ RUN python -m venv /opt/venv \
 FROM python AS worker-deps
 ARG DEVICE=cpu
 COPY pyproject.toml deploy/requirements.py /build/
+COPY packaging/lenet-client/pyproject.toml /build/packaging/lenet-client/
 RUN python -m venv /opt/venv \
  && python /build/requirements.py /build/pyproject.toml "$DEVICE" > /build/requirements.txt \
  && pip install -r /build/requirements.txt
 
-# The project's own packages as one wheel: the only stage a code change invalidates.
+# The project's own packages as two wheels, lenet-service and lenet-client: the only stage a code change invalidates.
 FROM python AS wheel
 WORKDIR /src
 COPY pyproject.toml ./
+COPY packaging packaging
 COPY protos protos
 COPY services services
 COPY workers workers
 COPY clients clients
-RUN pip wheel --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-deps --wheel-dir /wheels . ./packaging/lenet-client
 
 # What both images share: the unprivileged user and the MNIST folder, owned by that user so that a new named volume
 # mounted there (Docker copies the folder's ownership into it) is writable by the `data` service.

@@ -16,10 +16,12 @@ $(SETTINGS): | $(BIN)/.installed
 	printf '%s\n' '# Settings of this environment, written by make: edit them here; a variable set in the' \
 	    '# environment wins. See the README'"'"'s Configuration.' 'LENET_DATA_DIR=$(LENET_DATA_DIR)' > $@
 
-$(BIN)/.installed: pyproject.toml
+# Two distributions from one checkout, both editable: lenet-client (packaging/lenet-client: protos/ and clients/)
+# and lenet-service (services/ and workers/), which depends on it.
+$(BIN)/.installed: pyproject.toml packaging/lenet-client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[cpu,dev]'
+	$(BIN)/pip install --quiet -e ./packaging/lenet-client -e '.[cpu,dev]'
 	touch $@
 
 demo: $(BIN)/.installed $(SETTINGS)   ## the seed notebook through the service, on the embedded stack
@@ -38,4 +40,4 @@ bench: $(BIN)/.installed $(SETTINGS)  ## benchmarks: print figures, keep them in
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info packaging/*/*.egg-info .pytest_cache

@@ -4,31 +4,51 @@
     python deploy/requirements.py pyproject.toml cpu         # a CPU worker's (an extra naming the project's own
                                                              # extras, e.g. "lenet-service[server]", is expanded)
 
-The images install these in a layer of their own before any source is copied (Dockerfile), so a code change
-does not reinstall MXNet. Standard library only: it runs before anything is installed.
+A requirement naming a project of this repository (the root's, or lenet-client's in packaging/lenet-client/) is
+replaced by that project's own requirements. The images install these in a layer of their own before any source
+is copied (Dockerfile), so a code change does not reinstall MXNet. Standard library only: it runs before anything
+is installed.
 """
 import re
 import sys
 import tomllib
 from pathlib import Path
 
+REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def local_projects(pyproject: Path) -> dict[str, dict]:
+    """The [project] tables of the repository by name: the given pyproject.toml's and those under packaging/."""
+    paths = [pyproject, *sorted(pyproject.parent.glob("packaging/*/pyproject.toml"))]
+    projects = [tomllib.loads(path.read_text())["project"] for path in paths]
+    return {normalized(project["name"]): project for project in projects}
+
 
 def requirements(pyproject: Path, extras: list[str]) -> list[str]:
-    project = tomllib.loads(Path(pyproject).read_text())["project"]
-    own = re.compile(rf"{re.escape(project['name'])}\s*\[([^\]]+)\]\s*", re.I)
-    found, seen, pending = list(project.get("dependencies", [])), set(), list(extras)
+    projects = local_projects(Path(pyproject))
+    root = next(iter(projects))
+    found, seen, pending = [], set(), [(root, None), *((root, extra) for extra in extras)]
     while pending:
-        extra = pending.pop(0)
-        if extra in seen:
+        name, extra = pending.pop(0)
+        if (name, extra) in seen:
             continue
-        seen.add(extra)
-        try:
+        seen.add((name, extra))
+        project = projects[name]
+        if extra is None:
+            listed = project.get("dependencies", [])
+        elif extra in project.get("optional-dependencies", {}):
             listed = project["optional-dependencies"][extra]
-        except KeyError:
-            raise SystemExit(f"requirements: pyproject.toml has no extra {extra!r}") from None
+        else:
+            raise SystemExit(f"requirements: {project['name']} has no extra {extra!r}")
         for requirement in listed:
-            if match := own.fullmatch(requirement):
-                pending += [name.strip() for name in match.group(1).split(",")]
+            own, own_extras = REQUIREMENT.match(requirement).groups()
+            own = normalized(own)
+            if own in projects:
+                pending += [(own, None), *((own, e.strip()) for e in (own_extras or "").split(",") if e.strip())]
             else:
                 found.append(requirement)
     return list(dict.fromkeys(found))

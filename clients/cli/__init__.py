@@ -17,6 +17,7 @@ from clients.cli.output import Failure, GlobalOptions, client_options, rpc_messa
 COMMAND_MODULES = [demo, server_commands, job_commands, alias_commands, evaluate_commands, export_commands,
                    inspect_commands]
 COMPLETION_SHELLS = ["bash", "zsh", "fish"]
+DRAWING_MODULES = {"matplotlib", "PIL"}   # lenet-client's `images` extra: figures, and image files as input
 
 
 class LenetGroup(click.Group):
@@ -28,13 +29,18 @@ class LenetGroup(click.Group):
             return result
         except grpc.RpcError as error:
             raise Failure(rpc_message(error)) from None
+        except ModuleNotFoundError as error:
+            if error.name not in DRAWING_MODULES:
+                raise
+            raise Failure(f"this command needs {error.name}, which comes with lenet-client's images extra: "
+                          f"pip install 'lenet-client[images]'") from None
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # what is still buffered goes nowhere
             return 1
 
 
 @click.group(cls=LenetGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
-@click.version_option(package_name="lenet-service", prog_name="lenet", message="%(prog)s %(version)s")
+@click.version_option(package_name="lenet-client", prog_name="lenet", message="%(prog)s %(version)s")
 @client_options
 def cli() -> None:
     """LeNet-as-a-service: train, evaluate and inspect the MNIST LeNet of the seed notebook through a gRPC

@@ -14,8 +14,9 @@ from packaging.requirements import Requirement
 
 import compose_file
 from compose_file import ROOT
+from distributions import INSTALLED, PROJECTS, copy_projects, package_dirs
 
-SOURCES = ("protos", "services", "workers", "clients")   # the packages pyproject.toml installs
+SOURCES = tuple(INSTALLED)   # the folders the distributions install: protos, services, workers, clients
 
 
 requirements = compose_file.deploy_requirements().requirements
@@ -147,31 +148,36 @@ def test_each_image_gets_the_dependencies_of_its_extra_and_the_gateway_no_mxnet(
 
 
 @pytest.fixture(scope="module")
-def metadata_requirements(tmp_path_factory) -> list[str]:
-    """Requires-Dist of the project as setuptools reads pyproject.toml now (what `pip install .[extra]` follows)."""
-    folder = tmp_path_factory.mktemp("metadata")
-    (folder / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
-    code = "import setuptools.build_meta as b; print(b.prepare_metadata_for_build_wheel('.'))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    metadata = email.message_from_string((folder / result.stdout.split()[-1] / "METADATA").read_text())
-    return metadata.get_all("Requires-Dist")
+def metadata_requirements(tmp_path_factory) -> dict[str, list[str]]:
+    """Requires-Dist of each project as setuptools reads its pyproject.toml now (what `pip install .[extra]`
+    follows), by project name."""
+    copy = copy_projects(tmp_path_factory.mktemp("metadata"))
+    found = {}
+    for name, project in PROJECTS.items():
+        folder = copy / project.relative_to(ROOT)
+        code = "import setuptools.build_meta as b; print(b.prepare_metadata_for_build_wheel('.'))"
+        result = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        metadata = email.message_from_string((folder / result.stdout.split()[-1] / "METADATA").read_text())
+        found[name] = metadata.get_all("Requires-Dist")
+    return found
 
 
 @pytest.mark.parametrize("extra", ["server", "cpu", "gpu", "dev"])
 def test_the_requirements_script_lists_what_pip_installs_for_the_extra(metadata_requirements, extra):
-    def expand(extras: set[str]) -> set[str]:
+    def expand(project: str, extras: set[str]) -> set[str]:
         found = set()
-        for line in metadata_requirements:
+        for line in metadata_requirements[project]:
             requirement = Requirement(line)
             wanted = requirement.marker is None or any(requirement.marker.evaluate({"extra": e}) for e in extras)
-            if wanted and requirement.name == "lenet-service":
-                found |= expand(set(requirement.extras))
+            if wanted and requirement.name in metadata_requirements:
+                found |= expand(requirement.name, set(requirement.extras))
             elif wanted:
                 requirement.marker = None
                 found.add(str(requirement))
         return found
-    assert set(map(str, map(Requirement, requirements(ROOT / "pyproject.toml", [extra])))) == expand({extra})
+    assert set(map(str, map(Requirement, requirements(ROOT / "pyproject.toml", [extra])))) == expand("lenet-service",
+                                                                                                   {extra})
 
 
 def dockerignore() -> list[tuple[bool, re.Pattern]]:
@@ -216,7 +222,8 @@ def test_the_build_context_has_what_is_copied_and_no_secret():
 
 
 def test_the_wheel_stage_packs_every_module(tmp_path):
-    """Rebuild the wheel stage here: copy what its COPY lines copy from the context, run its pip wheel command."""
+    """Rebuild the wheel stage here: copy what its COPY lines copy from the context, run its pip wheel command.
+    Each distribution's wheel holds its folders' modules under their installed names, and nothing else."""
     (wheel_stage,) = [s for s in STAGES.values() if any("pip wheel" in a for i, a in s.instructions if i == "RUN")]
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for _origin, paths in copies(wheel_stage):
@@ -232,11 +239,17 @@ def test_the_wheel_stage_packs_every_module(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", *arguments],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    (wheel,) = wheels.glob("*.whl")
-    packed = set(zipfile.ZipFile(wheel).namelist())
-    modules = {path for path in tracked if path.endswith(".py") and path.split("/")[0] in SOURCES}
-    assert modules - packed == set()
-    assert "protos/lenet/v1/lenet_pb2.py" in packed
+    packed = {}
+    for name, project in PROJECTS.items():
+        (wheel,) = wheels.glob(f"{name.replace('-', '_')}-*.whl")
+        files = zipfile.ZipFile(wheel).namelist()
+        assert {path.split("/")[0] for path in files if ".dist-info/" not in path} == set(package_dirs(project))
+        packed.update({path: name for path in files})
+    modules = {f"{INSTALLED[path.split('/')[0]]}/{path.partition('/')[2]}" for path in tracked
+               if path.endswith(".py") and path.split("/")[0] in SOURCES}
+    assert modules - set(packed) == set()
+    assert packed["lenet_protos/lenet/v1/lenet_pb2.py"] == "lenet-client"
+    assert packed["lenet_services/dashboard/static/index.html"] == "lenet-service"
 
 
 def test_each_image_defaults_to_its_compose_command():
