@@ -34,7 +34,7 @@ up: $(BIN)/.installed $(SETTINGS)     ## run the embedded stack until Ctrl-C
 	$(BIN)/lenet up $(ARGS)
 
 proto: $(BIN)/.installed            ## regenerate protos/lenet/v1/*_pb2*.py and protos/inference/grpc_service.binpb
-	$(BIN)/python -m protos.generate
+	$(BIN)/python -m lenet_protos.generate
 
 bench: $(BIN)/.installed $(SETTINGS)  ## benchmarks: print figures, keep them in out/bench/ (ARGS=--write: BENCHMARKS.md)
 	$(BIN)/python -m bench $(ARGS)

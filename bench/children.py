@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
-from protos import mnist
-from protos.contract import CLASS_LABELS, HyperParams
-from protos.settings import ServiceSettings, load
+from lenet_protos import mnist
+from lenet_protos.contract import CLASS_LABELS, HyperParams
+from lenet_protos.settings import ServiceSettings, load
 
 WARM_UP = 1000
 SEED = HyperParams()   # the seed notebook's batch, SGD settings and initial scale, as the engine uses them
@@ -27,18 +27,18 @@ def threads(cores) -> dict:
     """use_cores(cores) before mxnet is imported; None leaves MXNet's default (one thread per two processors)."""
     if cores is None:
         return {"OMP_NUM_THREADS": "MXNet's default"}
-    from workers.engine.threads import use_cores
+    from lenet_workers.engine.threads import use_cores
     return use_cores(None if cores == "all" else cores)
 
 
 def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True,
                  bulk_exec: bool = True) -> dict:
-    """workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch;
+    """lenet_workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch;
     `bulk_exec=False`: MXNET_EXEC_BULK_EXEC_TRAIN=0."""
     settings = threads(cores)
     if not bulk_exec:
         os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"   # before mxnet is imported
-    from workers.engine.training import train
+    from lenet_workers.engine.training import train
 
     (x, y), (tx, ty) = data("train"), data("test")
     if warm_up:
@@ -58,7 +58,7 @@ def _bare_module(x, y):
     returns the seconds it took."""
     import mxnet as mx
 
-    from workers.engine.lenet import LABEL, lenet
+    from lenet_workers.engine.lenet import LABEL, lenet
 
     module = mx.mod.Module(lenet(), label_names=[LABEL])
     size = SEED.batch_size
@@ -127,16 +127,16 @@ def torch_train(images: int) -> dict:
 
 
 def _predictor(symbol: str, params: str):
-    from workers.engine.inference import Predictor
+    from lenet_workers.engine.inference import Predictor
     return Predictor(open(symbol).read(), open(params, "rb").read())
 
 
 def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
     """The worker's Inspect work without transport: forward passes and the copy of every chunk into a buffer."""
     threads(cores)
-    from protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, LAYERS
-    from services import memory
-    from workers.serving import row_ranges
+    from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, LAYERS
+    from lenet_services import memory
+    from lenet_workers.serving import row_ranges
 
     memory.reuse_freed_memory()  # as the worker does
     images, predictor, results = data("test")[0][:limit], _predictor(symbol, params), {}
@@ -183,7 +183,7 @@ def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None)
 def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
     """What an Evaluate job computes on the worker: probabilities, then caret's tables and statistics."""
     threads(cores)
-    from workers.engine import stats
+    from lenet_workers.engine import stats
 
     (images, labels), predictor = data("test"), _predictor(symbol, params)
     images, labels = images[:limit], labels[:limit]
@@ -278,9 +278,9 @@ def torch_op_profile(batches: int = 30) -> dict:
 
 def chunk_frame_bytes() -> bytes:
     """One Inspect chunk as the worker sends it: Conv1 rows of float32, as many as fit in CHUNK_BYTES."""
-    from protos.contract import CHUNK_BYTES, LAYER_SHAPES
-    from protos.lenet.v1 import lenet_pb2 as pb
-    from protos.tensors import chunk_frame
+    from lenet_protos.contract import CHUNK_BYTES, LAYER_SHAPES
+    from lenet_protos.lenet.v1 import lenet_pb2 as pb
+    from lenet_protos.tensors import chunk_frame
 
     shape = LAYER_SHAPES["Conv1"]
     rows = CHUNK_BYTES // (int(np.prod(shape)) * 4)
@@ -292,8 +292,8 @@ def chunk_frame_bytes() -> bytes:
 
 def redis_writer(url: str, request_id: str, count: int) -> dict:
     """The worker's side of a chunk stream alone: `count` chunks through Requests.push_chunk, then the end."""
-    from services import memory
-    from services.store import Store
+    from lenet_services import memory
+    from lenet_services.store import Store
 
     memory.reuse_freed_memory()
     store, frame = Store(url), memoryview(chunk_frame_bytes())
@@ -309,7 +309,7 @@ def grpc_chunks(port_file: str, count: int) -> dict:
 
     import grpc
 
-    from services.gateway.grpc_server import OPTIONS, SERVICE, serialize
+    from lenet_services.gateway.grpc_server import OPTIONS, SERVICE, serialize
 
     frame, done = chunk_frame_bytes(), threading.Event()
 
@@ -334,9 +334,9 @@ def grpc_chunks(port_file: str, count: int) -> dict:
 
 def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
     """What the client library does with each chunk it receives: TensorChunk.FromString and a numpy view."""
-    from protos.lenet.v1 import lenet_pb2 as pb
-    from protos.tensors import from_tensor
-    from services import memory
+    from lenet_protos.lenet.v1 import lenet_pb2 as pb
+    from lenet_protos.tensors import from_tensor
+    from lenet_services import memory
 
     if reuse_freed_memory:
         memory.reuse_freed_memory()

@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings, WorkerOptions, load
-from services import memory
-from services.stack import Stack
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ServiceSettings, WorkerOptions, load
+from lenet_services import memory
+from lenet_services.stack import Stack
 
 
 def child(task: str, **arguments) -> dict:
@@ -57,7 +57,7 @@ def cores() -> int:
 
 def embedded_stack() -> Stack:
     """The service benchmarks' stack, not yet started: one CPU worker node, whose processes each take an OpenMP
-    thread per core themselves (workers.share_cores → workers.engine.threads.use_cores)."""
+    thread per core themselves (workers.share_cores → lenet_workers.engine.threads.use_cores)."""
     return Stack(load(ServiceSettings), workers=1)
 
 

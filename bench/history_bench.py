@@ -12,11 +12,11 @@ from concurrent import futures
 import numpy as np
 
 from bench.table import Section
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings
-from services.stack import Stack
-from services.store import Store
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ServiceSettings
+from lenet_services.stack import Stack
+from lenet_services.store import Store
 
 
 def fill(store: Store, count: int) -> None:

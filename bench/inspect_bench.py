@@ -8,8 +8,8 @@ import time
 
 from bench import harness
 from bench.table import Section
-from clients.client import LenetClient
-from services.gateway.service import INSPECT_WINDOW
+from lenet_clients.client import LenetClient
+from lenet_services.gateway.service import INSPECT_WINDOW
 
 DTYPES = ("float32", "float16")
 

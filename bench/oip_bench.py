@@ -25,7 +25,7 @@ import numpy as np
 
 from bench import harness
 from bench.table import RESULTS, Section
-from services.store.redis_server import free_port
+from lenet_services.store.redis_server import free_port
 
 MLSERVER = "mlserver==1.7.1"
 VENV = RESULTS / "mlserver-venv"

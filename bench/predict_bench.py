@@ -6,7 +6,7 @@ import tempfile
 
 from bench import children, harness
 from bench.table import Section
-from clients.client import LenetClient
+from lenet_clients.client import LenetClient
 
 BATCH = 1000
 

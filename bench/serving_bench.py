@@ -19,11 +19,11 @@ import numpy as np
 
 from bench import harness
 from bench.table import Section
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
-from protos.settings import ServiceSettings
-from protos.tensors import to_tensor
-from services.store.redis_server import free_port
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from lenet_protos.settings import ServiceSettings
+from lenet_protos.tensors import to_tensor
+from lenet_services.store.redis_server import free_port
 
 CLIENTS = (1, 8, 32, 64)
 

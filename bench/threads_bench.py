@@ -1,4 +1,4 @@
-"""Sharing a node's cores between a training and a serving process: which thread split (workers.engine.threads
+"""Sharing a node's cores between a training and a serving process: which thread split (lenet_workers.engine.threads
 .use_cores) keeps training fast and serving responsive.
 
 For each split, a training process (the engine, 10,000 images, 1 epoch) and a serving process (one-image and

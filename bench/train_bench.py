@@ -13,15 +13,15 @@ import time
 
 from bench import harness
 from bench.table import Section
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 TORCH = "PyTorch CPU, same network, batch and optimizer"
 
 
 def side_by_side(images: int, repeats: int) -> Section:
     runs = {
-        "engine (`workers.engine.training.train`), MXNet's default threads":
+        "engine (`lenet_workers.engine.training.train`), MXNet's default threads":
             lambda: harness.child("engine_train", images=images),
         "engine, `use_cores()`: an OpenMP thread per core":
             lambda: harness.child("engine_train", images=images, cores="all"),

@@ -21,13 +21,13 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from bench import children, harness
 from bench.table import Section
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from services import memory
-from services.gateway.service import INSPECT_WINDOW
-from services.store import Store
-from services.store.requests import Requests
-from services.store.redis_server import RedisServer
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services import memory
+from lenet_services.gateway.service import INSPECT_WINDOW
+from lenet_services.store import Store
+from lenet_services.store.requests import Requests
+from lenet_services.store.redis_server import RedisServer
 
 CHUNKS = 300   # ≈ 1.3 GB, about what all layers of 10,000 images make
 
@@ -86,7 +86,7 @@ def run(args, service) -> list[Section]:
               "gRPC: a server yielding ready frames → LenetClient.inspect_chunks (two processes)": grpc_stage,
               "client parse alone, glibc's malloc defaults": lambda: harness.child(
                   "parse_chunks", count=CHUNKS // 3, reuse_freed_memory=False)["rate"],
-              "client parse alone, with services.memory.reuse_freed_memory()": lambda: harness.child(
+              "client parse alone, with lenet_services.memory.reuse_freed_memory()": lambda: harness.child(
                   "parse_chunks", count=CHUNKS // 3, reuse_freed_memory=True)["rate"]}
     results = harness.rounds(stages, args.repeats)
     rows = [[name, f"{statistics.median(rates):,.0f}", " ".join(f"{rate:,.0f}" for rate in rates)]

@@ -14,20 +14,20 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from protos.contract import FINAL_STATES, HYPER_PARAMETER, MAX_MESSAGE_BYTES, gateway_address
-from protos.contract import class_statistics, confusion_matrix, overall_statistics  # noqa: F401  (re-exported)
-from protos.documents import brief
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
-from protos.settings import ClientSettings
-from protos.tensors import assemble, from_tensor, to_tensor
+from lenet_protos.contract import FINAL_STATES, HYPER_PARAMETER, MAX_MESSAGE_BYTES, gateway_address
+from lenet_protos.contract import class_statistics, confusion_matrix, overall_statistics  # noqa: F401  (re-exported)
+from lenet_protos.documents import brief
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from lenet_protos.settings import ClientSettings
+from lenet_protos.tensors import assemble, from_tensor, to_tensor
 
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
 INSPECT_DTYPES = {"float32": pb.FLOAT32, "f32": pb.FLOAT32, "float16": pb.FLOAT16, "f16": pb.FLOAT16}
 RECONNECT_SECONDS = (0.1, 5.0)  # first and longest wait between reconnection attempts of watch()
 
 
-# Results print in a line (print(evaluation.worst), a REPL): repr() is protos.documents.brief for every message of
+# Results print in a line (print(evaluation.worst), a REPL): repr() is lenet_protos.documents.brief for every message of
 # the contract; str() stays protobuf's text format, the whole message.
 for _descriptor in pb.DESCRIPTOR.message_types_by_name.values():
     getattr(pb, _descriptor.name).__repr__ = brief
@@ -138,7 +138,7 @@ class LenetClient:
     # -- training and jobs ---------------------------------------------------------------------------
     def train(self, *, limit: int = 0, eval_limit: int = 0, device: str = "cpu", model_name: str = "",
               idempotency_key: str = "", **hyper_parameters) -> pb.Job:
-        """Submit a training job. Hyper-parameters (protos.contract.HYPER_PARAMETERS: epochs, batch_size,
+        """Submit a training job. Hyper-parameters (lenet_protos.contract.HYPER_PARAMETERS: epochs, batch_size,
         learning_rate, momentum, weight_decay, seed, normalize, init_scale) given as keywords are sent, zero
         included; those left out or None take the seed's defaults. `limit`/`eval_limit`: the first N training /
         test images (0: all)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protos.mnist import DatasetError, read_idx
+from lenet_protos.mnist import DatasetError, read_idx
 
 SIZE = (28, 28)
 DIGIT_BOX = 20   # MNIST's digits were fitted into 20×20 and centred by mass in 28×28

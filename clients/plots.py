@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from clients.report import PIXEL_RATIO   # PNG pixels per CSS pixel, as the report shows them
+from lenet_clients.report import PIXEL_RATIO   # PNG pixels per CSS pixel, as the report shows them
 
 FIGURE_WIDTH = 9.6      # inches: every figure, so all line up in a report
 DISPLAY_DPI = 100       # the layout's pixels per inch: FIGURE_WIDTH × DISPLAY_DPI CSS pixels on a page

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, make_dataclass
 
 import numpy as np
 
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 # -- the network --------------------------------------------------------------------------------------------
 INPUT_SHAPE = (1, 28, 28)      # one grey 28×28 image

@@ -1,4 +1,4 @@
-"""Regenerate the Python code for the gRPC contracts: `python -m protos.generate` (or `make proto`).
+"""Regenerate the Python code for the gRPC contracts: `python -m lenet_protos.generate` (or `make proto`).
 
 Our own contract's modules sit beside lenet.proto under protos/lenet/v1/. The Open Inference Protocol's proto
 (protos/inference/, package `inference`) becomes a descriptor set, not Python modules: generated modules would

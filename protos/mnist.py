@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protos.contract import IMAGE_SHAPE
+from lenet_protos.contract import IMAGE_SHAPE
 
 SPLIT_FILES = {  # the IDX files of each split (contract.SPLIT_SIZES) without their .gz
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -6,7 +6,7 @@ overrides ENVIRONMENT_FILE) and passes the object down; no other module reads th
 configuration table lists every variable here; tests/unit/test_settings.py keeps the two in agreement.
 
 Also here: what a server process is started with (`ServerOptions`, `WorkerOptions`). The `lenet` command parses
-its options once and calls the server with these; a process started for it (`python -m workers OPTIONS`, as the
+its options once and calls the server with these; a process started for it (`python -m lenet_workers OPTIONS`, as the
 embedded stack and a worker node's supervisor start them) receives them as one JSON argument.
 """
 import sys
@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from protos.contract import DEVICES, GATEWAY_PORT, ROLES, gateway_address
+from lenet_protos.contract import DEVICES, GATEWAY_PORT, ROLES, gateway_address
 
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "lenet" / "mnist"
 # Settings kept with this Python environment: `make` writes the data folder it chose into .venv/lenet.env, so a new

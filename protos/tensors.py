@@ -3,7 +3,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 NUMPY_DTYPES = {pb.FLOAT32: np.dtype("<f4"), pb.FLOAT16: np.dtype("<f2"), pb.UINT8: np.dtype("u1"),
                 pb.INT64: np.dtype("<i8")}

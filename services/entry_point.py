@@ -3,10 +3,10 @@ and the parts they build from the settings (read once, here, with the options ov
 tokens and the store."""
 import sys
 
-from protos.settings import ServerOptions, ServiceSettings, load
-from services import exposure, logs
-from services.gateway.auth import Auth
-from services.store import Store, Unavailable
+from lenet_protos.settings import ServerOptions, ServiceSettings, load
+from lenet_services import exposure, logs
+from lenet_services.gateway.auth import Auth
+from lenet_services.store import Store, Unavailable
 
 
 def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[ServiceSettings, Auth, Store]:

@@ -23,11 +23,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
+from lenet_protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
     stack_stop_seconds
-from protos.settings import ServerOptions, ServiceSettings, WorkerOptions, env_names
-from services.store import Store
-from services.store.redis_server import RedisServer, free_port
+from lenet_protos.settings import ServerOptions, ServiceSettings, WorkerOptions, env_names
+from lenet_services.store import Store
+from lenet_services.store.redis_server import RedisServer, free_port
 
 
 class Stack:
@@ -35,11 +35,11 @@ class Stack:
                  redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
                  role: str = "both", metrics_port: int | None = None, dashboard_port: int | None = None,
                  http_port: int | None = None):
-        """`workers`: worker nodes (`python -m workers`, role `role`; "both": a training and a serving process
+        """`workers`: worker nodes (`python -m lenet_workers`, role `role`; "both": a training and a serving process
         each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
         (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
         children; `metrics_port`: the gateway serves metrics there and worker node i on metrics_port + 1 + i;
-        `dashboard_port`: also run the dashboard (`python -m services.dashboard`) on 127.0.0.1 at this port (0: a
+        `dashboard_port`: also run the dashboard (`python -m lenet_services.dashboard`) on 127.0.0.1 at this port (0: a
         free one); `http_port`: where the gateway serves the Open Inference Protocol's REST side (None: a free
         port)."""
         self.role, self.metrics_port = role, metrics_port
@@ -109,7 +109,7 @@ class Stack:
                 self.workers.append(self.add_worker("gpu", f"gpu{i}"))
             self.gateway = self.spawn_gateway()
             if self.dashboard_port is not None:
-                self.dashboard = self.spawn("dashboard", "-m", "services.dashboard",
+                self.dashboard = self.spawn("dashboard", "-m", "lenet_services.dashboard",
                                             ServerOptions(port=self.dashboard_port).model_dump_json())
             self.wait_ready(timeout)
         except BaseException:
@@ -119,13 +119,13 @@ class Stack:
         return self
 
     def spawn_gateway(self) -> subprocess.Popen:
-        return self.spawn("gateway", "-m", "services.gateway", ServerOptions(port=self.port).model_dump_json(),
+        return self.spawn("gateway", "-m", "lenet_services.gateway", ServerOptions(port=self.port).model_dump_json(),
                           metrics_port=self.metrics_ports().get("gateway"),
                           env={"LENET_HTTP_PORT": str(self.http_port)})
 
     def add_worker(self, device: str, name: str) -> subprocess.Popen:
         options = WorkerOptions(device=device, role=self.role, name=f"{name}-{os.getpid()}")
-        return self.spawn(f"worker-{name}", "-m", "workers", options.model_dump_json(),
+        return self.spawn(f"worker-{name}", "-m", "lenet_workers", options.model_dump_json(),
                           metrics_port=self.metrics_ports().get(f"worker-{name}"))
 
     def worker_processes(self) -> int:
@@ -185,7 +185,7 @@ class Stack:
     def stop(self) -> list[str]:
         """Stop in dependency order: the dashboard and the gateway (no new work), then the worker nodes (which
         hand their jobs back to Redis), then Redis; each is killed when it has not ended within its bound
-        (protos.contract). Returns once none of the stack's processes is left: the parts that had to be killed,
+        (lenet_protos.contract). Returns once none of the stack's processes is left: the parts that had to be killed,
         whose logs are then kept."""
         killed = end({"dashboard": self.dashboard, "gateway": self.gateway}, SERVER_STOP_SECONDS)
         killed += end(dict(zip(self.node_names(), self.workers)),

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from celery import Celery
 
-from protos.contract import DEVICES, LANES, TASKS, lane
+from lenet_protos.contract import DEVICES, LANES, TASKS, lane
 
 
 def celery_app(broker_url: str) -> Celery:
@@ -62,7 +62,7 @@ class TaskSender(Protocol):
 
 
 class TaskQueue:
-    """Sends tasks by name (protos.contract.TASKS) to a lane's queue, e.g. "cpu.train"."""
+    """Sends tasks by name (lenet_protos.contract.TASKS) to a lane's queue, e.g. "cpu.train"."""
 
     def __init__(self, broker_url: str):
         self.app = celery_app(broker_url)

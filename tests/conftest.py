@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from debian_packages import commands
 
-from protos.settings import ENVIRONMENT_FILE, ServiceSettings
-from services.stack import Stack
-from services.store import Store
-from services.store.redis_server import RedisServer
+from lenet_protos.settings import ENVIRONMENT_FILE, ServiceSettings
+from lenet_services.stack import Stack
+from lenet_services.store import Store
+from lenet_services.store.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +52,7 @@ def stack(settings, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def client(stack):
-    from clients.client import LenetClient
+    from lenet_clients.client import LenetClient
 
     with LenetClient(stack.address, timeout=120) as lenet:
         yield lenet
@@ -88,7 +88,7 @@ class OipStack:
 
 @pytest.fixture(scope="session")
 def oip_stack(settings, tmp_path_factory) -> OipStack:
-    from clients.client import LenetClient
+    from lenet_clients.client import LenetClient
 
     env = {"LENET_TOKENS": "alice:alice-secret,bob:bob-secret"}
     with Stack(settings, workers=1, log_dir=str(tmp_path_factory.mktemp("oip-logs")), env=env) as stack, \

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.store.redis_server import free_port
+from lenet_services.store.redis_server import free_port
 
 LENET = str(Path(sys.executable).parent / "lenet")
 

@@ -1,4 +1,4 @@
-"""Start a worker node: `python -m workers OPTIONS`, the options (protos.settings.WorkerOptions) as one JSON
+"""Start a worker node: `python -m lenet_workers OPTIONS`, the options (lenet_protos.settings.WorkerOptions) as one JSON
 document, as `lenet worker` and the embedded stack start it.
 
 A worker process serves one lane of one device: "train" runs training jobs from the device's training queue
@@ -30,12 +30,12 @@ from datetime import datetime, timezone
 
 from celery.signals import setup_logging, worker_shutting_down
 
-from protos.contract import ROLES, lane, node_stop_seconds
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings, WorkerOptions, load, options_argument
-from services import exposure, logs, memory
-from services.store import Store, Unavailable
-from services.task_queue import TaskQueue, celery_app
+from lenet_protos.contract import ROLES, lane, node_stop_seconds
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ServiceSettings, WorkerOptions, load, options_argument
+from lenet_services import exposure, logs, memory
+from lenet_services.store import Store, Unavailable
+from lenet_services.task_queue import TaskQueue, celery_app
 
 log = logging.getLogger("workers")
 TRAINING_NICENESS = 10   # below the serving process, which answers callers who wait
@@ -79,7 +79,7 @@ def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=shared.name)
         start_http_server(settings.metrics_port, settings.metrics_host, registry=registry)
-    children = [subprocess.Popen([sys.executable, "-m", "workers", options.model_copy(
+    children = [subprocess.Popen([sys.executable, "-m", "lenet_workers", options.model_copy(
                                       update={"role": role, "supervisor": os.getpid()}).model_dump_json()],
                                  env=environment)
                 for role in ROLES["both"]]
@@ -141,7 +141,7 @@ def share_cores(role: str, cores: int | None, cpus: str | None) -> int:
     10,000 images from 3.7 to 2.2 s and Inspect from 252 to 309 MB/s, with Predict no slower, while a training
     process beside a busy serving process kept the same speed (0.62× against 0.64× of training alone). Returns
     the thread count."""
-    from workers.engine.threads import use_cores
+    from lenet_workers.engine.threads import use_cores
 
     allotted = use_cores([int(cpu) for cpu in cpus.split(",")] if cpus else cores)
     if role == "train":
@@ -154,13 +154,13 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
         from prometheus_client import start_http_server
 
         start_http_server(settings.metrics_port, settings.metrics_host)
-    from workers.engine.devices import context
+    from lenet_workers.engine.devices import context
     try:
         context(device, settings.gpu)
     except RuntimeError as error:
         sys.exit(f"worker {name} refused to start: {error}")
-    from workers import model_cache, tasks
-    from workers.context import WorkerContext
+    from lenet_workers import model_cache, tasks
+    from lenet_workers.context import WorkerContext
 
     memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
     try:
@@ -179,8 +179,8 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
     threading.Thread(target=keep_beating, args=(worker, record, stop), name="heartbeat", daemon=True).start()
     app = celery_app(settings.redis_url)
     if role == "serve":
-        from workers.batcher import Batcher
-        from workers.serving import LaneServer
+        from lenet_workers.batcher import Batcher
+        from lenet_workers.serving import LaneServer
 
         batcher = Batcher(lambda model_id: model_cache.predictor(worker, model_id), settings.batch_max,
                           settings.batch_delay_ms / 1000)
@@ -207,7 +207,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
 
 
 def stop_within(worker, grace: float) -> None:
-    """Asked to stop: the running job is handed back at its next batch (workers.job_runner), and whatever still
+    """Asked to stop: the running job is handed back at its next batch (lenet_workers.job_runner), and whatever still
     runs after `grace` seconds is given up: the process exits."""
     if worker.status.stopping:
         return

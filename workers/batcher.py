@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workers import worker_metrics as metrics
+from lenet_workers import worker_metrics as metrics
 
 log = logging.getLogger(__name__)
 

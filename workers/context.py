@@ -1,8 +1,8 @@
 """What a worker process knows about itself, built once by its entry point and handed to every task."""
 from dataclasses import dataclass, field
 
-from protos.settings import ServiceSettings
-from services.store import Store
+from lenet_protos.settings import ServiceSettings
+from lenet_services.store import Store
 
 
 @dataclass

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from protos import contract, mnist
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import from_tensor, images_from_tensor
-from services.errors import FailedPrecondition, InvalidArgument
+from lenet_protos import contract, mnist
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import from_tensor, images_from_tensor
+from lenet_services.errors import FailedPrecondition, InvalidArgument
 
 
 @dataclass

@@ -14,18 +14,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from protos import contract
-from protos.contract import FINAL_STATES
-from protos.lenet.v1 import lenet_pb2 as pb
-from services import logs
-from services.store import StopReason, Store, Unavailable
-from services.task_queue import TaskSender
-from workers import model_cache, worker_metrics as metrics
-from workers.batcher import Batcher
-from workers.context import WorkerContext
-from workers.datasets import resolve
-from workers.engine import stats
-from workers.engine.training import BatchProgress, EpochResult, TrainResult, train
+from lenet_protos import contract
+from lenet_protos.contract import FINAL_STATES
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services import logs
+from lenet_services.store import StopReason, Store, Unavailable
+from lenet_services.task_queue import TaskSender
+from lenet_workers import model_cache, worker_metrics as metrics
+from lenet_workers.batcher import Batcher
+from lenet_workers.context import WorkerContext
+from lenet_workers.datasets import resolve
+from lenet_workers.engine import stats
+from lenet_workers.engine.training import BatchProgress, EpochResult, TrainResult, train
 
 log = logging.getLogger(__name__)
 BATCH_EVENT_EVERY = 10

@@ -2,13 +2,13 @@
 from contextlib import contextmanager
 from functools import lru_cache
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import ServiceError
-from services.store import Store
-from workers import worker_metrics as metrics
-from workers.context import WorkerContext
-from workers.engine import devices, lenet
-from workers.engine.inference import Predictor
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import ServiceError
+from lenet_services.store import Store
+from lenet_workers import worker_metrics as metrics
+from lenet_workers.context import WorkerContext
+from lenet_workers.engine import devices, lenet
+from lenet_workers.engine.inference import Predictor
 
 context = devices.context
 

@@ -14,17 +14,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from protos.contract import CHUNK_BYTES, LAYERS, file_prefix, onnx_file
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
-from services.errors import InvalidArgument, ServiceError
-from services.store import Unavailable
-from services.store.requests import Cancelled
-from workers import model_cache, worker_metrics as metrics
-from workers.batcher import Batcher
-from workers.context import WorkerContext
-from workers.datasets import resolve
-from workers.engine import onnx_export
+from lenet_protos.contract import CHUNK_BYTES, LAYERS, file_prefix, onnx_file
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
+from lenet_services.errors import InvalidArgument, ServiceError
+from lenet_services.store import Unavailable
+from lenet_services.store.requests import Cancelled
+from lenet_workers import model_cache, worker_metrics as metrics
+from lenet_workers.batcher import Batcher
+from lenet_workers.context import WorkerContext
+from lenet_workers.datasets import resolve
+from lenet_workers.engine import onnx_export
 
 log = logging.getLogger(__name__)
 STREAMS = 2            # Inspect streams and exports a serving process runs at once; more wait on the lane
@@ -104,7 +104,7 @@ class LaneServer:
     # -- streams and exports -------------------------------------------------------------------------
     def _inspect(self, request: pb.LaneRequest) -> None:
         """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written
-        straight into its message buffer (protos.tensors.chunk_frame), one buffer reused for all chunks."""
+        straight into its message buffer (lenet_protos.tensors.chunk_frame), one buffer reused for all chunks."""
         requests, request_id, inspect = self.worker.store.requests, request.request_id, request.inspect
         outcome = "failed"
         try:

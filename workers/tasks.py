@@ -1,16 +1,16 @@
-"""Celery tasks: thin wrappers that hand a job id to workers.job_runner.
+"""Celery tasks: thin wrappers that hand a job id to lenet_workers.job_runner.
 
 `register` defines the task of one lane on an application, bound to the worker process's context; only worker
-processes (`python -m workers`, one task at a time in a thread) call it, so MXNet is loaded in the process that
+processes (`python -m lenet_workers`, one task at a time in a thread) call it, so MXNet is loaded in the process that
 uses it and never in one that forks afterwards.
 """
 from celery import Celery
 
-from protos.contract import TASKS
-from services.task_queue import TaskSender
-from workers import job_runner
-from workers.batcher import Batcher
-from workers.context import WorkerContext
+from lenet_protos.contract import TASKS
+from lenet_services.task_queue import TaskSender
+from lenet_workers import job_runner
+from lenet_workers.batcher import Batcher
+from lenet_workers.context import WorkerContext
 
 
 def register_training(app: Celery, worker: WorkerContext, tasks: TaskSender) -> None:

@@ -10,9 +10,9 @@ import click
 import grpc
 from click.shell_completion import get_completion_class
 
-from clients.cli import (alias_commands, demo, evaluate_commands, export_commands, inspect_commands, job_commands,
+from lenet_clients.cli import (alias_commands, demo, evaluate_commands, export_commands, inspect_commands, job_commands,
                          server_commands)
-from clients.cli.output import Failure, GlobalOptions, client_options, rpc_message
+from lenet_clients.cli.output import Failure, GlobalOptions, client_options, rpc_message
 
 COMMAND_MODULES = [demo, server_commands, job_commands, alias_commands, evaluate_commands, export_commands,
                    inspect_commands]

@@ -1,7 +1,7 @@
 """Aliases of model names: `lenet alias set|rm`. `lenet models` shows them; NAME@ALIAS names the version."""
 import click
 
-from clients.cli.output import client_options, connect, console, global_options, print_json
+from lenet_clients.cli.output import client_options, connect, console, global_options, print_json
 
 
 @click.group("alias")

@@ -13,14 +13,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.table import Table
 
-from clients.cli import evaluate_commands as evaluate, inspect_commands
-from clients.cli.output import Failure, client_settings, console, follow, server_code, with_options
-from clients.cli.server_commands import service_settings
-from clients.client import LenetClient, open_channel
-from clients.report import Report, Section
-from protos import mnist
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ClientSettings
+from lenet_clients.cli import evaluate_commands as evaluate, inspect_commands
+from lenet_clients.cli.output import Failure, client_settings, console, follow, server_code, with_options
+from lenet_clients.cli.server_commands import service_settings
+from lenet_clients.client import LenetClient, open_channel
+from lenet_clients.report import Report, Section
+from lenet_protos import mnist
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ClientSettings
 
 QUICK = dict(epochs=2, limit=10_000)   # a fast look: ≈ 0.95 test accuracy in well under a minute
 SEED_ACCURACY = 0.9901
@@ -58,7 +58,7 @@ def service(settings: ClientSettings):
     if "gateway" in settings.model_fields_set:
         raise Failure(f"no gateway answers at {address} (from --gateway or LENET_GATEWAY): start one with "
                       f"`lenet up`, or give no gateway to run the demo on an embedded stack")
-    stack_module = server_code("services.stack")
+    stack_module = server_code("lenet_services.stack")
     stack_settings = service_settings()
     ensure_mnist(stack_settings.data_dir)
     console.print("no gateway answers: starting the embedded stack (Redis, one CPU worker, gateway) …")
@@ -97,7 +97,7 @@ def demo(quick: bool, out: str) -> int:
 
 
 def show_data(client: LenetClient, report: Report, out: Path) -> None:
-    from clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
+    from lenet_clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
     console.rule("The data")
     images, labels = client.samples(range(5), split="train")
     console.print(f"Labels: {', '.join(map(str, labels))}")
@@ -119,7 +119,7 @@ def train(client: LenetClient, report: Report, out: Path, options: dict) -> pb.M
 
 def show_training(client: LenetClient, report: Report, out: Path, job: pb.Job) -> pb.Model:
     """The training section for a finished training job; the report's header names its model."""
-    from clients import plots
+    from lenet_clients import plots
     model = client.model(job.model_id)
     report.about["model"] = f"{model.id} ({model.name})"
     history = list(model.history)
@@ -200,7 +200,7 @@ def show_worst_case(client: LenetClient, section: Section, out: Path, evaluation
 
 
 def show_layers(client: LenetClient, report: Report, out: Path, model: pb.Model, evaluation: pb.Evaluation) -> None:
-    from clients import plots
+    from lenet_clients import plots
     chosen = evaluate.worst_samples(evaluation, show=1)
     if not chosen:
         return

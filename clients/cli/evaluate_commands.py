@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from clients import images as image_files
-from clients import tables
-from clients.cli.output import (Failure, client_options, connect, ctrl_c_leaves_job_running, follow,
+from lenet_clients import images as image_files
+from lenet_clients import tables
+from lenet_clients.cli.output import (Failure, client_options, connect, ctrl_c_leaves_job_running, follow,
                                 global_options, job_line, print_json, resolve_model)
-from clients.client import DigitWarning, class_statistics, confusion_matrix, overall_statistics
-from protos.contract import SPLIT_SIZES
-from protos.documents import message_dict
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_clients.client import DigitWarning, class_statistics, confusion_matrix, overall_statistics
+from lenet_protos.contract import SPLIT_SIZES
+from lenet_protos.documents import message_dict
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 SHOW_INDICES = 10       # worst-case sample indices printed, digits drawn
 PREDICT_BATCH = 1000    # images per Predict call
@@ -98,7 +98,7 @@ def write_plots(client, evaluation: pb.Evaluation, out: Path) -> list[Path]:
 
 def draw_confusion(evaluation: pb.Evaluation, out: Path, titled: bool) -> Path:
     """confusion.png: the matrix as a heat map, its worst cell(s) outlined. `titled`: a heading on the figure."""
-    from clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
+    from lenet_clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
     return plots.confusion_heatmap(confusion_matrix(evaluation), out / "confusion.png", list(evaluation.labels),
                                    title=f"Confusion matrix, {describe(evaluation)}" if titled else "",
                                    highlight=[(c.prediction, c.reference) for c in evaluation.worst])
@@ -108,7 +108,7 @@ def draw_worst_case(client, evaluation: pb.Evaluation, out: Path, titled: bool) 
     """The seed's worst case: the digits of the most confused pair(s) (worst-digits.png) and the class
     probabilities the network gives them (worst-probabilities.png). Nothing when no digit was misclassified or the
     images were uploaded (the service cannot send those back). `titled`: headings on the figures themselves."""
-    from clients import plots
+    from lenet_clients import plots
     chosen = worst_samples(evaluation)
     if not chosen or evaluation.dataset.HasField("images"):
         return ()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from clients.cli.output import Failure, client_options, connect, global_options, print_json, resolve_model
+from lenet_clients.cli.output import Failure, client_options, connect, global_options, print_json, resolve_model
 
 
 @click.command()

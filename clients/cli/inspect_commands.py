@@ -6,11 +6,11 @@ import click
 import numpy as np
 from rich.table import Table
 
-from clients.cli.output import client_options, connect, console, global_options, print_json, print_table, \
+from lenet_clients.cli.output import client_options, connect, console, global_options, print_json, print_table, \
     resolve_model
-from protos.contract import LAYERS, SPLIT_SIZES
-from protos.documents import message_dict
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.contract import LAYERS, SPLIT_SIZES
+from lenet_protos.documents import message_dict
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 DTYPES = {"f32": "float32", "f16": "float16"}
 
@@ -88,7 +88,7 @@ def inspect(model_id: str, samples: tuple[int, ...], split: str, layers: tuple[s
 
 def draw_layers(arrays: dict, images: np.ndarray, samples: list[int], split: str, out: Path) -> list[Path]:
     """The input digit and every layer's picture, per sample."""
-    from clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
+    from lenet_clients import plots   # matplotlib takes ~0.8 s to import: only the commands that draw pay it
     written = []
     for position, sample in enumerate(samples):
         folder = out if len(samples) == 1 else out / f"{split}-{sample}"
@@ -164,7 +164,7 @@ def graph(model_id: str, dot: Path | None, png: Path | None) -> int:
 def draw_graph(graph: pb.Graph, path: Path, titled: bool = True) -> Path:
     """The network's PNG (matplotlib, so no Graphviz install is needed; --dot gives the source for `dot`).
     `titled`: a heading on the figure."""
-    from clients import plots
+    from lenet_clients import plots
     return plots.network_graph([message_dict(layer) for layer in graph.layers], path,
                                title=f"LeNet — {graph.parameter_count:,} parameters" if titled else "")
 

@@ -2,15 +2,15 @@
 import click
 import grpc
 
-from clients.cli.output import (client_options, columns, connect, console, ctrl_c_leaves_job_running, follow,
+from lenet_clients.cli.output import (client_options, columns, connect, console, ctrl_c_leaves_job_running, follow,
                                 global_options, job_detail, job_line, kind, print_json, print_table, rpc_message,
                                 state)
-from protos.contract import HYPER_PARAMETERS, ID
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.contract import HYPER_PARAMETERS, ID
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 
 def hyper_parameter_options(command):
-    """A flag per protos.contract.HYPER_PARAMETERS entry, bounded as the contract bounds it. A flag left out is
+    """A flag per lenet_protos.contract.HYPER_PARAMETERS entry, bounded as the contract bounds it. A flag left out is
     not sent, so the service fills in the seed's value; a flag given is sent, zero included."""
     for spec in reversed(HYPER_PARAMETERS):
         flag = "--" + spec.name.replace("_", "-")

@@ -13,10 +13,10 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 from rich.table import Table
 
-from clients.client import GatewayLost, LenetClient
-from protos.documents import jsonable
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ClientSettings, load
+from lenet_clients.client import GatewayLost, LenetClient
+from lenet_protos.documents import jsonable
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ClientSettings, load
 
 console = Console(highlight=False, markup=False, emoji=False)   # print text as it is: ids, errors, logs
 console.soft_wrap = not console.is_terminal   # piped text is never wrapped at 80 columns
@@ -141,7 +141,7 @@ def resolve_model(client: LenetClient, reference: str) -> pb.Model:
     return client.model(reference)
 
 
-# -- JSON: protos.documents' one serializer, for every command --------------------------------------------
+# -- JSON: lenet_protos.documents' one serializer, for every command --------------------------------------------
 def print_json(document, one_line: bool = False) -> None:
     click.echo(json.dumps(jsonable(document), indent=None if one_line else 2, allow_nan=False))
 

@@ -1,8 +1,8 @@
 """Running the service: `lenet up`, `lenet gateway`, `lenet worker`, `lenet data fetch`.
 
-Each option is declared here once; the commands call the servers with typed options (protos.settings). Server
+Each option is declared here once; the commands call the servers with typed options (lenet_protos.settings). Server
 code (services/, Redis, Celery) is imported inside these commands only, so the client install runs every other
-command; `lenet worker` becomes `python -m workers OPTIONS` and never imports that package itself.
+command; `lenet worker` becomes `python -m lenet_workers OPTIONS` and never imports that package itself.
 """
 import importlib.util
 import os
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import click
 
-from clients.cli.output import Failure, console, global_options, print_json, server_code, with_options
-from protos import mnist
-from protos.contract import DEVICES, ROLES, lane
-from protos.settings import ServerOptions, ServiceSettings, WorkerOptions, load
+from lenet_clients.cli.output import Failure, console, global_options, print_json, server_code, with_options
+from lenet_protos import mnist
+from lenet_protos.contract import DEVICES, ROLES, lane
+from lenet_protos.settings import ServerOptions, ServiceSettings, WorkerOptions, load
 
 
 def service_settings() -> ServiceSettings:
@@ -37,7 +37,7 @@ def require_mnist(data_dir: Path) -> None:
 
 def require_redis(url: str) -> None:
     """Fail in one line when REDIS_URL is malformed or nothing answers there, before any process starts."""
-    store = server_code("services.store")
+    store = server_code("lenet_services.store")
     try:
         store.Store(url).ping()
     except (ValueError, OSError, store.Unavailable) as error:
@@ -70,7 +70,7 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
     redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None   # REDIS_URL given
     if redis_url:
         require_redis(redis_url)
-    stack = server_code("services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
+    stack = server_code("lenet_services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
                                                   redis_url=redis_url, metrics_port=metrics_port,
                                                   dashboard_port=dashboard_port, http_port=http_port)
     try:
@@ -107,7 +107,7 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
 
 
 def server_options(default_port: int):
-    """The options of `lenet gateway` and `lenet dashboard`: protos.settings.ServerOptions."""
+    """The options of `lenet gateway` and `lenet dashboard`: lenet_protos.settings.ServerOptions."""
     port = click.option("--port", type=click.IntRange(0, 65535), default=default_port, show_default=True)
     host = click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (0.0.0.0: all)")
     insecure_dev = click.option("--insecure-dev", is_flag=True, help="serve without tokens even though the store "
@@ -134,7 +134,7 @@ def gateway(port: int, host: str, insecure_dev: bool, insecure_open: bool, tls_c
             tls_key: str | None) -> None:
     """Run only the gateway (Redis: $REDIS_URL). Beyond loopback (--host 0.0.0.0) it needs LENET_TOKENS, or
     --insecure-open."""
-    run_server("services.gateway", port=port, host=host, insecure_dev=insecure_dev, insecure_open=insecure_open,
+    run_server("lenet_services.gateway", port=port, host=host, insecure_dev=insecure_dev, insecure_open=insecure_open,
                tls_cert=tls_cert, tls_key=tls_key)
 
 
@@ -153,7 +153,7 @@ def dashboard(port: int, host: str, insecure_dev: bool, insecure_open: bool, che
         except OSError as error:
             raise Failure(f"the dashboard on port {port} does not answer: {error}") from None
         return 0
-    run_server("services.dashboard", port=port, host=host, insecure_dev=insecure_dev, insecure_open=insecure_open)
+    run_server("lenet_services.dashboard", port=port, host=host, insecure_dev=insecure_dev, insecure_open=insecure_open)
 
 
 DEFAULT_WORKER = WorkerOptions()
@@ -172,18 +172,18 @@ def worker(device: str, role: str, name: str | None, cores: int | None, cpus: st
     if check:
         return worker_check(device, role)
     options = WorkerOptions(device=device, role=role, name=name, cores=cores, cpus=cpus)
-    if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("workers") is None:
+    if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("lenet_workers") is None:
         raise Failure(f"a worker needs MXNet and the worker code: pip install 'lenet-service[{device}]'")
     require_redis(service_settings().redis_url)
-    # Its own program (`python -m workers`): MXNet's threads must start in the process that runs the engine.
-    os.execv(sys.executable, [sys.executable, "-m", "workers", options.model_dump_json(exclude_defaults=True)])
+    # Its own program (`python -m lenet_workers`): MXNet's threads must start in the process that runs the engine.
+    os.execv(sys.executable, [sys.executable, "-m", "lenet_workers", options.model_dump_json(exclude_defaults=True)])
 
 
 def worker_check(device: str, role: str) -> int:
     """0 when every lane of `role` on this host has a live worker in the store; else a Failure naming what is
     missing."""
     settings = service_settings()
-    store = server_code("services.store")
+    store = server_code("lenet_services.store")
     try:
         alive = store.Store(settings.redis_url, settings.heartbeat_seconds).workers.alive()
     except (ValueError, store.Unavailable) as error:

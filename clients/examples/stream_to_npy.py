@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clients.client import LenetClient
+from lenet_clients.client import LenetClient
 
 
 class RunningStats:

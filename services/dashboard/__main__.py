@@ -1,4 +1,4 @@
-"""Run the dashboard: `serve(ServerOptions(...))`, as `lenet dashboard` does, or `python -m services.dashboard
+"""Run the dashboard: `serve(ServerOptions(...))`, as `lenet dashboard` does, or `python -m lenet_services.dashboard
 OPTIONS` with the options as one JSON document, as the embedded stack starts it (settings: protos/settings.py).
 
 Prints `dashboard listening on http://HOST:PORT/` once it accepts connections (port 0 picks a free port)."""
@@ -7,11 +7,11 @@ import sys
 
 import uvicorn
 
-from protos.settings import ServerOptions, options_argument
-from services import entry_point
-from services.dashboard.web import build
-from services.gateway.service import LenetService
-from services.task_queue import TaskQueue
+from lenet_protos.settings import ServerOptions, options_argument
+from lenet_services import entry_point
+from lenet_services.dashboard.web import build
+from lenet_services.gateway.service import LenetService
+from lenet_services.task_queue import TaskQueue
 
 SHUTDOWN_SECONDS = 3   # open event streams get this long to end when the dashboard is stopped
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from protos.documents import message_dict
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.dashboard import payloads
-from services.gateway.service import Caller, LenetService
-from services.gateway.status_codes import status_of
+from lenet_protos.documents import message_dict
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.dashboard import payloads
+from lenet_services.gateway.service import Caller, LenetService
+from lenet_services.gateway.status_codes import status_of
 
 POLL_SECONDS = 1.0       # how often a table stream reads its page again
 TABLE_SIZE = 50          # jobs a live table shows (the newest first)

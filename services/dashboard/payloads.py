@@ -1,18 +1,18 @@
 """LenetService's answers as JSON documents for the browser: plain dicts, enums by name, arrays as base64.
 
 Nothing here decides anything: the messages come from LenetService, which has applied every rule. Messages are
-written by protos.documents, as the CLI's --json output is; statistics JSON cannot carry (NaN, where caret gives NA)
-become null.
+written by lenet_protos.documents, as the CLI's --json output is; statistics JSON cannot carry (NaN, where caret gives
+NA) become null.
 """
 import base64
 
 import numpy as np
 
-from protos import contract
-from protos.contract import FINAL_STATES, class_statistics, confusion_matrix, overall_statistics
-from protos.documents import jsonable, message_dict
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import from_tensor
+from lenet_protos import contract
+from lenet_protos.contract import FINAL_STATES, class_statistics, confusion_matrix, overall_statistics
+from lenet_protos.documents import jsonable, message_dict
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import from_tensor
 
 
 def array(values: np.ndarray) -> dict:

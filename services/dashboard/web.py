@@ -19,15 +19,15 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from protos.contract import IMAGE_SHAPE
-from protos.documents import message_dict
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import from_tensor, to_tensor
-from services.dashboard import live, payloads
-from services.errors import InvalidArgument, ServiceError, Unauthenticated
-from services.gateway.auth import Auth
-from services.gateway.service import Caller, LenetService
-from services.gateway.status_codes import http_status_of
+from lenet_protos.contract import IMAGE_SHAPE
+from lenet_protos.documents import message_dict
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import from_tensor, to_tensor
+from lenet_services.dashboard import live, payloads
+from lenet_services.errors import InvalidArgument, ServiceError, Unauthenticated
+from lenet_services.gateway.auth import Auth
+from lenet_services.gateway.service import Caller, LenetService
+from lenet_services.gateway.status_codes import http_status_of
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "lenet_token"

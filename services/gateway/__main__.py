@@ -1,17 +1,17 @@
-"""Run the gateway: `serve(ServerOptions(...))`, as `lenet gateway` does, or `python -m services.gateway OPTIONS`
+"""Run the gateway: `serve(ServerOptions(...))`, as `lenet gateway` does, or `python -m lenet_services.gateway OPTIONS`
 with the options as one JSON document, as the embedded stack starts it (settings: protos/settings.py)."""
 import signal
 import sys
 import threading
 
-from protos.settings import ServerOptions, options_argument
-from services import entry_point, exposure, memory
-from services.gateway import inference_http, recovery
-from services.gateway.gateway_metrics import GatewayMetrics
-from services.gateway.grpc_server import build
-from services.gateway.inference_protocol import InferenceProtocol
-from services.gateway.service import LenetService
-from services.task_queue import TaskQueue
+from lenet_protos.settings import ServerOptions, options_argument
+from lenet_services import entry_point, exposure, memory
+from lenet_services.gateway import inference_http, recovery
+from lenet_services.gateway.gateway_metrics import GatewayMetrics
+from lenet_services.gateway.grpc_server import build
+from lenet_services.gateway.inference_protocol import InferenceProtocol
+from lenet_services.gateway.service import LenetService
+from lenet_services.task_queue import TaskQueue
 
 
 def serve(options: ServerOptions) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import grpc
 
-from protos import contract
-from services.errors import Unauthenticated
+from lenet_protos import contract
+from lenet_services.errors import Unauthenticated
 
 
 def parse(spec: str) -> dict[str, str]:

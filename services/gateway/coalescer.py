@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.errors import DeadlineExceeded
+from lenet_services.errors import DeadlineExceeded
 
 
 @dataclass

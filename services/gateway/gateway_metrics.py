@@ -4,10 +4,10 @@ counter read, whatever the history)."""
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
-from protos import contract
-from protos.lenet.v1 import lenet_pb2 as pb
-from services import exposure
-from services.store import Store
+from lenet_protos import contract
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services import exposure
+from lenet_services.store import Store
 
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 

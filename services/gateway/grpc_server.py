@@ -6,18 +6,18 @@ import grpc
 from google.protobuf import message_factory
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from protos import inference
-from protos.contract import MAX_MESSAGE_BYTES
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.gateway import reflection
-from services.gateway.auth import Auth, AuthInterceptor
-from services.gateway.gateway_metrics import GatewayMetrics
-from services.gateway.inference_protocol import InferenceProtocol
-from services.gateway.inference_servicer import InferenceServicer
-from services.gateway.service import LenetService
-from services.gateway.servicer import LenetServicer
-from services.gateway.status_codes import translated
-from services.gateway.stream_limits import StreamLimits
+from lenet_protos import inference
+from lenet_protos.contract import MAX_MESSAGE_BYTES
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.gateway import reflection
+from lenet_services.gateway.auth import Auth, AuthInterceptor
+from lenet_services.gateway.gateway_metrics import GatewayMetrics
+from lenet_services.gateway.inference_protocol import InferenceProtocol
+from lenet_services.gateway.inference_servicer import InferenceServicer
+from lenet_services.gateway.service import LenetService
+from lenet_services.gateway.servicer import LenetServicer
+from lenet_services.gateway.status_codes import translated
+from lenet_services.gateway.stream_limits import StreamLimits
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Lenet"]
 # Health checks answer without a token, as grpc.health.v1 does (Kubernetes probes carry none).

@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.errors import InvalidArgument, ServiceError
-from services.gateway.auth import Auth
-from services.gateway.inference_protocol import OUTPUT_DATATYPE, SERVER, InferenceProtocol, InputTensor
-from services.gateway.service import Caller
-from services.gateway.status_codes import http_status_of
+from lenet_services.errors import InvalidArgument, ServiceError
+from lenet_services.gateway.auth import Auth
+from lenet_services.gateway.inference_protocol import OUTPUT_DATATYPE, SERVER, InferenceProtocol, InputTensor
+from lenet_services.gateway.service import Caller
+from lenet_services.gateway.status_codes import http_status_of
 
 HEADER_LENGTH = "Inference-Header-Content-Length"   # Triton's binary extension: the JSON part's length in bytes
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from protos import contract, mnist
-from protos.contract import LAYER_SHAPES, LAYERS
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import assemble, from_tensor
-from services.errors import InvalidArgument, ServiceError
-from services.gateway import validation as check
-from services.gateway.inference_statistics import InferenceStatistics
-from services.gateway.service import Caller, LenetService
+from lenet_protos import contract, mnist
+from lenet_protos.contract import LAYER_SHAPES, LAYERS
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import assemble, from_tensor
+from lenet_services.errors import InvalidArgument, ServiceError
+from lenet_services.gateway import validation as check
+from lenet_services.gateway.inference_statistics import InferenceStatistics
+from lenet_services.gateway.service import Caller, LenetService
 
 SERVER = {"name": "lenet", "version": "0.1.0",
           "extensions": ["model_configuration", "statistics", "model_repository", "binary_tensor_data"]}

@@ -1,13 +1,13 @@
 """The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`): one short method per RPC, turning
-its messages into InferenceProtocol calls and the answers back. The messages come from protos.inference's private
+its messages into InferenceProtocol calls and the answers back. The messages come from lenet_protos.inference's private
 pool; RPCs not defined here (shared memory, load/unload, tracing) answer UNIMPLEMENTED."""
 import numpy as np
 from google.protobuf import json_format
 
-from protos.inference import message
-from services.gateway.auth import Auth
-from services.gateway.inference_protocol import OUTPUT_DATATYPE, SERVER, InferenceProtocol, InputTensor
-from services.gateway.servicer import caller_of
+from lenet_protos.inference import message
+from lenet_services.gateway.auth import Auth
+from lenet_services.gateway.inference_protocol import OUTPUT_DATATYPE, SERVER, InferenceProtocol, InputTensor
+from lenet_services.gateway.servicer import caller_of
 
 CONTENTS = {"UINT8": "uint_contents", "FP32": "fp32_contents"}   # where each input datatype's typed values go
 

@@ -10,10 +10,10 @@ long runs are not delivered twice); this brings it back within a heartbeat perio
 import logging
 import threading
 
-from protos.contract import JOB_TASKS
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.task_queue import TaskSender
-from services.store import Store
+from lenet_protos.contract import JOB_TASKS
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.task_queue import TaskSender
+from lenet_services.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 import numpy as np
 
-from protos import contract, mnist
-from protos.contract import FINAL_STATES
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ServiceSettings
-from protos.tensors import from_tensor, to_tensor
-from services.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, \
+from lenet_protos import contract, mnist
+from lenet_protos.contract import FINAL_STATES
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ServiceSettings
+from lenet_protos.tensors import from_tensor, to_tensor
+from lenet_services.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, \
     Unavailable, from_code
-from services.gateway import auth, validation as check
-from services.gateway.coalescer import Coalescer
-from services.store import Store
-from services.store.idempotency import Idempotency
-from services.task_queue import TaskSender
+from lenet_services.gateway import auth, validation as check
+from lenet_services.gateway.coalescer import Coalescer
+from lenet_services.store import Store
+from lenet_services.store.idempotency import Idempotency
+from lenet_services.task_queue import TaskSender
 
 INSPECT_WINDOW = 8          # chunks (≤ 4 MiB each) that may wait in Redis for a slow client
 LIVE_WORKERS_SECONDS = 1.0  # how long the gateway trusts its last look at the live workers

@@ -1,10 +1,10 @@
 """The Lenet servicer: one short method per RPC, turning the gRPC call into a LenetService call."""
 import time
 
-from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
-from services.gateway.auth import Auth
-from services.gateway.service import Caller, LenetService
-from services.gateway.stream_limits import StreamLimits
+from lenet_protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from lenet_services.gateway.auth import Auth
+from lenet_services.gateway.service import Caller, LenetService
+from lenet_services.gateway.stream_limits import StreamLimits
 
 
 NO_DEADLINE = 10 * 365 * 24 * 3600.0   # seconds left beyond which a call is taken to have no deadline

@@ -7,9 +7,9 @@ import time
 
 import grpc
 
-from services import logs
-from services.errors import ServiceError
-from services.gateway.gateway_metrics import GatewayMetrics
+from lenet_services import logs
+from lenet_services.errors import ServiceError
+from lenet_services.gateway.gateway_metrics import GatewayMetrics
 
 log = logging.getLogger("gateway")
 

@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from services.errors import ResourceExhausted
+from lenet_services.errors import ResourceExhausted
 
 
 class StreamLimits:

@@ -2,18 +2,18 @@
 
 A malformed field is INVALID_ARGUMENT and a field beyond a stated limit is RESOURCE_EXHAUSTED; both messages
 start with the field's name and never echo more than a few dozen characters of what was sent. The limits and
-defaults are protos.contract's.
+defaults are lenet_protos.contract's.
 """
 import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from protos import contract
-from protos.contract import HYPER_PARAMETERS, LAYERS, SPLIT_SIZES
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import from_tensor, images_from_tensor
-from services.errors import InvalidArgument, ResourceExhausted
+from lenet_protos import contract
+from lenet_protos.contract import HYPER_PARAMETERS, LAYERS, SPLIT_SIZES
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import from_tensor, images_from_tensor
+from lenet_services.errors import InvalidArgument, ResourceExhausted
 
 
 def check(condition: bool, field: str, problem: str) -> None:

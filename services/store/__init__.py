@@ -5,16 +5,16 @@ Only this package knows Redis: its key names (keys.py) and its exceptions, which
 (connection.py). Values are protobuf bytes or plain hashes only, never serialized Python objects. Every wait is
 bounded.
 """
-from services.store import keys
-from services.store.checkpoints import Checkpoints
-from services.store.connection import Unavailable, connect, guarded
-from services.store.evaluations import Evaluations
-from services.store.events import Events
-from services.store.jobs import Jobs
-from services.store.leases import Leases, StopReason
-from services.store.live_workers import LiveWorkers
-from services.store.models import Models
-from services.store.requests import Requests
+from lenet_services.store import keys
+from lenet_services.store.checkpoints import Checkpoints
+from lenet_services.store.connection import Unavailable, connect, guarded
+from lenet_services.store.evaluations import Evaluations
+from lenet_services.store.events import Events
+from lenet_services.store.jobs import Jobs
+from lenet_services.store.leases import Leases, StopReason
+from lenet_services.store.live_workers import LiveWorkers
+from lenet_services.store.models import Models
+from lenet_services.store.requests import Requests
 
 __all__ = ["Store", "StopReason", "Unavailable"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import redis
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import FailedPrecondition
-from services.store import keys
-from services.store.connection import guarded
-from services.store.job_states import state_name
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import FailedPrecondition
+from lenet_services.store import keys
+from lenet_services.store.connection import guarded
+from lenet_services.store.job_states import state_name
 
 
 @guarded

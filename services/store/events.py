@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import redis
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import InvalidArgument
-from services.store import keys
-from services.store.connection import guarded
-from services.store.indexes import now
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import InvalidArgument
+from lenet_services.store import keys
+from lenet_services.store.connection import guarded
+from lenet_services.store.indexes import now
 
 EVENTS_MAX = 100_000  # per job; training emits a few thousand
 

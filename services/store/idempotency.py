@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import redis
 
-from services.errors import FailedPrecondition
-from services.store import keys
+from lenet_services.errors import FailedPrecondition
+from lenet_services.store import keys
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import redis
 
-from services.errors import InvalidArgument
+from lenet_services.errors import InvalidArgument
 
 MEMBER = re.compile(r"\d{16}:[0-9a-f]{16}")
 

@@ -1,9 +1,9 @@
 """The job state machine: QUEUED → RUNNING → SUCCEEDED, FAILED or CANCELLED (RUNNING again when a worker picks up a
 job whose worker was lost; QUEUED → CANCELLED or FAILED before any worker started it)."""
-from protos.contract import FINAL_STATES as FINAL
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import FailedPrecondition
-from services.store.indexes import now
+from lenet_protos.contract import FINAL_STATES as FINAL
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import FailedPrecondition
+from lenet_services.store.indexes import now
 
 ALLOWED = {
     pb.QUEUED: {pb.RUNNING, pb.CANCELLED, pb.FAILED},

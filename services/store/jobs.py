@@ -14,15 +14,15 @@ from collections.abc import Callable
 
 import redis
 
-from protos.contract import FINAL_STATES as FINAL
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import FailedPrecondition, NotFound
-from services.store import indexes, job_states, keys
-from services.store.connection import guarded
-from services.store.events import Events
-from services.store.idempotency import Idempotency
-from services.store.indexes import now
-from services.store.job_states import state_name
+from lenet_protos.contract import FINAL_STATES as FINAL
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import FailedPrecondition, NotFound
+from lenet_services.store import indexes, job_states, keys
+from lenet_services.store.connection import guarded
+from lenet_services.store.events import Events
+from lenet_services.store.idempotency import Idempotency
+from lenet_services.store.indexes import now
+from lenet_services.store.job_states import state_name
 
 
 @guarded

@@ -7,8 +7,8 @@ import enum
 
 import redis
 
-from services.store import keys
-from services.store.connection import guarded
+from lenet_services.store import keys
+from lenet_services.store.connection import guarded
 
 RENEW_LEASE = """
 local holder = redis.call('GET', KEYS[1])

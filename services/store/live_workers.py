@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 
 import redis
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.store import keys
-from services.store.connection import guarded
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.store import keys
+from lenet_services.store.connection import guarded
 
 
 @guarded

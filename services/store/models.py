@@ -14,12 +14,12 @@ import uuid
 
 import redis
 
-from protos import contract
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.errors import FailedPrecondition, NotFound
-from services.store import indexes, keys
-from services.store.connection import guarded
-from services.store.indexes import now
+from lenet_protos import contract
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import FailedPrecondition, NotFound
+from lenet_services.store import indexes, keys
+from lenet_services.store.connection import guarded
+from lenet_services.store.indexes import now
 
 
 def version_member(version: int, model_id: str) -> str:

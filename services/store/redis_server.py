@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from services import memory
+from lenet_services import memory
 
 
 def redis_server_binary() -> str:

@@ -17,9 +17,9 @@ import time
 
 import redis
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.store import keys
-from services.store.connection import guarded
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.store import keys
+from lenet_services.store.connection import guarded
 
 TTL_SECONDS = 600
 BLOCK_SECONDS = 1.0        # the longest single blocking read: far below the client's socket timeout

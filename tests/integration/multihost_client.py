@@ -12,9 +12,9 @@ import sys
 import grpc
 import numpy as np
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ClientSettings
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ClientSettings
 
 
 def say(**fields) -> None:

@@ -7,10 +7,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lenet_cli import LENET, gateway, run, strict_json, succeeded
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.stack import Stack
-from services.store import Store
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.stack import Stack
+from lenet_services.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 from lenet_cli import LENET, run, strict_json, succeeded, write_idx
 from PIL import Image
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import WorkerOptions
-from services.store.redis_server import free_port
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import WorkerOptions
+from lenet_services.store.redis_server import free_port
 
 
 def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, tmp_path):
@@ -57,7 +57,7 @@ def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, 
 
 
 def test_gpu_worker_refuses_without_gpu(data_dir):
-    result = subprocess.run([sys.executable, "-m", "workers", WorkerOptions(device="gpu").model_dump_json()],
+    result = subprocess.run([sys.executable, "-m", "lenet_workers", WorkerOptions(device="gpu").model_dump_json()],
                             capture_output=True, text=True, timeout=120, env={**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"})
     assert result.returncode != 0
     assert "refused to start" in result.stderr and "GPU" in result.stderr

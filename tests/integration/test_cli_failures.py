@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lenet_cli import LENET, run
 
-from services.store.redis_server import free_port
+from lenet_services.store.redis_server import free_port
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:

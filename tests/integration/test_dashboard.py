@@ -19,10 +19,10 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from protos.contract import LAYER_SHAPES, LAYERS
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.stack import Stack
-from services.store import Store
+from lenet_protos.contract import LAYER_SHAPES, LAYERS
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.stack import Stack
+from lenet_services.store import Store
 
 WAIT = 120   # seconds a page may take to show what a test waits for (a bound, not a measurement)
 
@@ -463,7 +463,7 @@ def secured(settings, stack, tmp_path_factory):
 
 
 def test_tokens_login_cookie_bearer_and_owners(secured, chromium, screenshot):
-    from clients.client import LenetClient
+    from lenet_clients.client import LenetClient
 
     assert http(secured, "/api/jobs")[0] == 401
     status, headers, _ = http(secured, "/")

@@ -10,7 +10,7 @@ import matplotlib.image as mpimg
 import pytest
 from lenet_cli import LENET
 
-from protos.contract import LAYERS
+from lenet_protos.contract import LAYERS
 
 FIGURES = ["digits.png", "training-curve.png", "graph.png", "confusion.png", "worst-digits.png",
            "worst-probabilities.png", *[f"layer-{layer}.png" for layer in LAYERS], "layer-Full2-bars.png",

@@ -13,10 +13,10 @@ import pytest
 from lenet_cli import run, strict_json, write_idx
 from PIL import Image
 
-from clients.client import class_statistics, confusion_matrix, misclassified, overall_statistics
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.store import Store
-from workers.engine import stats
+from lenet_clients.client import class_statistics, confusion_matrix, misclassified, overall_statistics
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.store import Store
+from lenet_workers.engine import stats
 
 N = 1000
 

@@ -11,8 +11,8 @@ import onnx
 import onnxruntime
 import pytest
 
-from clients.cli import main
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_clients.cli import main
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_cli import run, succeeded
 
 
@@ -99,7 +99,7 @@ def test_cli_prints_the_paths_and_reports_an_unknown_model(stack, client, traine
 
 
 def test_a_model_mxnet_cannot_read_is_an_internal_error_not_the_callers(stack, client):
-    from services.store import Store
+    from lenet_services.store import Store
 
     broken = Store(stack.redis_url).models.save(pb.Model(name="broken", device=pb.CPU), "{}", b"not params",
                                                 pb.Graph())

@@ -10,8 +10,8 @@ import threading
 import pytest
 from lenet_cli import LENET, gateway
 
-from clients.client import LenetClient
-from services.store.redis_server import RedisServer, free_port
+from lenet_clients.client import LenetClient
+from lenet_services.store.redis_server import RedisServer, free_port
 
 NO_WORKER = "no cpu.train worker is alive"   # the event the gateway adds to a job nobody can take
 

@@ -12,7 +12,7 @@ import tritonclient.grpc as triton
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
-from protos import contract
+from lenet_protos import contract
 
 ALICE = {"authorization": "Bearer alice-secret"}
 BOB = {"authorization": "Bearer bob-secret"}

@@ -11,7 +11,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from protos import contract
+from lenet_protos import contract
 
 
 def alice() -> dict:

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from lenet_cli import run
 
-from protos.contract import LAYERS
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.gateway.service import INSPECT_WINDOW
-from services.store import Store
-from protos.contract import CHUNK_BYTES
+from lenet_protos.contract import LAYERS
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.gateway.service import INSPECT_WINDOW
+from lenet_services.store import Store
+from lenet_protos.contract import CHUNK_BYTES
 
 SHAPES = {"Conv1": (20, 24, 24), "Act1": (20, 24, 24), "Pool1": (20, 12, 12), "Conv2": (50, 8, 8),
           "Act2": (50, 8, 8), "Pool2": (50, 4, 4), "Flat": (800,), "Full1": (500,), "Act3": (500,), "Full2": (10,),

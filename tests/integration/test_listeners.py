@@ -17,10 +17,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lenet_cli import LENET, listening, run
 from prometheus_client.parser import text_string_to_metric_families
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.stack import Stack
-from services.store.redis_server import RedisServer, free_port
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.stack import Stack
+from lenet_services.store.redis_server import RedisServer, free_port
 
 EVERYWHERE = "0.0.0.0"
 ALICE, OPS, FORGED = (secrets.token_hex(12) for _ in range(3))

@@ -21,7 +21,7 @@ import pytest
 
 import compose_file
 from netns import Network
-from services.store.redis_server import redis_server_binary
+from lenet_services.store.redis_server import redis_server_binary
 
 requirements = compose_file.deploy_requirements().requirements
 

@@ -22,11 +22,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from prometheus_client.parser import text_string_to_metric_families
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.settings import ClientSettings
-from services.stack import Stack
-from services.store.redis_server import RedisServer, free_port
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.settings import ClientSettings
+from lenet_services.stack import Stack
+from lenet_services.store.redis_server import RedisServer, free_port
 
 
 @pytest.fixture(scope="module")

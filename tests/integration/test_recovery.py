@@ -5,10 +5,10 @@ import signal
 
 import pytest
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.stack import Stack
-from services.store import Store
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.stack import Stack
+from lenet_services.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from lenet_cli import until
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.stack import Stack
-from services.store import Store
-from services.store.redis_server import RedisServer
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.stack import Stack
+from lenet_services.store import Store
+from lenet_services.store.redis_server import RedisServer
 
 HEARTBEAT = 3
 OUTAGE = 10

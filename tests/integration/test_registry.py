@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from lenet_cli import run, strict_json, succeeded, write_idx
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import from_tensor, to_tensor
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import from_tensor, to_tensor
 
 TRAIN = ["--epochs", "1", "--limit", "1000", "--eval-limit", "200", "--init-scale", "0.07", "--wait"]
 

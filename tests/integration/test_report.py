@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
-from clients import plots
-from clients.cli import demo
-from clients.report import Report
-from protos.contract import LAYERS
+from lenet_clients import plots
+from lenet_clients.cli import demo
+from lenet_clients.report import Report
+from lenet_protos.contract import LAYERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT.parent / "shared" / "seed" / "lenet-mxnet-r-notebook.md"

@@ -9,9 +9,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from clients.client import DigitWarning
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.store import Store
+from lenet_clients.client import DigitWarning
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.store import Store
 
 
 def rpc_error(call) -> grpc.RpcError:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from lenet_cli import LENET, until
 
-from clients.client import LenetClient
-from protos.contract import stack_stop_seconds
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.stack import Stack, end
-from services.store import Store
-from services.store.redis_server import RedisServer, free_port
+from lenet_clients.client import LenetClient
+from lenet_protos.contract import stack_stop_seconds
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.stack import Stack, end
+from lenet_services.store import Store
+from lenet_services.store.redis_server import RedisServer, free_port
 
 STOP_GRACE = 3.0
 HEARTBEAT = 4.0

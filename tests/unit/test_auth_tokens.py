@@ -1,8 +1,8 @@
 """services/gateway/auth.py: who a token names, from the token itself (the dashboard) or from gRPC metadata."""
 import pytest
 
-from services.errors import Unauthenticated
-from services.gateway.auth import Auth
+from lenet_services.errors import Unauthenticated
+from lenet_services.gateway.auth import Auth
 
 
 def test_an_open_gateway_knows_everyone_as_nobody():

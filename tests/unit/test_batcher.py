@@ -6,7 +6,7 @@ from concurrent.futures import Future
 import numpy as np
 import pytest
 
-from workers.batcher import Batcher
+from lenet_workers.batcher import Batcher
 
 
 class RowEcho:

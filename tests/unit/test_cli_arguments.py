@@ -1,11 +1,11 @@
 """How `lenet` reads its command line (parsing only, no service): options that take several values, and the
-training flags made from protos.contract.HYPER_PARAMETERS."""
+training flags made from lenet_protos.contract.HYPER_PARAMETERS."""
 import click
 import pytest
 
-from clients.cli.inspect_commands import inspect
-from clients.cli.job_commands import train
-from protos.contract import HYPER_PARAMETERS
+from lenet_clients.cli.inspect_commands import inspect
+from lenet_clients.cli.job_commands import train
+from lenet_protos.contract import HYPER_PARAMETERS
 
 
 def parsed(command: click.Command, *args: str) -> dict:

@@ -7,9 +7,9 @@ from concurrent import futures
 
 import grpc
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 
 
 class FlakyGateway(pb_grpc.LenetServicer):

@@ -2,9 +2,9 @@
 and LenetClient() takes the environment's gateway (the README's snippet hard-codes no address)."""
 import numpy as np
 
-from clients.client import LenetClient
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import to_tensor
+from lenet_clients.client import LenetClient
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import to_tensor
 
 
 def test_results_print_in_one_short_line():

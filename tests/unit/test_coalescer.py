@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from services.errors import DeadlineExceeded, NotFound
-from services.gateway.coalescer import Coalescer
+from lenet_services.errors import DeadlineExceeded, NotFound
+from lenet_services.gateway.coalescer import Coalescer
 
 
 class Worker:

@@ -14,8 +14,8 @@ import yaml
 
 import compose_file
 from compose_file import ROOT
-from protos.contract import node_stop_seconds
-from protos.settings import ClientSettings, ServiceSettings, env_names
+from lenet_protos.contract import node_stop_seconds
+from lenet_protos.settings import ClientSettings, ServiceSettings, env_names
 
 PASSWORD = secrets.token_hex(16)
 TOKENS = "alice:" + secrets.token_hex(8)

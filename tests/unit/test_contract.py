@@ -3,8 +3,8 @@ These tests fail when the two disagree, or when a fact drifts from the generated
 import numpy as np
 import pytest
 
-from protos import contract
-from protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos import contract
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from proto_text import elements
 
 PROTO = elements()

@@ -6,10 +6,10 @@ import json
 import pytest
 from starlette.requests import Request
 
-from services import errors
-from services.dashboard import live, web
-from services.gateway.service import Caller
-from services.store import Unavailable
+from lenet_services import errors
+from lenet_services.dashboard import live, web
+from lenet_services.gateway.service import Caller
+from lenet_services.store import Unavailable
 
 
 def answer(path: str, error: Exception) -> tuple[int, dict]:

@@ -1,9 +1,9 @@
 """services/dashboard/live.py: what a job page's event stream sends, over a stand-in LenetService."""
 import json
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.dashboard import live
-from services.gateway.service import Caller
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.dashboard import live
+from lenet_services.gateway.service import Caller
 
 
 class OneJob:

@@ -6,13 +6,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from protos import mnist
-from protos.contract import HyperParams
-from workers.engine.checkpoint import params_from_bytes, params_to_bytes, save_checkpoint_files
-from workers.engine.devices import context
-from workers.engine.inference import Predictor
-from workers.engine.lenet import LAYERS, layer_outputs, layer_table, lenet, to_dot
-from workers.engine.training import train
+from lenet_protos import mnist
+from lenet_protos.contract import HyperParams
+from lenet_workers.engine.checkpoint import params_from_bytes, params_to_bytes, save_checkpoint_files
+from lenet_workers.engine.devices import context
+from lenet_workers.engine.inference import Predictor
+from lenet_workers.engine.lenet import LAYERS, layer_outputs, layer_table, lenet, to_dot
+from lenet_workers.engine.training import train
 
 SHAPES = {"Conv1": [20, 24, 24], "Act1": [20, 24, 24], "Pool1": [20, 12, 12], "Conv2": [50, 8, 8],
           "Act2": [50, 8, 8], "Pool2": [50, 4, 4], "Flat": [800], "Full1": [500], "Act3": [500], "Full2": [10],
@@ -224,9 +224,9 @@ def test_devices():
 
 def test_the_engine_imports_no_service_machinery_and_mnist_no_mxnet():
     """MXNet itself may pull in protobuf (through onnx), so only what the engine adds on top is checked."""
-    code = ("import sys, protos.mnist; assert 'mxnet' not in sys.modules; "
-            "import mxnet, protos.contract; before = set(sys.modules); "
-            "import workers.engine.training, workers.engine.inference, workers.engine.devices; "
+    code = ("import sys, lenet_protos.mnist; assert 'mxnet' not in sys.modules; "
+            "import mxnet, lenet_protos.contract; before = set(sys.modules); "
+            "import lenet_workers.engine.training, lenet_workers.engine.inference, lenet_workers.engine.devices; "
             "added = set(sys.modules) - before; "
             "print(sorted(m for m in added if m.split('.')[0] in ('grpc', 'google', 'redis', 'celery')))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

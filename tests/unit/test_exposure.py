@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from services import exposure
+from lenet_services import exposure
 
 OPEN_TO_ALL = ["0.0.0.0", "", "::", "[::]", "192.0.2.7", "2001:db8::1"]
 LOOPBACK = ["127.0.0.1", "127.3.4.5", "::1", "[::1]", "localhost"]

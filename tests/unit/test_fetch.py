@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from protos import mnist
-from protos.mnist import DatasetError
+from lenet_protos import mnist
+from lenet_protos.mnist import DatasetError
 
 
 def idx_gz(array: np.ndarray) -> bytes:

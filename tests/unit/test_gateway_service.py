@@ -5,12 +5,12 @@ import time
 import numpy as np
 import pytest
 
-from protos import contract
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import to_tensor
-from services.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, \
+from lenet_protos import contract
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import to_tensor
+from lenet_services.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, \
     Unavailable
-from services.gateway.service import Caller, LenetService
+from lenet_services.gateway.service import Caller, LenetService
 
 OPEN = Caller()
 ALICE, BOB, ADMIN = Caller("alice", secured=True), Caller("bob", secured=True), Caller("ops", secured=True, admin=True)
@@ -599,9 +599,9 @@ def test_records_of_an_open_gateway_are_admins_only_once_tokens_are_set(service,
 
 def test_a_call_without_a_deadline_has_none_and_one_with_a_deadline_keeps_it(service):
     """gRPC gives a call without a deadline about 9.2e18 s left: the servicer must read that as none."""
-    from clients.client import LenetClient
-    from services.gateway.auth import Auth
-    from services.gateway.grpc_server import build
+    from lenet_clients.client import LenetClient
+    from lenet_services.gateway.auth import Auth
+    from lenet_services.gateway.grpc_server import build
 
     seen = []
     service.get_job = lambda request, caller: seen.append(caller.deadline) or pb.Job()

@@ -1,10 +1,10 @@
-"""The gateway's Open Inference Protocol messages (protos.inference, a private descriptor pool) and tritonclient's
+"""The gateway's Open Inference Protocol messages (lenet_protos.inference, a private descriptor pool) and tritonclient's
 (protobuf's default pool) load in one process and read each other's bytes; the service has every RPC we serve."""
 import tritonclient.grpc  # noqa: F401  (its generated `inference` package first, as in a client's process)
 from tritonclient.grpc import service_pb2
 
-from protos import inference
-from services.gateway.inference_servicer import InferenceServicer
+from lenet_protos import inference
+from lenet_services.gateway.inference_servicer import InferenceServicer
 
 
 def test_both_copies_of_the_inference_package_coexist_and_agree_on_the_wire():

@@ -4,8 +4,8 @@ protocol in Redis: tests/unit/test_serve_lane.py)."""
 import numpy as np
 import pytest
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.tensors import chunk_frame, from_tensor, to_tensor
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.tensors import chunk_frame, from_tensor, to_tensor
 
 
 @pytest.mark.parametrize("dtype", [pb.FLOAT32, pb.FLOAT16])
@@ -36,9 +36,9 @@ def test_a_frame_reuses_a_large_enough_buffer_and_refuses_a_set_tensor():
 
 def test_batches_copy_rows_into_any_buffer_and_overlap_passes():
     mx = pytest.importorskip("mxnet")
-    from workers.engine.checkpoint import params_to_bytes
-    from workers.engine.inference import Predictor
-    from workers.engine.lenet import lenet
+    from lenet_workers.engine.checkpoint import params_to_bytes
+    from lenet_workers.engine.inference import Predictor
+    from lenet_workers.engine.lenet import lenet
 
     symbol = lenet()
     shapes = dict(zip(symbol.list_arguments(), symbol.infer_shape(data=(1, 1, 28, 28))[0]))

@@ -83,7 +83,7 @@ def test_the_client_library_and_cli_import_without_mxnet_celery_redis_or_server_
 
 def test_commands_that_draw_nothing_do_not_import_matplotlib():
     """lenet health runs every few seconds as a container's health check: it must not pay matplotlib's import."""
-    code = "import sys, clients.cli\nassert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+    code = "import sys, lenet_clients.cli\nassert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
 

@@ -6,8 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from protos import mnist
-from protos.mnist import DatasetError
+from lenet_protos import mnist
+from lenet_protos.mnist import DatasetError
 
 
 def idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:

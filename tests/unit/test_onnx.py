@@ -5,11 +5,11 @@ import onnx
 import onnxruntime
 import pytest
 
-from protos.contract import file_prefix
-from workers.engine.checkpoint import params_to_bytes
-from workers.engine.onnx_export import OPSET, to_onnx
-from workers.engine.inference import Predictor
-from workers.engine.lenet import LABEL, lenet
+from lenet_protos.contract import file_prefix
+from lenet_workers.engine.checkpoint import params_to_bytes
+from lenet_workers.engine.onnx_export import OPSET, to_onnx
+from lenet_workers.engine.inference import Predictor
+from lenet_workers.engine.lenet import LABEL, lenet
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ silently squeezing a 100×50 picture or blowing up a 10×10 one misleads."""
 import numpy as np
 from PIL import Image, ImageDraw
 
-from clients import images
+from lenet_clients import images
 
 
 def test_pictures_of_another_size_are_framed_as_mnist_and_say_how(tmp_path):

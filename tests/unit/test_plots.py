@@ -1,9 +1,9 @@
-"""Fast checks of clients.plots: each figure is a real, non-blank PNG of a sensible size."""
+"""Fast checks of lenet_clients.plots: each figure is a real, non-blank PNG of a sensible size."""
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from clients import plots
+from lenet_clients import plots
 
 RNG = np.random.default_rng(0)
 LAYER_SHAPES = {

@@ -3,7 +3,7 @@ produces now, and lenet.proto documents itself: every RPC, message, enum, field 
 import pytest
 from proto_text import elements
 
-from protos import generate
+from lenet_protos import generate
 
 GENERATED = ["lenet_pb2.py", "lenet_pb2.pyi", "lenet_pb2_grpc.py"]
 
@@ -20,7 +20,7 @@ def test_generated_code_is_fresh(tmp_path):
 
 
 def test_the_text_reader_sees_every_element_of_the_descriptor():
-    from protos.lenet.v1 import lenet_pb2 as pb
+    from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
     found = elements()
     for message in pb.DESCRIPTOR.message_types_by_name.values():

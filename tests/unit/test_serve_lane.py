@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services.store.requests import Cancelled
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.store.requests import Cancelled
 
 LANE = "cpu.serve"
 
@@ -114,7 +114,7 @@ def test_cancel_while_the_writer_runs_leaves_clearing_to_the_writer(store):
             store.requests.push_chunk(request_id, b"second", idle_seconds=30)  # no credit left: waits
         except Cancelled:
             stopped.set()
-            store.requests.close(request_id)  # what workers.serving does
+            store.requests.close(request_id)  # what lenet_workers.serving does
 
     thread = threading.Thread(target=writer)
     thread.start()

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
+from lenet_protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
     stack_stop_seconds
-from protos.settings import ClientSettings, ServiceSettings, env_names, load
+from lenet_protos.settings import ClientSettings, ServiceSettings, env_names, load
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {**env_names(ServiceSettings), **env_names(ClientSettings)}
@@ -60,7 +60,7 @@ def test_environment_then_arguments(monkeypatch, tmp_path):
 
 
 def test_the_readme_states_the_stop_bounds_of_the_code():
-    """The README's "Stopping" names the bounds protos.contract computes from the default stop grace."""
+    """The README's "Stopping" names the bounds lenet_protos.contract computes from the default stop grace."""
     section = ROOT.joinpath("README.md").read_text().split("### Stopping", 1)[1].split("\n#", 1)[0]
     grace = ServiceSettings.model_fields["stop_grace_seconds"].default
     stated = [f"`LENET_STOP_GRACE_SECONDS`\n({grace:.0f} s;", f"stops within {node_stop_seconds(grace):.0f} s",

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import chi2
 from sklearn.metrics import cohen_kappa_score
 
-from workers.engine.stats import by_class, cell_indices, confusion_table, overall, worst_cells
+from lenet_workers.engine.stats import by_class, cell_indices, confusion_table, overall, worst_cells
 
 # cm$table from the seed notebook: rows Prediction, columns Reference.
 SEED_TABLE = np.array([

@@ -7,13 +7,13 @@ from concurrent import futures
 import grpc
 import pytest
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
-from services.errors import NotFound
-from services.gateway.gateway_metrics import GatewayMetrics
-from services.gateway.status_codes import translated
-from services.store import Store
-from services.store.redis_server import free_port
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from lenet_services.errors import NotFound
+from lenet_services.gateway.gateway_metrics import GatewayMetrics
+from lenet_services.gateway.status_codes import translated
+from lenet_services.store import Store
+from lenet_services.store.redis_server import free_port
 
 
 class Gateway(pb_grpc.LenetServicer):

@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from protos.lenet.v1 import lenet_pb2 as pb
-from services import errors
-from services.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.store import StopReason, Store, Unavailable
-from services.store.idempotency import Idempotency
-from services.store.redis_server import RedisServer
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services import errors
+from lenet_services.errors import FailedPrecondition, InvalidArgument, NotFound
+from lenet_services.store import StopReason, Store, Unavailable
+from lenet_services.store.idempotency import Idempotency
+from lenet_services.store.redis_server import RedisServer
 
 
 def new_job(store, key="", request=None):
@@ -129,7 +129,7 @@ def test_models_registry(store):
 def test_concurrent_saves_under_one_name_never_share_a_version(redis_server, store):
     """20 threads, each with its own connection pool as separate workers have, save a model under one name at
     once: versions 1..20, each once, and the name's counter at 20."""
-    from services.store import Store
+    from lenet_services.store import Store
 
     start, versions, failures = threading.Barrier(20), [], []
 
@@ -186,7 +186,7 @@ def test_index_lists_live_outside_the_record_and_come_back_alone(store):
 
 
 def test_ended_jobs_expire_after_the_retention_and_leave_the_indexes(redis_server):
-    from services.store import Store
+    from lenet_services.store import Store
 
     store = Store(redis_server.url, retention_seconds=1)
     store.redis.flushdb()

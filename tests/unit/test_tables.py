@@ -1,11 +1,11 @@
-"""clients.tables prints the seed notebook's matrix and statistics exactly as R and caret printed them."""
+"""lenet_clients.tables prints the seed notebook's matrix and statistics exactly as R and caret printed them."""
 import math
 
 import numpy as np
 import pytest
 
-from clients import tables
-from workers.engine.stats import by_class, overall
+from lenet_clients import tables
+from lenet_workers.engine.stats import by_class, overall
 
 from test_stats import SEED_TABLE  # tests/unit is on sys.path (pytest rootdir-relative import)
 

@@ -8,7 +8,7 @@ import pytest
 
 RUN = """
 import json, os, sys
-from workers.engine.threads import use_cores
+from lenet_workers.engine.threads import use_cores
 try:
     settings = use_cores(json.loads(sys.argv[1]))
 except ValueError as error:
@@ -50,6 +50,6 @@ def test_bad_cores_are_refused(cores, message):
 
 
 def test_too_late_once_mxnet_is_imported():
-    code = "import mxnet; from workers.engine.threads import use_cores; use_cores(2)"
+    code = "import mxnet; from lenet_workers.engine.threads import use_cores; use_cores(2)"
     failed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert failed.returncode != 0 and "must run before `import mxnet`" in failed.stderr

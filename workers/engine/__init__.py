@@ -1,2 +1,2 @@
-"""LeNet on MXNet, speaking numpy and MXNet only (no gRPC, Redis or Celery; the shared facts of protos.contract).
+"""LeNet on MXNet, speaking numpy and MXNet only (no gRPC, Redis or Celery; the shared facts of lenet_protos.contract).
 """

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import mxnet as mx
 
-from protos.contract import checkpoint_files
+from lenet_protos.contract import checkpoint_files
 
 
 def params_to_bytes(arg_params: dict, aux_params: dict) -> bytes:

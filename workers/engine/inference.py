@@ -6,8 +6,8 @@ from collections.abc import Iterator
 import mxnet as mx
 import numpy as np
 
-from workers.engine.checkpoint import params_from_bytes
-from workers.engine.lenet import INPUT_SHAPE, LABEL, LAYERS, layer_outputs, network_input
+from lenet_workers.engine.checkpoint import params_from_bytes
+from lenet_workers.engine.lenet import INPUT_SHAPE, LABEL, LAYERS, layer_outputs, network_input
 
 OUTPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
 CACHED_EXECUTORS = 8  # per predictor; each holds its batch's outputs (about 70 MB for 500 images, all layers)

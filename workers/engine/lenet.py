@@ -4,7 +4,7 @@ import json
 import mxnet as mx
 import numpy as np
 
-from protos.contract import CLASSES, INPUT_SHAPE, LAYERS
+from lenet_protos.contract import CLASSES, INPUT_SHAPE, LAYERS
 
 LABEL = "SoftM_label"
 

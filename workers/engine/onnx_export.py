@@ -6,8 +6,8 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from workers.engine.checkpoint import params_from_bytes
-from workers.engine.lenet import INPUT_SHAPE, LABEL
+from lenet_workers.engine.checkpoint import params_from_bytes
+from lenet_workers.engine.lenet import INPUT_SHAPE, LABEL
 
 OPSET = 13  # MXNet 1.9.1's ONNX converters are written for opsets 12 and 13; the model declares the newer one
 

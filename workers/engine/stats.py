@@ -7,7 +7,7 @@ import numpy as np
 from scipy.stats import binomtest, chi2
 from sklearn.metrics import confusion_matrix
 
-from protos.contract import CLASS_STATISTICS, CLASSES, OVERALL_STATISTICS
+from lenet_protos.contract import CLASS_STATISTICS, CLASSES, OVERALL_STATISTICS
 
 BY_CLASS_NAMES = tuple(CLASS_STATISTICS)   # caret's names, in caret's order
 OVERALL_NAMES = tuple(OVERALL_STATISTICS)

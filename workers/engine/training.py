@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import mxnet as mx
 import numpy as np
 
-from protos.contract import INPUT_SHAPE, HyperParams
-from workers.engine.checkpoint import params_from_bytes, params_to_bytes
-from workers.engine.lenet import LABEL, lenet, network_input
+from lenet_protos.contract import INPUT_SHAPE, HyperParams
+from lenet_workers.engine.checkpoint import params_from_bytes, params_to_bytes
+from lenet_workers.engine.lenet import LABEL, lenet, network_input
 
 EVAL_BATCH_SIZE = 500  # images per forward pass of the end-of-epoch evaluation (500 ran faster than 1000 here)
 

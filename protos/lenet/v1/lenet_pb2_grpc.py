@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.lenet.v1 import lenet_pb2 as protos_dot_lenet_dot_v1_dot_lenet__pb2
+from lenet_protos.lenet.v1 import lenet_pb2 as protos_dot_lenet_dot_v1_dot_lenet__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
