@@ -32,21 +32,27 @@ PARAMETER_COUNT = 431_080      # weights and biases of the seed's LeNet
 
 
 # -- hyper-parameters ---------------------------------------------------------------------------------------
+LR_SCHEDULES = ("constant", "step", "cosine")
+
+
 @dataclass(frozen=True)
 class HyperParameter:
     """One training setting: its name (as in lenet.v1.HyperParameters), the seed's value, and its bounds.
     `low_open`/`high_open` exclude the bound itself."""
     name: str
     type: type
-    default: int | float | bool
+    default: int | float | bool | str
     help: str
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
+    choices: tuple[str, ...] = ()   # the values a str may take
 
     def problem(self, value) -> str | None:
         """Why `value` is out of bounds (NaN is: every comparison with it is false), or None."""
+        if self.choices:
+            return None if value in self.choices else f"must be one of {', '.join(self.choices)}, got {value!r}"
         if self.low is None:
             return None
         if math.isnan(value):
@@ -56,7 +62,10 @@ class HyperParameter:
         return f"must be in {self.bounds()}, got {value}" if below or above else None
 
     def bounds(self) -> str:
-        """As the proto writes them: "1..1000" for integers, "(0, 10]" or "[0, 1)" for reals."""
+        """As the proto writes them: "1..1000" for integers, "(0, 10]" or "[0, 1)" for reals, "one of a, b" for
+        choices."""
+        if self.choices:
+            return f"one of {', '.join(self.choices)}"
         if self.type is int:
             return f"{self.low}..{self.high}"
         return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
@@ -72,6 +81,20 @@ HYPER_PARAMETERS = (
     HyperParameter("normalize", bool, False, "scale pixels to 0–1 (the seed feeds raw 0–255)"),
     HyperParameter("init_scale", float, 0.01, "initial weights uniform in ±SCALE (R's mx.init.uniform)", 0.0, 1.0,
                    low_open=True),
+    # The recipe options; each one's default is the seed's behaviour.
+    HyperParameter("input_mean", float, 0.0, "subtracted from every pixel (after --normalize)", -255.0, 255.0),
+    HyperParameter("input_std", float, 1.0, "every pixel then divided by it", 0.0, 255.0, low_open=True),
+    HyperParameter("lr_schedule", str, "constant", "learning-rate schedule", choices=LR_SCHEDULES),
+    HyperParameter("warmup_epochs", float, 0.0, "epochs of linear learning-rate warm-up from 0", 0.0, 100.0),
+    HyperParameter("lr_step_epochs", int, 10, "step schedule: epochs between drops of the rate", 1, 1000),
+    HyperParameter("lr_step_factor", float, 0.1, "step schedule: the rate is multiplied by this at each drop", 0.0,
+                   1.0, low_open=True),
+    HyperParameter("nesterov", bool, False, "Nesterov's accelerated gradient instead of plain momentum"),
+    HyperParameter("reshuffle", bool, False, "shuffle the training set anew every epoch (the seed shuffles once)"),
+    HyperParameter("augment_shift", float, 0.0, "augmentation: random shifts up to ± this many pixels", 0.0, 4.0),
+    HyperParameter("augment_rotation", float, 0.0, "augmentation: random rotations up to ± this many degrees", 0.0,
+                   45.0),
+    HyperParameter("augment_scale", float, 0.0, "augmentation: random scaling by a factor within 1 ± this", 0.0, 0.5),
 )
 HYPER_PARAMETER = {spec.name: spec for spec in HYPER_PARAMETERS}
 
@@ -92,14 +115,47 @@ def hyper_parameters_message(values: HyperParams) -> pb.HyperParameters:
     return pb.HyperParameters(**{spec.name: getattr(values, spec.name) for spec in HYPER_PARAMETERS})
 
 
+# Named recipes: hyper-parameters that `lenet train --recipe NAME` (and a sweep's preset) start from; flags given
+# beside one override its values. "seed" is the notebook's own; "better" was chosen on the validation split
+# (BENCHMARKS.md, "Recipe").
+RECIPES: dict[str, dict[str, int | float | bool | str]] = {
+    "seed": {},
+    "better": {
+        "epochs": 15, "batch_size": 100, "learning_rate": 0.05, "momentum": 0.9, "nesterov": True,
+        "weight_decay": 1e-4, "normalize": True, "input_mean": 0.1307, "input_std": 0.3081, "init_scale": 0.07,
+        "lr_schedule": "cosine", "warmup_epochs": 1.0, "reshuffle": True,
+        "augment_shift": 2.0, "augment_rotation": 10.0, "augment_scale": 0.1,
+    },
+}
+
+
 # -- data ---------------------------------------------------------------------------------------------------
-SPLIT_SIZES = {"train": 60_000, "test": 10_000}
-TRAIN_SPLIT, TEST_SPLIT = "train", "test"
+# "validation" is carved out of the training file: its last VALIDATION_SIZE images, validation index i being
+# train index VALIDATION_START + i. A job validated on it trains on the train split's first VALIDATION_START images.
+TRAIN_SPLIT, TEST_SPLIT, VALIDATION_SPLIT = "train", "test", "validation"
+TRAINING_FILE_SIZE = 60_000
+VALIDATION_SIZE = 5_000
+VALIDATION_START = TRAINING_FILE_SIZE - VALIDATION_SIZE
+SPLIT_SIZES = {TRAIN_SPLIT: TRAINING_FILE_SIZE, TEST_SPLIT: 10_000, VALIDATION_SPLIT: VALIDATION_SIZE}
 
 
 def default_split(dataset_field: str) -> str:
-    """The split an empty Dataset.split means: "train" for TrainRequest.train_data, "test" everywhere else."""
-    return TRAIN_SPLIT if dataset_field == "train_data" else TEST_SPLIT
+    """The split an empty Dataset.split means: "train" for TrainRequest.train_data, "validation" for
+    TrainRequest.validation_data, "test" everywhere else."""
+    return {"train_data": TRAIN_SPLIT, "validation_data": VALIDATION_SPLIT}.get(dataset_field, TEST_SPLIT)
+
+
+def holds_out_validation(request: pb.TrainRequest) -> bool:
+    """Whether the request validates on the validation split, which its train split then leaves out."""
+    validation = request.validation_data
+    return request.HasField("validation_data") and not validation.HasField("images") and \
+        (validation.split or VALIDATION_SPLIT) == VALIDATION_SPLIT
+
+
+def train_split_size(request: pb.TrainRequest) -> int:
+    """How many images of the train split the request may train on: all 60,000, or the first 55,000 while it
+    holds out the validation split."""
+    return VALIDATION_START if holds_out_validation(request) else SPLIT_SIZES[TRAIN_SPLIT]
 
 
 # -- caret's statistics: its names, in its order, the message fields that carry them, and an Evaluation read by them

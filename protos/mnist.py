@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_protos.contract import IMAGE_SHAPE
+from lenet_protos.contract import IMAGE_SHAPE, TRAIN_SPLIT, VALIDATION_SPLIT, VALIDATION_START
 
-SPLIT_FILES = {  # the IDX files of each split (contract.SPLIT_SIZES) without their .gz
+SPLIT_FILES = {  # the IDX files of each file-backed split (contract.SPLIT_SIZES) without their .gz
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
@@ -102,7 +102,11 @@ def missing_split(data_dir) -> str | None:
 
 
 def load_split(split: str, data_dir) -> tuple[np.ndarray, np.ndarray]:
-    """Images uint8 (N, 28, 28) and labels uint8 (N,) of a split, validated, cached and read-only."""
+    """Images uint8 (N, 28, 28) and labels uint8 (N,) of a split, validated, cached and read-only. "validation" is
+    the training file's last images (contract.VALIDATION_START on)."""
+    if split == VALIDATION_SPLIT:
+        images, labels = load_split(TRAIN_SPLIT, data_dir)
+        return images[VALIDATION_START:], labels[VALIDATION_START:]
     return _load_split(split, Path(data_dir).expanduser().resolve())
 
 

@@ -118,8 +118,10 @@ def hyper_parameters(given: pb.HyperParameters) -> pb.HyperParameters:
     return contract.hyper_parameters_message(contract.hyper_params(given))
 
 
-def dataset(given: pb.Dataset, field: str, labels_required: bool = False) -> pb.Dataset:
-    """The dataset with its split (default for `field`) and size filled in."""
+def dataset(given: pb.Dataset, field: str, labels_required: bool = False, train_size: int = SPLIT_SIZES["train"]
+            ) -> pb.Dataset:
+    """The dataset with its split (default for `field`) and size filled in; of the train split, only the first
+    `train_size` images may be named (the rest are the validation split, when a job holds it out)."""
     checked = pb.Dataset()
     checked.CopyFrom(given)
     check(given.size == 0, field + ".size", "is output only")
@@ -132,11 +134,12 @@ def dataset(given: pb.Dataset, field: str, labels_required: bool = False) -> pb.
         checked.size = len(images)
         return checked
     checked.split = split(given.split, field + ".split", contract.default_split(field))
-    split_size = SPLIT_SIZES[checked.split]
+    split_size = train_size if checked.split == contract.TRAIN_SPLIT else SPLIT_SIZES[checked.split]
+    held_out = " outside the validation split" if split_size < SPLIT_SIZES[checked.split] else ""
     check(given.limit >= 0, field + ".limit", f"must be ≥ 0, got {given.limit}")
     check(given.limit <= split_size, field + ".limit",
-          f"the {checked.split} split has {split_size:,} images, got {given.limit:,}")
-    indices(given.indices, checked.split, field + ".indices", contract.MAX_INDICES)
+          f"the {checked.split} split has {split_size:,} images{held_out}, got {given.limit:,}")
+    indices(given.indices, checked.split, field + ".indices", contract.MAX_INDICES, split_size)
     checked.size = len(given.indices) or given.limit or split_size
     return checked
 
@@ -147,10 +150,10 @@ def split(value: str, field: str, default: str) -> str:
     return value
 
 
-def indices(values, split_name: str, field: str, limit: int) -> None:
-    """At most `limit` indices, each inside the split."""
+def indices(values, split_name: str, field: str, limit: int, size: int = 0) -> None:
+    """At most `limit` indices, each inside the split (its first `size` images, when given)."""
     at_most(len(values), limit, field, "indices")
-    size = SPLIT_SIZES[split_name]
+    size = size or SPLIT_SIZES[split_name]
     array = np.asarray(values, dtype=np.int64)
     bad = array[(array < 0) | (array >= size)]
     check(bad.size == 0, field, f"{bad[:5].tolist()} out of range 0..{size - 1} of split {split_name!r}")
@@ -196,8 +199,13 @@ def train(request: pb.TrainRequest) -> pb.TrainRequest:
     checked = pb.TrainRequest()
     checked.CopyFrom(request)
     checked.hyper_parameters.CopyFrom(hyper_parameters(request.hyper_parameters))
-    checked.train_data.CopyFrom(dataset(request.train_data, "train_data", labels_required=True))
+    checked.train_data.CopyFrom(dataset(request.train_data, "train_data", labels_required=True,
+                                        train_size=contract.train_split_size(request)))
     checked.eval_data.CopyFrom(dataset(request.eval_data, "eval_data", labels_required=True))
+    if request.HasField("validation_data"):
+        checked.validation_data.CopyFrom(dataset(request.validation_data, "validation_data", labels_required=True))
+    check(request.HasField("validation_data") or not request.validation_only, "validation_only",
+          "needs validation_data to score instead of eval_data")
     enum(request.device, pb.Device, "device")
     checked.model_name = model_name(request.model_name or contract.DEFAULT_MODEL_NAME, "model_name")
     idempotency_key(request.idempotency_key)

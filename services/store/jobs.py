@@ -61,8 +61,8 @@ class Jobs:
         return (first[0], False) if first else (job, True)
 
     def dataset(self, job: pb.Job, name: str) -> pb.Dataset:
-        """The job's dataset `name` ("train_data", "eval_data" or "dataset") with its index list and uploaded
-        pixels put back."""
+        """The job's dataset `name` ("train_data", "eval_data", "validation_data" or "dataset") with its index list
+        and uploaded pixels put back."""
         full = pb.Dataset()
         full.CopyFrom(_datasets(job)[name])
         stored = self.redis.hget(keys.job_datasets(job.id), name)
@@ -179,7 +179,8 @@ class Jobs:
 
 def _datasets(job: pb.Job) -> dict[str, pb.Dataset]:
     if job.kind == pb.TRAIN:
-        return {"train_data": job.train.train_data, "eval_data": job.train.eval_data}
+        return {"train_data": job.train.train_data, "eval_data": job.train.eval_data,
+                "validation_data": job.train.validation_data}
     return {"dataset": job.evaluation.dataset} if job.kind == pb.EVALUATE else {}
 
 

@@ -30,7 +30,8 @@ def test_every_hyper_parameter_is_an_optional_field_with_the_contracts_bounds_an
         assert fields[spec.name].has_presence, f"HyperParameters.{spec.name} must be optional"
         assert PROTO[f"HyperParameters.{spec.name}"].optional
         text = comment(f"HyperParameters.{spec.name}")
-        expected = (f"[{default_text(spec)}]" if spec.low is None else f"{spec.bounds()} [{default_text(spec)}]")
+        bounded = spec.low is not None or spec.choices
+        expected = f"{spec.bounds()} [{default_text(spec)}]" if bounded else f"[{default_text(spec)}]"
         assert text.startswith(expected), f"HyperParameters.{spec.name}: comment {text!r} should start {expected!r}"
 
 
@@ -70,6 +71,11 @@ def test_splits_and_their_defaults():
         assert f'"{name}" ({number(size)} images)' in text
     assert contract.default_split("train_data") == "train" and '"train" for TrainRequest.train_data' in text
     assert contract.default_split("eval_data") == contract.default_split("dataset") == "test"
+    assert contract.default_split("validation_data") == "validation" and '"validation" for' in text
+    assert f"the last {number(contract.VALIDATION_SIZE)} of \"train\"" in text
+    assert f"train index {number(contract.VALIDATION_START)} + i" in text
+    assert contract.VALIDATION_START + contract.VALIDATION_SIZE == contract.SPLIT_SIZES["train"]
+    assert f"first {number(contract.VALIDATION_START)} images" in comment("TrainRequest.validation_data")
     assert '(empty: "test")' in comment("GetSamplesRequest.split")
 
 

@@ -126,6 +126,45 @@ def test_a_limit_beyond_the_split_names_the_splits_size(service):
         == 60_000
 
 
+def test_an_unknown_learning_rate_schedule_names_the_field_and_the_choices(service, sender):
+    request = pb.TrainRequest(hyper_parameters=pb.HyperParameters(lr_schedule="linear"))
+    fails(lambda: service.submit_training(request, OPEN), InvalidArgument, "hyper_parameters.lr_schedule",
+          "constant, step, cosine", "'linear'")
+    assert sender.sent == []
+
+
+@pytest.mark.parametrize("name", list(contract.RECIPES))
+def test_every_recipe_is_a_valid_request_stored_as_given(service, store, name):
+    request = pb.TrainRequest(hyper_parameters=pb.HyperParameters(**contract.RECIPES[name]))
+    stored = store.jobs.get(service.submit_training(request, OPEN).id).train.hyper_parameters
+    assert contract.hyper_params(stored) == contract.HyperParams(**contract.RECIPES[name])
+
+
+def test_validation_data_holds_the_validation_split_out_of_the_train_split(service, store):
+    job = service.submit_training(pb.TrainRequest(validation_data=pb.Dataset()), OPEN)
+    assert (job.train.validation_data.split, job.train.validation_data.size) == ("validation", 5_000)
+    assert (job.train.train_data.split, job.train.train_data.size) == ("train", 55_000)
+    assert not job.train.validation_only and job.train.eval_data.size == 10_000
+    only = service.submit_training(pb.TrainRequest(validation_data=pb.Dataset(limit=200), validation_only=True,
+                                                   train_data=pb.Dataset(limit=55_000)), OPEN)
+    assert store.jobs.get(only.id).train.validation_only and only.train.validation_data.size == 200
+    assert service.submit_training(pb.TrainRequest(), OPEN).train.train_data.size == 60_000   # the seed's
+
+
+@pytest.mark.parametrize("request_, field, words", [
+    (pb.TrainRequest(validation_data=pb.Dataset(), train_data=pb.Dataset(limit=55_001)), "train_data.limit",
+     ("55,000 images outside the validation split",)),
+    (pb.TrainRequest(validation_data=pb.Dataset(limit=10), train_data=pb.Dataset(indices=[3, 55_000])),
+     "train_data.indices", ("[55000]", "0..54999")),
+    (pb.TrainRequest(validation_data=pb.Dataset(limit=5_001)), "validation_data.limit", ("5,000",)),
+    (pb.TrainRequest(validation_data=pb.Dataset(split="valid")), "validation_data.split", ("validation",)),
+    (pb.TrainRequest(validation_only=True), "validation_only", ("needs validation_data",)),
+])
+def test_bad_validation_requests_name_the_field(service, sender, request_, field, words):
+    fails(lambda: service.submit_training(request_, OPEN), InvalidArgument, field, *words)
+    assert sender.sent == []
+
+
 def test_index_lists_and_uploads_are_kept_out_of_the_record(service, store):
     request = pb.TrainRequest(train_data=pb.Dataset(indices=range(5000)))
     job = service.submit_training(request, OPEN)

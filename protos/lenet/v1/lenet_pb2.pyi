@@ -93,7 +93,7 @@ class Dataset(_message.Message):
     def __init__(self, split: _Optional[str] = ..., limit: _Optional[int] = ..., indices: _Optional[_Iterable[int]] = ..., images: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Union[Tensor, _Mapping]] = ..., size: _Optional[int] = ...) -> None: ...
 
 class HyperParameters(_message.Message):
-    __slots__ = ("epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "seed", "normalize", "init_scale")
+    __slots__ = ("epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "seed", "normalize", "init_scale", "input_mean", "input_std", "lr_schedule", "warmup_epochs", "lr_step_epochs", "lr_step_factor", "nesterov", "reshuffle", "augment_shift", "augment_rotation", "augment_scale")
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -102,6 +102,17 @@ class HyperParameters(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     NORMALIZE_FIELD_NUMBER: _ClassVar[int]
     INIT_SCALE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_MEAN_FIELD_NUMBER: _ClassVar[int]
+    INPUT_STD_FIELD_NUMBER: _ClassVar[int]
+    LR_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    LR_STEP_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    LR_STEP_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    NESTEROV_FIELD_NUMBER: _ClassVar[int]
+    RESHUFFLE_FIELD_NUMBER: _ClassVar[int]
+    AUGMENT_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    AUGMENT_ROTATION_FIELD_NUMBER: _ClassVar[int]
+    AUGMENT_SCALE_FIELD_NUMBER: _ClassVar[int]
     epochs: int
     batch_size: int
     learning_rate: float
@@ -110,35 +121,52 @@ class HyperParameters(_message.Message):
     seed: int
     normalize: bool
     init_scale: float
-    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., weight_decay: _Optional[float] = ..., seed: _Optional[int] = ..., normalize: _Optional[bool] = ..., init_scale: _Optional[float] = ...) -> None: ...
+    input_mean: float
+    input_std: float
+    lr_schedule: str
+    warmup_epochs: float
+    lr_step_epochs: int
+    lr_step_factor: float
+    nesterov: bool
+    reshuffle: bool
+    augment_shift: float
+    augment_rotation: float
+    augment_scale: float
+    def __init__(self, epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., momentum: _Optional[float] = ..., weight_decay: _Optional[float] = ..., seed: _Optional[int] = ..., normalize: _Optional[bool] = ..., init_scale: _Optional[float] = ..., input_mean: _Optional[float] = ..., input_std: _Optional[float] = ..., lr_schedule: _Optional[str] = ..., warmup_epochs: _Optional[float] = ..., lr_step_epochs: _Optional[int] = ..., lr_step_factor: _Optional[float] = ..., nesterov: _Optional[bool] = ..., reshuffle: _Optional[bool] = ..., augment_shift: _Optional[float] = ..., augment_rotation: _Optional[float] = ..., augment_scale: _Optional[float] = ...) -> None: ...
 
 class TrainMetrics(_message.Message):
-    __slots__ = ("epoch", "train_accuracy", "test_accuracy", "elapsed_seconds")
+    __slots__ = ("epoch", "train_accuracy", "test_accuracy", "elapsed_seconds", "validation_accuracy")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     TRAIN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     TEST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     train_accuracy: float
     test_accuracy: float
     elapsed_seconds: float
-    def __init__(self, epoch: _Optional[int] = ..., train_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., elapsed_seconds: _Optional[float] = ...) -> None: ...
+    validation_accuracy: float
+    def __init__(self, epoch: _Optional[int] = ..., train_accuracy: _Optional[float] = ..., test_accuracy: _Optional[float] = ..., elapsed_seconds: _Optional[float] = ..., validation_accuracy: _Optional[float] = ...) -> None: ...
 
 class TrainRequest(_message.Message):
-    __slots__ = ("hyper_parameters", "train_data", "eval_data", "device", "model_name", "idempotency_key")
+    __slots__ = ("hyper_parameters", "train_data", "eval_data", "device", "model_name", "idempotency_key", "validation_data", "validation_only")
     HYPER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     TRAIN_DATA_FIELD_NUMBER: _ClassVar[int]
     EVAL_DATA_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_DATA_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_ONLY_FIELD_NUMBER: _ClassVar[int]
     hyper_parameters: HyperParameters
     train_data: Dataset
     eval_data: Dataset
     device: Device
     model_name: str
     idempotency_key: str
-    def __init__(self, hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., eval_data: _Optional[_Union[Dataset, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., model_name: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    validation_data: Dataset
+    validation_only: bool
+    def __init__(self, hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., train_data: _Optional[_Union[Dataset, _Mapping]] = ..., eval_data: _Optional[_Union[Dataset, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., model_name: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., validation_data: _Optional[_Union[Dataset, _Mapping]] = ..., validation_only: _Optional[bool] = ...) -> None: ...
 
 class EvaluationRequest(_message.Message):
     __slots__ = ("model_id", "dataset", "device", "idempotency_key")
