@@ -18,8 +18,9 @@ class Selection:
     description: str
 
 
-def resolve(dataset: pb.Dataset, data_dir: Path, field: str = "dataset") -> Selection:
-    """The images a dataset names; `field` (e.g. "train_data") names it in errors and picks the default split."""
+def resolve(dataset: pb.Dataset, data_dir: Path, field: str = "dataset", split_size: int = 0) -> Selection:
+    """The images a dataset names; `field` (e.g. "train_data") names it in errors and picks the default split. With
+    `split_size`, a whole split means its first `split_size` images (the train split outside the validation split)."""
     if dataset.HasField("images"):
         images = uploaded_images(dataset.images, f"{field}.images")
         labels = None
@@ -34,8 +35,9 @@ def resolve(dataset: pb.Dataset, data_dir: Path, field: str = "dataset") -> Sele
     except mnist.DatasetError as error:
         raise FailedPrecondition(f"the worker has no MNIST data: {error}") from None
     try:
+        available = min(split_size or len(images), len(images))
         indices = np.asarray(dataset.indices, dtype=np.int64) if dataset.indices else \
-            np.arange(min(dataset.limit, len(images)) if dataset.limit else len(images))
+            np.arange(min(dataset.limit, available) if dataset.limit else available)
         images, labels = mnist.select(images, labels, indices=indices)
     except (IndexError, ValueError) as error:
         raise InvalidArgument(field, str(error)) from None

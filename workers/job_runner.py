@@ -137,16 +137,23 @@ def run_training(worker: WorkerContext, tasks: TaskSender, job_id: str) -> None:
 
 def _train(worker: WorkerContext, job: pb.Job) -> None:
     """Train the job's model (from its last checkpoint, if any) and save it; Stopped when it stops first."""
-    store, request = worker.store, job.train
-    train_set = resolve(store.jobs.dataset(job, "train_data"), worker.settings.data_dir, "train_data")
-    eval_set = resolve(store.jobs.dataset(job, "eval_data"), worker.settings.data_dir, "eval_data")
+    store, request, data_dir = worker.store, job.train, worker.settings.data_dir
+    train_set = resolve(store.jobs.dataset(job, "train_data"), data_dir, "train_data",
+                        contract.train_split_size(request))
+    eval_set = None if request.validation_only else resolve(store.jobs.dataset(job, "eval_data"), data_dir,
+                                                            "eval_data")
+    validation = resolve(store.jobs.dataset(job, "validation_data"), data_dir, "validation_data") \
+        if request.HasField("validation_data") else None
     resumed = store.checkpoints.get(job.id)
     if resumed:
         store.events.append(job.id, pb.JobEvent(log=f"resuming after epoch {resumed[0].epoch}"))
-    progress = Progress(store, job.id, list(resumed[0].history) if resumed else [], len(eval_set.images))
+    scored = sum(len(chosen.images) for chosen in (eval_set, validation) if chosen)
+    progress = Progress(store, job.id, list(resumed[0].history) if resumed else [], scored)
     stop = StopCheck(worker, job.id)
     result = train(contract.hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
-                   eval_set.images, eval_set.labels, ctx=model_cache.context(worker.device, worker.settings.gpu),
+                   eval_set and eval_set.images, eval_set and eval_set.labels,
+                   validation_x=validation and validation.images, validation_y=validation and validation.labels,
+                   ctx=model_cache.context(worker.device, worker.settings.gpu),
                    on_batch=progress.batch, on_evaluating=progress.evaluating, on_epoch=progress.epoch,
                    should_stop=stop, start_epoch=resumed[0].epoch if resumed else 0,
                    initial_params=resumed[1] if resumed else None, batch_event_every=BATCH_EVENT_EVERY)
@@ -177,11 +184,12 @@ class Progress:
 
     def epoch(self, result: EpochResult) -> None:
         figures = pb.TrainMetrics(epoch=result.epoch, train_accuracy=result.train_accuracy,
-                                  test_accuracy=result.test_accuracy, elapsed_seconds=result.elapsed_seconds)
+                                  test_accuracy=result.test_accuracy or 0.0, elapsed_seconds=result.elapsed_seconds,
+                                  validation_accuracy=result.validation_accuracy)
         self.history.append(figures)
         metrics.EPOCH_SECONDS.observe(result.elapsed_seconds)
-        log.info("epoch %d: train accuracy %.4f, test accuracy %.4f, %.1f s", result.epoch, result.train_accuracy,
-                 result.test_accuracy, result.elapsed_seconds)
+        log.info("epoch %d: train accuracy %.4f, test accuracy %.4f, validation accuracy %s, %.1f s", result.epoch,
+                 result.train_accuracy, figures.test_accuracy, result.validation_accuracy, result.elapsed_seconds)
 
         def record() -> None:
             self.store.checkpoints.save(self.job_id, pb.TrainingCheckpoint(epoch=result.epoch, history=self.history),

@@ -2,6 +2,7 @@
 from contextlib import contextmanager
 from functools import lru_cache
 
+from lenet_protos import contract
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.errors import ServiceError
 from lenet_services.store import Store
@@ -9,6 +10,7 @@ from lenet_workers import worker_metrics as metrics
 from lenet_workers.context import WorkerContext
 from lenet_workers.engine import devices, lenet
 from lenet_workers.engine.inference import Predictor
+from lenet_workers.engine.lenet import Pixels
 
 context = devices.context
 
@@ -37,9 +39,14 @@ def predictor(worker: WorkerContext, model_id: str) -> Predictor:
 
 @lru_cache(maxsize=8)
 def _load(store: Store, model_id: str, device: str, gpu: int) -> Predictor:
-    normalize = store.models.get(model_id).hyper_parameters.normalize
+    pixels = model_pixels(store.models.get(model_id))
     symbol_json, params = store.models.files(model_id)
-    return Predictor(symbol_json, params, ctx=context(device, gpu), normalize=normalize)
+    return Predictor(symbol_json, params, ctx=context(device, gpu), pixels=pixels)
+
+
+def model_pixels(model: pb.Model) -> Pixels:
+    """How the model's input pixels are scaled: as in its training (the seed's defaults for fields it predates)."""
+    return Pixels.of(contract.hyper_params(model.hyper_parameters))
 
 
 def graph(symbol_json: str) -> pb.Graph:

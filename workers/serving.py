@@ -143,7 +143,7 @@ class LaneServer:
             model = store.models.get(request.export.model_id)
             symbol_json, params = store.models.files(model.id)
             with model_cache.reading(model.id, "exported"):
-                onnx_model = onnx_export.to_onnx(symbol_json, params, normalize=model.hyper_parameters.normalize)
+                onnx_model = onnx_export.to_onnx(symbol_json, params, model_cache.model_pixels(model))
             return pb.ExportModelResponse(files=[pb.ExportedFile(name=onnx_file(file_prefix(model.name)),
                                                                  data=onnx_model)])
 

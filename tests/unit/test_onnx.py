@@ -9,7 +9,7 @@ from lenet_protos.contract import file_prefix
 from lenet_workers.engine.checkpoint import params_to_bytes
 from lenet_workers.engine.onnx_export import OPSET, to_onnx
 from lenet_workers.engine.inference import Predictor
-from lenet_workers.engine.lenet import LABEL, lenet
+from lenet_workers.engine.lenet import LABEL, Pixels, lenet
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +23,18 @@ def untrained():
     return symbol.tojson(), params_to_bytes(weights, {})
 
 
-@pytest.mark.parametrize("normalize", [False, True])
-def test_onnx_takes_raw_pixels_and_gives_the_predictors_probabilities(untrained, normalize):
+@pytest.mark.parametrize("pixels", [Pixels(), Pixels(normalize=True), Pixels(True, 0.1307, 0.3081)],
+                         ids=["raw", "normalized", "standardized"])
+def test_onnx_takes_raw_pixels_and_gives_the_predictors_probabilities(untrained, pixels):
     symbol_json, params = untrained
-    model = onnx.load_model_from_string(to_onnx(symbol_json, params, normalize=normalize))
+    model = onnx.load_model_from_string(to_onnx(symbol_json, params, pixels))
     onnx.checker.check_model(model, full_check=True)
     assert [opset.version for opset in model.opset_import] == [OPSET]
     assert [value.name for value in model.graph.input] == ["data"]  # weights are initializers, not inputs
-    assert ("Div" in {node.op_type for node in model.graph.node}) == normalize
+    assert ("Div" in {node.op_type for node in model.graph.node}) == (pixels != Pixels())
 
     images = np.random.default_rng(1).integers(0, 256, (9, 28, 28), dtype=np.uint8)
-    expected = Predictor(symbol_json, params, normalize=normalize).predict(images)
+    expected = Predictor(symbol_json, params, pixels=pixels).predict(images)
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     (output,) = session.run(["SoftM"], {"data": images[:, None].astype(np.float32)})
     np.testing.assert_allclose(output, expected, rtol=0, atol=1e-5)

@@ -7,7 +7,7 @@ import mxnet as mx
 import numpy as np
 
 from lenet_workers.engine.checkpoint import params_from_bytes
-from lenet_workers.engine.lenet import INPUT_SHAPE, LABEL, LAYERS, layer_outputs, network_input
+from lenet_workers.engine.lenet import INPUT_SHAPE, LABEL, LAYERS, Pixels, layer_outputs, network_input
 
 OUTPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
 CACHED_EXECUTORS = 8  # per predictor; each holds its batch's outputs (about 70 MB for 500 images, all layers)
@@ -44,14 +44,14 @@ class Batch:
 class Predictor:
     """A trained network ready to run forward; images are pixels 0-255, preprocessed as in training."""
 
-    def __init__(self, symbol_json: str, params: bytes, ctx=None, normalize: bool = False):
+    def __init__(self, symbol_json: str, params: bytes, ctx=None, pixels: Pixels = Pixels()):
         self.symbol = mx.sym.load_json(symbol_json)
         self.arg_params, self.aux_params = params_from_bytes(params)
         missing = set(self.symbol.list_arguments()) - set(self.arg_params) - {"data", LABEL}
         if missing:
             raise ValueError(f"the parameters lack {', '.join(sorted(missing))} needed by the symbol")
         self.ctx = ctx or mx.cpu()
-        self.normalize = normalize
+        self.pixels = pixels
         self._executors = OrderedDict()  # (layers, dtype, batch size, slot) -> executor, least recently used first
 
     def predict(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -80,7 +80,7 @@ class Predictor:
         dtype = np.dtype(dtype)
         if dtype not in OUTPUT_DTYPES:
             raise ValueError(f"dtype must be float32 or float16, got {dtype}")
-        data, layers = network_input(images, self.normalize), tuple(layers)
+        data, layers = network_input(images, self.pixels), tuple(layers)
         batch_size = min(batch_size, len(data))   # fewer images than a batch: one pass of their own size, kept
         outputs = layer_outputs(self.symbol, layers)
         if dtype != np.float32:

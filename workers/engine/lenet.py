@@ -1,5 +1,6 @@
 """The seed notebook's LeNet as an MXNet symbol, with the seed's layer names, and ways to look inside it."""
 import json
+from dataclasses import dataclass
 
 import mxnet as mx
 import numpy as np
@@ -25,11 +26,28 @@ def lenet() -> mx.sym.Symbol:
     return mx.sym.SoftmaxOutput(net, name="SoftM")
 
 
-def network_input(images: np.ndarray, normalize: bool = False) -> np.ndarray:
-    """Pixels 0-255 as uint8 or float32, (N, 28, 28) or (N, 1, 28, 28), to the float32 (N, 1, 28, 28) the net takes.
+@dataclass(frozen=True)
+class Pixels:
+    """How 0-255 pixels become the network's input: divided by 255 when `normalize`, then (x - mean) / std. The seed
+    feeds raw pixels (the defaults); a model is always fed as it was trained."""
+    normalize: bool = False
+    mean: float = 0.0
+    std: float = 1.0
 
-    The seed feeds raw 0-255 pixels; normalize=True divides them by 255.
-    """
+    @classmethod
+    def of(cls, hp) -> "Pixels":
+        """A model's, from its hyper-parameters (lenet_protos.contract.HyperParams)."""
+        return cls(hp.normalize, hp.input_mean, hp.input_std)
+
+    def scale(self, x):
+        """numpy arrays, NDArrays and Symbols alike; the seed's raw pixels pass untouched."""
+        x = x / 255 if self.normalize else x
+        return (x - self.mean) / self.std if (self.mean, self.std) != (0.0, 1.0) else x
+
+
+def network_input(images: np.ndarray, pixels: Pixels = Pixels()) -> np.ndarray:
+    """Pixels 0-255 as uint8 or float32, (N, 28, 28) or (N, 1, 28, 28), to the float32 (N, 1, 28, 28) the net takes,
+    scaled as `pixels` says."""
     images = np.asarray(images)
     if images.dtype not in (np.uint8, np.float32):
         raise ValueError(f"images must be uint8 or float32 pixels 0-255, got {images.dtype}")
@@ -37,8 +55,7 @@ def network_input(images: np.ndarray, normalize: bool = False) -> np.ndarray:
         images = images[:, None]
     if images.ndim != 4 or images.shape[1:] != INPUT_SHAPE or len(images) == 0:
         raise ValueError(f"images must have shape (N, 28, 28) or (N, 1, 28, 28) with N >= 1, got {images.shape}")
-    images = images.astype(np.float32)
-    return images / 255 if normalize else images
+    return pixels.scale(images.astype(np.float32))
 
 
 def layer_outputs(symbol: mx.sym.Symbol, layers) -> mx.sym.Symbol:

@@ -7,23 +7,23 @@ import mxnet as mx
 import numpy as np
 
 from lenet_workers.engine.checkpoint import params_from_bytes
-from lenet_workers.engine.lenet import INPUT_SHAPE, LABEL
+from lenet_workers.engine.lenet import INPUT_SHAPE, LABEL, Pixels
 
 OPSET = 13  # MXNet 1.9.1's ONNX converters are written for opsets 12 and 13; the model declares the newer one
 
 
-def inference_symbol(symbol_json: str, normalize: bool = False) -> mx.sym.Symbol:
+def inference_symbol(symbol_json: str, pixels: Pixels = Pixels()) -> mx.sym.Symbol:
     """The trained network without its training head: softmax over Full2, named SoftM like the layer it replaces.
 
     SoftmaxOutput computes exactly this softmax at inference, but MXNet's exporter cannot convert it (it wants a
-    label input). With `normalize` the /255 pixel scaling the model was trained with becomes part of the graph.
+    label input). The pixel scaling the model was trained with (`pixels`), if any, becomes part of the graph.
     """
     symbol = mx.sym.load_json(symbol_json)
     net = mx.sym.softmax(symbol.get_internals()["Full2_output"], name="SoftM")
-    return net(data=mx.sym.Variable("data") / 255) if normalize else net
+    return net if pixels == Pixels() else net(data=pixels.scale(mx.sym.Variable("data")))
 
 
-def to_onnx(symbol_json: str, params: bytes, normalize: bool = False) -> bytes:
+def to_onnx(symbol_json: str, params: bytes, pixels: Pixels = Pixels()) -> bytes:
     """ONNX model bytes: input "data" float32 (N, 1, 28, 28) raw 0-255 pixels, any N; output "SoftM" (N, 10).
 
     It takes the same pixels as Predict and gives the same probabilities. The result passes onnx.checker.
@@ -35,7 +35,7 @@ def to_onnx(symbol_json: str, params: bytes, normalize: bool = False) -> bytes:
     arg_params.pop(LABEL, None)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():  # the exporter only writes files
         warnings.simplefilter("ignore", DeprecationWarning)  # it uses onnx.mapping, deprecated since onnx 1.14
-        path = export_model(inference_symbol(symbol_json, normalize), {**arg_params, **aux_params},
+        path = export_model(inference_symbol(symbol_json, pixels), {**arg_params, **aux_params},
                             [(1, *INPUT_SHAPE)], np.float32, str(Path(tmp) / "model.onnx"), dynamic=True,
                             dynamic_input_shapes=[(None, *INPUT_SHAPE)])
         model = onnx.load_model_from_string(Path(path).read_bytes())
