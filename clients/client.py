@@ -14,7 +14,8 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from lenet_protos.contract import FINAL_STATES, HYPER_PARAMETER, MAX_MESSAGE_BYTES, gateway_address
+from lenet_protos.contract import (FINAL_STATES, HYPER_PARAMETER, MAX_MESSAGE_BYTES, RECIPES, VALIDATION_SPLIT,
+                                   gateway_address)
 from lenet_protos.contract import class_statistics, confusion_matrix, overall_statistics  # noqa: F401  (re-exported)
 from lenet_protos.documents import brief
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -137,19 +138,27 @@ class LenetClient:
 
     # -- training and jobs ---------------------------------------------------------------------------
     def train(self, *, limit: int = 0, eval_limit: int = 0, device: str = "cpu", model_name: str = "",
-              idempotency_key: str = "", **hyper_parameters) -> pb.Job:
+              idempotency_key: str = "", recipe: str = "seed", validation_limit: int | None = None,
+              validation_only: bool = False, **hyper_parameters) -> pb.Job:
         """Submit a training job. Hyper-parameters (lenet_protos.contract.HYPER_PARAMETERS: epochs, batch_size,
-        learning_rate, momentum, weight_decay, seed, normalize, init_scale) given as keywords are sent, zero
-        included; those left out or None take the seed's defaults. `limit`/`eval_limit`: the first N training /
-        test images (0: all)."""
+        learning_rate, …, augment_scale) given as keywords are sent, zero included; those left out or None take the
+        `recipe`'s values (lenet_protos.contract.RECIPES), else the seed's defaults. `limit`/`eval_limit`: the first
+        N training / test images (0: all). `validation_limit`: score the first N images of the validation split
+        every epoch (0: all 5,000), which training then leaves out; None: no validation. `validation_only`: do
+        not score the test images every epoch."""
         unknown = set(hyper_parameters) - set(HYPER_PARAMETER)
         if unknown:
             raise TypeError(f"unknown hyper-parameter(s) {', '.join(sorted(unknown))}; "
                             f"known: {', '.join(HYPER_PARAMETER)}")
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
+        given = {**RECIPES[recipe], **{k: v for k, v in hyper_parameters.items() if v is not None}}
         request = pb.TrainRequest(
-            hyper_parameters=pb.HyperParameters(**{k: v for k, v in hyper_parameters.items() if v is not None}),
-            train_data=dataset("train", limit), eval_data=dataset("test", eval_limit),
-            device=DEVICES[device], model_name=model_name, idempotency_key=idempotency_key)
+            hyper_parameters=pb.HyperParameters(**given), train_data=dataset("train", limit),
+            eval_data=dataset("test", eval_limit), device=DEVICES[device], model_name=model_name,
+            idempotency_key=idempotency_key, validation_only=validation_only)
+        if validation_limit is not None:
+            request.validation_data.CopyFrom(dataset(VALIDATION_SPLIT, validation_limit))
         return self.stub.SubmitTraining(request, timeout=self.timeout)
 
     def job(self, job_id: str) -> pb.Job:

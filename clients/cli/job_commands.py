@@ -5,7 +5,7 @@ import grpc
 from lenet_clients.cli.output import (client_options, columns, connect, console, ctrl_c_leaves_job_running, follow,
                                 global_options, job_detail, job_line, kind, print_json, print_table, rpc_message,
                                 state)
-from lenet_protos.contract import HYPER_PARAMETERS, ID
+from lenet_protos.contract import HYPER_PARAMETERS, ID, RECIPES, VALIDATION_SIZE
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 
@@ -17,6 +17,9 @@ def hyper_parameter_options(command):
         if spec.type is bool:
             option = click.option(f"{flag}/--no-{flag[2:]}", spec.name, default=None,
                                   help=f"{spec.help} [{'on' if spec.default else 'off'}]")
+        elif spec.choices:
+            option = click.option(flag, spec.name, type=click.Choice(spec.choices), default=None,
+                                  help=f"{spec.help} [{spec.default}]")
         else:
             bounds = click.IntRange(spec.low, spec.high) if spec.type is int else \
                 click.FloatRange(spec.low, spec.high, min_open=spec.low_open, max_open=spec.high_open)
@@ -48,19 +51,31 @@ def report(job: pb.Job, wait: bool = False) -> int:
 @click.option("--limit", type=click.IntRange(0), default=0, help="train on the first N training images [all 60,000]")
 @click.option("--eval-limit", type=click.IntRange(0), default=0,
               help="evaluate each epoch on the first N test images [all 10,000]")
+@click.option("--validate", is_flag=True,
+              help=f"score the validation split (the last {VALIDATION_SIZE:,} training images) every epoch; "
+                   "training then leaves it out")
+@click.option("--validation-limit", type=click.IntRange(0), default=0,
+              help=f"with --validate: the first N validation images [all {VALIDATION_SIZE:,}]")
+@click.option("--validation-only", is_flag=True, help="with --validate: do not score the test images each epoch")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default="seed", show_default=True,
+              help="start from a named recipe's hyper-parameters (lenet_protos.contract.RECIPES); flags override it")
 @click.option("--device", type=click.Choice(["cpu", "gpu", "any"]), default="cpu", show_default=True)
 @click.option("--name", default="", help="model name; the model becomes its next version [lenet]")
 @click.option("--idempotency-key", default="", help="a retried submit with this key returns the same job")
 @click.option("--wait", is_flag=True, help="follow the job to its end with a progress bar")
 @client_options
-def train(limit: int, eval_limit: int, device: str, name: str, idempotency_key: str, wait: bool,
-          **hyper_parameters) -> int:
+def train(limit: int, eval_limit: int, validate: bool, validation_limit: int, validation_only: bool, recipe: str,
+          device: str, name: str, idempotency_key: str, wait: bool, **hyper_parameters) -> int:
     """Submit a training job.
 
-    Hyper-parameters left out take the seed's values (in brackets)."""
+    Hyper-parameters left out take the recipe's values, else the seed's (in brackets)."""
+    if (validation_limit or validation_only) and not validate:
+        raise click.UsageError("--validation-limit and --validation-only go with --validate")
     with connect() as client:
         job = client.train(limit=limit, eval_limit=eval_limit, device=device, model_name=name,
-                           idempotency_key=idempotency_key, **hyper_parameters)
+                           idempotency_key=idempotency_key, recipe=recipe,
+                           validation_limit=validation_limit if validate else None,
+                           validation_only=validation_only, **hyper_parameters)
         click.echo(f"lenet: {size_and_estimate(client, job)}", err=True)
         if not wait:
             return report(job)
@@ -76,8 +91,10 @@ def size_and_estimate(client, job: pb.Job) -> str:
     """How much the job trains, and how long that takes at the pace of the newest finished training on its queue
     (its last epoch: training and scoring, images per second)."""
     hp, train_size, eval_size = job.train.hyper_parameters, job.train.train_data.size, job.train.eval_data.size
+    scored = [f"{eval_size:,} test images"] if not job.train.validation_only else []
+    scored += [f"{job.train.validation_data.size:,} validation images"] if job.train.HasField("validation_data") else []
     size = (f"job {job.id} trains {hp.epochs} epoch{'s' if hp.epochs != 1 else ''} on {train_size:,} images, "
-            f"each scored on {eval_size:,} test images")
+            f"each scored on {' and '.join(scored)}")
     pace = next((done for done in client.jobs(20, kind=pb.TRAIN, state=pb.SUCCEEDED)
                  if done.queue == job.queue and done.metrics.elapsed_seconds > 0), None)
     if pace is None:

@@ -170,7 +170,10 @@ def state(job: pb.Job) -> str:
 def job_detail(job: pb.Job) -> str:
     detail = f"queue {job.queue}"
     if job.metrics.epoch:
-        detail += f", epoch {job.metrics.epoch}, test accuracy {job.metrics.test_accuracy:.4f}"
+        detail += f", epoch {job.metrics.epoch}"
+        detail += "" if job.train.validation_only else f", test accuracy {job.metrics.test_accuracy:.4f}"
+        if job.metrics.HasField("validation_accuracy"):
+            detail += f", validation accuracy {job.metrics.validation_accuracy:.4f}"
     if job.kind == pb.EVALUATE and job.state == pb.SUCCEEDED:
         detail += f", accuracy {job.accuracy:.4f}"
     if job.model_id:
@@ -207,10 +210,13 @@ def follow(client: LenetClient, job: pb.Job, quiet: bool = False) -> pb.Job:
                                      f"{event.batch.samples_per_second:,.0f} img/s")
             elif kind == "evaluating":
                 progress.update(bar, info=f"epoch {event.evaluating.epoch}/{epochs} evaluating on "
-                                          f"{event.evaluating.samples:,} test images")
+                                          f"{event.evaluating.samples:,} images")
             elif kind == "epoch":
                 say(f"epoch {event.epoch.epoch:>2}/{epochs}  train accuracy {event.epoch.train_accuracy:.4f}  "
-                    f"test accuracy {event.epoch.test_accuracy:.4f}  {event.epoch.elapsed_seconds:6.1f} s")
+                    + ("" if job.train.validation_only else f"test accuracy {event.epoch.test_accuracy:.4f}  ")
+                    + (f"validation accuracy {event.epoch.validation_accuracy:.4f}  "
+                       if event.epoch.HasField("validation_accuracy") else "")
+                    + f"{event.epoch.elapsed_seconds:6.1f} s")
             elif kind == "state":
                 progress.update(bar, info=pb.JobState.Name(event.state.state).lower())
                 if event.state.state == pb.SUCCEEDED and progress.tasks[0].total is None:

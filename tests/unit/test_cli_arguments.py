@@ -34,3 +34,15 @@ def test_zero_is_a_value_and_bounds_come_from_the_contract():
     for flag, value in (("--momentum", "1"), ("--learning-rate", "0"), ("--epochs", "1001"), ("--seed", "-1")):
         with pytest.raises(click.BadParameter):
             parsed(train, flag, value)
+
+
+def test_recipe_validation_and_schedule_flags():
+    params = parsed(train, "--recipe", "better", "--validate", "--validation-limit", "300", "--validation-only",
+                    "--lr-schedule", "cosine", "--nesterov", "--augment-shift", "2")
+    assert (params["recipe"], params["validate"], params["validation_limit"], params["validation_only"]) == \
+        ("better", True, 300, True)
+    assert (params["lr_schedule"], params["nesterov"], params["augment_shift"]) == ("cosine", True, 2.0)
+    assert parsed(train)["recipe"] == "seed"
+    for flag, value in (("--lr-schedule", "linear"), ("--recipe", "worse"), ("--augment-shift", "5")):
+        with pytest.raises(click.BadParameter):
+            parsed(train, flag, value)
