@@ -11,7 +11,8 @@ import sys
 from bench import harness
 from bench.table import Section, save
 
-BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history", "oip"]
+BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history", "oip",
+           "recipe"]
 SERVICE = {"evaluate", "inspect", "predict", "serving", "threads", "oip"}   # these share one stack (threads: its model)
 
 
@@ -27,7 +28,9 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHES)} [all]")
     parser.add_argument("--write", action="store_true", help="also rewrite their sections of BENCHMARKS.md")
-    parser.add_argument("--full", action="store_true", help="train: the seed's full run (60,000 × 20) both ways")
+    parser.add_argument("--full", action="store_true", help="train: the seed's full run (60,000 × 20) both ways; "
+                                                                "recipe: the recipe's full run")
+    parser.add_argument("--recipe", default="better", help="recipe: the contract's recipe to run [better]")
     parser.add_argument("--repeats", type=int, default=3, help="rounds per figure; the median is reported [3]")
     parser.add_argument("--images", type=int, default=20_000, help="train: training images side by side [20000]")
     parser.add_argument("--limit", type=int, default=10_000, help="evaluate, inspect: test images [10000]")

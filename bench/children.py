@@ -32,9 +32,10 @@ def threads(cores) -> dict:
 
 
 def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=None, warm_up: bool = True,
-                 bulk_exec: bool = True) -> dict:
+                 bulk_exec: bool = True, options: dict | None = None) -> dict:
     """lenet_workers.engine.training.train as the worker calls it, scoring `eval_images` test images after each epoch;
-    `bulk_exec=False`: MXNET_EXEC_BULK_EXEC_TRAIN=0."""
+    `bulk_exec=False`: MXNET_EXEC_BULK_EXEC_TRAIN=0; `options`: hyper-parameters over the seed's (e.g. augmentation,
+    whose cost is in "rate": it runs at the start of the epoch)."""
     settings = threads(cores)
     if not bulk_exec:
         os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"   # before mxnet is imported
@@ -45,11 +46,33 @@ def engine_train(images: int, eval_images: int = 10_000, epochs: int = 1, cores=
         train(HyperParams(epochs=1), x[:WARM_UP], y[:WARM_UP], tx[:500], ty[:500])
     progress = []
     started = time.perf_counter()
-    result = train(HyperParams(epochs=epochs), x[:images], y[:images], tx[:eval_images], ty[:eval_images],
-                   on_batch=progress.append, batch_event_every=10 ** 9)
+    result = train(HyperParams(**{**(options or {}), "epochs": epochs}), x[:images], y[:images], tx[:eval_images],
+                   ty[:eval_images], on_batch=progress.append, batch_event_every=10 ** 9)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rate": progress[-1].samples_per_second, "accuracy": result.history[-1].test_accuracy,
             "threads": settings}
+
+
+def recipe_run(recipe: str, epochs: int | None = None, cores="all") -> dict:
+    """A named recipe (contract.RECIPES) as a sweep's trial runs it: trained on the train split outside the validation
+    split, validated after every epoch, never shown the test set; then the last epoch's model is scored on the test
+    split once."""
+    settings = threads(cores)
+    from lenet_protos.contract import RECIPES, VALIDATION_START
+    from lenet_workers.engine.inference import Predictor
+    from lenet_workers.engine.lenet import Pixels
+    from lenet_workers.engine.training import train
+
+    hp = HyperParams(**{**RECIPES[recipe], **({"epochs": epochs} if epochs else {})})
+    (x, y), (vx, vy), (tx, ty) = data("train"), data("validation"), data("test")
+    loads, started = [os.getloadavg()[0]], time.perf_counter()
+    result = train(hp, x[:VALIDATION_START], y[:VALIDATION_START], None, None, validation_x=vx, validation_y=vy,
+                   on_epoch=lambda epoch: loads.append(os.getloadavg()[0]))
+    seconds = time.perf_counter() - started
+    predicted = Predictor(result.symbol_json, result.params, pixels=Pixels.of(hp)).predict(tx).argmax(axis=1)
+    return {"validation": [epoch.validation_accuracy for epoch in result.history],
+            "epoch_seconds": [epoch.elapsed_seconds for epoch in result.history], "seconds": seconds,
+            "test": float((predicted == ty).mean()), "loads": loads, "threads": settings}
 
 
 def _bare_module(x, y):
@@ -350,7 +373,7 @@ def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
 # The tasks `python -m bench.children TASK` runs, by name (bench/harness.py's child).
 TASKS = {task.__name__: task for task in (engine_train, module_train, torch_train, engine_inspect, engine_predict,
                                           engine_evaluate, serve_load, mxnet_op_profile, torch_op_profile,
-                                          redis_writer, grpc_chunks, parse_chunks)}
+                                          redis_writer, grpc_chunks, parse_chunks, recipe_run)}
 
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])
