@@ -116,8 +116,9 @@ def hyper_parameters_message(values: HyperParams) -> pb.HyperParameters:
 
 
 # Named recipes: hyper-parameters that `lenet train --recipe NAME` (and a sweep's preset) start from; flags given
-# beside one override its values. "seed" is the notebook's own; "better" was chosen on the validation split
-# (BENCHMARKS.md, "Recipe").
+# beside one override its values. "seed" is the notebook's own. "better" keeps the seed's network and was chosen on
+# the validation split: trained on the other 55,000 images it reached 0.9956 there after 15 epochs, against 0.9938
+# with learning rate 0.1, and 0.9943 on test, scored once (BENCHMARKS.md, 'Recipe "better"').
 RECIPES: dict[str, dict[str, int | float | bool | str]] = {
     "seed": {},
     "better": {
