@@ -51,7 +51,7 @@ def require_redis(url: str) -> None:
 @click.option("--log-dir", type=click.Path(file_okay=False), help="keep the children's logs there [a temporary "
                                                                   "folder, removed at exit]")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="serve the gateway's Prometheus metrics at "
-              "http://127.0.0.1:PORT/metrics, and each worker node's on the ports after it")
+              "http://127.0.0.1:PORT/metrics, and each worker node's on the next free port after it")
 @click.option("--dashboard-port", type=click.IntRange(0, 65535), help="serve the live dashboard at "
               "http://127.0.0.1:PORT/ (0: a free port)")
 @click.option("--http-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
@@ -85,7 +85,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
                         "inference_http": stack.http_url},
                        one_line=True)
         else:
-            console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
+            full_url = f" (the full URL in {stack.redis_env_file})" if stack.redis_env_file else ""
+            console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.shown_redis_url()}{full_url}, "
                           f"{workers} CPU worker node(s); logs in {stack.log_dir}. Ctrl-C stops it.")
             console.print(f"Open Inference Protocol: gRPC {stack.address}, REST {stack.http_url}/v2")
             if stack.dashboard_url:
