@@ -69,7 +69,9 @@ class Stack:
     def env(self) -> dict:
         """The children's environment: the stack's settings, its Redis, and the extra variables given."""
         names = {field: name for name, field in env_names(ServiceSettings).items()}
-        settings = {names[field]: str(value) for field, value in self.settings.model_dump().items()
+        # The REST port is each gateway's own (spawn_gateway gives the stack's): another gateway started with this
+        # environment takes a free one, not the default that another stack may hold.
+        settings = {names[field]: str(value) for field, value in self.settings.model_dump(exclude={"http_port"}).items()
                     if value is not None}
         return {**os.environ, **settings, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
 

@@ -24,3 +24,10 @@ def test_worker_metrics_ports_pass_over_ports_in_use(tmp_path):
 
 def test_without_a_metrics_port_nothing_serves_metrics(tmp_path):
     assert Stack(ServiceSettings(), workers=2, log_dir=str(tmp_path)).metrics_ports() == {}
+
+
+def test_the_childrens_environment_names_no_rest_port(tmp_path, monkeypatch):
+    """A gateway started with the stack's environment (a test's second gateway) takes a free REST port, not the
+    default one that another stack on the machine may hold; the stack's own gateway is given its port."""
+    monkeypatch.delenv("LENET_HTTP_PORT", raising=False)
+    assert "LENET_HTTP_PORT" not in Stack(ServiceSettings(), log_dir=str(tmp_path)).env()
