@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from lenet_protos import mnist
-from lenet_protos.contract import CLASS_LABELS, HyperParams
+from lenet_protos.contract import CLASS_LABELS, INPUT_NODE, INPUT_SHAPE, LAYER_SHAPES, HyperParams
 from lenet_protos.settings import ServiceSettings, load
 
 WARM_UP = 1000
@@ -85,7 +85,7 @@ def _bare_module(x, y):
 
     module = mx.mod.Module(lenet(), label_names=[LABEL])
     size = SEED.batch_size
-    module.bind([("data", (size, 1, 28, 28))], [(LABEL, (size,))])
+    module.bind([(INPUT_NODE, (size, *INPUT_SHAPE))], [(LABEL, (size,))])
     module.init_params(mx.init.Uniform(SEED.init_scale))
     module.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": SEED.learning_rate,
                                                              "momentum": SEED.momentum, "wd": SEED.weight_decay,
@@ -110,8 +110,11 @@ def _torch_net(x, y):
     import torch
     from torch import nn
 
-    net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.Tanh(),
-                        nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
+    (conv1, *_), (conv2, *_) = LAYER_SHAPES["Conv1"], LAYER_SHAPES["Conv2"]
+    (flat,), (full1,), (classes,) = LAYER_SHAPES["Flat"], LAYER_SHAPES["Full1"], LAYER_SHAPES["Full2"]
+    net = nn.Sequential(nn.Conv2d(INPUT_SHAPE[0], conv1, 5), nn.Tanh(), nn.MaxPool2d(2, 2), nn.Conv2d(conv1, conv2, 5),
+                        nn.Tanh(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(flat, full1), nn.Tanh(),
+                        nn.Linear(full1, classes))
     optimizer = torch.optim.SGD(net.parameters(), lr=SEED.learning_rate, momentum=SEED.momentum,
                                 weight_decay=SEED.weight_decay)
     loss = nn.CrossEntropyLoss()

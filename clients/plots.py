@@ -24,24 +24,20 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from lenet_clients.report import PIXEL_RATIO   # PNG pixels per CSS pixel, as the report shows them
+from lenet_protos import contract
 
 FIGURE_WIDTH = 9.6      # inches: every figure, so all line up in a report
 DISPLAY_DPI = 100       # the layout's pixels per inch: FIGURE_WIDTH × DISPLAY_DPI CSS pixels on a page
 DISPLAY_WIDTH = round(FIGURE_WIDTH * DISPLAY_DPI)
 DPI = DISPLAY_DPI * PIXEL_RATIO
-SIGNED_CMAP = "RdBu_r"  # signed maps: negative blue, 0 white, positive red
-# R's heat.colors(12), the seed's image() colours: red (low) to pale yellow (high); for non-negative maps.
-HEAT_CMAP = LinearSegmentedColormap.from_list("r_heat_colors", [
-    "#ff0000", "#ff2000", "#ff4000", "#ff6000", "#ff8000", "#ff9f00", "#ffbf00", "#ffdf00", "#ffff00", "#ffff2a",
-    "#ffff80", "#ffffd4"])
-BAR_COLOR = "#9aa5b1"
-TRUE_COLOR = "#2a9d4b"
-PRED_COLOR = "#d1495b"
-TRAIN_COLOR = "#3a6ea5"
-
-MAP_LAYERS = ("Conv1", "Act1", "Pool1", "Conv2", "Act2", "Pool2")
-STRIP_LAYERS = ("Flat", "Full1", "Act3")
-BAR_LAYERS = ("Full2", "SoftM")
+# The contract's colours and layer groups, as the dashboard draws them too: signed maps negative blue, 0 white,
+# positive red; non-negative maps on R's heat.colors.
+SIGNED_CMAP = LinearSegmentedColormap.from_list("signed", contract.SIGNED_COLORS)
+HEAT_CMAP = LinearSegmentedColormap.from_list("r_heat_colors", contract.HEAT_COLORS)
+COUNT_CMAP = LinearSegmentedColormap.from_list("counts", contract.COUNT_COLORS)
+BAR_COLOR, TRUE_COLOR, PRED_COLOR = (contract.COLORS[role] for role in ("other", "true", "predicted"))
+TRAIN_COLOR, TEST_COLOR = contract.COLORS["train"], contract.COLORS["test"]
+MAP_LAYERS, STRIP_LAYERS, BAR_LAYERS = contract.MAP_LAYERS, contract.STRIP_LAYERS, contract.BAR_LAYERS
 
 
 # ---------------------------------------------------------------- helpers
@@ -175,9 +171,10 @@ def confusion_heatmap(table, path, labels: Sequence[str] | None = None,
     fig = _figure(6.6 + (0.45 if title else 0))
     ax = fig.add_subplot()
     norm = SymLogNorm(linthresh=1, linscale=0.5, vmin=0, vmax=max(float(table.max()), 1.0))
-    im = ax.imshow(table, cmap="Blues", norm=norm)
+    im = ax.imshow(table, cmap=COUNT_CMAP, norm=norm)
     for (r, c), v in np.ndenumerate(table):
-        color = "white" if norm(v) > 0.6 else ("#bbbbbb" if v == 0 else "black")
+        text = contract.COUNT_TEXT
+        color = text["light"] if norm(v) > text["dark_from"] else text["zero"] if v == 0 else text["dark"]
         ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=11 if k <= 12 else 7, color=color)
     for r, c in highlight:
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor=PRED_COLOR, linewidth=2.5))
@@ -298,7 +295,7 @@ def training_curve(epochs, train_acc, test_acc, path, title: str = "Accuracy per
     series = {"train": train_acc, "test": test_acc}
     fig = _figure(3.8)
     ax = fig.add_subplot()
-    for (name, acc), color in zip(series.items(), (TRAIN_COLOR, PRED_COLOR)):
+    for (name, acc), color in zip(series.items(), (TRAIN_COLOR, TEST_COLOR)):
         if acc is None:
             continue
         acc = _array(acc, 1, f"training_curve {name}_acc", "(E,)")
@@ -354,12 +351,6 @@ def describe_layer(shape: Sequence[int]) -> str:
     return f"{shape[0]} maps of {shape[1]}×{shape[2]}" if len(shape) == 3 else f"{shape[0]} units"
 
 
-# Node colours of the seed's graph.viz, by operator.
-OP_COLORS = {"data": "#8dd3c7", "Convolution": "#fb8072", "FullyConnected": "#fb8072", "Activation": "#ffffb3",
-             "Pooling": "#80b1d3", "Flatten": "#fdb462", "SoftmaxOutput": "#b3de69"}
-ROUND_OPS = ("data", "Pooling", "Flatten")  # drawn as ovals, the others as boxes, as graph.viz does
-
-
 def network_graph(layers: Sequence[Mapping], path, title: str = "", per_row: int = 7) -> Path:
     """The layer chain like the seed's graph.viz: one node per layer (operator, name, settings) coloured by
     operator, its output shape and parameter count below, the input first; left to right, wrapping after
@@ -370,8 +361,8 @@ def network_graph(layers: Sequence[Mapping], path, title: str = "", per_row: int
 
     if not layers:
         raise ValueError("network_graph: no layers")
-    nodes = [{"name": "data", "op": "data", "attributes": "", "output_shape": (1, 28, 28), "parameter_count": 0},
-             *layers]
+    nodes = [{"name": contract.INPUT_NODE, "op": contract.INPUT_NODE, "attributes": "",
+              "output_shape": contract.INPUT_SHAPE, "parameter_count": 0}, *layers]
     cols, rows = min(per_row, len(nodes)), math.ceil(len(nodes) / per_row)
     step = (FIGURE_WIDTH - 0.1) / cols                     # data units are inches
     width, height, row_step = step - 0.22, 0.95, 2.1
@@ -387,14 +378,14 @@ def network_graph(layers: Sequence[Mapping], path, title: str = "", per_row: int
 
     arrow = dict(arrowstyle="-|>", mutation_scale=12, linewidth=1.2, color="#333333", shrinkA=0, shrinkB=0)
     for i, node in enumerate(nodes):
-        (x, y), color = place(i), OP_COLORS.get(node["op"], "#dddddd")
+        (x, y), color = place(i), contract.OPERATOR_COLORS.get(node["op"], "#dddddd")
         edge = dict(facecolor=color, edgecolor="#555555", linewidth=1.2)
-        if node["op"] in ROUND_OPS:
+        if node["op"] in contract.ROUND_OPERATORS:
             ax.add_patch(Ellipse((x, y), width + 0.1, height, **edge))
         else:
             ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                         boxstyle="round,pad=0,rounding_size=0.08", **edge))
-        ax.text(x, y + 0.25, "input" if node["op"] == "data" else node["op"], ha="center", va="center",
+        ax.text(x, y + 0.25, "input" if node["op"] == contract.INPUT_NODE else node["op"], ha="center", va="center",
                 fontsize=8, color="#444444")
         ax.text(x, y + 0.02, node["name"], ha="center", va="center", fontsize=11, fontweight="bold", color="#111111")
         ax.text(x, y - 0.23, node["attributes"], ha="center", va="center", fontsize=8.5, color="#222222")

@@ -301,3 +301,58 @@ def stack_stop_seconds(stop_grace_seconds: float) -> float:
 # Celery tasks, sent by name by the gateway and run by workers; each takes one job id.
 TASKS = {"train": "lenet.train", "evaluate": "lenet.evaluate"}
 JOB_TASKS = {pb.TRAIN: "train", pb.EVALUATE: "evaluate"}
+
+
+# -- pictures: what each layer is drawn as, and one meaning per colour in every drawing (clients/plots.py, the
+# dashboard) ---------------------------------------------------------------------------------------------------
+INPUT_NODE = "data"            # the network's input, as its graph names it
+MAP_LAYERS = tuple(name for name, shape in LAYER_SHAPES.items() if len(shape) == 3)   # a grid of feature maps
+BAR_LAYERS = tuple(name for name, shape in LAYER_SHAPES.items() if shape == (CLASSES,))  # one bar per class
+STRIP_LAYERS = tuple(name for name in LAYERS if name not in MAP_LAYERS + BAR_LAYERS)    # a strip over units
+PROBABILITY_LAYER = LAYERS[-1]  # class probabilities: its bars end at 1
+# Class bars: the true class, a predicted class that is not the true one, every other class; training curves:
+# training accuracy per epoch, running training accuracy per batch, test accuracy per epoch.
+COLORS = {"true": "#2a9d4b", "predicted": "#d1495b", "other": "#9aa5b1",
+          "train": "#3a6ea5", "batch": "#e09f3e", "test": "#d1495b"}
+# A layer with any value < 0 is drawn on SIGNED_COLORS (matplotlib's RdBu_r: negative blue, 0 near white,
+# positive red) centred on 0, any other on HEAT_COLORS (R's heat.colors(12), the seed's image() default: red low
+# to pale yellow high) from 0; each map scaled to its own largest |value|.
+SIGNED_COLORS = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582",
+                 "#d6604d", "#b2182b", "#67001f")
+HEAT_COLORS = ("#ff0000", "#ff2000", "#ff4000", "#ff6000", "#ff8000", "#ff9f00", "#ffbf00", "#ffdf00", "#ffff00",
+               "#ffff2a", "#ffff80", "#ffffd4")
+# Confusion-matrix counts on a log scale (matplotlib's Blues); a count's text is light on cells darker than
+# COUNT_TEXT["dark_from"] of the scale, faint for zero.
+COUNT_COLORS = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
+COUNT_TEXT = {"light": "#ffffff", "dark": "#111111", "zero": "#bbbbbb", "dark_from": 0.6}
+# The seed's graph.viz: node colours by operator; these operators drawn as ovals, the others as boxes.
+OPERATOR_COLORS = {INPUT_NODE: "#8dd3c7", "Convolution": "#fb8072", "FullyConnected": "#fb8072",
+                   "Activation": "#ffffb3", "Pooling": "#80b1d3", "Flatten": "#fdb462", "SoftmaxOutput": "#b3de69"}
+ROUND_OPERATORS = (INPUT_NODE, "Pooling", "Flatten")
+
+
+def browser_document() -> dict:
+    """The contract's facts a browser draws and filters by, as one JSON-ready document: the dashboard puts it in
+    every page, and its scripts read these facts from it, never from copies of their own."""
+    def names(enum) -> list[str]:
+        return [name for name in enum.keys() if enum.Value(name)]    # 0 is "unspecified": any
+    return {
+        "input": {"name": INPUT_NODE, "shape": list(INPUT_SHAPE)},
+        "classes": list(CLASS_LABELS),
+        "layers": [{"name": name, "shape": list(shape)} for name, shape in LAYER_SHAPES.items()],
+        "layer_groups": {"maps": list(MAP_LAYERS), "strips": list(STRIP_LAYERS), "bars": list(BAR_LAYERS)},
+        "probability_layer": PROBABILITY_LAYER,
+        "colors": COLORS, "signed_colors": list(SIGNED_COLORS), "heat_colors": list(HEAT_COLORS),
+        "count_colors": list(COUNT_COLORS), "count_text": COUNT_TEXT,
+        "operator_colors": OPERATOR_COLORS, "round_operators": list(ROUND_OPERATORS),
+        "job_kinds": names(pb.JobKind), "train_kind": pb.JobKind.Name(pb.TRAIN),
+        "evaluate_kind": pb.JobKind.Name(pb.EVALUATE),
+        "job_states": names(pb.JobState), "final_states": [pb.JobState.Name(s) for s in sorted(FINAL_STATES)],
+        "running_state": pb.JobState.Name(pb.RUNNING), "succeeded_state": pb.JobState.Name(pb.SUCCEEDED),
+        "splits": list(SPLIT_SIZES), "default_split": TEST_SPLIT,
+        "split_sizes": SPLIT_SIZES,
+        "serving_lanes": [lane(device, "serve") for device in DEVICES],
+        "class_statistics": list(CLASS_STATISTICS), "overall_statistics": list(OVERALL_STATISTICS),
+        "id": ID.pattern, "model_id": f"[0-9a-f]{{{MIN_ID_PREFIX},16}}|{LATEST}",   # a job's; a model page's
+        "production_alias": PRODUCTION_ALIAS,
+    }

@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from kombu.utils.url import maybe_sanitize_url
 
 from lenet_protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
     stack_stop_seconds
@@ -38,7 +40,8 @@ class Stack:
         """`workers`: worker nodes (`python -m lenet_workers`, role `role`; "both": a training and a serving process
         each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
         (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
-        children; `metrics_port`: the gateway serves metrics there and worker node i on metrics_port + 1 + i;
+        children; `metrics_port`: the gateway serves metrics there and each worker node on the next port after
+        it that nothing holds (metrics_ports() says which);
         `dashboard_port`: also run the dashboard (`python -m lenet_services.dashboard`) on 127.0.0.1 at this port (0: a
         free one); `http_port`: where the gateway serves the Open Inference Protocol's REST side (None: a free
         port)."""
@@ -49,6 +52,7 @@ class Stack:
         self.worker_count, self.gpu_worker_count = workers, gpu_workers
         self.redis_url = redis_url
         self.redis: RedisServer | None = None
+        self.redis_env_file: Path | None = None   # REDIS_URL=… of the stack's own Redis, for other terminals
         self.temporary_logs = log_dir is None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="lenet-stack-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -60,11 +64,14 @@ class Stack:
         self.extra_env = env or {}
         self.http_port = http_port or free_port()
         self.http_url = f"http://127.0.0.1:{self.http_port}"
+        self._metrics_ports = self.choose_metrics_ports()
 
     def env(self) -> dict:
         """The children's environment: the stack's settings, its Redis, and the extra variables given."""
         names = {field: name for name, field in env_names(ServiceSettings).items()}
-        settings = {names[field]: str(value) for field, value in self.settings.model_dump().items()
+        # The REST port is each gateway's own (spawn_gateway gives the stack's): another gateway started with this
+        # environment takes a free one, not the default that another stack may hold.
+        settings = {names[field]: str(value) for field, value in self.settings.model_dump(exclude={"http_port"}).items()
                     if value is not None}
         return {**os.environ, **settings, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
 
@@ -82,12 +89,24 @@ class Stack:
         return [f"worker-cpu{i}" for i in range(self.worker_count)] + \
             [f"worker-gpu{i}" for i in range(self.gpu_worker_count)]
 
+    def shown_redis_url(self) -> str:
+        """The Redis URL with its password masked ("redis://:***@host:port/db"), for what a terminal shows."""
+        return maybe_sanitize_url(self.redis_url, mask="***")
+
     def metrics_ports(self) -> dict[str, int]:
         """Where each part serves its metrics: "gateway", "worker-cpu0", …"""
+        return dict(self._metrics_ports)
+
+    def choose_metrics_ports(self) -> dict[str, int]:
+        """The gateway on metrics_port, each worker node on the next port after the one before that nothing
+        holds (another stack, another test run): metrics_port + 1, + 2 … when they are free."""
         if self.metrics_port is None:
             return {}
-        return {"gateway": self.metrics_port,
-                **{node: self.metrics_port + 1 + i for i, node in enumerate(self.node_names())}}
+        ports, port = {"gateway": self.metrics_port}, self.metrics_port
+        for node in self.node_names():
+            port = next(p for p in range(port + 1, 65536) if port_free(self.settings.metrics_host, p))
+            ports[node] = port
+        return ports
 
     def processes(self) -> dict[str, list[int]]:
         """The live processes of each part that was started, by pid: "redis-server", "worker-cpu0" (its
@@ -103,6 +122,10 @@ class Stack:
             if not self.redis_url:
                 self.redis = RedisServer(password=secrets.token_urlsafe(16)).start()  # its own, for this stack
                 self.redis_url = self.redis.url
+                self.redis_env_file = self.log_dir / "redis.env"
+                descriptor = os.open(self.redis_env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with open(descriptor, "w") as file:   # only its owner reads the password
+                    file.write(f"REDIS_URL={self.redis_url}\n")
             for i in range(self.worker_count):
                 self.workers.append(self.add_worker("cpu", f"cpu{i}"))
             for i in range(self.gpu_worker_count):
@@ -232,6 +255,16 @@ def end(parts: dict[str, subprocess.Popen | None], seconds: float) -> list[str]:
             while group_members(process.pid):
                 time.sleep(0.05)
     return killed
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a listener could bind `port` on `host` now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def group_members(group: int) -> list[int]:

@@ -1,7 +1,7 @@
 """Aliases of model names: `lenet alias set|rm`. `lenet models` shows them; NAME@ALIAS names the version."""
 import click
 
-from lenet_clients.cli.output import client_options, connect, console, global_options, print_json
+from lenet_clients.cli.output import answer, client_options, connect
 
 
 @click.group("alias")
@@ -19,10 +19,7 @@ def set_alias(name: str, alias_name: str, version: int) -> int:
     """Point ALIAS of model name NAME at VERSION, creating or moving it (calls use it at once)."""
     with connect() as client:
         model = client.set_alias(name, alias_name, version)
-    if global_options().as_json:
-        print_json(model)
-    else:
-        console.print(f"{name}@{alias_name} → {name}/{model.version} (model {model.id})")
+    answer(model, f"{name}@{alias_name} → {name}/{model.version} (model {model.id})")
     return 0
 
 
@@ -34,10 +31,8 @@ def remove_alias(name: str, alias_name: str) -> int:
     """Remove ALIAS of model name NAME (the version it pointed at stays)."""
     with connect() as client:
         version = client.delete_alias(name, alias_name)
-    if global_options().as_json:
-        print_json({"name": name, "alias": alias_name, "version": version})
-    else:
-        console.print(f"removed {name}@{alias_name} (it pointed at {name}/{version})")
+    answer({"name": name, "alias": alias_name, "version": version},
+           f"removed {name}@{alias_name} (it pointed at {name}/{version})")
     return 0
 
 

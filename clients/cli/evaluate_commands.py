@@ -10,7 +10,7 @@ import numpy as np
 from lenet_clients import images as image_files
 from lenet_clients import tables
 from lenet_clients.cli.output import (Failure, client_options, connect, ctrl_c_leaves_job_running, follow,
-                                global_options, job_line, print_json, resolve_model)
+                                      global_options, job_line, printed_as_json, resolve_model)
 from lenet_clients.client import DigitWarning, class_statistics, confusion_matrix, overall_statistics
 from lenet_protos.contract import SPLIT_SIZES
 from lenet_protos.documents import message_dict
@@ -43,8 +43,7 @@ def evaluate(model_id: str, split: str, limit: int, plots_dir: Path | None) -> i
             raise Failure(f"evaluation did not succeed: {job_line(job)}")
         evaluation = client.evaluation(job.id)
         written = write_plots(client, evaluation, plots_dir) if plots_dir else []
-    if global_options().as_json:
-        print_json(evaluation_document(evaluation))
+    if printed_as_json(evaluation_document(evaluation)):
         return 0
     click.echo(report(evaluation))
     for path in written:
@@ -168,10 +167,9 @@ def predict(model_id: str, image_paths: tuple[str, ...], invert: bool) -> int:
         click.echo("lenet: hint: digits drawn dark on light paper need --invert", err=True)
     probabilities = np.concatenate([p for p, _ in parts])
     labels = np.concatenate([predicted for _, predicted in parts])
-    if global_options().as_json:
-        print_json({"model_id": model.id, "model_name": model.name, "model_version": model.version,
-                    "predictions": [{"source": source, "label": label, "probabilities": row}
-                                    for source, label, row in zip(sources, labels, probabilities)]})
+    if printed_as_json({"model_id": model.id, "model_name": model.name, "model_version": model.version,
+                        "predictions": [{"source": source, "label": label, "probabilities": row}
+                                        for source, label, row in zip(sources, labels, probabilities)]}):
         return 0
     width = max(len("image"), *map(len, sources))
     click.echo(f"{'image':<{width}}  label  probability  runner-up")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from lenet_clients.cli.output import Failure, client_options, connect, global_options, print_json, resolve_model
+from lenet_clients.cli.output import Failure, client_options, connect, printed_as_json, resolve_model
 
 
 @click.command()
@@ -25,10 +25,8 @@ def export(model_id: str, file_format: str, out: Path) -> int:
             paths = client.export(model_id, out, file_format)
         except ValueError as error:
             raise Failure(str(error)) from None
-    if global_options().as_json:
-        print_json([{"model_id": model_id, "name": path.name, "path": path, "size": path.stat().st_size,
-                     "sha256": sha256(path)} for path in paths])
-    else:
+    if not printed_as_json([{"model_id": model_id, "name": path.name, "path": path, "size": path.stat().st_size,
+                             "sha256": sha256(path)} for path in paths]):
         click.echo("\n".join(str(path) for path in paths))
     return 0
 

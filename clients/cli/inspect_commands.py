@@ -6,8 +6,7 @@ import click
 import numpy as np
 from rich.table import Table
 
-from lenet_clients.cli.output import client_options, connect, console, global_options, print_json, print_table, \
-    resolve_model
+from lenet_clients.cli.output import client_options, connect, console, print_table, printed_as_json, resolve_model
 from lenet_protos.contract import LAYERS, SPLIT_SIZES
 from lenet_protos.documents import message_dict
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -74,11 +73,10 @@ def inspect(model_id: str, samples: tuple[int, ...], split: str, layers: tuple[s
     if plots_dir:
         written += draw_layers(arrays, images, samples, split, plots_dir)
     title = f"model {model_id}: {len(samples)} {split} image(s), {DTYPES[dtype]} activations"
-    if global_options().as_json:
-        print_json({"model_id": model_id, "split": split, "samples": samples, "labels": labels,
-                    "dtype": DTYPES[dtype], "layers": [{"name": name, "shape": array.shape, **stats(array)}
-                                                       for name, array in arrays.items()],
-                    "predictions": predictions(samples, labels, arrays), "files": written})
+    if printed_as_json({"model_id": model_id, "split": split, "samples": samples, "labels": labels,
+                        "dtype": DTYPES[dtype], "layers": [{"name": name, "shape": array.shape, **stats(array)}
+                                                           for name, array in arrays.items()],
+                        "predictions": predictions(samples, labels, arrays), "files": written}):
         return 0
     show_inspection(title, arrays, samples, split, labels)
     for path in written:
@@ -147,8 +145,7 @@ def graph(model_id: str, dot: Path | None, png: Path | None) -> int:
         written.append(dot)
     if png:
         written.append(draw_graph(network, png))
-    if global_options().as_json:
-        print_json({"model_id": model_id, **message_dict(network), "files": written})
+    if printed_as_json({"model_id": model_id, **message_dict(network), "files": written}):
         return 0
     table = Table("layer", "operator", "attributes", "output shape", "parameters",
                   title=f"model {model_id}: LeNet, {network.parameter_count:,} parameters")

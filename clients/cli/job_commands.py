@@ -2,9 +2,9 @@
 import click
 import grpc
 
-from lenet_clients.cli.output import (client_options, columns, connect, console, ctrl_c_leaves_job_running, follow,
-                                global_options, job_detail, job_line, kind, print_json, print_table, rpc_message,
-                                state)
+from lenet_clients.cli.output import (answer, client_options, columns, connect, console, ctrl_c_leaves_job_running,
+                                      follow, global_options, job_detail, job_line, kind, print_table, printed_as_json,
+                                      rpc_message, state)
 from lenet_protos.contract import HYPER_PARAMETERS, ID, RECIPES, VALIDATION_SIZE
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
@@ -39,10 +39,7 @@ def enum_value(enum, name: str | None) -> int:
 
 def report(job: pb.Job, wait: bool = False) -> int:
     """Print the job; after following it, exit 1 unless it succeeded."""
-    if global_options().as_json:
-        print_json(job)
-    else:
-        console.print(job_line(job))
+    answer(job, job_line(job))
     return 1 if wait and job.state != pb.SUCCEEDED else 0
 
 
@@ -153,8 +150,7 @@ def list_jobs(state_name: str | None, kind_name: str | None, limit: int) -> int:
     """List jobs, newest first."""
     with connect() as client:
         found = client.jobs(limit, kind=enum_value(pb.JobKind, kind_name), state=enum_value(pb.JobState, state_name))
-    if global_options().as_json:
-        print_json(found)
+    if printed_as_json(found):
         return 0
     table = columns("ID", "KIND", "STATE", "CREATED", "DETAIL")
     for listed in found:
@@ -171,8 +167,7 @@ def list_models(limit: int, name: str) -> int:
     """List trained models, newest first, with their name, version and aliases."""
     with connect() as client:
         found = client.models(limit, name=name)
-    if global_options().as_json:
-        print_json(found)
+    if printed_as_json(found):
         return 0
     table = columns("ID", "NAME", "VERSION", "ALIASES", "CREATED", "IMAGES", "EPOCHS", "ACCURACY")
     for model in found:
@@ -192,10 +187,7 @@ def share(model_id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> int:
     """Share a model read-only with other users of a secured gateway, or stop sharing it (only its owner may)."""
     with connect() as client:
         model = client.share_model(model_id, add, remove)
-    if global_options().as_json:
-        print_json(model)
-    else:
-        console.print(f"model {model.id} is shared with: {', '.join(model.shared_with) or 'nobody'}")
+    answer(model, f"model {model.id} is shared with: {', '.join(model.shared_with) or 'nobody'}")
     return 0
 
 
@@ -205,8 +197,7 @@ def list_workers() -> int:
     """List the live workers (lane, host, what each runs) and what waits on each lane."""
     with connect() as client:
         found = client.workers()
-    if global_options().as_json:
-        print_json(found)
+    if printed_as_json(found):
         return 0
     table = columns("NAME", "LANE", "HOST", "PID", "THREADS", "JOB", "REQUESTS", "LAST SEEN")
     for worker in found.workers:
@@ -231,10 +222,7 @@ def health() -> int:
         status = health_pb2_grpc.HealthStub(client.channel).Check(
             health_pb2.HealthCheckRequest(service="lenet.v1.Lenet"), timeout=client.timeout or 10).status
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(status)
-    if global_options().as_json:
-        print_json({"gateway": client.address, "status": name})
-    else:
-        console.print(f"{client.address}: {name}")
+    answer({"gateway": client.address, "status": name}, f"{client.address}: {name}")
     return 0 if status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
@@ -263,9 +251,7 @@ def remove(ids: tuple[str, ...], models_only: bool) -> int:
             else:
                 click.echo(f"lenet: {given}: {problem}", err=True)
                 failed = True
-    if global_options().as_json:
-        print_json(deleted)
-    else:
+    if not printed_as_json(deleted):
         for entry in deleted:
             console.print(f"deleted {entry['kind']} {entry['id']}")
     return 1 if failed else 0

@@ -146,6 +146,19 @@ def print_json(document, one_line: bool = False) -> None:
     click.echo(json.dumps(jsonable(document), indent=None if one_line else 2, allow_nan=False))
 
 
+def printed_as_json(document, one_line: bool = False) -> bool:
+    """Under --json, print `document` and say so; else print nothing, and the command prints its text."""
+    if global_options().as_json:
+        print_json(document, one_line)
+    return global_options().as_json
+
+
+def answer(document, line: str) -> None:
+    """A command's answer: `document` as JSON under --json, else `line`."""
+    if not printed_as_json(document):
+        console.print(line)
+
+
 # -- text -------------------------------------------------------------------------------------------------------
 def columns(*headers: str, **options) -> Table:
     """A borderless table for lists (`lenet jobs`, `lenet models`): ids in the first column, one row per line."""

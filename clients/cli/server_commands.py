@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from lenet_clients.cli.output import Failure, console, global_options, print_json, server_code, with_options
+from lenet_clients.cli.output import (Failure, answer, console, global_options, printed_as_json, server_code,
+                                      with_options)
 from lenet_protos import mnist
 from lenet_protos.contract import DEVICES, ROLES, lane
 from lenet_protos.settings import ServerOptions, ServiceSettings, WorkerOptions, load
@@ -51,7 +52,7 @@ def require_redis(url: str) -> None:
 @click.option("--log-dir", type=click.Path(file_okay=False), help="keep the children's logs there [a temporary "
                                                                   "folder, removed at exit]")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="serve the gateway's Prometheus metrics at "
-              "http://127.0.0.1:PORT/metrics, and each worker node's on the ports after it")
+              "http://127.0.0.1:PORT/metrics, and each worker node's on the next free port after it")
 @click.option("--dashboard-port", type=click.IntRange(0, 65535), help="serve the live dashboard at "
               "http://127.0.0.1:PORT/ (0: a free port)")
 @click.option("--http-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
@@ -79,13 +80,11 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         raise Failure(str(error)) from None
     try:
         metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
-        if global_options().as_json:
-            print_json({"gateway": stack.address, "redis": stack.redis_url, "workers": workers,
-                        "log_dir": stack.log_dir, "metrics": metrics, "dashboard": stack.dashboard_url,
-                        "inference_http": stack.http_url},
-                       one_line=True)
-        else:
-            console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
+        if not printed_as_json({"gateway": stack.address, "redis": stack.redis_url, "workers": workers,
+                                "log_dir": stack.log_dir, "metrics": metrics, "dashboard": stack.dashboard_url,
+                                "inference_http": stack.http_url}, one_line=True):
+            full_url = f" (the full URL in {stack.redis_env_file})" if stack.redis_env_file else ""
+            console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.shown_redis_url()}{full_url}, "
                           f"{workers} CPU worker node(s); logs in {stack.log_dir}. Ctrl-C stops it.")
             console.print(f"Open Inference Protocol: gRPC {stack.address}, REST {stack.http_url}/v2")
             if stack.dashboard_url:
@@ -220,10 +219,7 @@ def fetch(folder: Path | None, mirrors: tuple[str, ...], force: bool) -> int:
         raise Failure(f"{error}; `lenet data fetch --force` downloads the official files over them") from None
     except mnist.DatasetError as error:
         raise Failure(str(error)) from None
-    if as_json:
-        print_json({"dir": destination, "files": files})
-    else:
-        console.print(f"MNIST ready in {destination} ({len(files)} files)")
+    answer({"dir": destination, "files": files}, f"MNIST ready in {destination} ({len(files)} files)")
     return 0
 
 

@@ -15,11 +15,11 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from lenet_protos.contract import IMAGE_SHAPE
+from lenet_protos.contract import IMAGE_SHAPE, browser_document
 from lenet_protos.documents import message_dict
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.tensors import from_tensor, to_tensor
@@ -30,6 +30,9 @@ from lenet_services.gateway.service import Caller, LenetService
 from lenet_services.gateway.status_codes import http_status_of
 
 STATIC = Path(__file__).with_name("static")
+# The contract's facts, in every page as a JSON data block (never run, so the CSP allows it): the scripts read
+# them as they load, with no request of their own. "<" is written as JSON's \u003c, so no value can close it.
+CONTRACT_JSON = json.dumps(browser_document(), sort_keys=True).replace("<", "\\u003c")
 COOKIE = "lenet_token"
 COOKIE_SECONDS = 7 * 24 * 3600
 SECURITY_HEADERS = {
@@ -63,12 +66,12 @@ class Dashboard:
             self.caller(request)
         except Unauthenticated:
             return RedirectResponse("/login", status_code=303)
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+        return page("index.html")
 
     async def login_page(self, request: Request) -> Response:
         if not self.auth.secured:
             return RedirectResponse("/", status_code=303)
-        return FileResponse(STATIC / "login.html", headers={"Cache-Control": "no-store"})
+        return page("login.html")
 
     async def login(self, request: Request) -> Response:
         """The login form's POST: a known token goes into an HttpOnly cookie; anything else back to the form."""
@@ -244,6 +247,13 @@ def drawn_image(text: str) -> np.ndarray:
     if len(data) != size:
         raise InvalidArgument("image", f"must be {size} bytes (28×28 uint8 pixels), got {len(data)}")
     return np.frombuffer(data, dtype=np.uint8).reshape(IMAGE_SHAPE)
+
+
+def page(name: str) -> Response:
+    """A page of STATIC with the contract in its head."""
+    contract = f'<script type="application/json" id="contract">{CONTRACT_JSON}</script>'
+    html = (STATIC / name).read_text().replace("</head>", f"  {contract}\n</head>", 1)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
 def download(data: bytes, name: str, media_type: str) -> Response:

@@ -1,6 +1,7 @@
 """The `lenet` command as a user runs it: `lenet up` in the foreground, `lenet train --wait --json` against it."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,11 +28,20 @@ def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, 
     try:
         ready = up.stdout.readline()
         assert f"127.0.0.1:{port}" in ready, ready
+        shown = re.search(r"Redis (redis://:\*\*\*@127\.0\.0\.1:\d+/0) \(the full URL in (\S+)\)", ready)
+        assert shown, ready                                  # the password masked, and where to find it
+        env_file = tmp_path / "redis.env"
+        assert shown[2] == str(env_file) and env_file.stat().st_mode & 0o077 == 0
+        full_url = env_file.read_text().strip().removeprefix("REDIS_URL=")
+        assert full_url.replace(full_url.split("@")[0], "redis://:***") == shown[1] and full_url not in ready
+        assert run("worker", "--check", REDIS_URL=full_url).returncode == 0   # another terminal, on that Redis
         announced = [up.stdout.readline().strip() for _ in range(4)]
-        assert announced == [f"Open Inference Protocol: gRPC 127.0.0.1:{port}, REST http://127.0.0.1:{http_port}/v2",
-                             f"dashboard: http://127.0.0.1:{dashboard_port}/",
-                             f"metrics of the gateway: http://127.0.0.1:{metrics_port}/metrics",
-                             f"metrics of the worker cpu0: http://127.0.0.1:{metrics_port + 1}/metrics"]
+        node_port = int(re.fullmatch(r"metrics of the worker cpu0: http://127\.0\.0\.1:(\d+)/metrics",
+                                     announced[3])[1])
+        assert node_port > metrics_port                      # the next free port after the gateway's
+        assert announced[:3] == [f"Open Inference Protocol: gRPC 127.0.0.1:{port}, REST "
+                                 f"http://127.0.0.1:{http_port}/v2", f"dashboard: http://127.0.0.1:{dashboard_port}/",
+                                 f"metrics of the gateway: http://127.0.0.1:{metrics_port}/metrics"]
         assert urllib.request.urlopen(f"http://127.0.0.1:{dashboard_port}/healthz", timeout=10).status == 200
         address = f"127.0.0.1:{port}"
         done = run("train", "--epochs", "1", "--limit", "500", "--eval-limit", "200", "--wait", "--json",
@@ -46,7 +56,7 @@ def test_up_with_dashboard_and_metrics_train_wait_json_and_clean_stop(data_dir, 
         gateway = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
         assert 'lenet_rpcs_total{code="OK",method="SubmitTraining"} 1.0' in gateway
         assert 'lenet_jobs{state="SUCCEEDED"} 1.0' in gateway
-        node = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port + 1}/metrics", timeout=10).read().decode()
+        node = urllib.request.urlopen(f"http://127.0.0.1:{node_port}/metrics", timeout=10).read().decode()
         assert 'lenet_worker_tasks_total{kind="train",outcome="succeeded"} 1.0' in node
     finally:
         up.send_signal(signal.SIGTERM)

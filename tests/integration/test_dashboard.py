@@ -19,7 +19,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from lenet_protos.contract import LAYER_SHAPES, LAYERS
+from lenet_protos.contract import COLORS, LAYER_SHAPES, LAYERS, OPERATOR_COLORS
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.stack import Stack
 from lenet_services.store import Store
@@ -74,6 +74,11 @@ def wait_for(driver, condition, timeout: float = WAIT):
     by one WebDriver call may be gone by the next: such a try counts as not yet."""
     return WebDriverWait(driver, timeout, poll_frequency=0.1,
                          ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+
+def rgba(color: str) -> str:
+    """"#3a6ea5" as a browser gives a computed colour: "rgba(58, 110, 165, 1)"."""
+    return f"rgba({', '.join(str(int(color[i:i + 2], 16)) for i in (1, 3, 5))}, 1)"
 
 
 def cells(driver, rows: str) -> list[list[str]]:
@@ -265,6 +270,10 @@ def test_the_model_page_shows_parameters_history_graph_and_exports(browser, dash
     drawn = browser.find_elements(By.CSS_SELECTOR, "#graph svg .node-name")
     assert [node.text for node in drawn] == ["data", *LAYERS]
     assert browser.find_element(By.CSS_SELECTOR, "#history path.series-epoch-test").get_attribute("data-points") == "1"
+    swatches = {role: browser.find_element(By.CSS_SELECTOR, f"#history .swatch.{role}-dot")
+                .value_of_css_property("background-color") for role in ("train", "test")}
+    assert swatches == {role: rgba(COLORS[role]) for role in swatches}      # the stylesheet's, from the contract
+    assert browser.find_element(By.CSS_SELECTOR, "#graph svg .node").get_attribute("fill") == OPERATOR_COLORS["data"]
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".exports a")}
     assert set(links) == {"small-symbol.json", "small-0000.params", "small.onnx", "lenet.dot"}
     status, headers, body = http(dashboard, links["small-symbol.json"].split("/", 3)[3])

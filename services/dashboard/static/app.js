@@ -1,21 +1,24 @@
 // The dashboard's page: a hash router over the views. Each view builds its part of the page; leaving it closes
 // its live streams.
 import {api, el, leaveView, showError} from "./common.js";
+import {CONTRACT} from "./contract.js";
 import {activationsView} from "./activations.js";
 import {evaluationsView, evaluationView} from "./evaluations.js";
 import {jobsView, jobView} from "./jobs.js";
 import {modelsView, modelView} from "./models.js";
 import {workersView} from "./workers.js";
 
+// A whole path; ID stands for a job's id, MODEL for what names a model (an id, a prefix or the newest).
+const whole = (path) => new RegExp(`^${path.replace("ID", CONTRACT.id).replace("MODEL", CONTRACT.model_id)}$`);
 const ROUTES = [
-  [/^\/jobs\/([0-9a-f]{16})$/, jobView, "jobs"],
-  [/^\/jobs$/, jobsView, "jobs"],
-  [/^\/models\/([0-9a-f]{4,16}|latest)$/, modelView, "models"],
-  [/^\/models$/, modelsView, "models"],
-  [/^\/evaluations\/([0-9a-f]{16})$/, evaluationView, "evaluations"],
-  [/^\/evaluations$/, evaluationsView, "evaluations"],
-  [/^\/activations$/, activationsView, "activations"],
-  [/^\/workers$/, workersView, "workers"],
+  [whole("/jobs/(ID)"), jobView, "jobs"],
+  [whole("/jobs"), jobsView, "jobs"],
+  [whole("/models/(MODEL)"), modelView, "models"],
+  [whole("/models"), modelsView, "models"],
+  [whole("/evaluations/(ID)"), evaluationView, "evaluations"],
+  [whole("/evaluations"), evaluationsView, "evaluations"],
+  [whole("/activations"), activationsView, "activations"],
+  [whole("/workers"), workersView, "workers"],
 ];
 
 async function route() {

@@ -1,24 +1,15 @@
 // Pictures drawn in the browser: digits, feature maps, strips, bar charts, line charts and the network graph.
-// The colour meanings are the report's (clients/plots.py): signed layers (any value < 0) on a blue–white–red scale
-// centred on 0, each map scaled to its own largest |value|; non-negative layers on R's heat.colors; the true class green, a
-// wrong prediction red, the other classes grey.
+// The colours and their meanings are the contract's, as the report's (clients/plots.py): signed layers (any value
+// < 0) on a blue–white–red scale centred on 0, each map scaled to its own largest |value|; non-negative layers on
+// R's heat.colors; the true class, a wrong prediction and the other classes each their own colour.
+import {CONTRACT} from "./contract.js";
 
-const TRUE_COLOR = "#2a9d4b";
-const PRED_COLOR = "#d1495b";
-const BAR_COLOR = "#9aa5b1";
-export const TRAIN_COLOR = "#3a6ea5";
-export const BATCH_COLOR = "#e09f3e";
-export const TEST_COLOR = "#d1495b";
-
-// matplotlib's RdBu_r: negative blue, 0 near white, positive red.
-const DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582",
-                   "#d6604d", "#b2182b", "#67001f"].map(rgb);
-// R's heat.colors(12), the seed's image() default: red (low) to pale yellow (high).
-const HEAT = ["#ff0000", "#ff2000", "#ff4000", "#ff6000", "#ff8000", "#ff9f00", "#ffbf00", "#ffdf00", "#ffff00",
-              "#ffff2a", "#ffff80", "#ffffd4"].map(rgb);
-// Node colours of the seed's graph.viz, by operator.
-const OP_COLORS = {data: "#8dd3c7", Convolution: "#fb8072", FullyConnected: "#fb8072",
-                   Activation: "#ffffb3", Pooling: "#80b1d3", Flatten: "#fdb462", SoftmaxOutput: "#b3de69"};
+const {true: TRUE_COLOR, predicted: PRED_COLOR, other: BAR_COLOR} = CONTRACT.colors;
+export const {train: TRAIN_COLOR, batch: BATCH_COLOR, test: TEST_COLOR} = CONTRACT.colors;
+const DIVERGING = CONTRACT.signed_colors.map(rgb);
+const HEAT = CONTRACT.heat_colors.map(rgb);
+const COUNTS = CONTRACT.count_colors.map(rgb);
+const [, HEIGHT, WIDTH] = CONTRACT.input.shape;
 const SVG = "http://www.w3.org/2000/svg";
 
 function rgb(hex) {
@@ -64,9 +55,9 @@ function paint(canvas, width, height, colorAt) {
   return canvas;
 }
 
-// An MNIST digit (28×28 uint8, white on black) drawn dark on light as the seed's show_digit.
+// An MNIST digit (the input's uint8 pixels, white on black) drawn dark on light as the seed's show_digit.
 export function digit(pixels, size = 84) {
-  const canvas = paint(document.createElement("canvas"), 28, 28, (i) => {
+  const canvas = paint(document.createElement("canvas"), WIDTH, HEIGHT, (i) => {
     const v = 255 - pixels[i];
     return [v, v, v];
   });
@@ -175,7 +166,8 @@ function niceTicks(low, high, count) {
 // The network as the seed's graph.viz draws it, left to right: one node per layer, coloured by operator,
 // with its output shape and parameter count under it; wraps onto a second row.
 export function networkGraph(layers, perRow = 7) {
-  const nodes = [{name: "data", op: "data", attributes: "", output_shape: [1, 28, 28], parameter_count: 0},
+  const input = CONTRACT.input.name;
+  const nodes = [{name: input, op: input, attributes: "", output_shape: CONTRACT.input.shape, parameter_count: 0},
                  ...layers];
   const w = 118, h = 64, gap = 34, rowH = 132, rows = Math.ceil(nodes.length / perRow);
   const width = perRow * (w + gap) + 20, height = rows * rowH + 10;
@@ -186,13 +178,13 @@ export function networkGraph(layers, perRow = 7) {
   chart.append(defs);
   const place = (i) => [10 + (i % perRow) * (w + gap), 10 + Math.floor(i / perRow) * rowH];
   nodes.forEach((node, i) => {
-    const [x, y] = place(i), round = ["data", "Pooling", "Flatten"].includes(node.op);
+    const [x, y] = place(i), round = CONTRACT.round_operators.includes(node.op);
     const shape = round ? svg("ellipse", {cx: x + w / 2, cy: y + h / 2, rx: w / 2, ry: h / 2})
                         : svg("rect", {x, y, width: w, height: h, rx: 6});
-    shape.setAttribute("fill", OP_COLORS[node.op] || "#ddd");
+    shape.setAttribute("fill", CONTRACT.operator_colors[node.op] || "#ddd");
     shape.setAttribute("class", "node");
     chart.append(shape);
-    const lines = [[node.op === "data" ? "input" : node.op, "op"], [node.name, "name"], [node.attributes, "attr"]];
+    const lines = [[node.op === input ? "input" : node.op, "op"], [node.name, "name"], [node.attributes, "attr"]];
     lines.forEach(([text, cls], k) => chart.append(svg("text", {x: x + w / 2, y: y + 18 + k * 16,
                                                                  class: `node-${cls}`, "text-anchor": "middle"},
                                                          text)));
@@ -213,12 +205,13 @@ export function networkGraph(layers, perRow = 7) {
   return chart;
 }
 
-// The colour of a confusion-matrix count: blues on a log scale, as the report's heat map.
+// The colour of a confusion-matrix count and of its text: the contract's count scale, logarithmic, as the report's
+// heat map.
 export function countColor(count, max) {
   const t = count > 0 ? Math.log1p(count) / Math.log1p(max || 1) : 0;
-  const light = [247, 251, 255], dark = [8, 48, 107];
-  const c = light.map((l, k) => Math.round(l + (dark[k] - l) * t));
-  return {background: `rgb(${c.join(",")})`, text: t > 0.6 ? "#fff" : count ? "#111" : "#bbb"};
+  const text = CONTRACT.count_text;
+  return {background: `rgb(${ramp(COUNTS, t).join(",")})`,
+          text: t > text.dark_from ? text.light : count ? text.dark : text.zero};
 }
 
 // A colour legend for the feature maps: the diverging scale with its meaning.

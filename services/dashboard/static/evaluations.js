@@ -1,9 +1,11 @@
 // Evaluations: the list of evaluation jobs (live), and one evaluation: the confusion matrix as a clickable heat
 // map, caret's overall and by-class statistics, and the misclassified digits of a cell with their probabilities.
 import {api, decode, el, fixed, listen, short, stateBadge, table, when} from "./common.js";
+import {CONTRACT} from "./contract.js";
 import {bars, classColors, countColor, digit} from "./draw.js";
 
 const SHOWN = 60;   // digits drawn for one cell
+const PIXELS = CONTRACT.input.shape.reduce((a, b) => a * b);   // of one image
 
 export function evaluationsView(root) {
   const evaluations = table(["job", "state", "model", "images", "accuracy", "created"], [],
@@ -13,11 +15,11 @@ export function evaluationsView(root) {
   root.append(el("h2", {text: "Evaluations"}),
               el("p", {class: "muted", text: "Start one from a model's page; evaluation jobs run on the serve lane."}),
               evaluations, note);
-  listen("/jobs/stream?kind=EVALUATE", {
+  listen(`/jobs/stream?kind=${CONTRACT.evaluate_kind}`, {
     jobs(page) {
       note.textContent = page.jobs.length ? "" : "No evaluation yet.";
       body.replaceChildren(...page.jobs.map((job) => {
-        const done = job.state === "SUCCEEDED";
+        const done = job.state === CONTRACT.succeeded_state;
         const target = done ? `#/evaluations/${job.id}` : `#/jobs/${job.id}`;
         return el("tr", {class: "clickable", data: {job: job.id}, onclick: () => { location.hash = target; }},
                   el("td", {}, el("a", {href: target, class: "mono", text: short(job.id)})),
@@ -80,7 +82,7 @@ export async function evaluationView(root, id) {
     const cards = shown.map((index, i) => {
       const probabilities = result.misclassified[String(index)] || [];
       return el("figure", {class: "case", data: {index}},
-                digit(pixels.subarray(i * 784, (i + 1) * 784), 84),
+                digit(pixels.subarray(i * PIXELS, (i + 1) * PIXELS), 84),
                 bars(probabilities, {colors: classColors(k, r, p), width: 150, height: 84, max: 1}),
                 el("figcaption", {text: `#${index}: ${label(r)} → ${label(p)}`}));
     });
@@ -92,7 +94,7 @@ export async function evaluationView(root, id) {
   }
 
   const overall = Object.entries(result.overall);
-  const statistics = Object.keys(result.by_class[0] || {}).filter((name) => name !== "Class");
+  const statistics = CONTRACT.class_statistics;
   root.append(
     el("p", {}, el("a", {href: "#/evaluations", text: "← all evaluations"})),
     el("h2", {}, "Evaluation ", el("span", {class: "mono", text: result.job_id})),

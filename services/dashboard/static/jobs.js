@@ -1,11 +1,14 @@
 // Jobs: the live table with its filters, and one job's page with its live curves, event log and cancel button
 // (shown while there is something to cancel).
 import {api, el, fixed, listen, progressBar, short, showError, stateBadge, table, when} from "./common.js";
+import {CONTRACT} from "./contract.js";
 import {BATCH_COLOR, lineChart, TEST_COLOR, TRAIN_COLOR} from "./draw.js";
 
-const KINDS = ["", "TRAIN", "EVALUATE"];
-const STATES = ["", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
-const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+const KINDS = ["", ...CONTRACT.job_kinds];      // "": any
+const STATES = ["", ...CONTRACT.job_states];
+const FINAL = new Set(CONTRACT.final_states);
+const {train_kind: TRAIN_KIND, evaluate_kind: EVALUATE_KIND, running_state: RUNNING_STATE,
+       succeeded_state: SUCCEEDED_STATE} = CONTRACT;
 
 export function jobsView(root, query) {
   const kind = query.get("kind") || "", state = query.get("state") || "";
@@ -71,7 +74,7 @@ export async function jobView(root, id) {
                                    try { showJob(await api(`/jobs/${id}/cancel`, {method: "POST"})); }
                                    catch (error) { showError(error.message); }
                                  }});
-    header.replaceChildren(el("h2", {}, `${job.kind === "TRAIN" ? "Training" : "Evaluation"} job `,
+    header.replaceChildren(el("h2", {}, `${job.kind === TRAIN_KIND ? "Training" : "Evaluation"} job `,
                               el("span", {class: "mono", text: job.id})), stateBadge(job.state), cancel);
     progress.replaceChildren(progressBar(job.progress));
     const fact = (name, value) => value ? [el("dt", {text: name}), el("dd", {}, value)] : [];
@@ -83,17 +86,17 @@ export async function jobView(root, id) {
                                     : ""),
       ...fact("error", job.error));
     extra.replaceChildren();
-    if (job.kind === "EVALUATE" && job.state === "SUCCEEDED") {
+    if (job.kind === EVALUATE_KIND && job.state === SUCCEEDED_STATE) {
       extra.append(el("p", {}, el("a", {href: `#/evaluations/${job.id}`, class: "button",
                                         text: `Open the evaluation (accuracy ${fixed(job.accuracy)})`})));
     }
-    if (job.kind === "TRAIN") {
+    if (job.kind === TRAIN_KIND) {
       const hp = job.train.hyper_parameters;
       extra.append(el("p", {class: "muted", text: `${hp.epochs} epoch${hp.epochs === 1 ? "" : "s"} on ` +
         `${Number(job.train.train_data.size).toLocaleString("en")} images, batch ${hp.batch_size}, learning rate ` +
         `${hp.learning_rate}, momentum ${hp.momentum}, weight decay ${hp.weight_decay}, seed ${hp.seed}`}));
     }
-    root.querySelector("#curves").hidden = job.kind !== "TRAIN";
+    root.querySelector("#curves").hidden = job.kind !== TRAIN_KIND;
     draw();
   }
 
@@ -125,7 +128,7 @@ export async function jobView(root, id) {
       if (curve.batch.length && b.epoch !== curve.batchEpoch) curve.batch.push(null);   // each epoch its own line
       curve.batchEpoch = b.epoch;
       curve.batch.push([done, b.train_accuracy]);
-      if (job?.state === "RUNNING") progress.replaceChildren(progressBar(event.progress));
+      if (job?.state === RUNNING_STATE) progress.replaceChildren(progressBar(event.progress));
     } else if (event.kind === "epoch") {
       const m = event.epoch;
       curve.epochTrain.push([m.epoch, m.train_accuracy]);

@@ -1,5 +1,6 @@
 // Models: the list, and one model's page: hyper-parameters, history, graph, export links, evaluate and inspect.
 import {api, el, fixed, short, showError, table, when} from "./common.js";
+import {CONTRACT} from "./contract.js";
 import {lineChart, networkGraph, TEST_COLOR, TRAIN_COLOR} from "./draw.js";
 
 export async function modelsView(root) {
@@ -35,8 +36,8 @@ export async function modelView(root, id) {
         body: {split: form.get("split"), limit: Number(form.get("limit") || 0)}});
       location.hash = `#/jobs/${job.id}`;
     } catch (error) { showError(error.message); }
-  }}, el("label", {}, "split ", el("select", {name: "split"}, el("option", {text: "test"}),
-                                       el("option", {text: "train"}))),
+  }}, el("label", {}, "split ", el("select", {name: "split"}, CONTRACT.splits.map((split) => el("option", {
+                                         text: split, selected: split === CONTRACT.default_split})))),
      el("label", {}, "first ", el("input", {name: "limit", type: "number", min: 0, value: 0, class: "narrow"}),
         " images (0: all)"),
      el("button", {type: "submit", text: "Evaluate"}));
@@ -51,7 +52,7 @@ export async function modelView(root, id) {
                                    `${Number(model.parameter_count).toLocaleString("en")} parameters.`}),
     el("p", {id: "aliases", text: model.aliases.length
       ? `Aliases: ${model.aliases.map((alias) => `${model.name}@${alias}`).join(", ")}.`
-      : `No alias points at version ${model.version} (lenet alias set ${model.name} production ${model.version}).`}),
+      : `No alias points at version ${model.version} (lenet alias set ${model.name} ${CONTRACT.production_alias} ${model.version}).`}),
     el("div", {class: "columns"},
        el("section", {}, el("h3", {text: "Hyper-parameters"}),
           table(["name", "value"], Object.entries(hp).map(([k, v]) => el("tr", {}, el("td", {text: k}),
@@ -72,8 +73,8 @@ export async function modelView(root, id) {
          {name: "epoch-test", color: TEST_COLOR, points: history.map((m) => [m.epoch, m.test_accuracy]),
           markers: true}],
          {xLabel: "epoch", yLabel: "accuracy", yRange: [0, 1], xRange: [0, Math.max(1, history.length)]}),
-         el("div", {class: "chart-legend"}, el("span", {class: "swatch train-dot"}), "training ",
-            el("span", {class: "swatch test-dot"}), "test")),
+         el("div", {class: "chart-legend"}, el("span", {class: "swatch train-dot"}), "training accuracy ",
+            el("span", {class: "swatch test-dot"}), "test accuracy")),
        table(["epoch", "train accuracy", "test accuracy", "seconds"], history.map((m) => el("tr", {},
          el("td", {class: "n", text: String(m.epoch)}), el("td", {class: "n", text: fixed(m.train_accuracy)}),
          el("td", {class: "n", text: fixed(m.test_accuracy)}),
