@@ -97,7 +97,10 @@ def test_data_fetch_refuses_files_whose_checksum_is_not_official(data_dir, tmp_p
 
 # -- the client commands against the session's stack ----------------------------------------------------------------
 SEED_HYPER_PARAMETERS = {"epochs": 20, "batch_size": 100, "learning_rate": 0.05, "momentum": 0.9,
-                         "weight_decay": 1e-05, "seed": 42, "normalize": False, "init_scale": 0.01}
+                         "weight_decay": 1e-05, "seed": 42, "normalize": False, "init_scale": 0.01,
+                         "input_mean": 0.0, "input_std": 1.0, "lr_schedule": "constant", "warmup_epochs": 0.0,
+                         "lr_step_epochs": 10, "lr_step_factor": 0.1, "nesterov": False, "reshuffle": False,
+                         "augment_shift": 0.0, "augment_rotation": 0.0, "augment_scale": 0.0}
 
 
 @pytest.fixture(scope="module")
