@@ -1,5 +1,6 @@
-"""The README's tritonclient example as a newcomer pastes it (only its two addresses point at this stack): it draws
-its seven.png with the README's own command, loads it, and asks both clients for `latest`'s SoftM and Conv1."""
+"""The README's tritonclient example as a newcomer pastes it (only its two addresses and `latest` point at this
+stack's gateway and model: other tests store models that cannot load): it draws its seven.png with the README's own
+command, loads it, and asks both clients for the model's SoftM and Conv1."""
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ def test_the_tritonclient_example_runs_as_written(stack, trained_model, tmp_path
                    env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})   # python3: the environment's
     example = example.replace("127.0.0.1:50051", stack.address).replace("127.0.0.1:8000",
                                                                         stack.http_url.removeprefix("http://"))
+    example = example.replace('"latest"', f'"{trained_model.model_id}"')
     done = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     answers = re.findall(r"True True\n(\[\[.*?\]\])\n\(1, 20, 24, 24\)\n", done.stdout, re.S)
