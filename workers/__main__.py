@@ -68,7 +68,8 @@ def main(options: WorkerOptions) -> None:
 
 def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
     """Start one process per lane of the node and wait; when one ends or this process is asked to stop, stop
-    the others, kill those still running after node_stop_seconds, and end with the worst code. The node's
+    the others, kill those still running after node_stop_seconds, and end with the code of the one that ended
+    on its own (at least 1: a node without one of its processes has failed), else with the worst code. The node's
     metrics (both processes') are served here, on the metrics port."""
     shared = tempfile.TemporaryDirectory(prefix="lenet-metrics-")
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": shared.name}   # the children's metrics go there
@@ -96,7 +97,9 @@ def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
     for child in children:
         threading.Thread(target=lambda c=child: (c.wait(), ended.set()), daemon=True).start()
     ended.wait()
-    if not asked.is_set():   # a process ended on its own: stop the others
+    first = None
+    if not asked.is_set():   # a process ended on its own: stop the others, whose SIGTERM is not the node's code
+        first = next(child for child in children if child.poll() is not None)
         for child in children:
             if child.poll() is None:
                 child.terminate()
@@ -110,7 +113,7 @@ def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
             child.kill()
             child.wait()
     shared.cleanup()
-    return max(abs(child.returncode) for child in children)
+    return (abs(first.returncode) or 1) if first else max(abs(child.returncode) for child in children)
 
 
 PARENT_WATCH_SECONDS = 1.0

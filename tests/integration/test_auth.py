@@ -11,6 +11,7 @@ from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.stack import Stack
 from lenet_services.store import Store
+from lenet_services.store.redis_server import free_port
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured):
     import subprocess
 
     Store(secured.redis_url).models.save(pb.Model(name="owned", owner="alice", device=pb.CPU), "{}", b"", pb.Graph())
-    env = {**secured.env(), "LENET_TOKENS": ""}
+    env = {**secured.env(), "LENET_TOKENS": "", "LENET_HTTP_PORT": str(free_port())}   # not 8000: it may be taken
     refused = subprocess.run([LENET, "gateway", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "LENET_TOKENS" in refused.stderr and "--insecure-dev" in refused.stderr
     assert "Traceback" not in refused.stderr
