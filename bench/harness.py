@@ -5,14 +5,19 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
-from lenet_protos.settings import ServiceSettings, WorkerOptions, load
+from lenet_protos.settings import ServerOptions, ServiceSettings, WorkerOptions, load
 from lenet_services import memory
 from lenet_services.stack import Stack
+from lenet_services.store.redis_server import free_port
 
 
 def child(task: str, **arguments) -> dict:
@@ -87,6 +92,29 @@ class Service:
                 role = WorkerOptions.model_validate_json(_cmdline(child).split("\0")[-2]).role
                 named[f"worker {number}: {role}"] = child
         return named
+
+    @contextmanager
+    def gateway(self, env: dict[str, str]) -> Iterator[LenetClient]:
+        """A client of a second gateway on this stack, started with `env` (e.g. a setting changed), for comparing
+        two gateways side by side on the same workers; stopped afterwards."""
+        port = free_port()
+        process = self.stack.spawn(f"gateway-{port}", "-m", "lenet_services.gateway",
+                                   ServerOptions(port=port).model_dump_json(), env={**env, "LENET_HTTP_PORT": "0"})
+        try:
+            with LenetClient(f"127.0.0.1:{port}", timeout=600) as client:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        client.workers()
+                        break
+                    except grpc.RpcError:
+                        if process.poll() is not None or time.monotonic() > deadline:
+                            raise RuntimeError(f"the second gateway did not start; see {self.stack.log_dir}")
+                        time.sleep(0.2)
+                yield client
+        finally:
+            process.terminate()
+            process.wait(15)
 
     def stop(self) -> None:
         self.client.close()
