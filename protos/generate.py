@@ -19,7 +19,7 @@ INFERENCE_PROTO = "grpc_service.proto"
 INFERENCE_DESCRIPTORS = f"{INFERENCE}/grpc_service.binpb"
 # protoc names the generated modules after their protos' folders (protos.lenet.…); they are imported under this
 # package's installed name (lenet_protos.lenet.…).
-GENERATED_PACKAGE = "protos.lenet"
+GENERATED_PACKAGE = ".".join(PROTO.split("/")[:2])
 INSTALLED_PACKAGE = f"{__package__}.lenet"
 
 
@@ -31,7 +31,7 @@ def generate(out_dir: Path = ROOT) -> None:
     for proto in (PROTO, INTERNAL_PROTO):
         run(["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={out_dir}", f"--pyi_out={out_dir}",
              f"--grpc_python_out={out_dir}", str(ROOT / proto)], proto)
-        for module in (out_dir / proto).parent.glob("*_pb2*.py"):
+        for module in (out_dir / proto).parent.glob("*_pb2*.py*"):
             module.write_text(module.read_text().replace(f"{GENERATED_PACKAGE}.", f"{INSTALLED_PACKAGE}."))
     (out_dir / INFERENCE).mkdir(parents=True, exist_ok=True)
     run(["protoc", f"-I{ROOT / INFERENCE}", "--include_imports",

@@ -15,7 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from lenet_protos.contract import CHUNK_BYTES, LAYERS, file_prefix, onnx_file
+from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, INSPECT_FIRST_BATCH, LAYERS, file_prefix, \
+    onnx_file
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
 from lenet_services.errors import InvalidArgument, ServiceError
@@ -30,7 +31,6 @@ from lenet_workers.engine import onnx_export
 
 log = logging.getLogger(__name__)
 STREAMS = 2            # Inspect streams and exports a serving process runs at once; more wait on the lane
-FIRST_BATCH = 32       # images in an Inspect's first forward pass: its first chunk leaves within milliseconds
 
 
 class LaneServer:
@@ -117,8 +117,8 @@ class LaneServer:
             selection = resolve(inspect.samples, self.worker.settings.data_dir, "samples")
             layers, dtype = list(inspect.layers) or list(LAYERS), inspect.dtype
             predictor = self.batcher.run(lambda: model_cache.predictor(self.worker, inspect.model_id))
-            passes = predictor.batches(selection.images, layers, inspect.batch_size, NUMPY_DTYPES[dtype],
-                                       first_batch=FIRST_BATCH)
+            passes = predictor.batches(selection.images, layers, inspect.batch_size or INSPECT_BATCH_DEFAULT,
+                                       NUMPY_DTYPES[dtype], 0 if inspect.batch_size else INSPECT_FIRST_BATCH)
             total, buffer = len(selection.images), None
             while (batch := self.batcher.run(lambda: next(passes, None))) is not None:
                 for layer in layers:

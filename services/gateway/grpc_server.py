@@ -85,9 +85,7 @@ def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
     server.add_generic_rpc_handlers([handler(SERVICE, LenetServicer(service, auth, streams), metrics),
                                      handler(inference.SERVICE, InferenceServicer(protocol, auth), metrics)])
     if service.relay:
-        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(relay.SERVICE.full_name, {
-            "SendChunks": grpc.stream_unary_rpc_method_handler(
-                service.relay.SendChunks, response_serializer=relay.relay_pb2.Relayed.SerializeToString)})])
+        server.add_generic_rpc_handlers([relay.handler(service.relay)])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable(server, [SERVICE.full_name, health.SERVICE_NAME])

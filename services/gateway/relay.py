@@ -91,6 +91,12 @@ class Relay:
         return relay_pb2.Relayed()
 
 
+def handler(relay: Relay) -> grpc.GenericRpcHandler:
+    """The Relay service's handler for a gRPC server: chunks arrive as the bytes they were sent as."""
+    return grpc.method_handlers_generic_handler(SERVICE.full_name, {"SendChunks": grpc.stream_unary_rpc_method_handler(
+        relay.SendChunks, response_serializer=relay_pb2.Relayed.SerializeToString)})
+
+
 def advertised(host: str, port: int, route: tuple[str, str] | None) -> str:
     """Where serving workers reach a gateway listening on host:port, given `route` (this host's and the store's
     addresses on a connection to the store, None: a Unix socket): a wildcard listener by the address that leads to

@@ -230,8 +230,7 @@ class LenetService:
         """Why a relay stream stopped before its end: the error its worker stored first, else the worker is lost."""
         for _entry_id, kind, data in self.store.requests.take_chunks(request_id, "0-0", block_ms=0):
             if kind == "error":
-                reply = pb.WorkerReply.FromString(data)
-                return from_code(reply.error_code, reply.error_message)
+                return _stored_error(data)
         holder = self.store.requests.claimed_by(request_id) or "on " + lane
         return Unavailable(f"request {request_id}: worker {holder} was lost while answering; try again")
 
@@ -247,8 +246,7 @@ class LenetService:
                 if kind == "end":
                     return None
                 if kind == "error":
-                    reply = pb.WorkerReply.FromString(data)
-                    return from_code(reply.error_code, reply.error_message)
+                    return _stored_error(data)
                 yield data
             if not entries:
                 self._check_progress(lane, request_id, deadline)
@@ -460,6 +458,12 @@ class LenetService:
             raise FailedPrecondition(f"the gateway has no MNIST data: {error}") from None
         indices = np.asarray(request.indices, dtype=np.int64)
         return pb.Samples(images=to_tensor(images[indices], "images"), labels=labels[indices].tolist())
+
+
+def _stored_error(data: bytes) -> ServiceError:
+    """The error a worker ended a chunk stream with (a serialized WorkerReply)."""
+    reply = pb.WorkerReply.FromString(data)
+    return from_code(reply.error_code, reply.error_message)
 
 
 def _unix(deadline: float) -> float:
