@@ -158,9 +158,11 @@ def _predictor(symbol: str, params: str):
 
 
 def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
-    """The worker's Inspect work without transport: forward passes and the copy of every chunk into a buffer."""
+    """The worker's Inspect work without transport: forward passes (as the worker runs them: a short first pass,
+    then passes of the default size) and the copy of every chunk into a buffer; "first": seconds to the first
+    chunk copied."""
     threads(cores)
-    from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, LAYERS
+    from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, INSPECT_FIRST_BATCH, LAYERS
     from lenet_services import memory
     from lenet_workers.serving import row_ranges
 
@@ -170,15 +172,16 @@ def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=Non
     for dtype in (np.dtype(np.float32), np.dtype(np.float16)):
         runs = []
         for _ in range(repeats + 1):  # the first run binds the executors
-            started, nbytes = time.perf_counter(), 0
-            for batch in predictor.batches(images, LAYERS, INSPECT_BATCH_DEFAULT, dtype):
+            started, nbytes, first = time.perf_counter(), 0, None
+            for batch in predictor.batches(images, LAYERS, INSPECT_BATCH_DEFAULT, dtype, INSPECT_FIRST_BATCH):
                 for layer in LAYERS:
                     for start, stop in row_ranges(batch.shape(layer), dtype.itemsize):
                         rows = (stop - start, *batch.shape(layer)[1:])
                         out = buffer[:int(np.prod(rows)) * dtype.itemsize].view(dtype).reshape(rows)
                         batch.copy_rows(layer, start, stop, out)
                         nbytes += out.nbytes
-            runs.append({"seconds": time.perf_counter() - started, "bytes": nbytes})
+                        first = first or time.perf_counter() - started
+            runs.append({"seconds": time.perf_counter() - started, "bytes": nbytes, "first": first})
         results[dtype.name] = sorted(runs[1:], key=lambda run: run["seconds"])[len(runs[1:]) // 2]
     return results
 

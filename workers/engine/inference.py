@@ -73,7 +73,8 @@ class Predictor:
         `first_batch`, the first pass takes only that many images, so its outputs come out sooner.
 
         float16 is cast by MXNet inside the graph (rounded to nearest even, as numpy's astype). While the
-        consumer copies out one batch, MXNet already computes the next on a second executor.
+        consumer copies out one batch, MXNet already computes the next on a second executor (after a short
+        first pass, which runs alone).
         Inputs are checked here, before the first batch is asked for.
         """
         if batch_size < 1:
@@ -98,7 +99,7 @@ class Predictor:
                                       cache=len(batch) in (batch_size, first_batch))
             executor.forward(is_train=False, data=batch)  # returns at once; MXNet computes in its own threads
             running.append((start, executor))
-            if len(running) == 2:
+            if len(running) == 2 or number == 0 and first_batch < batch_size:   # a short first pass runs alone
                 start, executor = running.popleft()
                 yield Batch(start, key[0], executor.outputs)
         for start, executor in running:
