@@ -10,14 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
 from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
-from lenet_protos.settings import ServerOptions, ServiceSettings, WorkerOptions, load
+from lenet_protos.settings import ServiceSettings, WorkerOptions, load
 from lenet_services import memory
 from lenet_services.stack import Stack
-from lenet_services.store.redis_server import free_port
 
 
 def child(task: str, **arguments) -> dict:
@@ -97,24 +94,8 @@ class Service:
     def gateway(self, env: dict[str, str]) -> Iterator[LenetClient]:
         """A client of a second gateway on this stack, started with `env` (e.g. a setting changed), for comparing
         two gateways side by side on the same workers; stopped afterwards."""
-        port = free_port()
-        process = self.stack.spawn(f"gateway-{port}", "-m", "lenet_services.gateway",
-                                   ServerOptions(port=port).model_dump_json(), env={**env, "LENET_HTTP_PORT": "0"})
-        try:
-            with LenetClient(f"127.0.0.1:{port}", timeout=600) as client:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        client.workers()
-                        break
-                    except grpc.RpcError:
-                        if process.poll() is not None or time.monotonic() > deadline:
-                            raise RuntimeError(f"the second gateway did not start; see {self.stack.log_dir}")
-                        time.sleep(0.2)
-                yield client
-        finally:
-            process.terminate()
-            process.wait(15)
+        with self.stack.another_gateway(env) as address, LenetClient(address, timeout=600) as client:
+            yield client
 
     def stop(self) -> None:
         self.client.close()

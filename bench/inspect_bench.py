@@ -78,6 +78,7 @@ def run(args, service) -> list[Section]:
         "control the rest); through Redis: a second gateway on the same worker with LENET_RELAY_ADDRESS=off, as "
         f"before issue 21 (Redis holds at most {INSPECT_WINDOW} chunks of a stream). \"Engine alone\" is the "
         "worker's own work without transport: its forward passes (32 images, then 500 at a time) and the copy "
-        "of every chunk into a buffer; its \"first chunk\" is the time to the first chunk copied. The worker, Redis, the gateway and the client all share the machine's cores.",
+        "of every chunk into a buffer; its \"first chunk\" is the time to the first chunk copied. The worker, "
+        "Redis, the gateway and the client all share the machine's cores.",
         "python -m bench inspect", {"service": {f"{path} {dtype}": run_ for (path, dtype), run_ in runs.items()},
                                     "engine": engine})]
