@@ -24,6 +24,7 @@ from lenet_services.store.requests import Cancelled, Requests
 
 log = logging.getLogger(__name__)
 CONNECT_SECONDS = 2.0    # how long a worker tries to reach a gateway's Relay before answering through the store
+UNREACHABLE_SECONDS = 60.0   # after which a Relay it could not reach is tried again (meanwhile: the store at once)
 SEND_WINDOW = 1          # chunks waiting for gRPC's sending thread, beyond the one it sends
 WAIT_SLICE_SECONDS = 0.5  # how often a waiting send checks whether its call has ended
 
@@ -103,17 +104,21 @@ class Sinks:
         self.requests, self.idle_seconds = requests, idle_seconds
         self.settings = ClientSettings()   # TLS to a gateway: LENET_CA, LENET_TLS_SERVER_NAME, client certificate
         self.channels: dict[tuple[str, bool], grpc.Channel] = {}
+        self.unreachable: dict[tuple[str, bool], float] = {}   # Relays not reached, until when to skip them
         self.lock = threading.Lock()
 
     def open(self, request: pb.LaneRequest) -> StoreSink:
-        if request.relay_address:
-            channel = self._channel(request.relay_address, request.relay_tls)
+        gateway = (request.relay_address, request.relay_tls)
+        if request.relay_address and self.unreachable.get(gateway, 0.0) < time.monotonic():
             try:
+                channel = self._channel(*gateway)
                 grpc.channel_ready_future(channel).result(timeout=CONNECT_SECONDS)
                 return RelaySink(self.requests, request, self.idle_seconds, channel)
             except grpc.FutureTimeoutError:
-                log.warning("cannot reach the gateway's relay at %s within %.0f s: request %s answers through the "
-                            "store", request.relay_address, CONNECT_SECONDS, request.request_id)
+                self.unreachable[gateway] = time.monotonic() + UNREACHABLE_SECONDS
+                log.warning("cannot reach the gateway's relay at %s within %.0f s: its requests answer through the "
+                            "store for %.0f s (set LENET_RELAY_ADDRESS on the gateway to an address workers reach)",
+                            request.relay_address, CONNECT_SECONDS, UNREACHABLE_SECONDS)
         return StoreSink(self.requests, request.request_id, self.idle_seconds)
 
     def _channel(self, address: str, tls: bool) -> grpc.Channel:
