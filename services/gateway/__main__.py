@@ -38,8 +38,7 @@ def serve(options: ServerOptions) -> None:
     served = (f"; metrics on {settings.metrics_host}:{settings.metrics_port}/metrics"
               if settings.metrics_port is not None else "")
     served += f"; Open Inference Protocol REST on {options.host}:{rest[1]}/v2" if rest else ""
-    served += f"; workers stream answers to {service.relay.address}" if service.relay.address else \
-        "; workers answer through Redis"
+    served += f"; workers stream answers to {service.relay.address or 'Redis'}"
     print(f"gateway listening on {options.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
           f"{served}", flush=True)
     stopped = threading.Event()

@@ -94,8 +94,9 @@ def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
     if bound == 0:
         raise RuntimeError(f"cannot listen on {host}:{port}")
     if service.relay:
-        service.relay.address = relay.advertised(host, bound, service.store.route()) \
-            if settings.relay_address == "" else "" if settings.relay_address == "off" else settings.relay_address
+        service.relay.address = "" if settings.relay_address == "off" else settings.relay_address
+        if not settings.relay_address:
+            service.relay.locate = lambda: relay.advertised(host, bound, service.store.route())
         service.relay.tls = tls is not None
     server.start()
     for name in ("", SERVICE.full_name):

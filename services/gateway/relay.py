@@ -11,7 +11,7 @@ import hmac
 import ipaddress
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -19,6 +19,7 @@ import grpc
 
 from lenet_protos.lenet.internal.v1 import relay_pb2
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import Unavailable
 from lenet_services.mailbox import Ended, Mailbox
 
 REQUEST_ID, SECRET = "lenet-request-id", "lenet-relay-secret"     # the relay stream's metadata
@@ -38,12 +39,28 @@ class Expected:
 
 class Relay:
     """Relay streams this gateway expects, and the handler that takes them. `address` (HOST:PORT, "" when workers
-    cannot reach this gateway: answers go through the store) and `tls` are set once the server is bound."""
+    cannot reach this gateway: answers go through the store) and `tls` are set once the server is bound; `locate`,
+    when set, finds the address on first use instead (it may need the store, which may not answer yet)."""
 
     def __init__(self):
-        self.address, self.tls = "", False
+        self.located: str | None = ""
+        self.locate: Callable[[], str] | None = None
+        self.tls = False
         self.expected: dict[str, Expected] = {}
         self.lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        if self.locate is not None:
+            try:
+                self.located, self.locate = self.locate(), None
+            except Unavailable:
+                return ""   # the store does not answer: this call's answer goes through it anyway, or fails
+        return self.located
+
+    @address.setter
+    def address(self, address: str) -> None:
+        self.located, self.locate = address, None
 
     @contextmanager
     def expect(self, lane_request: pb.LaneRequest) -> Iterator[Expected]:
