@@ -158,9 +158,11 @@ def _predictor(symbol: str, params: str):
 
 
 def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:
-    """The worker's Inspect work without transport: forward passes and the copy of every chunk into a buffer."""
+    """The worker's Inspect work without transport: forward passes (as the worker runs them: a short first pass,
+    then passes of the default size) and the copy of every chunk into a buffer; "first": seconds to the first
+    chunk copied."""
     threads(cores)
-    from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, LAYERS
+    from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, INSPECT_FIRST_BATCH, LAYERS
     from lenet_services import memory
     from lenet_workers.serving import row_ranges
 
@@ -170,15 +172,16 @@ def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=Non
     for dtype in (np.dtype(np.float32), np.dtype(np.float16)):
         runs = []
         for _ in range(repeats + 1):  # the first run binds the executors
-            started, nbytes = time.perf_counter(), 0
-            for batch in predictor.batches(images, LAYERS, INSPECT_BATCH_DEFAULT, dtype):
+            started, nbytes, first = time.perf_counter(), 0, None
+            for batch in predictor.batches(images, LAYERS, INSPECT_BATCH_DEFAULT, dtype, INSPECT_FIRST_BATCH):
                 for layer in LAYERS:
                     for start, stop in row_ranges(batch.shape(layer), dtype.itemsize):
                         rows = (stop - start, *batch.shape(layer)[1:])
                         out = buffer[:int(np.prod(rows)) * dtype.itemsize].view(dtype).reshape(rows)
                         batch.copy_rows(layer, start, stop, out)
                         nbytes += out.nbytes
-            runs.append({"seconds": time.perf_counter() - started, "bytes": nbytes})
+                        first = first or time.perf_counter() - started
+            runs.append({"seconds": time.perf_counter() - started, "bytes": nbytes, "first": first})
         results[dtype.name] = sorted(runs[1:], key=lambda run: run["seconds"])[len(runs[1:]) // 2]
     return results
 
@@ -302,27 +305,28 @@ def torch_op_profile(batches: int = 30) -> dict:
     return {"ops": _per_batch_minimum(durations, batches)}
 
 
-def chunk_frame_bytes() -> bytes:
-    """One Inspect chunk as the worker sends it: Conv1 rows of float32, as many as fit in CHUNK_BYTES."""
+def chunk_frame_bytes(scale: int = 1) -> bytes:
+    """One Inspect chunk as the worker sends it: Conv1 rows of float32, as many as fit in `scale` × CHUNK_BYTES."""
     from lenet_protos.contract import CHUNK_BYTES, LAYER_SHAPES
     from lenet_protos.lenet.v1 import lenet_pb2 as pb
     from lenet_protos.tensors import chunk_frame
 
     shape = LAYER_SHAPES["Conv1"]
-    rows = CHUNK_BYTES // (int(np.prod(shape)) * 4)
+    rows = scale * CHUNK_BYTES // (int(np.prod(shape)) * 4)
     frame, values = chunk_frame(pb.TensorChunk(layer="Conv1", sample_count=rows, total_samples=10_000),
                                 (rows, *shape), pb.FLOAT32)
     values[:] = np.random.default_rng(0).random(values.shape, np.float32)
     return bytes(frame)
 
 
-def redis_writer(url: str, request_id: str, count: int) -> dict:
-    """The worker's side of a chunk stream alone: `count` chunks through Requests.push_chunk, then the end."""
+def redis_writer(url: str, request_id: str, count: int, scale: int = 1) -> dict:
+    """The worker's side of a chunk stream alone: `count` chunks (`scale` × the worker's size) through
+    Requests.push_chunk, then the end."""
     from lenet_services import memory
     from lenet_services.store import Store
 
     memory.reuse_freed_memory()
-    store, frame = Store(url), memoryview(chunk_frame_bytes())
+    store, frame = Store(url), memoryview(chunk_frame_bytes(scale))
     for _ in range(count):
         store.requests.push_chunk(request_id, frame, idle_seconds=60)
     store.requests.end_chunks(request_id)
@@ -358,6 +362,37 @@ def grpc_chunks(port_file: str, count: int) -> dict:
     return {"bytes": len(frame) * count}
 
 
+def relay_writer(url: str, address: str, request: str, count: int) -> dict:
+    """A serving worker's side of a relay stream alone: `count` chunks through the worker's RelaySink to the
+    gateway's Relay at `address` (`request`: the LaneRequest, hex-serialized, naming it), then the end."""
+    from lenet_protos.lenet.v1 import lenet_pb2 as pb
+    from lenet_services import memory
+    from lenet_services.store import Store
+    from lenet_workers.chunk_sinks import Sinks
+
+    memory.reuse_freed_memory()
+    frame = memoryview(chunk_frame_bytes())
+    sink = Sinks(Store(url).requests, idle_seconds=60).open(pb.LaneRequest.FromString(bytes.fromhex(request)))
+    for _ in range(count):
+        sink.send(frame)
+    sink.finish()
+    return {"bytes": len(frame) * count}
+
+
+def shared_memory_writer(name: str, size: int, count: int, free, filled) -> None:
+    """bench/transport_bench.py's shared-memory writer (a multiprocessing child): `count` frames into the ring's
+    free slots, each announced on `filled`, then None."""
+    from multiprocessing import shared_memory
+
+    ring, frame = shared_memory.SharedMemory(name=name), chunk_frame_bytes()
+    for _ in range(count):
+        slot = free.get(timeout=60)
+        ring.buf[slot * size:(slot + 1) * size] = frame
+        filled.put(slot)
+    filled.put(None)
+    ring.close()
+
+
 def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
     """What the client library does with each chunk it receives: TensorChunk.FromString and a numpy view."""
     from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -376,7 +411,7 @@ def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
 # The tasks `python -m bench.children TASK` runs, by name (bench/harness.py's child).
 TASKS = {task.__name__: task for task in (engine_train, module_train, torch_train, engine_inspect, engine_predict,
                                           engine_evaluate, serve_load, mxnet_op_profile, torch_op_profile,
-                                          redis_writer, grpc_chunks, parse_chunks, recipe_run)}
+                                          redis_writer, relay_writer, grpc_chunks, parse_chunks, recipe_run)}
 
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])

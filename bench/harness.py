@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +89,13 @@ class Service:
                 role = WorkerOptions.model_validate_json(_cmdline(child).split("\0")[-2]).role
                 named[f"worker {number}: {role}"] = child
         return named
+
+    @contextmanager
+    def gateway(self, env: dict[str, str]) -> Iterator[LenetClient]:
+        """A client of a second gateway on this stack, started with `env` (e.g. a setting changed), for comparing
+        two gateways side by side on the same workers; stopped afterwards."""
+        with self.stack.another_gateway(env) as address, LenetClient(address, timeout=600) as client:
+            yield client
 
     def stop(self) -> None:
         self.client.close()

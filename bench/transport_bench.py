@@ -1,20 +1,28 @@
 """Inspect's transport, hop by hop: how fast each stage moves the worker's 4 MiB TensorChunk frames on its own, so
-the service's figure (bench/inspect_bench.py) can be read against each stage's own limit.
+the service's figure (bench/inspect_bench.py) can be read against each stage's own limit, and the candidates for
+the worker → gateway hop side by side (issue 21).
 
 - Redis: a writer process pushes frames through Requests.push_chunk (credits, XADD) while this process takes them
-  as the gateway does (Requests.take_chunks: XREAD, XDEL, credits back).
+  as the gateway does (Requests.take_chunks: XREAD, XDEL, credits back); also with chunks 4 × larger.
+- gRPC relay: a writer process sends frames through the worker's RelaySink to a Relay served here as the gateway
+  serves it (lenet_services.gateway.relay), taken from its Mailbox as the gateway's Inspect call takes them.
+- Shared memory: a writer process copies frames into a two-slot ring, this process copies them out as bytes.
 - gRPC: a server process yields the same ready frames from Inspect (as the gateway relays them, unparsed) and this
   process reads them with the client library (LenetClient.inspect_chunks: parse, numpy view).
 - Client parse: TensorChunk.FromString and the numpy view of its tensor, no socket, with glibc's malloc defaults
   and with the settings the services use (services/memory.py): every chunk's bytes are a fresh 4 MiB allocation.
 """
+import multiprocessing
 import os
 import statistics
 import tempfile
 import threading
 import time
 import uuid
+from concurrent import futures
+from multiprocessing import shared_memory
 
+import grpc
 import redis
 from redis._parsers import _RESP2Parser
 from redis.utils import HIREDIS_AVAILABLE
@@ -24,7 +32,10 @@ from bench.table import Section
 from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services import memory
+from lenet_services.gateway.grpc_server import OPTIONS
+from lenet_services.gateway.relay import Relay, handler
 from lenet_services.gateway.service import INSPECT_WINDOW
+from lenet_services.mailbox import Ended
 from lenet_services.store import Store
 from lenet_services.store.requests import Requests
 from lenet_services.store.redis_server import RedisServer
@@ -32,8 +43,9 @@ from lenet_services.store.redis_server import RedisServer
 CHUNKS = 300   # ≈ 1.3 GB, about what all layers of 10,000 images make
 
 
-def redis_stage(parser: str) -> float:
-    """`parser`: how the reading side parses Redis replies, "hiredis" (the C parser, when installed) or "python"."""
+def redis_stage(parser: str, scale: int = 1) -> float:
+    """`parser`: how the reading side parses Redis replies, "hiredis" (the C parser, when installed) or "python";
+    `scale`: chunks that many times the worker's (the same bytes in all)."""
     with RedisServer() as server:
         store = Store(server.url)
         if parser == "python":
@@ -41,7 +53,8 @@ def redis_stage(parser: str) -> float:
         request_id = uuid.uuid4().hex
         store.requests.submit("bench", pb.LaneRequest(request_id=request_id), window=INSPECT_WINDOW)
         writer = threading.Thread(target=harness.child, args=("redis_writer",),
-                                  kwargs={"url": server.url, "request_id": request_id, "count": CHUNKS})
+                                  kwargs={"url": server.url, "request_id": request_id, "count": CHUNKS // scale,
+                                          "scale": scale})
         started, after, nbytes, finished = None, "0-0", 0, False
         writer.start()
         while not finished:
@@ -54,6 +67,65 @@ def redis_stage(parser: str) -> float:
         seconds = time.perf_counter() - started
         writer.join()
         store.close()
+    return nbytes / seconds / 1e6
+
+
+def relay_stage() -> float:
+    """A worker's RelaySink (a child process) → this process's Relay, served as the gateway serves it."""
+    with RedisServer() as server:
+        relay = Relay()
+        grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=OPTIONS)
+        grpc_server.add_generic_rpc_handlers([handler(relay)])
+        relay.address = f"127.0.0.1:{grpc_server.add_insecure_port('127.0.0.1:0')}"
+        grpc_server.start()
+        lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex)
+        with relay.expect(lane_request) as expected:
+            writer = threading.Thread(target=harness.child, args=("relay_writer",), kwargs={
+                "url": server.url, "address": relay.address, "request": lane_request.SerializeToString().hex(),
+                "count": CHUNKS})
+            writer.start()
+            started, nbytes = None, 0
+            try:
+                while True:
+                    frame = expected.mailbox.get(60)
+                    if started is None:   # from the first chunk on, as for Redis
+                        started = time.perf_counter()
+                    else:
+                        nbytes += len(frame)
+            except Ended as ended:
+                assert ended.reason == "complete", ended.reason
+            seconds = time.perf_counter() - started
+        writer.join()
+        grpc_server.stop(1).wait()
+    return nbytes / seconds / 1e6
+
+
+def shared_memory_stage() -> float:
+    """A writer process copies each frame into a slot of a two-slot ring in shared memory (as a worker would write
+    its activations there); this process takes each out as bytes (what it needs to hand gRPC) and frees the
+    slot: the candidate for a gateway and worker on one host (Triton's system shared memory)."""
+    context = multiprocessing.get_context("spawn")
+    size = len(children.chunk_frame_bytes())
+    ring = shared_memory.SharedMemory(create=True, size=2 * size)
+    free, filled = context.Queue(), context.Queue()
+    for slot in (0, 1):
+        free.put(slot)
+    writer = context.Process(target=children.shared_memory_writer, args=(ring.name, size, CHUNKS, free, filled))
+    writer.start()
+    started, nbytes = None, 0
+    try:
+        while (slot := filled.get(timeout=60)) is not None:
+            data = bytes(ring.buf[slot * size:(slot + 1) * size])
+            free.put(slot)
+            if started is None:
+                started = time.perf_counter()
+            else:
+                nbytes += len(data)
+        seconds = time.perf_counter() - started
+    finally:
+        writer.join(60)
+        ring.close()
+        ring.unlink()
     return nbytes / seconds / 1e6
 
 
@@ -83,6 +155,9 @@ def run(args, service) -> list[Section]:
     if HIREDIS_AVAILABLE:
         stages["the same with the hiredis parser (`pip install hiredis`)"] = lambda: redis_stage("hiredis")
     stages |= {
+              "the same with chunks of 16 MiB (4 × the worker's)": lambda: redis_stage("python", scale=4),
+              "gRPC relay: worker's RelaySink → gateway's Relay (two processes; issue 21)": relay_stage,
+              "shared memory: a two-slot ring in /dev/shm, taken out as bytes (two processes)": shared_memory_stage,
               "gRPC: a server yielding ready frames → LenetClient.inspect_chunks (two processes)": grpc_stage,
               "client parse alone, glibc's malloc defaults": lambda: harness.child(
                   "parse_chunks", count=CHUNKS // 3, reuse_freed_memory=False)["rate"],

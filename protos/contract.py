@@ -226,6 +226,7 @@ MAX_PAGE_SIZE = 1000               # ListJobs / ListModels page_size
 DEFAULT_PAGE_SIZE = 100
 INSPECT_BATCH_MAX = 2000           # InspectRequest.batch_size
 INSPECT_BATCH_DEFAULT = 500
+INSPECT_FIRST_BATCH = 32           # the first pass of a default Inspect: its chunks leave within milliseconds
 CHUNK_BYTES = 4 << 20              # tensor data per TensorChunk
 MAX_NAME_LENGTH = 64               # model names and aliases
 MAX_KEY_LENGTH = 128               # idempotency keys

@@ -69,6 +69,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(8000, ge=0, le=65535, description="gateway: serve the Open Inference Protocol's "
                            "REST side at http://HOST:PORT/v2 (0: none)")
     log_format: str = Field("text", pattern="^(text|json)$", description="log lines as text or JSON objects")
+    relay_address: str = Field("", description="gateway: HOST:PORT at which serving workers reach it to stream "
+                               "answers to it directly (default: its listening address, or for 0.0.0.0 its address "
+                               "towards Redis; `off`: answers go through Redis)")
 
 
 class ClientSettings(BaseSettings):

@@ -19,6 +19,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -187,6 +189,29 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"stack not ready after {timeout:.0f} s; see the logs in {self.log_dir}")
                 time.sleep(0.2)
+
+    @contextmanager
+    def another_gateway(self, env: dict[str, str], timeout: float = 60) -> Iterator[str]:
+        """A second gateway on this stack's Redis and workers, started with `env` (a setting changed, to compare
+        two gateways side by side), until the block ends; yields its address once it answers."""
+        port = free_port()
+        process = self.spawn(f"gateway-{port}", "-m", "lenet_services.gateway",
+                             ServerOptions(port=port).model_dump_json(), env={**env, "LENET_HTTP_PORT": "0"})
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                health, deadline = health_pb2_grpc.HealthStub(channel), time.monotonic() + timeout
+                while True:
+                    try:
+                        health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                        break
+                    except grpc.RpcError:
+                        if process.poll() is not None or time.monotonic() > deadline:
+                            raise RuntimeError(f"the second gateway did not start; see the logs in {self.log_dir}")
+                        time.sleep(0.2)
+            yield f"127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(SERVER_STOP_SECONDS)
 
     def dashboard_answers(self) -> bool:
         return self.dashboard is None or self.answers(f"{self.dashboard_url}healthz")

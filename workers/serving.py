@@ -1,5 +1,6 @@
 """A serving worker's lane: it takes Predict, Inspect and export requests from its serve lane as they come and
-answers each, all MXNet work going through the process's Batcher.
+answers each, all MXNet work going through the process's Batcher; Inspect's chunks go to the waiting gateway
+directly when it can be reached (lenet_workers.chunk_sinks), else through the store.
 
 One thread reads the lane (whatever waits is taken in one read, so concurrent Predicts reach the batcher
 together), one writes Predict replies (all that are ready in one round trip), and a small pool runs streams and
@@ -14,7 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from lenet_protos.contract import CHUNK_BYTES, LAYERS, file_prefix, onnx_file
+from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, INSPECT_FIRST_BATCH, LAYERS, file_prefix, \
+    onnx_file
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
 from lenet_services.errors import InvalidArgument, ServiceError
@@ -22,6 +24,7 @@ from lenet_services.store import Unavailable
 from lenet_services.store.requests import Cancelled
 from lenet_workers import model_cache, worker_metrics as metrics
 from lenet_workers.batcher import Batcher
+from lenet_workers.chunk_sinks import Sinks, StoreSink
 from lenet_workers.context import WorkerContext
 from lenet_workers.datasets import resolve
 from lenet_workers.engine import onnx_export
@@ -36,6 +39,7 @@ class LaneServer:
         self.replies: queue.Queue = queue.Queue()
         self.pool = ThreadPoolExecutor(STREAMS, thread_name_prefix="stream")
         self.stopped = threading.Event()
+        self.sinks = Sinks(worker.store.requests, worker.settings.stream_idle_seconds)
 
     def start(self) -> LaneServer:
         threading.Thread(target=self._read_lane, name="lane", daemon=True).start()
@@ -106,13 +110,15 @@ class LaneServer:
         """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written
         straight into its message buffer (lenet_protos.tensors.chunk_frame), one buffer reused for all chunks."""
         requests, request_id, inspect = self.worker.store.requests, request.request_id, request.inspect
-        outcome = "failed"
+        outcome, sink = "failed", None
         try:
             requests.start_stream(request_id)
+            sink = self.sinks.open(request)   # before the work: a relay stream connects meanwhile
             selection = resolve(inspect.samples, self.worker.settings.data_dir, "samples")
             layers, dtype = list(inspect.layers) or list(LAYERS), inspect.dtype
             predictor = self.batcher.run(lambda: model_cache.predictor(self.worker, inspect.model_id))
-            passes = predictor.batches(selection.images, layers, inspect.batch_size, NUMPY_DTYPES[dtype])
+            passes = predictor.batches(selection.images, layers, inspect.batch_size or INSPECT_BATCH_DEFAULT,
+                                       NUMPY_DTYPES[dtype], 0 if inspect.batch_size else INSPECT_FIRST_BATCH)
             total, buffer = len(selection.images), None
             while (batch := self.batcher.run(lambda: next(passes, None))) is not None:
                 for layer in layers:
@@ -121,16 +127,16 @@ class LaneServer:
                                                sample_count=stop - start, total_samples=total)
                         frame, data = chunk_frame(chunk, (stop - start, *batch.shape(layer)[1:]), dtype, buffer)
                         batch.copy_rows(layer, start, stop, data)
-                        requests.push_chunk(request_id, frame, self.worker.settings.stream_idle_seconds)
+                        sink.send(frame)
                         buffer = frame.obj  # sent: reuse its memory for the next chunk
-            requests.end_chunks(request_id)
+            sink.finish()
             outcome = "succeeded"
         except Cancelled:
             requests.close(request_id)
             outcome = "cancelled"
         except Exception as error:
             log.warning("inspect request %s failed: %s", request_id, error)
-            requests.end_chunks(request_id, error_reply(error))
+            (sink or StoreSink(requests, request_id, 0)).fail(error_reply(error))
         finally:
             counted("inspect", outcome)
             self.worker.status.requests += 1

@@ -10,6 +10,7 @@ from lenet_services.gateway import inference_http, recovery
 from lenet_services.gateway.gateway_metrics import GatewayMetrics
 from lenet_services.gateway.grpc_server import build
 from lenet_services.gateway.inference_protocol import InferenceProtocol
+from lenet_services.gateway.relay import Relay
 from lenet_services.gateway.service import LenetService
 from lenet_services.task_queue import TaskQueue
 
@@ -20,7 +21,7 @@ def serve(options: ServerOptions) -> None:
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
     tasks = TaskQueue(settings.redis_url)
     metrics = GatewayMetrics(store)
-    service = LenetService(store, tasks, settings)
+    service = LenetService(store, tasks, settings, Relay())
     protocol = InferenceProtocol(service)   # one for gRPC and REST: their calls batch and are counted together
     try:
         if settings.metrics_port is not None:
@@ -37,6 +38,7 @@ def serve(options: ServerOptions) -> None:
     served = (f"; metrics on {settings.metrics_host}:{settings.metrics_port}/metrics"
               if settings.metrics_port is not None else "")
     served += f"; Open Inference Protocol REST on {options.host}:{rest[1]}/v2" if rest else ""
+    served += f"; workers stream answers to {service.relay.address or 'Redis'}"
     print(f"gateway listening on {options.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
           f"{served}", flush=True)
     stopped = threading.Event()

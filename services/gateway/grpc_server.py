@@ -14,6 +14,7 @@ from lenet_services.gateway.auth import Auth, AuthInterceptor
 from lenet_services.gateway.gateway_metrics import GatewayMetrics
 from lenet_services.gateway.inference_protocol import InferenceProtocol
 from lenet_services.gateway.inference_servicer import InferenceServicer
+from lenet_services.gateway import relay
 from lenet_services.gateway.service import LenetService
 from lenet_services.gateway.servicer import LenetServicer
 from lenet_services.gateway.status_codes import translated
@@ -69,12 +70,12 @@ def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
     front end may share); returns it with the port actually bound (port 0 picks a free one).
 
     Streams hold a thread while open; StreamLimits keeps them below the pool, so UNARY_THREADS always serve
-    unary calls and health checks."""
+    unary calls and health checks; each Inspect may hold a second thread for its worker's relay stream."""
     settings = service.settings
     metrics = metrics or GatewayMetrics(service.store)
     protocol = protocol or InferenceProtocol(service)
     tls = credentials(settings)
-    threads = settings.max_streams + UNARY_THREADS
+    threads = settings.max_streams * (2 if service.relay else 1) + UNARY_THREADS
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"), options=OPTIONS,
                          interceptors=[AuthInterceptor(auth, [SERVICE.full_name, inference.SERVICE.full_name],
                                                        open_methods=OPEN_METHODS)],
@@ -83,6 +84,8 @@ def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
     metrics.streams.set_function(streams.count)
     server.add_generic_rpc_handlers([handler(SERVICE, LenetServicer(service, auth, streams), metrics),
                                      handler(inference.SERVICE, InferenceServicer(protocol, auth), metrics)])
+    if service.relay:
+        server.add_generic_rpc_handlers([relay.handler(service.relay)])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable(server, [SERVICE.full_name, health.SERVICE_NAME])
@@ -90,6 +93,11 @@ def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
     bound = server.add_secure_port(address, tls) if tls else server.add_insecure_port(address)
     if bound == 0:
         raise RuntimeError(f"cannot listen on {host}:{port}")
+    if service.relay:
+        service.relay.address = "" if settings.relay_address == "off" else settings.relay_address
+        if not settings.relay_address:
+            service.relay.locate = lambda: relay.advertised(host, bound, service.store.route())
+        service.relay.tls = tls is not None
     server.start()
     for name in ("", SERVICE.full_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -10,7 +10,8 @@ second, between which the gateway checks that the worker holding the request is 
 """
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 import numpy as np
 
@@ -20,14 +21,17 @@ from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.settings import ServiceSettings
 from lenet_protos.tensors import from_tensor, to_tensor
 from lenet_services.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, \
-    Unavailable, from_code
+    ServiceError, Unavailable, from_code
 from lenet_services.gateway import auth, validation as check
 from lenet_services.gateway.coalescer import Coalescer
+from lenet_services.gateway.relay import Expected, Relay
+from lenet_services.mailbox import Ended
 from lenet_services.store import Store
 from lenet_services.store.idempotency import Idempotency
 from lenet_services.task_queue import TaskSender
 
 INSPECT_WINDOW = 8          # chunks (≤ 4 MiB each) that may wait in Redis for a slow client
+RELAY_WAIT_SECONDS = 0.25   # how often an Inspect checks the store while its worker has not come to the Relay
 LIVE_WORKERS_SECONDS = 1.0  # how long the gateway trusts its last look at the live workers
 MODEL_CACHE_SECONDS = 2.0   # how long it trusts a model record it has read
 
@@ -58,8 +62,9 @@ class Caller:
 
 
 class LenetService:
-    def __init__(self, store: Store, tasks: TaskSender, settings: ServiceSettings):
+    def __init__(self, store: Store, tasks: TaskSender, settings: ServiceSettings, relay: Relay | None = None):
         self.store, self.tasks, self.settings = store, tasks, settings
+        self.relay = relay   # where workers stream answers to this process (None: through the store)
         self.users = frozenset(auth.parse(settings.tokens).values()) if settings.tokens else frozenset()
         self._lanes: tuple[float, dict[str, int]] = (0.0, {})
         self._models: dict[str, tuple[float, pb.Model]] = {}
@@ -177,37 +182,75 @@ class LenetService:
                                              pb.ExportedFile(name=params_file, data=params)])
 
     def inspect(self, request: pb.InspectRequest, caller: Caller) -> Iterator[bytes]:
-        """Serialized TensorChunks relayed from the worker as they come, never parsed or copied here; leaving
-        early (the client cancelled, its deadline passed, or an error) stops the worker, which then clears the
-        stream."""
+        """Serialized TensorChunks relayed from the worker as they come, never parsed or copied here: straight from
+        the worker over this gateway's Relay when it has one workers can reach, else (or when the worker cannot
+        reach it) through the store's chunk stream. Leaving early (the client cancelled, its deadline passed, or
+        an error) stops the worker, which then clears the stream."""
         request = check.inspect(request)
         model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         lane, deadline = self._serve_lane(model), self._deadline(caller)
         lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex, inspect=request, deadline=_unix(deadline))
         requests, request_id = self.store.requests, lane_request.request_id
-        requests.submit(lane, lane_request, window=INSPECT_WINDOW)
-        after, finished = "0-0", False
-        try:
-            while caller.active():
-                entries = requests.take_chunks(request_id, after, block_ms=1000)
-                for entry_id, kind, data in entries:
-                    after = entry_id
-                    if kind == "end":
-                        finished = True
-                        return
-                    if kind == "error":
-                        finished = True
-                        reply = pb.WorkerReply.FromString(data)
-                        raise from_code(reply.error_code, reply.error_message)
-                    yield data
-                if not entries:
-                    self._check_progress(lane, request_id, deadline)
-        finally:
-            if finished:
-                requests.close(request_id)
-            else:
-                requests.cancel(request_id)
+        relayed = self.relay is not None and self.relay.address
+        finished = False
+        with self.relay.expect(lane_request) if relayed else nullcontext() as expected:
+            requests.submit(lane, lane_request, window=INSPECT_WINDOW)
+            try:
+                error = yield from self._relayed(expected, lane, request_id, deadline, caller) if relayed else \
+                    self._stored(lane, request_id, deadline, caller)
+                finished = error is not None or caller.active()
+                if error is not None:
+                    raise error
+            finally:
+                if finished:
+                    requests.close(request_id)
+                else:
+                    requests.cancel(request_id)
+
+    def _relayed(self, expected: Expected, lane: str, request_id: str, deadline: float, caller: Caller
+                 ) -> Generator[bytes, None, ServiceError | None]:
+        """The chunks the worker sends to the Relay; returns the error the stream ended with, if any. Until the
+        worker has come, every RELAY_WAIT_SECONDS: whether it answers through the store instead (it could not
+        reach this gateway)."""
+        while caller.active():
+            try:
+                frame = expected.mailbox.get(1.0 if expected.connected else RELAY_WAIT_SECONDS)
+            except Ended as ended:
+                return None if ended.reason == "complete" else self._broken(lane, request_id)
+            if frame is not None:
+                yield frame
+                continue
+            if not expected.connected and self.store.requests.pending_chunks(request_id):
+                return (yield from self._stored(lane, request_id, deadline, caller))
+            self._check_progress(lane, request_id, deadline)
+        return None
+
+    def _broken(self, lane: str, request_id: str) -> ServiceError:
+        """Why a relay stream stopped before its end: the error its worker stored first, else the worker is lost."""
+        for _entry_id, kind, data in self.store.requests.take_chunks(request_id, "0-0", block_ms=0):
+            if kind == "error":
+                return _stored_error(data)
+        holder = self.store.requests.claimed_by(request_id) or "on " + lane
+        return Unavailable(f"request {request_id}: worker {holder} was lost while answering; try again")
+
+    def _stored(self, lane: str, request_id: str, deadline: float, caller: Caller
+                ) -> Generator[bytes, None, ServiceError | None]:
+        """The chunks the worker writes to the store's chunk stream, repaying a credit for each; returns the error
+        the stream ended with, if any."""
+        after, requests = "0-0", self.store.requests
+        while caller.active():
+            entries = requests.take_chunks(request_id, after, block_ms=1000)
+            for entry_id, kind, data in entries:
+                after = entry_id
+                if kind == "end":
+                    return None
+                if kind == "error":
+                    return _stored_error(data)
+                yield data
+            if not entries:
+                self._check_progress(lane, request_id, deadline)
+        return None
 
     def _ask(self, lane_request: pb.LaneRequest, lane: str, deadline: float) -> bytes:
         """Queue a one-reply request on a serve lane and wait for the reply payload until `deadline`
@@ -415,6 +458,12 @@ class LenetService:
             raise FailedPrecondition(f"the gateway has no MNIST data: {error}") from None
         indices = np.asarray(request.indices, dtype=np.int64)
         return pb.Samples(images=to_tensor(images[indices], "images"), labels=labels[indices].tolist())
+
+
+def _stored_error(data: bytes) -> ServiceError:
+    """The error a worker ended a chunk stream with (a serialized WorkerReply)."""
+    reply = pb.WorkerReply.FromString(data)
+    return from_code(reply.error_code, reply.error_message)
 
 
 def _unix(deadline: float) -> float:

@@ -265,7 +265,7 @@ def inspect(request: pb.InspectRequest) -> pb.InspectRequest:
     checked.dtype = request.dtype or pb.FLOAT32
     check(0 <= request.batch_size <= contract.INSPECT_BATCH_MAX, "batch_size",
           f"must be 0..{contract.INSPECT_BATCH_MAX}, got {request.batch_size}")
-    checked.batch_size = request.batch_size or contract.INSPECT_BATCH_DEFAULT
+    checked.batch_size = request.batch_size   # 0: the worker's choice (contract.INSPECT_BATCH_DEFAULT, …)
     return checked
 
 

@@ -49,5 +49,17 @@ class Store:
         """How long the Redis server has run: after a restart, workers need a heartbeat period to be seen again."""
         return float(self.redis.info("server")["uptime_in_seconds"])
 
+    def route(self) -> tuple[str, str] | None:
+        """(this host's address, the store's) on a connection to the store; None over a Unix socket. Tells the
+        gateway which of its addresses workers, which reach the store too, can reach it by."""
+        pool = self.redis.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.connect()
+            local, peer = connection._sock.getsockname(), connection._sock.getpeername()
+            return (local[0], peer[0]) if isinstance(local, tuple) else None
+        finally:
+            pool.release(connection)
+
     def close(self) -> None:
         self.redis.close()

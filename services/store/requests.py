@@ -135,7 +135,7 @@ class Requests:
     def take_chunks(self, request_id: str, after: str, block_ms: int) -> list[tuple[str, str, bytes]]:
         """Entries after `after` as (id, kind, bytes) with kind "pb", "end" or "error"; each taken entry is
         deleted from Redis and repaid with a credit."""
-        block_ms = min(block_ms, int(BLOCK_SECONDS * 1000))
+        block_ms = min(block_ms, int(BLOCK_SECONDS * 1000)) or None   # 0: no wait (XREAD's BLOCK 0 is forever)
         reply = self.redis.xread({keys.request_chunks(request_id): after}, count=16, block=block_ms)
         entries = [(entry_id.decode(), *next(iter(fields.items())))
                    for _stream, items in reply or () for entry_id, fields in items]

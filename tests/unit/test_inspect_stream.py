@@ -59,3 +59,8 @@ def test_batches_copy_rows_into_any_buffer_and_overlap_passes():
         batches[0].copy_rows("SoftM", 0, 2, np.empty((2, 10), np.float32))
     with pytest.raises(ValueError, match="float32 or float16"):
         predictor.batches(images, dtype=np.float64)
+    # a short first pass, then full ones: the same rows
+    batches = [(batch.start, len(batch), batch.numpy()["SoftM"])
+               for batch in predictor.batches(images, ("SoftM",), batch_size=10, first_batch=4)]
+    assert [(start, size) for start, size, _ in batches] == [(0, 4), (4, 10), (14, 9)]
+    np.testing.assert_allclose(np.concatenate([rows for _, _, rows in batches]), whole["SoftM"], atol=1e-6)

@@ -5,15 +5,17 @@ from proto_text import elements
 
 from lenet_protos import generate
 
-GENERATED = ["lenet_pb2.py", "lenet_pb2.pyi", "lenet_pb2_grpc.py"]
+GENERATED = ["protos/lenet/v1/lenet_pb2.py", "protos/lenet/v1/lenet_pb2.pyi", "protos/lenet/v1/lenet_pb2_grpc.py",
+             "protos/lenet/internal/v1/relay_pb2.py", "protos/lenet/internal/v1/relay_pb2.pyi",
+             "protos/lenet/internal/v1/relay_pb2_grpc.py"]
 
 
 def test_generated_code_is_fresh(tmp_path):
     generate.generate(tmp_path)
     for name in GENERATED:
-        fresh = (tmp_path / "protos/lenet/v1" / name).read_text()
-        committed = (generate.ROOT / "protos/lenet/v1" / name).read_text()
-        assert committed == fresh, f"protos/lenet/v1/{name} is stale: run `make proto`"
+        fresh = (tmp_path / name).read_text()
+        committed = (generate.ROOT / name).read_text()
+        assert committed == fresh, f"{name} is stale: run `make proto`"
     descriptors = generate.INFERENCE_DESCRIPTORS
     assert (tmp_path / descriptors).read_bytes() == (generate.ROOT / descriptors).read_bytes(), \
         f"{descriptors} is stale: run `make proto`"

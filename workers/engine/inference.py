@@ -10,7 +10,7 @@ from lenet_workers.engine.checkpoint import params_from_bytes
 from lenet_workers.engine.lenet import INPUT_SHAPE, LABEL, LAYERS, Pixels, layer_outputs, network_input
 
 OUTPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
-CACHED_EXECUTORS = 8  # per predictor; each holds its batch's outputs (about 70 MB for 500 images, all layers)
+CACHED_EXECUTORS = 12  # per predictor; each holds its batch's outputs (about 70 MB for 500 images, all layers)
 
 
 class Batch:
@@ -67,12 +67,14 @@ class Predictor:
         batches = self.batches(images, layers, batch_size, dtype)
         return ((batch.start, batch.numpy()) for batch in batches)
 
-    def batches(self, images: np.ndarray, layers=LAYERS, batch_size: int = 500, dtype=np.float32
-                ) -> Iterator[Batch]:
-        """The forward passes as Batch objects, for consumers that copy outputs into buffers of their own.
+    def batches(self, images: np.ndarray, layers=LAYERS, batch_size: int = 500, dtype=np.float32,
+                first_batch: int = 0) -> Iterator[Batch]:
+        """The forward passes as Batch objects, for consumers that copy outputs into buffers of their own; with
+        `first_batch`, the first pass takes only that many images, so its outputs come out sooner.
 
         float16 is cast by MXNet inside the graph (rounded to nearest even, as numpy's astype). While the
-        consumer copies out one batch, MXNet already computes the next on a second executor.
+        consumer copies out one batch, MXNet already computes the next on a second executor (after a short
+        first pass, which runs alone).
         Inputs are checked here, before the first batch is asked for.
         """
         if batch_size < 1:
@@ -85,16 +87,19 @@ class Predictor:
         outputs = layer_outputs(self.symbol, layers)
         if dtype != np.float32:
             outputs = mx.sym.Group([mx.sym.Cast(out, dtype=dtype.name) for out in outputs])
-        return self._batches(data, (layers, dtype.name), outputs, batch_size)
+        first_batch = min(first_batch, batch_size) or batch_size
+        return self._batches(data, (layers, dtype.name), outputs, batch_size, first_batch)
 
-    def _batches(self, data: np.ndarray, key: tuple, outputs: mx.sym.Symbol, batch_size: int):
+    def _batches(self, data: np.ndarray, key: tuple, outputs: mx.sym.Symbol, batch_size: int, first_batch: int):
         running = deque()  # forward passes started and not yet handed out: at most two
-        for number, start in enumerate(range(0, len(data), batch_size)):
-            batch = data[start:start + batch_size]
-            executor = self._executor(outputs, key, len(batch), slot=number % 2, cache=len(batch) == batch_size)
+        starts = [0, *range(first_batch, len(data), batch_size)] if first_batch < len(data) else [0]
+        for number, (start, stop) in enumerate(zip(starts, [*starts[1:], len(data)])):
+            batch = data[start:stop]
+            executor = self._executor(outputs, key, len(batch), slot=number % 2,
+                                      cache=len(batch) in (batch_size, first_batch))
             executor.forward(is_train=False, data=batch)  # returns at once; MXNet computes in its own threads
             running.append((start, executor))
-            if len(running) == 2:
+            if len(running) == 2 or number == 0 and first_batch < batch_size:   # a short first pass runs alone
                 start, executor = running.popleft()
                 yield Batch(start, key[0], executor.outputs)
         for start, executor in running:

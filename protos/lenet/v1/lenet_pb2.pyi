@@ -701,18 +701,24 @@ class ListWorkersResponse(_message.Message):
     def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., lanes: _Optional[_Iterable[_Union[Lane, _Mapping]]] = ...) -> None: ...
 
 class LaneRequest(_message.Message):
-    __slots__ = ("request_id", "predict", "inspect", "export", "deadline")
+    __slots__ = ("request_id", "predict", "inspect", "export", "deadline", "relay_address", "relay_secret", "relay_tls")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PREDICT_FIELD_NUMBER: _ClassVar[int]
     INSPECT_FIELD_NUMBER: _ClassVar[int]
     EXPORT_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    RELAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RELAY_SECRET_FIELD_NUMBER: _ClassVar[int]
+    RELAY_TLS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     predict: PredictRequest
     inspect: InspectRequest
     export: ExportModelRequest
     deadline: float
-    def __init__(self, request_id: _Optional[str] = ..., predict: _Optional[_Union[PredictRequest, _Mapping]] = ..., inspect: _Optional[_Union[InspectRequest, _Mapping]] = ..., export: _Optional[_Union[ExportModelRequest, _Mapping]] = ..., deadline: _Optional[float] = ...) -> None: ...
+    relay_address: str
+    relay_secret: str
+    relay_tls: bool
+    def __init__(self, request_id: _Optional[str] = ..., predict: _Optional[_Union[PredictRequest, _Mapping]] = ..., inspect: _Optional[_Union[InspectRequest, _Mapping]] = ..., export: _Optional[_Union[ExportModelRequest, _Mapping]] = ..., deadline: _Optional[float] = ..., relay_address: _Optional[str] = ..., relay_secret: _Optional[str] = ..., relay_tls: _Optional[bool] = ...) -> None: ...
 
 class TrainingCheckpoint(_message.Message):
     __slots__ = ("epoch", "history")
