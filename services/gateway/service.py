@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 import numpy as np
 
-from lenet_protos import contract, mnist
+from lenet_protos import contract, mnist, tracing
 from lenet_protos.contract import FINAL_STATES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.settings import ServiceSettings
@@ -82,6 +82,7 @@ class LenetService:
         return self._enqueue(job, Idempotency.of("SubmitEvaluation", request.idempotency_key, request))
 
     def _enqueue(self, job: pb.Job, idempotency: Idempotency | None) -> pb.Job:
+        job.trace_context.update(tracing.carrier())
         job, created = self.store.jobs.create(job, idempotency)
         if created:
             self.tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
@@ -151,9 +152,12 @@ class LenetService:
     def predict(self, request: pb.PredictRequest, caller: Caller) -> pb.PredictResponse:
         """The worker's probabilities, with a warning for each image that does not look like an MNIST digit.
         Concurrent calls for the same model travel to the worker together (coalescer.py)."""
-        request, images = check.predict(request)
-        model = self.resolve_model(caller, request.model_id)
-        probabilities = self.coalescer.predict(self._serve_lane(model), model.id, images, self._deadline(caller))
+        with tracing.span("validate"):
+            request, images = check.predict(request)
+            model = self.resolve_model(caller, request.model_id)
+        lane = self._serve_lane(model)
+        with tracing.span("serve lane", lane=lane, images=len(images)):
+            probabilities = self.coalescer.predict(lane, model.id, images, self._deadline(caller))
         return pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
                                   labels=probabilities.argmax(axis=1).tolist(), warnings=mnist.digit_warnings(images),
                                   model_id=model.id, model_name=model.name, model_version=model.version)
@@ -161,16 +165,21 @@ class LenetService:
     def _predict_on(self, lane: str, model_id: str, images: np.ndarray, deadline: float) -> np.ndarray:
         request = pb.PredictRequest(model_id=model_id, images=to_tensor(images, "images"))
         reply = self._ask(pb.LaneRequest(predict=request), lane, deadline)
-        return from_tensor(pb.PredictResponse.FromString(reply).probabilities)
+        with tracing.span("reply read", bytes=len(reply)):
+            return from_tensor(pb.PredictResponse.FromString(reply).probabilities)
 
     def export_model(self, request: pb.ExportModelRequest, caller: Caller) -> pb.ExportModelResponse:
         """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
-        request = check.export(request)
-        model = self.resolve_model(caller, request.model_id)
+        with tracing.span("validate"):
+            request = check.export(request)
+            model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         if request.format == pb.ONNX:
-            reply = self._ask(pb.LaneRequest(export=request), self._serve_lane(model), self._deadline(caller))
-            return pb.ExportModelResponse.FromString(reply)
+            lane = self._serve_lane(model)
+            with tracing.span("serve lane", lane=lane):
+                reply = self._ask(pb.LaneRequest(export=request), lane, self._deadline(caller))
+            with tracing.span("reply read", bytes=len(reply)):
+                return pb.ExportModelResponse.FromString(reply)
         symbol, params = self.store.models.files(model.id)
         symbol_file, params_file = contract.checkpoint_files(contract.file_prefix(model.name))
         return pb.ExportModelResponse(files=[pb.ExportedFile(name=symbol_file, data=symbol.encode()),
@@ -180,14 +189,16 @@ class LenetService:
         """Serialized TensorChunks relayed from the worker as they come, never parsed or copied here; leaving
         early (the client cancelled, its deadline passed, or an error) stops the worker, which then clears the
         stream."""
-        request = check.inspect(request)
-        model = self.resolve_model(caller, request.model_id)
+        with tracing.span("validate"):
+            request = check.inspect(request)
+            model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         lane, deadline = self._serve_lane(model), self._deadline(caller)
-        lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex, inspect=request, deadline=_unix(deadline))
+        lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex, inspect=request, deadline=_unix(deadline),
+                                      trace_context=tracing.carrier(), sent_at=time.time())
         requests, request_id = self.store.requests, lane_request.request_id
         requests.submit(lane, lane_request, window=INSPECT_WINDOW)
-        after, finished = "0-0", False
+        after, finished, relayed, started = "0-0", False, 0, time.time_ns()
         try:
             while caller.active():
                 entries = requests.take_chunks(request_id, after, block_ms=1000)
@@ -200,10 +211,12 @@ class LenetService:
                         finished = True
                         reply = pb.WorkerReply.FromString(data)
                         raise from_code(reply.error_code, reply.error_message)
+                    relayed += 1
                     yield data
                 if not entries:
                     self._check_progress(lane, request_id, deadline)
         finally:
+            tracing.record("reply read", started, time.time_ns(), chunks=relayed)
             if finished:
                 requests.close(request_id)
             else:
@@ -213,6 +226,8 @@ class LenetService:
         """Queue a one-reply request on a serve lane and wait for the reply payload until `deadline`
         (time.monotonic()), re-raising the error the worker reports."""
         lane_request.request_id, lane_request.deadline = uuid.uuid4().hex, _unix(deadline)
+        lane_request.trace_context.update(tracing.carrier())
+        lane_request.sent_at = time.time()
         requests = self.store.requests
         reply = requests.ask(lane, lane_request)
         while reply is None:

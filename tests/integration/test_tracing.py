@@ -1,0 +1,172 @@
+"""OpenTelemetry across the service's processes: a real OTLP/gRPC receiver on loopback collects what the real
+gateway and worker processes export (OTEL_EXPORTER_OTLP_ENDPOINT pointed at it, as at a collector).
+
+One stack traces every call (the SDK's default sampler), exporting every 100 ms (OTEL_BSP_SCHEDULE_DELAY); tests
+wait on the spans they need, never on a sleep."""
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import urllib.request
+
+import grpc
+import lenet_cli
+import pytest
+from otlp_receiver import Receiver, server_span
+
+from lenet_clients.client import LenetClient
+from lenet_protos import tracing
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
+from lenet_protos.tensors import to_tensor
+from lenet_services.stack import Stack
+from lenet_services.store.redis_server import free_port
+
+PREDICT = "/lenet.v1.Lenet/Predict"
+SUBMIT = "/lenet.v1.Lenet/SubmitTraining"
+EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def traced(settings, receiver, tmp_path_factory):
+    """A gateway and a worker node exporting to the receiver, and a model trained on it (its job's trace)."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    with Stack(settings, workers=1, log_dir=str(tmp_path_factory.mktemp("tracing-logs")), env=env,
+               metrics_port=free_port()) as stack, \
+            LenetClient(stack.address, timeout=120) as client:
+        job = client.wait(client.train(epochs=EPOCHS, limit=300, eval_limit=100, init_scale=0.07).id)
+        assert job.state == pb.SUCCEEDED, job.error
+        yield stack, client, job
+
+
+def parents_come_first(spans) -> list[str]:
+    """What breaks "every parent is in the trace and starts no later than its child"."""
+    by_id = {span.span_id: span for span in spans}
+    roots = [span for span in spans if not span.parent_id]
+    problems = [f"{len(roots)} roots"] if len(roots) != 1 else []
+    for span in spans:
+        parent = by_id.get(span.parent_id)
+        if span.parent_id and parent is None:
+            problems.append(f"{span.name}: parent missing")
+        elif parent is not None and parent.start_ns > span.start_ns:
+            problems.append(f"{span.name} starts before its parent {parent.name}")
+    return problems
+
+
+def test_one_predict_is_one_trace_from_the_gateway_through_the_serving_worker(traced, receiver):
+    _, client, job = traced
+    images, _ = client.samples(range(3))
+    client.predict(job.model_id, images)
+    call = receiver.wait_for(lambda spans: server_span(spans, PREDICT))
+    needed = {"validate", "serve lane", "lane round trip", "lane wait", "claim", "batch wait", "forward",
+              "reply write", "reply read"}
+    spans = receiver.wait_for(lambda _: (found := receiver.trace(call.trace_id))
+                              and needed <= {s.name for s in found} and found)
+    assert {"lenet-gateway", "lenet-worker-serve"} <= {span.service for span in spans}
+    assert parents_come_first(spans) == []
+    named = {span.name: span for span in spans}
+    assert named["forward"].service == "lenet-worker-serve" and named["forward"].attributes["batch_images"] == 3
+    assert named["lane wait"].seconds + named["forward"].seconds <= call.seconds
+    # every span lies within the call, but the worker's reply write may end after the gateway has answered: its
+    # round trip's last commands (expiry, the claim's end) are answered after the reply was already read
+    outside = [(span.name, span.start_ns - call.start_ns, span.end_ns - call.end_ns) for span in spans
+               if span is not call and not call.start_ns <= span.start_ns <= span.end_ns <= call.end_ns
+               and not (span.name == "reply write" and span.start_ns <= call.end_ns)]
+    assert outside == []
+
+
+def test_a_training_job_is_one_trace_from_submit_to_its_last_epoch(traced, receiver):
+    _, client, job = traced
+    trace_id = tracing.trace_id_of(job.trace_context)
+    assert len(trace_id) == 32
+    needed = {SUBMIT, "queued", "training", "model save", *(f"epoch {n}" for n in range(1, EPOCHS + 1))}
+    spans = receiver.wait_for(lambda _: (found := receiver.trace(trace_id)) and needed <= {s.name for s in found}
+                              and found)
+    assert parents_come_first(spans) == []
+    root = spans[0]
+    assert (root.name, root.service) == (SUBMIT, "lenet-gateway")
+    epochs = [span for span in spans if span.name.startswith("epoch ") and span.name != "epoch evaluation"]
+    assert [span.attributes["epoch"] for span in epochs] == list(range(1, EPOCHS + 1))
+    last = epochs[-1].attributes
+    assert last["test_accuracy"] == pytest.approx(job.metrics.test_accuracy)
+    assert last["train_accuracy"] == pytest.approx(job.metrics.train_accuracy)
+    assert sum(span.name == "checkpoint write" for span in spans) == EPOCHS
+    assert {span.service for span in spans} >= {"lenet-gateway", "lenet-worker-train"}
+
+
+def test_a_callers_traceparent_is_continued(traced, receiver):
+    stack, client, job = traced
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    images, _ = client.samples(range(1))
+    with grpc.insecure_channel(stack.address) as channel:
+        pb_grpc.LenetStub(channel).Predict(pb.PredictRequest(model_id=job.model_id, images=to_tensor(images, "images")),
+                                           metadata=[("traceparent", f"00-{trace_id}-{parent_id}-01")], timeout=60)
+    spans = receiver.wait_for(lambda _: (found := receiver.trace(trace_id)) and server_span(found, PREDICT)
+                              and "forward" in {s.name for s in found} and found)
+    call = server_span(spans, PREDICT)
+    assert call.parent_id == parent_id
+    assert "lenet-worker-serve" in {span.service for span in spans}
+
+
+def test_the_cli_starts_a_trace_and_prints_its_id(traced, receiver):
+    """`lenet --trace` exports nothing itself here (no endpoint in its environment): the service continues it."""
+    stack, _, job = traced
+    done = lenet_cli.run("job", job.id, "--trace", gateway=stack.address)
+    assert lenet_cli.succeeded(done) and re.match(r"trace [0-9a-f]{32}$", done.stderr.splitlines()[0]), done.stderr
+    trace_id = done.stderr.split()[1]
+    spans = receiver.wait_for(lambda _: receiver.trace(trace_id))
+    assert [(span.service, span.name) for span in spans] == [("lenet-gateway", "/lenet.v1.Lenet/GetJob")]
+
+
+NO_EXPORTER = """
+import json, threading
+from lenet_protos import tracing
+from lenet_protos.settings import TracingSettings
+started = tracing.start("lenet-gateway", TracingSettings())
+with tracing.span("validate"):
+    headers = tracing.carrier()
+print(json.dumps([started, headers, [t.name for t in threading.enumerate()]]))
+"""
+
+
+@pytest.mark.parametrize("case, traced_here", [("no endpoint", False), ("disabled", False),
+                                                ("exporter none", False), ("endpoint", True)])
+def test_without_an_endpoint_nothing_is_traced_and_no_exporter_thread_runs(receiver, case, traced_here):
+    """With no endpoint set (or the SDK disabled, or exporter none) a process installs nothing: no span, no
+    headers, no exporter thread, nothing received; the endpoint alone turns it on."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
+    env = {"no endpoint": {}, "disabled": {**endpoint, "OTEL_SDK_DISABLED": "true"},
+           "exporter none": {**endpoint, "OTEL_TRACES_EXPORTER": "none"}, "endpoint": endpoint}[case]
+    service = f"lenet-test-{secrets.token_hex(4)}"
+    done = subprocess.run([sys.executable, "-c", NO_EXPORTER], capture_output=True, text=True, timeout=60,
+                          env={**clean, "OTEL_SERVICE_NAME": service, "OTEL_TRACES_SAMPLER": "always_on", **env})
+    assert done.returncode == 0, done.stderr
+    started, headers, threads = json.loads(done.stdout)   # the process has exited: what it exported has arrived
+    assert (started, "traceparent" in headers, "OtelBatchSpanRecordProcessor" in threads) == (traced_here,) * 3
+    assert [span.name for span in receiver.spans if span.service == service] == (["validate"] if traced_here else [])
+
+
+def test_rpc_latency_buckets_carry_trace_ids_as_exemplars(traced, receiver):
+    """Served as OpenMetrics, the gateway's latency histogram names, in a Predict bucket, the trace of a Predict."""
+    stack, client, job = traced
+    images, _ = client.samples(range(1))
+    client.predict(job.model_id, images)
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.metrics_port}/metrics",
+                                     headers={"Accept": "application/openmetrics-text"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    bucket = r'^lenet_rpc_seconds_bucket\{[^}]*method="Predict"[^}]*\} \S+ # \{trace_id="([0-9a-f]{32})"\}'
+    exemplars = re.findall(bucket, text, re.M)
+    assert exemplars, text[:2000]
+    predicts = receiver.wait_for(lambda spans: {s.trace_id for s in spans if s.name == PREDICT} >= set(exemplars)
+                                 and exemplars)
+    assert predicts
