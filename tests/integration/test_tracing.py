@@ -137,15 +137,13 @@ print(json.dumps([started, headers, [t.name for t in threading.enumerate()]]))
 """
 
 
-@pytest.mark.parametrize("case, traced_here", [("no endpoint", False), ("disabled", False),
-                                                ("exporter none", False), ("endpoint", True)])
+@pytest.mark.parametrize("case, traced_here", [("no endpoint", False), ("disabled", False), ("endpoint", True)])
 def test_without_an_endpoint_nothing_is_traced_and_no_exporter_thread_runs(receiver, case, traced_here):
-    """With no endpoint set (or the SDK disabled, or exporter none) a process installs nothing: no span, no
-    headers, no exporter thread, nothing received; the endpoint alone turns it on."""
+    """With no endpoint set (or the SDK disabled) a process installs nothing: no span, no headers, no exporter
+    thread, nothing received; the endpoint alone turns it on."""
     clean = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
     endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
-    env = {"no endpoint": {}, "disabled": {**endpoint, "OTEL_SDK_DISABLED": "true"},
-           "exporter none": {**endpoint, "OTEL_TRACES_EXPORTER": "none"}, "endpoint": endpoint}[case]
+    env = {"no endpoint": {}, "disabled": {**endpoint, "OTEL_SDK_DISABLED": "true"}, "endpoint": endpoint}[case]
     service = f"lenet-test-{secrets.token_hex(4)}"
     done = subprocess.run([sys.executable, "-c", NO_EXPORTER], capture_output=True, text=True, timeout=60,
                           env={**clean, "OTEL_SERVICE_NAME": service, "OTEL_TRACES_SAMPLER": "always_on", **env})
