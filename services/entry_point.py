@@ -34,3 +34,12 @@ def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[Service
         sys.exit(f"{name}: this store holds jobs or models of token users, and LENET_TOKENS is empty: an open "
                  f"{name} would show them to anyone. Set LENET_TOKENS, or pass --insecure-dev to open it anyway")
     return settings, auth, store
+
+
+def traced(app):
+    """The ASGI app with the maintained ASGI instrumentation (an HTTP server span per request, continuing a
+    caller's `traceparent` header) when this process traces; else the app itself."""
+    if not tracing.on():
+        return app
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    return OpenTelemetryMiddleware(app, exclude_spans=["receive", "send"])

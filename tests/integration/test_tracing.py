@@ -3,6 +3,7 @@ gateway and worker processes export (OTEL_EXPORTER_OTLP_ENDPOINT pointed at it, 
 
 One stack traces every call (the SDK's default sampler), exporting every 100 ms (OTEL_BSP_SCHEDULE_DELAY); tests
 wait on the spans they need, never on a sleep."""
+import dataclasses
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import urllib.request
 
 import grpc
 import lenet_cli
+import numpy as np
 import pytest
 from otlp_receiver import Receiver, server_span
 
@@ -47,6 +49,17 @@ def traced(settings, receiver, tmp_path_factory):
         yield stack, client, job
 
 
+def trace_with(receiver, needed: set, method: str = "", trace_id: str = "") -> list:
+    """The spans of trace `trace_id` (else of the newest gateway call of `method`) once every name in `needed` and
+    the gateway's server span of `method` (when given) are among them."""
+    def complete(spans):
+        call = server_span(spans, method) if method else None
+        found = receiver.trace(trace_id or (call.trace_id if call else ""))
+        names = {span.name for span in found}
+        return needed <= names and (not method or method in names) and found
+    return receiver.wait_for(complete)
+
+
 def parents_come_first(spans) -> list[str]:
     """What breaks "every parent is in the trace and starts no later than its child"."""
     by_id = {span.span_id: span for span in spans}
@@ -65,11 +78,9 @@ def test_one_predict_is_one_trace_from_the_gateway_through_the_serving_worker(tr
     _, client, job = traced
     images, _ = client.samples(range(3))
     client.predict(job.model_id, images)
-    call = receiver.wait_for(lambda spans: server_span(spans, PREDICT))
-    needed = {"validate", "serve lane", "lane round trip", "lane wait", "claim", "batch wait", "forward",
-              "reply write", "reply read"}
-    spans = receiver.wait_for(lambda _: (found := receiver.trace(call.trace_id))
-                              and needed <= {s.name for s in found} and found)
+    spans = trace_with(receiver, {"validate", "serve lane", "lane round trip", "lane wait", "claim", "batch wait",
+                                  "forward", "reply write", "reply read"}, PREDICT)
+    call = server_span(spans, PREDICT)
     assert {"lenet-gateway", "lenet-worker-serve"} <= {span.service for span in spans}
     assert parents_come_first(spans) == []
     named = {span.name: span for span in spans}
@@ -88,8 +99,7 @@ def test_a_training_job_is_one_trace_from_submit_to_its_last_epoch(traced, recei
     trace_id = tracing.trace_id_of(job.trace_context)
     assert len(trace_id) == 32
     needed = {SUBMIT, "queued", "training", "model save", *(f"epoch {n}" for n in range(1, EPOCHS + 1))}
-    spans = receiver.wait_for(lambda _: (found := receiver.trace(trace_id)) and needed <= {s.name for s in found}
-                              and found)
+    spans = trace_with(receiver, needed, trace_id=trace_id)
     assert parents_come_first(spans) == []
     root = spans[0]
     assert (root.name, root.service) == (SUBMIT, "lenet-gateway")
@@ -109,11 +119,46 @@ def test_a_callers_traceparent_is_continued(traced, receiver):
     with grpc.insecure_channel(stack.address) as channel:
         pb_grpc.LenetStub(channel).Predict(pb.PredictRequest(model_id=job.model_id, images=to_tensor(images, "images")),
                                            metadata=[("traceparent", f"00-{trace_id}-{parent_id}-01")], timeout=60)
-    spans = receiver.wait_for(lambda _: (found := receiver.trace(trace_id)) and server_span(found, PREDICT)
-                              and "forward" in {s.name for s in found} and found)
+    spans = trace_with(receiver, {"forward"}, PREDICT, trace_id)
     call = server_span(spans, PREDICT)
     assert call.parent_id == parent_id
     assert "lenet-worker-serve" in {span.service for span in spans}
+
+
+def test_an_open_inference_protocol_rest_call_continues_the_callers_trace_too(traced, receiver):
+    stack, _, job = traced
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    body = {"inputs": [{"name": "data", "datatype": "UINT8", "shape": [1, 28, 28], "data": [0] * 784}]}
+    request = urllib.request.Request(f"{stack.http_url}/v2/models/{job.model_id}/infer", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json",
+                                      "traceparent": f"00-{trace_id}-{parent_id}-01"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+    spans = trace_with(receiver, {"validate", "forward", "reply read"}, trace_id=trace_id)
+    (http,) = [span for span in spans if span.parent_id == parent_id]
+    assert (http.service, http.kind) == ("lenet-gateway", 2) and http.name.startswith("POST")
+    assert parents_come_first([dataclasses.replace(http, parent_id=""), *(s for s in spans if s is not http)]) == []
+
+
+def test_an_inspect_stream_is_one_trace_from_the_gateway_through_the_serving_worker(traced, receiver):
+    _, client, job = traced
+    client.inspect(job.model_id, [0], layers=["Conv1"])
+    needed = {"validate", "lane wait", "claim", "inspect", "forward", "reply write", "reply read"}
+    spans = trace_with(receiver, needed, "/lenet.v1.Lenet/Inspect")
+    assert parents_come_first(spans) == []
+    assert {span.service for span in spans if span.name in ("inspect", "forward")} == {"lenet-worker-serve"}
+
+
+def test_a_log_line_written_inside_a_span_names_its_trace(traced, receiver):
+    """The gateway logs a refused call inside its server span: the line carries that span's trace id."""
+    stack, client, _ = traced
+    with pytest.raises(grpc.RpcError) as refused:
+        client.predict("f" * 16, np.zeros((1, 28, 28), np.uint8))
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    call = receiver.wait_for(lambda spans: (found := server_span(spans, PREDICT)) and found.attributes.get(
+        "rpc.grpc.status_code") == grpc.StatusCode.NOT_FOUND.value[0] and found)
+    lines = (stack.log_dir / "gateway.log").read_text().splitlines()
+    assert [line for line in lines if "NOT_FOUND" in line and f"trace={call.trace_id}]" in line]
 
 
 def test_the_cli_starts_a_trace_and_prints_its_id(traced, receiver):
