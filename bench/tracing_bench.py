@@ -148,7 +148,7 @@ def stages_section(traces: list[list[Span]], lone: list[float]) -> Section:
         "gateway's reply read. One Predict's trace (the median one) and the model's training job's trace "
         "(submit → queued → 2 epochs, each with its evaluation and checkpoint):\n\n"
         f"![one Predict's trace]({PICTURES}/predict.png)\n\n![one training job's trace]({PICTURES}/training.png)",
-        "python -m bench tracing", {"stages": by_stage})
+        "python -m bench tracing", {"stages": dict(by_stage)})
 
 
 def draw(predict: list[Span], training: list[Span]) -> list[Path]:

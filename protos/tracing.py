@@ -68,9 +68,18 @@ def on() -> bool:
     return _on
 
 
-def span(name: str, context: Context | None = None, links: Iterable[Context] = (), **attributes):
-    """`with tracing.span("validate"):` a span around the block, the current span's child (or `context`'s)."""
-    if not _on:
+def _sampled(context: Context | None) -> bool:
+    """Whether the current span (or `context`'s) is part of a sampled trace: only then are children recorded."""
+    return trace.get_current_span(context).get_span_context().trace_flags.sampled
+
+
+def span(name: str, context: Context | None = None, links: Iterable[Context] = (), root: bool = False,
+         **attributes):
+    """`with tracing.span("validate"):` a span around the block, the current span's child (or `context`'s).
+
+    Only under a sampled parent (`root`: a trace of its own, e.g. the CLI's command): roots are the instrumented
+    servers' and Celery's, where the sampler decides, so a call that is not sampled pays for no span of ours."""
+    if not _on or not (root or _sampled(context)):
         return _NOTHING
     return TRACER.start_as_current_span(name, context=context, attributes=attributes or None,
                                         links=[Link(trace.get_current_span(linked).get_span_context())
@@ -79,8 +88,8 @@ def span(name: str, context: Context | None = None, links: Iterable[Context] = (
 
 def record(name: str, start_ns: int, end_ns: int, context: Context | None = None, **attributes) -> Context | None:
     """A span for a stretch that is already over (times from time.time_ns()), e.g. a wait measured elsewhere;
-    returns the context its own children go in."""
-    if not _on:
+    returns the context its own children go in. Only under a sampled parent, as `span`."""
+    if not _on or not _sampled(context):
         return None
     recorded = TRACER.start_span(name, context=context, start_time=start_ns, attributes=attributes or None)
     recorded.end(end_time=max(start_ns, end_ns))

@@ -62,7 +62,8 @@ class LaneServer:
                 continue
             for request in taken:
                 kind, context = request.WhichOneof("request"), tracing.context_of(request.trace_context)
-                tracing.record("lane wait", int(request.sent_at * 1e9), taken_ns, context, lane=self.worker.lane)
+                tracing.record("lane wait", int(request.sent_at * 1e9) or taken_ns, taken_ns, context,
+                               lane=self.worker.lane)
                 tracing.record("claim", taken_ns, claimed_ns, context, requests=len(taken))
                 if kind == "predict":
                     self._predict(request, context)

@@ -151,7 +151,7 @@ def start_trace() -> None:
     except ValueError as error:
         raise Failure(str(error)) from None
     ctx.call_on_close(tracing.flush)   # after the span below has ended
-    ctx.with_resource(tracing.span(f"lenet {ctx.info_name}"))
+    ctx.with_resource(tracing.span(f"lenet {ctx.info_name}", root=True))
     click.echo(f"trace {tracing.trace_id()}", err=True)
 
 

@@ -176,7 +176,7 @@ import json, threading
 from lenet_protos import tracing
 from lenet_protos.settings import TracingSettings
 started = tracing.start("lenet-gateway", TracingSettings())
-with tracing.span("validate"):
+with tracing.span("validate", root=True):
     headers = tracing.carrier()
 print(json.dumps([started, headers, [t.name for t in threading.enumerate()]]))
 """
