@@ -203,9 +203,11 @@ class Progress:
                                         result.params)
             self.store.jobs.update(self.job_id, lambda job: job.metrics.CopyFrom(figures), pb.JobEvent(epoch=figures))
         ended = time.time_ns()   # the epoch's span, with its evaluation inside and its checkpoint after it
+        accuracies = {name: value for name, value in (("train_accuracy", result.train_accuracy),
+                      ("test_accuracy", result.test_accuracy), ("validation_accuracy", result.validation_accuracy))
+                      if value is not None}
         epoch_context = tracing.record(f"epoch {result.epoch}", ended - int(result.elapsed_seconds * 1e9), ended,
-                                       epoch=result.epoch, train_accuracy=result.train_accuracy,
-                                       test_accuracy=result.test_accuracy)
+                                       epoch=result.epoch, **accuracies)
         if self.evaluating_since:
             tracing.record("epoch evaluation", self.evaluating_since, ended, epoch_context, images=self.eval_samples)
         with tracing.span("checkpoint write", epoch=result.epoch):
