@@ -12,7 +12,7 @@ from bench import harness
 from bench.table import Section, save
 
 BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history", "oip",
-           "recipe"]
+           "recipe", "tracing"]
 SERVICE = {"evaluate", "inspect", "predict", "serving", "threads", "oip"}   # these share one stack (threads: its model)
 
 

@@ -82,13 +82,7 @@ class Service:
         return cls(stack, client, job.model_id)
 
     def processes(self) -> dict[str, int]:
-        named = {"gateway": self.stack.gateway.pid, "redis-server": self.stack.redis.process.pid}
-        for number, worker in enumerate(self.stack.workers, start=1):
-            named[f"worker {number}: supervisor"] = worker.pid
-            for child in _children(worker.pid):   # `--role both`: its training and its serving process
-                role = WorkerOptions.model_validate_json(_cmdline(child).split("\0")[-2]).role
-                named[f"worker {number}: {role}"] = child
-        return named
+        return stack_processes(self.stack)
 
     @contextmanager
     def gateway(self, env: dict[str, str]) -> Iterator[LenetClient]:
@@ -100,6 +94,23 @@ class Service:
     def stop(self) -> None:
         self.client.close()
         self.stack.stop()
+
+
+def stack_processes(stack: Stack) -> dict[str, int]:
+    """The pids of a started stack's processes by name: gateway, redis-server, "worker N: supervisor|train|serve"."""
+    named = {"gateway": stack.gateway.pid, "redis-server": stack.redis.process.pid}
+    for number, worker in enumerate(stack.workers, start=1):
+        named[f"worker {number}: supervisor"] = worker.pid
+        for child in _children(worker.pid):   # `--role both`: its training and its serving process
+            role = WorkerOptions.model_validate_json(_cmdline(child).split("\0")[-2]).role
+            named[f"worker {number}: {role}"] = child
+    return named
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process has used so far: less swayed by a busy machine than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(function) -> float:

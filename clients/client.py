@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from lenet_protos import tracing
 from lenet_protos.contract import (FINAL_STATES, HYPER_PARAMETER, MAX_MESSAGE_BYTES, RECIPES, VALIDATION_SPLIT,
                                    gateway_address)
 from lenet_protos.contract import class_statistics, confusion_matrix, overall_statistics  # noqa: F401  (re-exported)
@@ -125,7 +126,7 @@ class LenetClient:
         self.channel = open_channel(self.address, settings)
         token = token or settings.token
         channel = grpc.intercept_channel(self.channel, BearerToken(token)) if token else self.channel
-        self.stub = pb_grpc.LenetStub(channel)
+        self.stub = pb_grpc.LenetStub(tracing.channel(channel))   # the current trace travels with each call
 
     def __enter__(self) -> "LenetClient":
         return self

@@ -72,6 +72,9 @@ class ServiceSettings(BaseSettings):
     relay_address: str = Field("", description="gateway: HOST:PORT at which serving workers reach it to stream "
                                "answers to it directly (default: its listening address, or for 0.0.0.0 its address "
                                "towards Redis; `off`: answers go through Redis)")
+    trace_url: str = Field("", pattern=r"^$|\{trace_id\}", description="dashboard: a trace UI's address with "
+                           "{trace_id} in it (e.g. Jaeger's http://localhost:16686/trace/{trace_id}); when set, "
+                           "jobs and evaluations link to their trace")
 
 
 class ClientSettings(BaseSettings):
@@ -98,6 +101,43 @@ class ClientSettings(BaseSettings):
     @classmethod
     def _port(cls, address: str) -> str:
         return gateway_address(address)
+
+
+class TracingSettings(BaseSettings):
+    """The OpenTelemetry SDK's standard variables that this project relies on, as the SDK defines them (its
+    "environment variable specification"): the SDK reads them itself, so they mean here what they mean everywhere.
+    They are declared here for the README's table and so that a process knows whether to start tracing at all
+    (`on`). Only the environment counts (not lenet.env), as the SDK reads only the environment."""
+    model_config = SettingsConfigDict(populate_by_name=True, frozen=True, extra="ignore", env_ignore_empty=True)
+
+    exporter_otlp_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="OTLP "
+                                        "receiver to send spans to, e.g. http://localhost:4317 (gRPC); setting it "
+                                        "turns tracing on")
+    exporter_otlp_traces_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                                               description="the same, for traces only; also turns tracing on")
+    exporter_otlp_protocol: str = Field("grpc", validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL", description="how "
+                                        "the otlp exporter sends: grpc (installed) or http/protobuf (needs "
+                                        "opentelemetry-exporter-otlp-proto-http)")
+    traces_exporter: str = Field("", validation_alias="OTEL_TRACES_EXPORTER", description="comma-separated "
+                                 "exporters: otlp, console or none; setting it (not none) turns tracing on")
+    sdk_disabled: bool = Field(False, validation_alias="OTEL_SDK_DISABLED", description="true: no tracing "
+                               "whatever else is set")
+    service_name: str = Field("", validation_alias="OTEL_SERVICE_NAME", description="service.name of the "
+                              "process's spans")
+    traces_sampler: str = Field("", validation_alias="OTEL_TRACES_SAMPLER", description="which calls are traced, "
+                                "e.g. parentbased_traceidratio (a caller's sampled trace is always continued)")
+    traces_sampler_arg: str = Field("", validation_alias="OTEL_TRACES_SAMPLER_ARG", description="the sampler's "
+                                    "argument, e.g. 0.01 for one call in a hundred")
+    resource_attributes: str = Field("", validation_alias="OTEL_RESOURCE_ATTRIBUTES", description="key=value "
+                                     "pairs added to every span's resource, e.g. deployment.environment=prod")
+    bsp_schedule_delay: str = Field("", validation_alias="OTEL_BSP_SCHEDULE_DELAY", description="milliseconds "
+                                    "between exports of finished spans")
+
+    @property
+    def on(self) -> bool:
+        exporters = {name.strip() for name in self.traces_exporter.split(",") if name.strip()}
+        wanted = bool(self.exporter_otlp_endpoint or self.exporter_otlp_traces_endpoint or exporters)
+        return wanted and not self.sdk_disabled and exporters != {"none"}
 
 
 def env_names(settings_class: type[BaseSettings]) -> dict[str, str]:

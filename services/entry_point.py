@@ -1,10 +1,11 @@
-"""What the gateway's and the dashboard's entry points share: logging, who may reach them (services/exposure.py),
-and the parts they build from the settings (read once, here, with the options over them): the settings, the
-tokens and the store."""
+"""What the gateway's and the dashboard's entry points share: logging, tracing, who may reach them
+(services/exposure.py), and the parts they build from the settings (read once, here, with the options over them):
+the settings, the tokens and the store."""
 import sys
 
-from lenet_protos.settings import ServerOptions, ServiceSettings, load
-from lenet_services import exposure, logs
+from lenet_protos import tracing
+from lenet_protos.settings import ServerOptions, ServiceSettings, TracingSettings, load
+from lenet_services import exposure, logs, task_queue
 from lenet_services.gateway.auth import Auth
 from lenet_services.store import Store, Unavailable
 
@@ -17,6 +18,8 @@ def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[Service
     try:
         settings = load(ServiceSettings, **overrides)
         logs.configure(settings.log_format)
+        if tracing.start(f"lenet-{name}", load(TracingSettings)):
+            task_queue.instrument()
         auth = Auth(settings.tokens, settings.admins)
         exposure.check(name, options.host, tokens=auth.secured, insecure_open=settings.insecure_open,
                        plaintext_fix=(None if settings.tls_cert else exposure.SERVE_TLS) if tls else exposure.TLS_PROXY)
@@ -31,3 +34,12 @@ def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[Service
         sys.exit(f"{name}: this store holds jobs or models of token users, and LENET_TOKENS is empty: an open "
                  f"{name} would show them to anyone. Set LENET_TOKENS, or pass --insecure-dev to open it anyway")
     return settings, auth, store
+
+
+def traced(app):
+    """The ASGI app with the maintained ASGI instrumentation (an HTTP server span per request, continuing a
+    caller's `traceparent` header) when this process traces; else the app itself."""
+    if not tracing.on():
+        return app
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    return OpenTelemetryMiddleware(app, exclude_spans=["receive", "send"])

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from celery import Celery
 
+from lenet_protos import tracing
 from lenet_protos.contract import DEVICES, LANES, TASKS, lane
 
 
@@ -39,6 +40,14 @@ def celery_app(broker_url: str) -> Celery:
         task_send_sent_event=True,
     )
     return app
+
+
+def instrument() -> None:
+    """Celery's publish and run spans (the maintained instrumentation; `traceparent` in the task headers), in a
+    process that traces."""
+    if tracing.on():
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor
+        CeleryInstrumentor().instrument()
 
 
 QUEUES = {lane(device, name) for device in DEVICES for name in LANES}

@@ -30,10 +30,11 @@ from datetime import datetime, timezone
 
 from celery.signals import setup_logging, worker_shutting_down
 
+from lenet_protos import tracing
 from lenet_protos.contract import ROLES, lane, node_stop_seconds
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
-from lenet_protos.settings import ServiceSettings, WorkerOptions, load, options_argument
-from lenet_services import exposure, logs, memory
+from lenet_protos.settings import ServiceSettings, TracingSettings, WorkerOptions, load, options_argument
+from lenet_services import exposure, logs, memory, task_queue
 from lenet_services.store import Store, Unavailable
 from lenet_services.task_queue import TaskQueue, celery_app
 
@@ -164,6 +165,12 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
         sys.exit(f"worker {name} refused to start: {error}")
     from lenet_workers import model_cache, tasks
     from lenet_workers.context import WorkerContext
+
+    try:
+        if tracing.start(f"lenet-worker-{role}", load(TracingSettings)):
+            task_queue.instrument()
+    except ValueError as error:
+        sys.exit(f"worker {name}: {error}")
 
     memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
     try:

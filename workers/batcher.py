@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lenet_protos import tracing
 from lenet_workers import worker_metrics as metrics
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class _Predict:
     model_id: str
     images: np.ndarray        # N×28×28, uint8 or float32 pixels 0–255
     future: Future
+    context: object = None    # the caller's trace (None: not tracing)
+    queued_ns: int = 0        # time.time_ns() when it reached the batcher
 
 
 @dataclass
@@ -47,10 +50,11 @@ class Batcher:
         self.predictions = 0      # images they covered
         threading.Thread(target=self._loop, name="mxnet", daemon=True).start()
 
-    def predict(self, model_id: str, images: np.ndarray) -> Future:
-        """Class probabilities (float32 N×10) for `images`, batched with other callers'."""
+    def predict(self, model_id: str, images: np.ndarray, context=None) -> Future:
+        """Class probabilities (float32 N×10) for `images`, batched with other callers'; the wait and the forward
+        pass are spans of `context`'s trace."""
         future: Future = Future()
-        self.queue.put(_Predict(model_id, images, future))
+        self.queue.put(_Predict(model_id, images, future, context, time.time_ns()))
         return future
 
     def run(self, work: Callable):
@@ -82,6 +86,7 @@ class Batcher:
             self._forward(item.model_id, batch, rows)
 
     def _forward(self, model_id: str, batch: list[_Predict], rows: int) -> None:
+        started = time.time_ns()
         try:
             predictor = self.predictor_of(model_id)
             images = np.concatenate([_as_float(p.images) for p in batch]) if len(batch) > 1 else batch[0].images
@@ -97,6 +102,11 @@ class Batcher:
             return
         self.batches, self.predictions = self.batches + 1, self.predictions + rows
         metrics.BATCH_IMAGES.observe(rows)
+        ended = time.time_ns()
+        for predict in batch:   # each caller's trace sees the wait and the pass its rows were in
+            tracing.record("batch wait", predict.queued_ns, started, predict.context, batch_images=rows,
+                           batch_calls=len(batch))
+            tracing.record("forward", started, ended, predict.context, batch_images=rows)
         start = 0
         for predict in batch:
             predict.future.set_result(probabilities[start:start + len(predict.images)])

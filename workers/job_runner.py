@@ -11,10 +11,11 @@ back.
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 
-from lenet_protos import contract
+from lenet_protos import contract, tracing
 from lenet_protos.contract import FINAL_STATES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services import logs
@@ -112,9 +113,12 @@ def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], 
             log.info("not started: the job has ended or another live worker holds it")
             return
         log.info("%s started (attempt %d)", noun, job.attempts)
-        outcome = "failed"
+        outcome, context = "failed", tracing.context_of(job.trace_context)   # the trace of the call that submitted it
+        if job.attempts == 1:
+            tracing.record("queued", _ns(job.created_at), _ns(job.started_at), context, queue=job.queue)
         try:
-            work(job)
+            with tracing.span(noun, context, job_id=job_id, attempt=job.attempts, worker=worker.name):
+                work(job)
             outcome = "succeeded"
         except Stopped as stopped:
             outcome = OUTCOMES[stopped.reason]
@@ -159,7 +163,8 @@ def _train(worker: WorkerContext, job: pb.Job) -> None:
                    initial_params=resumed[1] if resumed else None, batch_event_every=BATCH_EVENT_EVERY)
     if result.stopped:
         raise Stopped(stop.reason)
-    model = _save_model(worker, job, len(train_set.images), progress.history, result)
+    with tracing.span("model save"):
+        model = _save_model(worker, job, len(train_set.images), progress.history, result)
     saved = f"model {model.id} saved as {model.name}/{model.version}"
     _patiently(lambda: store.jobs.transition(job.id, pb.SUCCEEDED, saved,
                                              change=lambda j: setattr(j, "model_id", model.id)))
@@ -172,6 +177,7 @@ class Progress:
 
     def __init__(self, store: Store, job_id: str, history: list[pb.TrainMetrics], eval_samples: int):
         self.store, self.job_id, self.history, self.eval_samples = store, job_id, history, eval_samples
+        self.evaluating_since = 0   # time.time_ns() when this epoch's evaluation began, for its span
 
     def batch(self, progress: BatchProgress) -> None:
         metrics.TRAINING_SPEED.set(progress.samples_per_second)
@@ -180,6 +186,7 @@ class Progress:
             train_accuracy=progress.train_accuracy, samples_per_second=progress.samples_per_second)))
 
     def evaluating(self, epoch: int) -> None:
+        self.evaluating_since = time.time_ns()
         self._tell(pb.JobEvent(evaluating=pb.Evaluating(epoch=epoch, samples=self.eval_samples)))
 
     def epoch(self, result: EpochResult) -> None:
@@ -195,7 +202,16 @@ class Progress:
             self.store.checkpoints.save(self.job_id, pb.TrainingCheckpoint(epoch=result.epoch, history=self.history),
                                         result.params)
             self.store.jobs.update(self.job_id, lambda job: job.metrics.CopyFrom(figures), pb.JobEvent(epoch=figures))
-        _quietly(record)   # missed while the store is away: the next epoch's checkpoint covers it
+        ended = time.time_ns()   # the epoch's span, with its evaluation inside and its checkpoint after it
+        accuracies = {name: value for name, value in (("train_accuracy", result.train_accuracy),
+                      ("test_accuracy", result.test_accuracy), ("validation_accuracy", result.validation_accuracy))
+                      if value is not None}
+        epoch_context = tracing.record(f"epoch {result.epoch}", ended - int(result.elapsed_seconds * 1e9), ended,
+                                       epoch=result.epoch, **accuracies)
+        if self.evaluating_since:
+            tracing.record("epoch evaluation", self.evaluating_since, ended, epoch_context, images=self.eval_samples)
+        with tracing.span("checkpoint write", epoch=result.epoch):
+            _quietly(record)   # missed while the store is away: the next epoch's checkpoint covers it
 
     def _tell(self, event: pb.JobEvent) -> None:
         _quietly(lambda: self.store.events.append(self.job_id, event))
@@ -238,7 +254,8 @@ def evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> pb.Evaluat
         if (reason := stop_reason(worker, job.id)) in (StopReason.CANCELLED, StopReason.TAKEN_OVER):
             raise Stopped(reason)
         images = selection.images[start:start + EVALUATION_SLICE]
-        pieces.append(batcher.run(lambda: predictor.predict(images, batch_size=EVALUATION_SLICE)))
+        with tracing.span("evaluation slice", start=start, images=len(images)):
+            pieces.append(batcher.run(lambda: predictor.predict(images, batch_size=EVALUATION_SLICE)))
     probabilities = np.concatenate(pieces)
     predicted = probabilities.argmax(axis=1)
     table = stats.confusion_table(predicted, selection.labels)
@@ -263,6 +280,11 @@ def evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> pb.Evaluat
         misclassified=[pb.Misclassified(index=int(selection.indices[i]), prediction=int(predicted[i]),
                                         reference=int(selection.labels[i]),
                                         probabilities=probabilities[i].tolist()) for i in wrong])
+
+
+def _ns(rfc3339: str) -> int:
+    """A record's time stamp (RFC 3339, UTC) as time.time_ns()."""
+    return int(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp() * 1e9)
 
 
 def _quietly(write: Callable) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from lenet_protos import tracing
 from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, INSPECT_FIRST_BATCH, LAYERS, file_prefix, \
     onnx_file
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -54,39 +56,50 @@ class LaneServer:
         requests, failing = self.worker.store.requests, False
         while not self.stopped.is_set():
             try:
-                taken = requests.take(self.worker.lane, self.worker.settings.batch_max, self.worker.name)
+                taken = requests.take_unclaimed(self.worker.lane, self.worker.settings.batch_max)
+                taken_ns = time.time_ns()
+                requests.claim(taken, self.worker.name)
+                claimed_ns = time.time_ns()
                 failing = _recovered(failing, "lane")
             except Unavailable as error:
                 failing = _failing(failing, "lane", error, self.stopped)
                 continue
             for request in taken:
-                kind = request.WhichOneof("request")
+                kind, context = request.WhichOneof("request"), tracing.context_of(request.trace_context)
+                tracing.record("lane wait", int(request.sent_at * 1e9) or taken_ns, taken_ns, context,
+                               lane=self.worker.lane)
+                tracing.record("claim", taken_ns, claimed_ns, context, requests=len(taken))
                 if kind == "predict":
-                    self._predict(request)
-                elif kind == "inspect":
-                    self.pool.submit(self._inspect, request)
+                    self._predict(request, context)
                 else:
-                    self.pool.submit(self._export, request)
+                    self.pool.submit(self._traced, self._inspect if kind == "inspect" else self._export, request,
+                                     context)
 
-    def _predict(self, request: pb.LaneRequest) -> None:
+    @staticmethod
+    def _traced(work, request: pb.LaneRequest, context) -> None:
+        with tracing.span(request.WhichOneof("request"), context):
+            work(request)
+
+    def _predict(self, request: pb.LaneRequest, context) -> None:
         try:
             images = images_from_tensor(request.predict.images)
         except ValueError as error:
-            self._answer(request.request_id, error)
+            self._answer(request.request_id, error, context)
             return
-        future = self.batcher.predict(request.predict.model_id, images)
-        future.add_done_callback(lambda done: self._answer(request.request_id, done))
+        future = self.batcher.predict(request.predict.model_id, images, context)
+        future.add_done_callback(lambda done: self._answer(request.request_id, done, context))
 
-    def _answer(self, request_id: str, outcome: Future | Exception) -> None:
-        """Queue the reply: a PredictResponse from a finished future, or the error."""
+    def _answer(self, request_id: str, outcome: Future | Exception, context=None) -> None:
+        """Queue the reply: a PredictResponse from a finished future, or the error (with its trace's context and
+        when it was queued, for the "reply write" span)."""
         if isinstance(outcome, Future) and outcome.exception() is None:
             probabilities = outcome.result()
             response = pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
                                           labels=probabilities.argmax(axis=1).tolist())
-            self.replies.put((request_id, pb.WorkerReply(payload=response.SerializeToString()), "predict"))
+            reply = pb.WorkerReply(payload=response.SerializeToString())
         else:
-            error = outcome.exception() if isinstance(outcome, Future) else outcome
-            self.replies.put((request_id, error_reply(error), "predict"))
+            reply = error_reply(outcome.exception() if isinstance(outcome, Future) else outcome)
+        self.replies.put((request_id, reply, "predict", context, time.time_ns()))
 
     def _write_replies(self) -> None:
         failing = False
@@ -95,11 +108,13 @@ class LaneServer:
             while not self.replies.empty():
                 ready.append(self.replies.get_nowait())
             try:
-                self.worker.store.requests.reply([(request_id, reply) for request_id, reply, _ in ready])
+                self.worker.store.requests.reply([(request_id, reply) for request_id, reply, *_ in ready])
                 failing = _recovered(failing, "replies")
             except Unavailable as error:   # the callers' calls fail with UNAVAILABLE meanwhile
                 failing = _failing(failing, "replies", error, self.stopped)
-            for request_id, reply, kind in ready:
+            written = time.time_ns()
+            for request_id, reply, kind, context, queued in ready:
+                tracing.record("reply write", queued, written, context, bytes=len(reply.payload), replies=len(ready))
                 counted(kind, "failed" if reply.error_code else "succeeded")
                 if reply.error_code:
                     log.warning("%s request %s: %s %s", kind, request_id, reply.error_code, reply.error_message)
@@ -120,15 +135,21 @@ class LaneServer:
             passes = predictor.batches(selection.images, layers, inspect.batch_size or INSPECT_BATCH_DEFAULT,
                                        NUMPY_DTYPES[dtype], 0 if inspect.batch_size else INSPECT_FIRST_BATCH)
             total, buffer = len(selection.images), None
-            while (batch := self.batcher.run(lambda: next(passes, None))) is not None:
-                for layer in layers:
-                    for start, stop in row_ranges(batch.shape(layer), NUMPY_DTYPES[dtype].itemsize):
-                        chunk = pb.TensorChunk(layer=layer, sample_start=batch.start + start,
-                                               sample_count=stop - start, total_samples=total)
-                        frame, data = chunk_frame(chunk, (stop - start, *batch.shape(layer)[1:]), dtype, buffer)
-                        batch.copy_rows(layer, start, stop, data)
-                        sink.send(frame)
-                        buffer = frame.obj  # sent: reuse its memory for the next chunk
+            while True:
+                with tracing.span("forward"):
+                    batch = self.batcher.run(lambda: next(passes, None))
+                if batch is None:
+                    break
+                with tracing.span("reply write", images=batch.shape(layers[0])[0]):
+                    for layer in layers:
+                        for start, stop in row_ranges(batch.shape(layer), NUMPY_DTYPES[dtype].itemsize):
+                            chunk = pb.TensorChunk(layer=layer, sample_start=batch.start + start,
+                                                   sample_count=stop - start, total_samples=total)
+                            shape = (stop - start, *batch.shape(layer)[1:])
+                            frame, data = chunk_frame(chunk, shape, dtype, buffer)
+                            batch.copy_rows(layer, start, stop, data)
+                            sink.send(frame)
+                            buffer = frame.obj  # sent: reuse its memory for the next chunk
             sink.finish()
             outcome = "succeeded"
         except Cancelled:
@@ -154,10 +175,11 @@ class LaneServer:
                                                                  data=onnx_model)])
 
         try:
-            reply = pb.WorkerReply(payload=self.batcher.run(convert).SerializeToString())
+            with tracing.span("convert"):
+                reply = pb.WorkerReply(payload=self.batcher.run(convert).SerializeToString())
         except Exception as error:
             reply = error_reply(error)
-        self.replies.put((request.request_id, reply, "export"))
+        self.replies.put((request.request_id, reply, "export", tracing.current(), time.time_ns()))
 
 
 def counted(kind: str, outcome: str) -> None:

@@ -14,9 +14,10 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from rich.table import Table
 
 from lenet_clients.client import GatewayLost, LenetClient
+from lenet_protos import tracing
 from lenet_protos.documents import jsonable
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
-from lenet_protos.settings import ClientSettings, load
+from lenet_protos.settings import ClientSettings, TracingSettings, load
 
 console = Console(highlight=False, markup=False, emoji=False)   # print text as it is: ids, errors, logs
 console.soft_wrap = not console.is_terminal   # piped text is never wrapped at 80 columns
@@ -77,6 +78,7 @@ class GlobalOptions:
     timeout: float | None = None
     tls: bool = False
     ca: Path | None = None
+    trace: bool = False
 
 
 def global_options() -> GlobalOptions:
@@ -104,6 +106,9 @@ OPTIONS = {
     "ca": click.option("--ca", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                        expose_value=False, callback=_remember,
                        help="connect with TLS, verified with this PEM CA bundle [$LENET_CA]"),
+    "trace": click.option("--trace", is_flag=True, expose_value=False, callback=_remember,
+                          help="trace this command's calls through the service (OpenTelemetry) and print the "
+                               "trace id on stderr; spans are exported where $OTEL_EXPORTER_OTLP_ENDPOINT says"),
 }
 
 
@@ -116,7 +121,7 @@ def with_options(*names: str):
     return decorate
 
 
-client_options = with_options("gateway", "json", "token", "timeout", "tls", "ca")
+client_options = with_options("gateway", "json", "token", "timeout", "tls", "ca", "trace")
 
 
 def client_settings() -> ClientSettings:
@@ -132,7 +137,22 @@ def client_settings() -> ClientSettings:
 
 
 def connect() -> LenetClient:
+    if global_options().trace:
+        start_trace()
     return LenetClient(settings=client_settings())
+
+
+def start_trace() -> None:
+    """`--trace`: the rest of the command is one span, every call of it sampled, so the service continues the
+    trace whatever its own sampling; the trace id goes to stderr."""
+    ctx = click.get_current_context()
+    try:
+        tracing.start("lenet", load(TracingSettings), always=True)
+    except ValueError as error:
+        raise Failure(str(error)) from None
+    ctx.call_on_close(tracing.flush)   # after the span below has ended
+    ctx.with_resource(tracing.span(f"lenet {ctx.info_name}", root=True))
+    click.echo(f"trace {tracing.trace_id()}", err=True)
 
 
 def resolve_model(client: LenetClient, reference: str) -> pb.Model:

@@ -67,13 +67,15 @@ def pause(caller: Caller, seconds: float = POLL_SECONDS) -> None:
 
 
 # -- one job -------------------------------------------------------------------------------------------------
-def job_events(service: LenetService, job_id: str, after_event_id: str) -> Callable[[Caller], Iterator]:
+def job_events(service: LenetService, job_id: str, after_event_id: str,
+               trace_url: str = "") -> Callable[[Caller], Iterator]:
     """The job record, then its events as WatchJob gives them (resuming after `after_event_id`), then the
     record again once it has ended and "end", after which the page stops listening. A batch event carries the
-    job's progress at that batch (payloads.progress of the record last sent)."""
+    job's progress at that batch (payloads.progress of the record last sent); records link to their trace with
+    `trace_url` (the setting)."""
     def stream(caller: Caller) -> Iterator[Message]:
         job = service.get_job(pb.GetJobRequest(job_id=job_id), caller)
-        yield Message("job", payloads.job(job))
+        yield Message("job", payloads.job(job, trace_url=trace_url))
         request = pb.WatchJobRequest(job_id=job_id, after_event_id=after_event_id)
         for event in service.watch_job(request, caller):
             document = payloads.event(event)
@@ -82,7 +84,7 @@ def job_events(service: LenetService, job_id: str, after_event_id: str) -> Calla
             yield Message("event", document, event.id)
             if document["kind"] in ("state", "epoch"):
                 job = service.get_job(pb.GetJobRequest(job_id=job_id), caller)
-                yield Message("job", payloads.job(job))
+                yield Message("job", payloads.job(job, trace_url=trace_url))
         if caller.active():
             yield Message("end", {})
     return stream

@@ -8,7 +8,7 @@ import base64
 
 import numpy as np
 
-from lenet_protos import contract
+from lenet_protos import contract, tracing
 from lenet_protos.contract import FINAL_STATES, class_statistics, confusion_matrix, overall_statistics
 from lenet_protos.documents import jsonable, message_dict
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -41,8 +41,16 @@ def progress(job: pb.Job, batch: pb.BatchProgress | None = None) -> dict:
     return {"fraction": job.metrics.epoch / epochs, "label": f"epoch {job.metrics.epoch}/{epochs}"}
 
 
-def job(record: pb.Job, batch: pb.BatchProgress | None = None) -> dict:
-    return {**message_dict(record), "progress": progress(record, batch)}
+def job(record: pb.Job, batch: pb.BatchProgress | None = None, trace_url: str = "") -> dict:
+    """The record and its progress; with `trace_url` (the trace_url setting), the address of its trace."""
+    document = {**message_dict(record), "progress": progress(record, batch)}
+    return {**document, "trace_url": trace_link(trace_url, record)} if trace_url else document
+
+
+def trace_link(template: str, record: pb.Job) -> str:
+    """The trace UI's page of the job's trace ("" when the job carries no trace or no template is set)."""
+    trace_id = tracing.trace_id_of(record.trace_context)
+    return template.replace("{trace_id}", trace_id) if template and trace_id else ""
 
 
 def event(record: pb.JobEvent) -> dict:

@@ -108,15 +108,15 @@ class Dashboard:
 
     async def job(self, request: Request) -> Response:
         job = await self.call(request, "get_job", pb.GetJobRequest(job_id=request.path_params["job_id"]))
-        return JSONResponse(payloads.job(job))
+        return JSONResponse(payloads.job(job, trace_url=self.service.settings.trace_url))
 
     async def cancel(self, request: Request) -> Response:
         job = await self.call(request, "cancel_job", pb.CancelJobRequest(job_id=request.path_params["job_id"]))
-        return JSONResponse(payloads.job(job))
+        return JSONResponse(payloads.job(job, trace_url=self.service.settings.trace_url))
 
     async def job_stream(self, request: Request) -> Response:
         after = request.headers.get("last-event-id") or request.query_params.get("after", "")
-        stream = live.job_events(self.service, request.path_params["job_id"], after)
+        stream = live.job_events(self.service, request.path_params["job_id"], after, self.service.settings.trace_url)
         return live.response(stream, self.caller(request))
 
     async def jobs_stream(self, request: Request) -> Response:
@@ -165,7 +165,9 @@ class Dashboard:
     async def evaluation(self, request: Request) -> Response:
         result = await self.call(request, "get_evaluation", pb.GetEvaluationRequest(
             job_id=request.path_params["job_id"]))
-        return JSONResponse(payloads.evaluation(result))
+        job = await self.call(request, "get_job", pb.GetJobRequest(job_id=result.job_id))
+        return JSONResponse({**payloads.evaluation(result),
+                             "trace_url": payloads.trace_link(self.service.settings.trace_url, job)})
 
     async def samples(self, request: Request) -> Response:
         query = request.query_params

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lenet_protos import tracing
 from lenet_services.errors import DeadlineExceeded
 
 
@@ -27,6 +28,7 @@ class _Call:
     images: np.ndarray          # N×28×28, uint8 or float32 pixels 0–255
     deadline: float             # time.monotonic()
     future: Future = field(default_factory=Future)
+    context: object = field(default_factory=tracing.current)   # the caller's trace (None when not tracing)
 
 
 class Coalescer:
@@ -74,8 +76,10 @@ class Coalescer:
         images = group[0].images if len(group) == 1 else \
             np.concatenate([call.images if call.images.dtype == np.float32 else call.images.astype(np.float32)
                             for call in group])
-        try:
-            probabilities = self.send(group[0].lane, group[0].model_id, images, max(c.deadline for c in group))
+        try:   # in the first caller's trace, linked to the others'
+            with tracing.span("lane round trip", group[0].context, [call.context for call in group[1:]],
+                              calls=len(group), images=len(images)):
+                probabilities = self.send(group[0].lane, group[0].model_id, images, max(c.deadline for c in group))
         except BaseException as error:
             for call in group:
                 call.future.set_exception(error)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from lenet_services import entry_point
 from lenet_services.errors import InvalidArgument, ServiceError
 from lenet_services.gateway.auth import Auth
 from lenet_services.gateway.inference_protocol import OUTPUT_DATATYPE, SERVER, InferenceProtocol, InputTensor
@@ -165,7 +166,7 @@ def serve(protocol: InferenceProtocol, auth: Auth, settings, host: str, port: in
         tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
         if settings.tls_client_ca:
             tls |= {"ssl_ca_certs": str(settings.tls_client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
-    server = uvicorn.Server(uvicorn.Config(build(protocol, auth), log_level="warning", access_log=False,
-                                           lifespan="off", **tls))
+    app = entry_point.traced(build(protocol, auth))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **tls))
     threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="oip-http", daemon=True).start()
     return server, listener.getsockname()[1]

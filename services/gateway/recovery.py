@@ -10,6 +10,7 @@ long runs are not delivered twice); this brings it back within a heartbeat perio
 import logging
 import threading
 
+from lenet_protos import tracing
 from lenet_protos.contract import JOB_TASKS
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.task_queue import TaskSender
@@ -25,8 +26,11 @@ def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
     requeued = []
     for job in store.jobs.running():
         if store.leases.holder(job.id) is None and store.jobs.claim_requeue(job):
-            store.events.append(job.id, pb.JobEvent(log=f"worker {job.worker} was lost; job re-queued on {job.queue}"))
-            tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
+            with tracing.span("takeover", tracing.context_of(job.trace_context), lost_worker=job.worker,
+                              job_id=job.id):   # in the job's trace
+                store.events.append(job.id, pb.JobEvent(log=f"worker {job.worker} was lost; job re-queued on "
+                                                            f"{job.queue}"))
+                tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
             requeued.append(job.id)
     return requeued
 

@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 import numpy as np
 
-from lenet_protos import contract, mnist
+from lenet_protos import contract, mnist, tracing
 from lenet_protos.contract import FINAL_STATES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.settings import ServiceSettings
@@ -87,6 +87,7 @@ class LenetService:
         return self._enqueue(job, Idempotency.of("SubmitEvaluation", request.idempotency_key, request))
 
     def _enqueue(self, job: pb.Job, idempotency: Idempotency | None) -> pb.Job:
+        job.trace_context.update(tracing.carrier())
         job, created = self.store.jobs.create(job, idempotency)
         if created:
             self.tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
@@ -156,9 +157,12 @@ class LenetService:
     def predict(self, request: pb.PredictRequest, caller: Caller) -> pb.PredictResponse:
         """The worker's probabilities, with a warning for each image that does not look like an MNIST digit.
         Concurrent calls for the same model travel to the worker together (coalescer.py)."""
-        request, images = check.predict(request)
-        model = self.resolve_model(caller, request.model_id)
-        probabilities = self.coalescer.predict(self._serve_lane(model), model.id, images, self._deadline(caller))
+        with tracing.span("validate"):
+            request, images = check.predict(request)
+            model = self.resolve_model(caller, request.model_id)
+        lane = self._serve_lane(model)
+        with tracing.span("serve lane", lane=lane, images=len(images)):
+            probabilities = self.coalescer.predict(lane, model.id, images, self._deadline(caller))
         return pb.PredictResponse(probabilities=to_tensor(probabilities, "probabilities"),
                                   labels=probabilities.argmax(axis=1).tolist(), warnings=mnist.digit_warnings(images),
                                   model_id=model.id, model_name=model.name, model_version=model.version)
@@ -166,16 +170,21 @@ class LenetService:
     def _predict_on(self, lane: str, model_id: str, images: np.ndarray, deadline: float) -> np.ndarray:
         request = pb.PredictRequest(model_id=model_id, images=to_tensor(images, "images"))
         reply = self._ask(pb.LaneRequest(predict=request), lane, deadline)
-        return from_tensor(pb.PredictResponse.FromString(reply).probabilities)
+        with tracing.span("reply read", bytes=len(reply)):
+            return from_tensor(pb.PredictResponse.FromString(reply).probabilities)
 
     def export_model(self, request: pb.ExportModelRequest, caller: Caller) -> pb.ExportModelResponse:
         """MXNet checkpoint files straight from the store; ONNX is converted by a worker, as it needs MXNet."""
-        request = check.export(request)
-        model = self.resolve_model(caller, request.model_id)
+        with tracing.span("validate"):
+            request = check.export(request)
+            model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         if request.format == pb.ONNX:
-            reply = self._ask(pb.LaneRequest(export=request), self._serve_lane(model), self._deadline(caller))
-            return pb.ExportModelResponse.FromString(reply)
+            lane = self._serve_lane(model)
+            with tracing.span("serve lane", lane=lane):
+                reply = self._ask(pb.LaneRequest(export=request), lane, self._deadline(caller))
+            with tracing.span("reply read", bytes=len(reply)):
+                return pb.ExportModelResponse.FromString(reply)
         symbol, params = self.store.models.files(model.id)
         symbol_file, params_file = contract.checkpoint_files(contract.file_prefix(model.name))
         return pb.ExportModelResponse(files=[pb.ExportedFile(name=symbol_file, data=symbol.encode()),
@@ -186,14 +195,16 @@ class LenetService:
         the worker over this gateway's Relay when it has one workers can reach, else (or when the worker cannot
         reach it) through the store's chunk stream. Leaving early (the client cancelled, its deadline passed, or
         an error) stops the worker, which then clears the stream."""
-        request = check.inspect(request)
-        model = self.resolve_model(caller, request.model_id)
+        with tracing.span("validate"):
+            request = check.inspect(request)
+            model = self.resolve_model(caller, request.model_id)
         request.model_id = model.id
         lane, deadline = self._serve_lane(model), self._deadline(caller)
-        lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex, inspect=request, deadline=_unix(deadline))
+        lane_request = pb.LaneRequest(request_id=uuid.uuid4().hex, inspect=request, deadline=_unix(deadline),
+                                      trace_context=tracing.carrier(), sent_at=time.time())
         requests, request_id = self.store.requests, lane_request.request_id
         relayed = self.relay is not None and self.relay.address
-        finished = False
+        finished, started = False, time.time_ns()
         with self.relay.expect(lane_request) if relayed else nullcontext() as expected:
             requests.submit(lane, lane_request, window=INSPECT_WINDOW)
             try:
@@ -203,6 +214,7 @@ class LenetService:
                 if error is not None:
                     raise error
             finally:
+                tracing.record("reply read", started, time.time_ns())
                 if finished:
                     requests.close(request_id)
                 else:
@@ -256,6 +268,8 @@ class LenetService:
         """Queue a one-reply request on a serve lane and wait for the reply payload until `deadline`
         (time.monotonic()), re-raising the error the worker reports."""
         lane_request.request_id, lane_request.deadline = uuid.uuid4().hex, _unix(deadline)
+        lane_request.trace_context.update(tracing.carrier())
+        lane_request.sent_at = time.time()
         requests = self.store.requests
         reply = requests.ask(lane, lane_request)
         while reply is None:

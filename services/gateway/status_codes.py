@@ -7,6 +7,7 @@ import time
 
 import grpc
 
+from lenet_protos import tracing
 from lenet_services import logs
 from lenet_services.errors import ServiceError
 from lenet_services.gateway.gateway_metrics import GatewayMetrics
@@ -42,7 +43,9 @@ def translated(behavior, streaming: bool, metrics: GatewayMetrics):
     def finish(context, started: float, error: Exception | None = None) -> None:
         code, message = status_of(error) if error else (grpc.StatusCode.OK, "")
         metrics.rpcs.labels(method, code.name).inc()
-        metrics.seconds.labels(method).observe(time.perf_counter() - started)
+        trace_id = tracing.trace_id(sampled=True)   # a slow bucket leads to a trace (OpenMetrics exemplars)
+        metrics.seconds.labels(method).observe(time.perf_counter() - started,
+                                               exemplar={"trace_id": trace_id} if trace_id else None)
         if error:
             log.log(logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.WARNING, "%s → %s: %s",
                     method, code.name, message)

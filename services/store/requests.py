@@ -67,13 +67,20 @@ class Requests:
     def take(self, lane: str, most: int, worker: str) -> list[pb.LaneRequest]:
         """Up to `most` waiting requests, waiting up to BLOCK_SECONDS for the first; claimed for `worker`.
         Requests whose caller's deadline has passed are dropped."""
+        return self.claim(self.take_unclaimed(lane, most), worker)
+
+    def take_unclaimed(self, lane: str, most: int) -> list[pb.LaneRequest]:
+        """`take`'s first half: the requests, not yet claimed (claim them next)."""
         first = self.redis.blpop([keys.lane_requests(lane)], timeout=BLOCK_SECONDS)
         if first is None:
             return []
         rest = self.redis.lpop(keys.lane_requests(lane), most - 1) if most > 1 else None
         now = time.time()
-        taken = [request for request in map(pb.LaneRequest.FromString, [first[1], *(rest or [])])
-                 if not request.deadline or request.deadline > now]
+        return [request for request in map(pb.LaneRequest.FromString, [first[1], *(rest or [])])
+                if not request.deadline or request.deadline > now]
+
+    def claim(self, taken: list[pb.LaneRequest], worker: str) -> list[pb.LaneRequest]:
+        """`take`'s second half: the requests are `worker`'s, in one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
             for request in taken:
                 pipe.set(keys.request_claim(request.request_id), worker, ex=TTL_SECONDS)

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROTO = Path(__file__).resolve().parents[2] / "protos" / "lenet" / "v1" / "lenet.proto"
-FIELD = re.compile(r"^\s*(optional |repeated )?([\w.]+) (\w+) = \d+;\s*(?://\s*(.*))?$")
+FIELD = re.compile(r"^\s*(optional |repeated )?([\w.]+|map<\w+, \w+>) (\w+) = \d+;\s*(?://\s*(.*))?$")
 ENUM_VALUE = re.compile(r"^\s*([A-Z0-9_]+) = \d+;\s*(?://\s*(.*))?$")
 BLOCK = re.compile(r"^\s*(message|enum|service|oneof) (\w+) \{")
 RPC = re.compile(r"^\s*rpc (\w+)\(")

@@ -13,21 +13,21 @@ import pytest
 import yaml
 
 import compose_file
-from compose_file import ROOT
+from compose_file import ROOT, ours
 from lenet_protos.contract import node_stop_seconds
-from lenet_protos.settings import ClientSettings, ServiceSettings, env_names
+from lenet_protos.settings import ClientSettings, ServiceSettings, TracingSettings, env_names
 
 PASSWORD = secrets.token_hex(16)
 TOKENS = "alice:" + secrets.token_hex(8)
 ENV = {"REDIS_PASSWORD": PASSWORD, "LENET_TOKENS": TOKENS}
-SETTINGS = {**env_names(ServiceSettings), **env_names(ClientSettings)}
+SETTINGS = {**env_names(ServiceSettings), **env_names(ClientSettings), **env_names(TracingSettings)}
 RAW = compose_file.raw()
 WORKERS = ("worker-cpu", "worker-gpu")
 
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    return compose_file.resolved(ENV, profiles=("gpu",))
+    return compose_file.resolved(ENV, profiles=("gpu", "tracing"))
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +223,15 @@ def test_prometheus_scrapes_every_service_that_serves_metrics(services):
     assert serving and scraped == serving
     mounted = volume(services["prometheus"], "/etc/prometheus/prometheus.yml")
     assert mounted == (str(ROOT / "deploy" / "prometheus.yml"), "ro")
+
+
+def test_the_tracing_profile_runs_jaeger_and_every_service_of_ours_exports_to_it_when_told(services):
+    jaeger = services["jaeger"]
+    assert jaeger["profiles"] == ["tracing"] and jaeger["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    assert all(not service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] for name, service in services.items()
+               if ours(service) and name != "data")   # off by default
+    endpoint = "http://jaeger:4317"
+    traced = compose_file.resolved({**ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, profiles=("tracing",))
+    exporting = {name for name, service in traced["services"].items()
+                 if service.get("environment", {}).get("OTEL_EXPORTER_OTLP_ENDPOINT") == endpoint}
+    assert exporting == {name for name, service in traced["services"].items() if ours(service) and name != "data"}

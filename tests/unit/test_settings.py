@@ -7,10 +7,10 @@ import pytest
 
 from lenet_protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
     stack_stop_seconds
-from lenet_protos.settings import ClientSettings, ServiceSettings, env_names, load
+from lenet_protos.settings import ClientSettings, ServiceSettings, TracingSettings, env_names, load
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = {**env_names(ServiceSettings), **env_names(ClientSettings)}
+SETTINGS = {**env_names(ServiceSettings), **env_names(ClientSettings), **env_names(TracingSettings)}
 
 
 def readme_variables() -> list[str]:

@@ -181,7 +181,14 @@ class EvaluationRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., dataset: _Optional[_Union[Dataset, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "kind", "state", "device", "queue", "created_at", "started_at", "finished_at", "error", "model_id", "train", "evaluation", "metrics", "accuracy", "cancel_requested", "worker", "attempts", "owner")
+    __slots__ = ("id", "kind", "state", "device", "queue", "created_at", "started_at", "finished_at", "error", "model_id", "train", "evaluation", "metrics", "accuracy", "cancel_requested", "worker", "attempts", "owner", "trace_context")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +207,7 @@ class Job(_message.Message):
     WORKER_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: JobKind
     state: JobState
@@ -218,7 +226,8 @@ class Job(_message.Message):
     worker: str
     attempts: int
     owner: str
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., device: _Optional[_Union[Device, str]] = ..., queue: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., error: _Optional[str] = ..., model_id: _Optional[str] = ..., train: _Optional[_Union[TrainRequest, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationRequest, _Mapping]] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., accuracy: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., worker: _Optional[str] = ..., attempts: _Optional[int] = ..., owner: _Optional[str] = ...) -> None: ...
+    trace_context: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., device: _Optional[_Union[Device, str]] = ..., queue: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., error: _Optional[str] = ..., model_id: _Optional[str] = ..., train: _Optional[_Union[TrainRequest, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationRequest, _Mapping]] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., accuracy: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., worker: _Optional[str] = ..., attempts: _Optional[int] = ..., owner: _Optional[str] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -701,7 +710,14 @@ class ListWorkersResponse(_message.Message):
     def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., lanes: _Optional[_Iterable[_Union[Lane, _Mapping]]] = ...) -> None: ...
 
 class LaneRequest(_message.Message):
-    __slots__ = ("request_id", "predict", "inspect", "export", "deadline", "relay_address", "relay_secret", "relay_tls")
+    __slots__ = ("request_id", "predict", "inspect", "export", "deadline", "relay_address", "relay_secret", "relay_tls", "trace_context", "sent_at")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PREDICT_FIELD_NUMBER: _ClassVar[int]
     INSPECT_FIELD_NUMBER: _ClassVar[int]
@@ -710,6 +726,8 @@ class LaneRequest(_message.Message):
     RELAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RELAY_SECRET_FIELD_NUMBER: _ClassVar[int]
     RELAY_TLS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SENT_AT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     predict: PredictRequest
     inspect: InspectRequest
@@ -718,7 +736,9 @@ class LaneRequest(_message.Message):
     relay_address: str
     relay_secret: str
     relay_tls: bool
-    def __init__(self, request_id: _Optional[str] = ..., predict: _Optional[_Union[PredictRequest, _Mapping]] = ..., inspect: _Optional[_Union[InspectRequest, _Mapping]] = ..., export: _Optional[_Union[ExportModelRequest, _Mapping]] = ..., deadline: _Optional[float] = ..., relay_address: _Optional[str] = ..., relay_secret: _Optional[str] = ..., relay_tls: _Optional[bool] = ...) -> None: ...
+    trace_context: _containers.ScalarMap[str, str]
+    sent_at: float
+    def __init__(self, request_id: _Optional[str] = ..., predict: _Optional[_Union[PredictRequest, _Mapping]] = ..., inspect: _Optional[_Union[InspectRequest, _Mapping]] = ..., export: _Optional[_Union[ExportModelRequest, _Mapping]] = ..., deadline: _Optional[float] = ..., relay_address: _Optional[str] = ..., relay_secret: _Optional[str] = ..., relay_tls: _Optional[bool] = ..., trace_context: _Optional[_Mapping[str, str]] = ..., sent_at: _Optional[float] = ...) -> None: ...
 
 class TrainingCheckpoint(_message.Message):
     __slots__ = ("epoch", "history")

@@ -101,7 +101,9 @@ export async function evaluationView(root, id) {
     el("p", {class: "muted"}, `Model `, el("a", {href: `#/models/${result.model_id}`, class: "mono",
                                                 text: result.model_id}),
        `, ${Number(result.samples).toLocaleString("en")} ${result.split || "uploaded"} images. ` +
-       "Rows: prediction; columns: reference (caret's orientation); the red frame marks the worst case."),
+       "Rows: prediction; columns: reference (caret's orientation); the red frame marks the worst case.",
+       result.trace_url ? el("a", {href: result.trace_url, target: "_blank", rel: "noopener", id: "trace",
+                                   text: " Its trace."}) : ""),
     el("div", {class: "columns"}, el("section", {}, heat),
        el("section", {}, el("h3", {text: "Overall statistics"}),
           table(["statistic", "value"], overall.map(([name, v]) => el("tr", {}, el("td", {text: name}),

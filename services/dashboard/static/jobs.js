@@ -84,7 +84,9 @@ export async function jobView(root, id) {
       ...fact("finished", when(job.finished_at)),
       ...fact("model", job.model_id ? el("a", {href: `#/models/${job.model_id}`, class: "mono", text: job.model_id})
                                     : ""),
-      ...fact("error", job.error));
+      ...fact("error", job.error),
+      ...fact("trace", job.trace_url ? el("a", {href: job.trace_url, target: "_blank", rel: "noopener", id: "trace",
+                                                 text: "open in the trace UI"}) : ""));
     extra.replaceChildren();
     if (job.kind === EVALUATE_KIND && job.state === SUCCEEDED_STATE) {
       extra.append(el("p", {}, el("a", {href: `#/evaluations/${job.id}`, class: "button",
