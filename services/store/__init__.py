@@ -65,10 +65,11 @@ class Store:
             self._primary = (server["run_id"], now if self._primary[0] else now - server["uptime_in_seconds"])
         return min(float(server["uptime_in_seconds"]), now - self._primary[1])
 
-    def confirm(self) -> None:
+    def confirm(self, what: str = "the write") -> None:
         """Return once the replicas that acknowledged writes wait for (Location.durable_replicas) hold every write
-        this process made before; NotReplicated (an Unavailable) when they do not within the timeout."""
-        confirm(self.redis, self.where)
+        this process made before; NotReplicated (an Unavailable) naming `what` when they do not within the timeout.
+        Call it after a write the caller is told succeeded, before telling it."""
+        confirm(self.redis, self.where, what)
 
     def close(self) -> None:
         self.redis.close()

@@ -117,10 +117,11 @@ def broker(where: Location | str) -> tuple[str, dict]:
     return ";".join(urls), options
 
 
-def confirm(client: redis.Redis, where: Location) -> None:
+def confirm(client: redis.Redis, where: Location, what: str = "the write") -> None:
     """Wait until `where.durable_replicas` replicas hold every write this process made before (a mark written
     now, then WAIT on the same connection: replication is one ordered stream, so a replica that has the mark has
-    all that came before it). NotReplicated when fewer confirm within the timeout; nothing when none are asked."""
+    all that came before it). NotReplicated naming `what` when fewer confirm within the timeout; nothing when none are
+    asked."""
     if not where.durable_replicas:
         return
     timeout_ms = int(where.durable_timeout_seconds * 1000)
@@ -130,7 +131,7 @@ def confirm(client: redis.Redis, where: Location) -> None:
         _mark, confirmed = pipe.execute()
     if confirmed < where.durable_replicas:
         raise NotReplicated(
-            f"the write is on the primary, but {confirmed} of the {where.durable_replicas} replica(s) it waits for "
+            f"{what} is on the primary, but {confirmed} of the {where.durable_replicas} replica(s) it waits for "
             f"confirmed it within {where.durable_timeout_seconds:g} s (WAIT): a failover now could lose it; "
             f"the replicas may be down (LENET_DURABLE_REPLICAS, LENET_DURABLE_TIMEOUT_SECONDS)")
 
