@@ -99,9 +99,10 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         else:
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.redis_url}, "
                           f"{workers} CPU worker node(s); logs in {stack.log_dir}. Ctrl-C stops it.")
-            if stack.sentinels:
+            if stack.ha:
                 console.print(f"Redis Sentinel: REDIS_SENTINELS={stack.sentinels} REDIS_SENTINEL_MASTER="
-                              f"{stack.settings.redis_sentinel_master}")
+                              f"{stack.settings.redis_sentinel_master}; to try a failover, kill the primary: "
+                              f"kill -9 {stack.redis.current_primary().process.pid} (it comes back as a replica)")
             console.print(f"Open Inference Protocol: gRPC {stack.address}, REST {stack.http_url}/v2")
             if stack.dashboard_url:
                 console.print(f"dashboard: {stack.dashboard_url}")
@@ -111,7 +112,14 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         stopped = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
-        stopped.wait()
+        while not stopped.wait(1):
+            if stack.ha:
+                try:
+                    for server in stack.redis.revive():
+                        console.print(f"Redis on port {server.port} is back, as a replica (pid "
+                                      f"{server.process.pid})")
+                except RuntimeError as error:   # it did not sync in time: tried again next second
+                    console.print(f"lenet up: {error}")
         click.echo(f"stopping … (at most {stack.stop_seconds():.0f} s)", err=True)
     finally:
         killed = stack.stop()

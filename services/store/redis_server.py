@@ -218,6 +218,17 @@ class ReplicatedRedis:
             self._wait(time.monotonic() + timeout, "the returning server to sync",
                        lambda: client.info("replication").get("master_link_status") == "up")
 
+    def revive(self) -> list[RedisServer]:
+        """Start again, as replicas, the servers that died, once the sentinels have promoted another (as a
+        container's restart policy would): the ones started."""
+        primary = self.current_primary()
+        dead = [server for server in self.servers if server.process.poll() is not None]
+        if primary is None or not dead:
+            return []
+        for server in dead:
+            self.rejoin(server)
+        return dead
+
     @staticmethod
     def _wait(deadline: float, what: str, condition) -> None:
         while not condition():
