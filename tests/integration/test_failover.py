@@ -119,10 +119,13 @@ def test_the_primary_killed_under_training_predict_and_inspect(ha):
         until(lambda: load.ok > 5, 30)
 
         old = stack.redis.current_primary()
+        store.primary_seconds()                             # the store has seen this primary
         old.kill()
         killed = time.monotonic()
-        stack.redis.wait_failover(old)
+        new = stack.redis.wait_failover(old)
         promoted = time.monotonic() - killed
+        with new.client() as server:                        # long up, but only just primary: no takeover yet
+            assert store.primary_seconds() < HEARTBEAT < server.info("server")["uptime_in_seconds"]
         stack.redis.rejoin(old)                             # as a restarted container comes back: as a replica
         served = until(lambda: load.ok > 0 and load.failures and load.failures[-1][0] < time.monotonic() - 3, 60)
         load.end()
