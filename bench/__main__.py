@@ -12,7 +12,7 @@ from bench import harness
 from bench.table import Section, save
 
 BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history", "oip",
-           "recipe", "tracing"]
+           "recipe", "tracing", "durability"]
 SERVICE = {"evaluate", "inspect", "predict", "serving", "threads", "oip"}   # these share one stack (threads: its model)
 
 
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds per figure; the median is reported [3]")
     parser.add_argument("--images", type=int, default=20_000, help="train: training images side by side [20000]")
     parser.add_argument("--limit", type=int, default=10_000, help="evaluate, inspect: test images [10000]")
-    parser.add_argument("--calls", type=int, default=200, help="predict: one-image calls to time [200]")
+    parser.add_argument("--calls", type=int, default=200, help="predict, durability: calls to time [200]")
     parser.add_argument("--seconds", type=float, default=5.0, help="serving: seconds of load per row [5]")
     parser.add_argument("--jobs", type=int, default=100_000, help="history: ended jobs for the second run [100000]")
     args = parser.parse_args(argv)

@@ -29,7 +29,18 @@ class ServiceSettings(BaseSettings):
                                       env_ignore_empty=True, env_file=ENVIRONMENT_FILE)
 
     redis_url: str = Field("redis://localhost:6379/0", validation_alias="REDIS_URL",
-                           description="the shared Redis: store and Celery broker")
+                           description="the shared Redis: store and Celery broker (with redis_sentinels: "
+                                       "its password, database and scheme; the sentinels name the host)")
+    redis_sentinels: str = Field("", validation_alias="REDIS_SENTINELS", description="Redis Sentinel addresses, "
+                                 "HOST:PORT comma-separated: when set, every process asks them for the primary of "
+                                 "redis_sentinel_master, and finds the new one after a failover")
+    redis_sentinel_master: str = Field("lenet", validation_alias="REDIS_SENTINEL_MASTER", pattern=r"^[\w.-]+$",
+                                       description="the name the sentinels monitor the primary under")
+    durable_replicas: int = Field(1, ge=0, description="with redis_sentinels: replicas that must confirm a write "
+                                  "the caller is told succeeded (job accepted, model saved, alias moved, final "
+                                  "state) before it is acknowledged; 0: none")
+    durable_timeout_seconds: float = Field(1.0, gt=0, description="how long such a write waits for its replicas "
+                                           "before it fails with UNAVAILABLE")
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="folder with the four MNIST IDX files (.gz or raw)")
     tokens: str = Field("", description="gateway: `user:token` pairs, comma-separated or `@file` with one per "
                                         "line; when set, every call needs `authorization: Bearer TOKEN`")

@@ -23,7 +23,7 @@ def start(name: str, options: ServerOptions, tls: bool = False) -> tuple[Service
         auth = Auth(settings.tokens, settings.admins)
         exposure.check(name, options.host, tokens=auth.secured, insecure_open=settings.insecure_open,
                        plaintext_fix=(None if settings.tls_cert else exposure.SERVE_TLS) if tls else exposure.TLS_PROXY)
-        store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
+        store = Store.of(settings)
         store.ping()
         owned = store.owned_records()
     except exposure.Refused as refusal:

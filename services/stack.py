@@ -2,8 +2,9 @@
 child processes.
 
 `lenet up`, `lenet demo` and the integration tests all start the same real parts this way. Redis is the one
-`redis_url` names when given, else a private redis-server (services/store/redis_server.py). The children read
-the same settings from their environment: the caller's, with the stack's Redis and any `env` given.
+`redis_url` names when given, else a private redis-server (services/store/redis_server.py), or with `ha` a private
+primary, replica and three sentinels, which the children find through the sentinels. The children read the same
+settings from their environment: the caller's, with the stack's Redis and any `env` given.
 
 Each child leads a process group of its own (a worker node's training and serving processes are in its
 supervisor's), so a stop can tell, and kill, everything that a part started.
@@ -30,15 +31,18 @@ from kombu.utils.url import maybe_sanitize_url
 from lenet_protos.contract import REDIS_STOP_SECONDS, SERVER_STOP_SECONDS, STOP_MARGIN_SECONDS, node_stop_seconds, \
     stack_stop_seconds
 from lenet_protos.settings import ServerOptions, ServiceSettings, WorkerOptions, env_names
-from lenet_services.store import Store
-from lenet_services.store.redis_server import RedisServer, free_port
+from lenet_services.store import Location, Store
+from lenet_services.store.redis_server import RedisServer, ReplicatedRedis, free_port
+
+HA_DOWN_AFTER_MS = 5000   # `lenet up --ha`: the sentinels promote the replica this long after the primary is lost
+REDIS_PARTS = ["redis-server", "redis-replica", "redis-sentinel1", "redis-sentinel2", "redis-sentinel3"]
 
 
 class Stack:
     def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
                  redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
                  role: str = "both", metrics_port: int | None = None, dashboard_port: int | None = None,
-                 http_port: int | None = None):
+                 http_port: int | None = None, ha: bool = False, down_after_ms: int = HA_DOWN_AFTER_MS):
         """`workers`: worker nodes (`python -m lenet_workers`, role `role`; "both": a training and a serving process
         each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
         (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
@@ -46,7 +50,8 @@ class Stack:
         it that nothing holds (metrics_ports() says which);
         `dashboard_port`: also run the dashboard (`python -m lenet_services.dashboard`) on 127.0.0.1 at this port (0: a
         free one); `http_port`: where the gateway serves the Open Inference Protocol's REST side (None: a free
-        port)."""
+        port); `ha`: start a replicated Redis (a primary, a replica, three sentinels that promote the replica
+        `down_after_ms` after the primary stops answering) rather than one redis-server."""
         self.role, self.metrics_port = role, metrics_port
         self.settings = settings
         self.port = port or free_port()
@@ -55,6 +60,9 @@ class Stack:
         self.redis_url = redis_url
         self.redis: RedisServer | None = None
         self.redis_env_file: Path | None = None   # REDIS_URL=… of the stack's own Redis, for other terminals
+        self.redis: RedisServer | ReplicatedRedis | None = None
+        self.ha, self.down_after_ms = ha, down_after_ms
+        self.sentinels = settings.redis_sentinels   # "HOST:PORT,…" when Redis is found through sentinels
         self.temporary_logs = log_dir is None
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="lenet-stack-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +83,14 @@ class Stack:
         # environment takes a free one, not the default that another stack may hold.
         settings = {names[field]: str(value) for field, value in self.settings.model_dump(exclude={"http_port"}).items()
                     if value is not None}
-        return {**os.environ, **settings, **self.extra_env, "REDIS_URL": self.redis_url, "PYTHONUNBUFFERED": "1"}
+        redis = {"REDIS_URL": self.redis_url, "REDIS_SENTINELS": self.sentinels,
+                 "REDIS_SENTINEL_MASTER": self.settings.redis_sentinel_master}
+        return {**os.environ, **settings, **self.extra_env, **redis, "PYTHONUNBUFFERED": "1"}
+
+    def where(self) -> Location:
+        """Where the children find Redis."""
+        return Location.of(self.settings.model_copy(update={"redis_url": self.redis_url,
+                                                            "redis_sentinels": self.sentinels}))
 
     def spawn(self, name: str, *args: str, metrics_port: int | None = None, env: dict | None = None
               ) -> subprocess.Popen:
@@ -115,19 +130,30 @@ class Stack:
         supervisor and the processes it started), "gateway", "dashboard"."""
         parts = {"dashboard": self.dashboard, "gateway": self.gateway, **dict(zip(self.node_names(), self.workers))}
         found = {name: group_members(process.pid) for name, process in parts.items() if process is not None}
-        if self.redis and self.redis.process and self.redis.process.poll() is None:
-            found["redis-server"] = [self.redis.process.pid]
+        servers = self.redis.processes() if isinstance(self.redis, ReplicatedRedis) else [self.redis] if self.redis \
+            else []
+        for name, server in zip(REDIS_PARTS, servers):
+            if server.process and server.process.poll() is None:
+                found[name] = [server.process.pid]
         return found
 
     def start(self, timeout: float = 120) -> "Stack":
         try:
-            if not self.redis_url:
+            if not self.redis_url and self.ha:
+                self.redis = ReplicatedRedis(secrets.token_hex(16), self.down_after_ms).start()
+                self.redis_url, self.sentinels = self.redis.url, self.redis.sentinels
+                self.settings = self.settings.model_copy(update={"redis_sentinel_master": self.redis.master})
+            elif not self.redis_url:
                 self.redis = RedisServer(password=secrets.token_urlsafe(16)).start()  # its own, for this stack
                 self.redis_url = self.redis.url
+            if self.redis:
                 self.redis_env_file = self.log_dir / "redis.env"
                 descriptor = os.open(self.redis_env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with open(descriptor, "w") as file:   # only its owner reads the password
                     file.write(f"REDIS_URL={self.redis_url}\n")
+                    if self.sentinels:
+                        file.write(f"REDIS_SENTINELS={self.sentinels}\n"
+                                   f"REDIS_SENTINEL_MASTER={self.settings.redis_sentinel_master}\n")
             for i in range(self.worker_count):
                 self.workers.append(self.add_worker("cpu", f"cpu{i}"))
             for i in range(self.gpu_worker_count):
@@ -169,7 +195,7 @@ class Stack:
         `workers` (default: all started) have registered."""
         workers = self.worker_processes() if workers is None else workers
         deadline = time.monotonic() + timeout
-        store = Store(self.redis_url, self.settings.heartbeat_seconds)
+        store = Store(self.where(), self.settings.heartbeat_seconds)
         with grpc.insecure_channel(self.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
@@ -239,7 +265,7 @@ class Stack:
         killed += end(dict(zip(self.node_names(), self.workers)),
                       node_stop_seconds(self.settings.stop_grace_seconds) + STOP_MARGIN_SECONDS)
         if self.redis and self.redis.stop(REDIS_STOP_SECONDS):
-            killed.append("redis-server")
+            killed.append("redis-server" if isinstance(self.redis, RedisServer) else "redis-servers")
         if killed:
             self.temporary_logs = False
         if self.temporary_logs:

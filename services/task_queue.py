@@ -5,6 +5,7 @@ Tasks carry one id each (a job or a request); data travels through the store. JS
 content type: no Python objects on the wire. Creating the application opens no connection.
 """
 import ssl
+from dataclasses import replace
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -12,13 +13,17 @@ from celery import Celery
 
 from lenet_protos import tracing
 from lenet_protos.contract import DEVICES, LANES, TASKS, lane
+from lenet_services.store.connection import Location, broker
 
 
-def celery_app(broker_url: str) -> Celery:
-    """A Celery application on `broker_url` with the service's settings (no tasks registered). A rediss:// URL's
+def celery_app(where: Location | str) -> Celery:
+    """A Celery application on the store's Redis (`where`: a URL, or a Location naming sentinels, from which kombu
+    finds the primary after a failover) with the service's settings (no tasks registered). A rediss:// URL's
     TLS parameters (ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile), which redis-py reads from the URL,
     are handed to Celery as its broker_use_ssl."""
-    url, tls = _tls_options(broker_url)
+    where = Location(where) if isinstance(where, str) else where
+    plain_url, tls = _tls_options(where.url)
+    url, sentinel_options = broker(replace(where, url=plain_url))
     app = Celery("lenet", broker=url, set_as_current=False)
     if tls is not None:
         app.conf.broker_use_ssl = tls
@@ -34,7 +39,8 @@ def celery_app(broker_url: str) -> Celery:
         task_default_queue=lane(DEVICES[0], LANES[0]),
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 6 * 3600},  # longer than a full training run
+        broker_transport_options={"visibility_timeout": 6 * 3600,   # longer than a full training run
+                                  **sentinel_options},
         worker_hijack_root_logger=False,
         worker_send_task_events=True,          # Flower and `celery events` see tasks start and end
         task_send_sent_event=True,
@@ -73,8 +79,8 @@ class TaskSender(Protocol):
 class TaskQueue:
     """Sends tasks by name (lenet_protos.contract.TASKS) to a lane's queue, e.g. "cpu.train"."""
 
-    def __init__(self, broker_url: str):
-        self.app = celery_app(broker_url)
+    def __init__(self, where: Location | str):
+        self.app = celery_app(where)
 
     def send(self, task: str, args: list, queue: str) -> None:
         if queue not in QUEUES:

@@ -174,9 +174,9 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
 
     memory.reuse_freed_memory()  # Inspect writes chunks of MiBs
     try:
-        store = Store(settings.redis_url, settings.heartbeat_seconds, settings.retention_seconds)
+        store = Store.of(settings)
     except ValueError as error:
-        sys.exit(f"worker {name}: REDIS_URL: {error}")
+        sys.exit(f"worker {name}: {error}")
     worker = WorkerContext(name, device, lane(device, role), settings, store)
     record = pb.Worker(name=name, device=pb.Device.Value(device.upper()), lane=worker.lane,
                        host=socket.gethostname(), pid=os.getpid(), threads=threads,
@@ -184,10 +184,10 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
     try:
         beat(worker, record)
     except (Unavailable, ValueError) as error:
-        sys.exit(f"worker {name}: cannot reach the store at {settings.redis_url}: {error}")
+        sys.exit(f"worker {name}: cannot reach the store at {store.where.describe()}: {error}")
     stop = threading.Event()
     threading.Thread(target=keep_beating, args=(worker, record, stop), name="heartbeat", daemon=True).start()
-    app = celery_app(settings.redis_url)
+    app = celery_app(store.where)
     if role == "serve":
         from lenet_workers.batcher import Batcher
         from lenet_workers.serving import LaneServer
@@ -197,7 +197,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
         lane_server = LaneServer(worker, batcher).start()
         tasks.register_serving(app, worker, batcher)
     else:
-        tasks.register_training(app, worker, TaskQueue(settings.redis_url))
+        tasks.register_training(app, worker, TaskQueue(store.where))
     worker_shutting_down.connect(lambda **_: stop_within(worker, settings.stop_grace_seconds), weak=False)
     setup_logging.connect(lambda **_: logs.configure(settings.log_format), weak=False)  # ours, not Celery's
     print(f"worker {name} serving {worker.lane} (pid {os.getpid()}, {threads} compute thread(s))", flush=True)

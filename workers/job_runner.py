@@ -57,8 +57,14 @@ def start(worker: WorkerContext, job_id: str) -> pb.Job | None:
 
 
 def finish(worker: WorkerContext, job_id: str) -> None:
+    """Release the lease, and wait once for the replicas to hold what the job left (its model, its final state):
+    should they not confirm, the job is not run again for it (it is on the primary); a warning says so."""
     worker.status.job_id = ""
     _patiently(lambda: worker.store.leases.release(job_id))
+    try:
+        worker.store.confirm(f"the outcome of job {job_id}")
+    except Unavailable as error:
+        log.warning("%s", error)
 
 
 def stop_reason(worker: WorkerContext, job_id: str) -> StopReason | None:

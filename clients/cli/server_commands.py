@@ -36,13 +36,19 @@ def require_mnist(data_dir: Path) -> None:
                       f"the folder that holds them)")
 
 
-def require_redis(url: str) -> None:
-    """Fail in one line when REDIS_URL is malformed or nothing answers there, before any process starts."""
+def require_redis(settings: ServiceSettings) -> None:
+    """Fail in one line when REDIS_URL or REDIS_SENTINELS is malformed or nothing answers there, before any
+    process starts."""
     store = server_code("lenet_services.store")
     try:
-        store.Store(url).ping()
+        where = store.Location.of(settings)
+    except ValueError as error:
+        raise Failure(f"cannot use Redis: {error}") from None
+    try:
+        store.Store(where).ping()
     except (ValueError, OSError, store.Unavailable) as error:
-        raise Failure(f"cannot use Redis at {url} (REDIS_URL): {error}") from None
+        named = "REDIS_SENTINELS" if where.sentinels else "REDIS_URL"
+        raise Failure(f"cannot use Redis at {where.describe()} ({named}): {error}") from None
 
 
 @click.command()
@@ -58,9 +64,11 @@ def require_redis(url: str) -> None:
 @click.option("--http-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="serve the Open Inference Protocol's REST side at http://127.0.0.1:PORT/v2 (0: a free port; "
                    "its gRPC side is on --port)")
+@click.option("--ha", is_flag=True, help="a replicated Redis on loopback: a primary, a replica and three "
+              "sentinels, which promote the replica when the primary is lost (not with REDIS_URL or REDIS_SENTINELS)")
 @with_options("json")
 def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, dashboard_port: int | None,
-       http_port: int) -> int:
+       http_port: int, ha: bool) -> int:
     """Run Redis, CPU workers and a gateway until Ctrl-C.
 
     It uses $REDIS_URL when set, else starts a private redis-server with a random password; MNIST must be in
@@ -68,24 +76,31 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
     Redis, and returns once none of them is left (the README's "Stopping" says how long that may take)."""
     settings = service_settings()
     require_mnist(settings.data_dir)
-    redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None   # REDIS_URL given
-    if redis_url:
-        require_redis(redis_url)
+    external = "redis_url" in settings.model_fields_set or bool(settings.redis_sentinels)   # the user's Redis
+    if external:
+        if ha:
+            raise Failure("--ha starts a Redis of its own: unset REDIS_URL and REDIS_SENTINELS to use it")
+        require_redis(settings)
     stack = server_code("lenet_services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
-                                                  redis_url=redis_url, metrics_port=metrics_port,
-                                                  dashboard_port=dashboard_port, http_port=http_port)
+                                                  redis_url=settings.redis_url if external else None,
+                                                  metrics_port=metrics_port, dashboard_port=dashboard_port,
+                                                  http_port=http_port, ha=ha)
     try:
         stack.start()
     except (RuntimeError, TimeoutError) as error:
         raise Failure(str(error)) from None
     try:
         metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
-        if not printed_as_json({"gateway": stack.address, "redis": stack.redis_url, "workers": workers,
-                                "log_dir": stack.log_dir, "metrics": metrics, "dashboard": stack.dashboard_url,
-                                "inference_http": stack.http_url}, one_line=True):
+        if not printed_as_json({"gateway": stack.address, "redis": stack.redis_url, "sentinels": stack.sentinels or None,
+                                "workers": workers, "log_dir": stack.log_dir, "metrics": metrics,
+                                "dashboard": stack.dashboard_url, "inference_http": stack.http_url}, one_line=True):
             full_url = f" (the full URL in {stack.redis_env_file})" if stack.redis_env_file else ""
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.shown_redis_url()}{full_url}, "
                           f"{workers} CPU worker node(s); logs in {stack.log_dir}. Ctrl-C stops it.")
+            if stack.ha:
+                console.print(f"Redis Sentinel: REDIS_SENTINELS={stack.sentinels} REDIS_SENTINEL_MASTER="
+                              f"{stack.settings.redis_sentinel_master}; to try a failover, kill the primary: "
+                              f"kill -9 {stack.redis.current_primary().process.pid} (it comes back as a replica)")
             console.print(f"Open Inference Protocol: gRPC {stack.address}, REST {stack.http_url}/v2")
             if stack.dashboard_url:
                 console.print(f"dashboard: {stack.dashboard_url}")
@@ -95,7 +110,14 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         stopped = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
-        stopped.wait()
+        while not stopped.wait(1):
+            if stack.ha:
+                try:
+                    for server in stack.redis.revive():
+                        console.print(f"Redis on port {server.port} is back, as a replica (pid "
+                                      f"{server.process.pid})")
+                except RuntimeError as error:   # it did not sync in time: tried again next second
+                    console.print(f"lenet up: {error}")
         click.echo(f"stopping … (at most {stack.stop_seconds():.0f} s)", err=True)
     finally:
         killed = stack.stop()
@@ -119,7 +141,7 @@ def server_options(default_port: int):
 
 def run_server(module: str, **options) -> None:
     """The server of MODULE in this process, once Redis answers."""
-    require_redis(service_settings().redis_url)
+    require_redis(service_settings())
     server_code(f"{module}.__main__").serve(ServerOptions(**options))
 
 
@@ -173,7 +195,7 @@ def worker(device: str, role: str, name: str | None, cores: int | None, cpus: st
     options = WorkerOptions(device=device, role=role, name=name, cores=cores, cpus=cpus)
     if importlib.util.find_spec("mxnet") is None or importlib.util.find_spec("lenet_workers") is None:
         raise Failure(f"a worker needs MXNet and the worker code: pip install 'lenet-service[{device}]'")
-    require_redis(service_settings().redis_url)
+    require_redis(service_settings())
     # Its own program (`python -m lenet_workers`): MXNet's threads must start in the process that runs the engine.
     os.execv(sys.executable, [sys.executable, "-m", "lenet_workers", options.model_dump_json(exclude_defaults=True)])
 
@@ -184,7 +206,7 @@ def worker_check(device: str, role: str) -> int:
     settings = service_settings()
     store = server_code("lenet_services.store")
     try:
-        alive = store.Store(settings.redis_url, settings.heartbeat_seconds).workers.alive()
+        alive = store.Store.of(settings).workers.alive()
     except (ValueError, store.Unavailable) as error:
         raise Failure(f"worker check: {error}") from None
     here = {live.lane for live in alive if live.host == socket.gethostname()}

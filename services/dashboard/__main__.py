@@ -24,7 +24,7 @@ def serve(options: ServerOptions) -> None:
         listener = socket.create_server((options.host, options.port), family=family)
     except OSError as error:
         sys.exit(f"dashboard: cannot listen on {options.host}:{options.port}: {error}")
-    app = entry_point.traced(build(LenetService(store, TaskQueue(settings.redis_url), settings), auth))
+    app = entry_point.traced(build(LenetService(store, TaskQueue(store.where), settings), auth))
     host, port = listener.getsockname()[:2]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                            timeout_graceful_shutdown=SHUTDOWN_SECONDS))

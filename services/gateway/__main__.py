@@ -19,7 +19,7 @@ def serve(options: ServerOptions) -> None:
     """Serve until SIGINT or SIGTERM."""
     settings, auth, store = entry_point.start("gateway", options, tls=True)
     memory.reuse_freed_memory()  # Inspect relays chunks of MiBs
-    tasks = TaskQueue(settings.redis_url)
+    tasks = TaskQueue(store.where)
     metrics = GatewayMetrics(store)
     service = LenetService(store, tasks, settings, Relay())
     protocol = InferenceProtocol(service)   # one for gRPC and REST: their calls batch and are counted together

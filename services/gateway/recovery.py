@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
     """Re-queue RUNNING jobs whose lease has expired; returns their ids."""
-    if store.uptime_seconds() < store.heartbeat_seconds:
+    if store.primary_seconds() < store.heartbeat_seconds:
         return []
     requeued = []
     for job in store.jobs.running():

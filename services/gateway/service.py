@@ -94,7 +94,8 @@ class LenetService:
             if job.queue not in self._live_lanes():
                 self.store.events.append(job.id, pb.JobEvent(
                     log=f"no {job.queue} worker is alive: the job waits on queue {job.queue} until one starts"))
-        return job
+        self.store.confirm(f"job {job.id}")
+        return job   # the record and its task message (the broker is the store's Redis) are on a replica
 
     def _live_lanes(self) -> dict[str, int]:
         """Lane → live workers, as seen at most LIVE_WORKERS_SECONDS ago (one read per second, not per call)."""
@@ -125,7 +126,9 @@ class LenetService:
         return pb.ListJobsResponse(jobs=page.items, next_page_token=page.next_page_token)
 
     def cancel_job(self, request: pb.CancelJobRequest, caller: Caller) -> pb.Job:
-        return self.store.jobs.request_cancel(self._job(request.job_id, caller).id)
+        job = self.store.jobs.request_cancel(self._job(request.job_id, caller).id)
+        self.store.confirm(f"the cancellation of job {job.id}")
+        return job
 
     def watch_job(self, request: pb.WatchJobRequest, caller: Caller) -> Iterator[pb.JobEvent]:
         """Events after `after_event_id` until the event that ends the job (or the caller goes away). Once the job
@@ -442,6 +445,7 @@ class LenetService:
         if current is not None and current[1] != model.id:
             self._may_change_alias(request.name, request.alias, current, caller)
         self.store.models.set_alias(model, request.alias, current)
+        self.store.confirm(f"alias {request.alias!r} of {model.name!r}")
         return self.store.models.with_aliases([model])[0]
 
     def delete_model_alias(self, request: pb.DeleteModelAliasRequest,
@@ -452,6 +456,7 @@ class LenetService:
             raise NotFound(f"model {request.name!r} has no alias {request.alias!r}")
         self._may_change_alias(request.name, request.alias, current, caller)
         self.store.models.delete_alias(request.name, request.alias, current)
+        self.store.confirm(f"the removal of alias {request.alias!r} of {request.name!r}")
         return pb.DeleteModelAliasResponse(name=request.name, alias=request.alias, version=current[0])
 
     def _may_change_alias(self, name: str, alias: str, target: tuple[int, str], caller: Caller) -> None:

@@ -5,9 +5,11 @@ Only this package knows Redis: its key names (keys.py) and its exceptions, which
 (connection.py). Values are protobuf bytes or plain hashes only, never serialized Python objects. Every wait is
 bounded.
 """
+import time
+
 from lenet_services.store import keys
 from lenet_services.store.checkpoints import Checkpoints
-from lenet_services.store.connection import Unavailable, connect, guarded
+from lenet_services.store.connection import Location, NotReplicated, Unavailable, confirm, connect, guarded
 from lenet_services.store.evaluations import Evaluations
 from lenet_services.store.events import Events
 from lenet_services.store.jobs import Jobs
@@ -16,18 +18,21 @@ from lenet_services.store.live_workers import LiveWorkers
 from lenet_services.store.models import Models
 from lenet_services.store.requests import Requests
 
-__all__ = ["Store", "StopReason", "Unavailable"]
+__all__ = ["Location", "NotReplicated", "Store", "StopReason", "Unavailable"]
 
 
 @guarded
 class Store:
-    """One connection pool, one attribute per noun. `heartbeat_seconds`: how long a silent worker counts as
-    alive; `retention_seconds`: how long ended jobs are kept."""
+    """One connection pool, one attribute per noun. `where`: a Redis URL or a Location (sentinels);
+    `heartbeat_seconds`: how long a silent worker counts as alive; `retention_seconds`: how long ended jobs are
+    kept."""
 
-    def __init__(self, url: str, heartbeat_seconds: float = 30.0, retention_seconds: float = 7 * 24 * 3600.0):
-        self.url = url
+    def __init__(self, where: Location | str, heartbeat_seconds: float = 30.0,
+                 retention_seconds: float = 7 * 24 * 3600.0):
+        self.where = Location(where) if isinstance(where, str) else where
         self.heartbeat_seconds = heartbeat_seconds
-        self.redis = connect(url)
+        self.redis = connect(self.where)
+        self._primary: tuple[str, float] = ("", 0.0)    # (run id, when this store first saw it)
         self.events = Events(self.redis)
         self.jobs = Jobs(self.redis, self.events, retention_seconds)
         self.leases = Leases(self.redis)
@@ -37,6 +42,11 @@ class Store:
         self.requests = Requests(self.redis)
         self.workers = LiveWorkers(self.redis, heartbeat_seconds)
 
+    @classmethod
+    def of(cls, settings) -> "Store":
+        """The store the service settings name, with their heartbeat and retention."""
+        return cls(Location.of(settings), settings.heartbeat_seconds, settings.retention_seconds)
+
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
@@ -45,9 +55,21 @@ class Store:
         with tokens."""
         return bool(self.redis.exists(keys.OWNED))
 
-    def uptime_seconds(self) -> float:
-        """How long the Redis server has run: after a restart, workers need a heartbeat period to be seen again."""
-        return float(self.redis.info("server")["uptime_in_seconds"])
+    def primary_seconds(self) -> float:
+        """How long the primary has served: its uptime, or less when this store saw another primary before it
+        (a failover promoted a replica that has run for long). After either, workers need a heartbeat period to
+        renew their leases there."""
+        server = self.redis.info("server")
+        now = time.monotonic()
+        if server["run_id"] != self._primary[0]:
+            self._primary = (server["run_id"], now if self._primary[0] else now - server["uptime_in_seconds"])
+        return min(float(server["uptime_in_seconds"]), now - self._primary[1])
+
+    def confirm(self, what: str = "the write") -> None:
+        """Return once the replicas that acknowledged writes wait for (Location.durable_replicas) hold every write
+        this process made before; NotReplicated (an Unavailable) naming `what` when they do not within the timeout.
+        Call it after a write the caller is told succeeded, before telling it."""
+        confirm(self.redis, self.where, what)
 
     def route(self) -> tuple[str, str] | None:
         """(this host's address, the store's) on a connection to the store; None over a Unix socket. Tells the

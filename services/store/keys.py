@@ -55,6 +55,7 @@ def models_index(user: str | None) -> str:    # sorted set of the models `user` 
 
 
 OWNED = "lenet:owned"                        # string: set once any job or model has an owner (a secured gateway)
+REPLICATION_MARK = "lenet:replication-mark"   # counter: written before a WAIT, so replicas confirm all before it
 
 
 def model_meta(model_id: str) -> str:         # Model protobuf bytes

@@ -86,11 +86,13 @@ def assert_handed_back(redis_url: str, job: pb.Job) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_lenet_up_stops_everything_it_started_while_a_job_runs(data_dir, signum, tmp_path):
-    """SIGINT: the stack's own Redis, which must go too. SIGTERM: a Redis of the test's (REDIS_URL), which stays,
-    so that what the worker did with its job can be read afterwards: handed back, queued again."""
+    """SIGINT: the stack's own replicated Redis (`--ha`: a primary, a replica, three sentinels), which must go
+    too. SIGTERM: a Redis of the test's (REDIS_URL), which stays, so that what the worker did with its job can be
+    read afterwards: handed back, queued again."""
     own_redis = RedisServer().start() if signum == signal.SIGTERM else None
     env = {**os.environ, **FAST, **({"REDIS_URL": own_redis.url} if own_redis else {})}
-    up = subprocess.Popen([LENET, "up", "--port", str(free_port()), "--dashboard-port", "0", "--json"], env=env,
+    up = subprocess.Popen([LENET, "up", "--port", str(free_port()), "--http-port", "0", "--dashboard-port", "0",
+                           "--json", *([] if own_redis else ["--ha"])], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready = json.loads(up.stdout.readline() or "null")
@@ -98,7 +100,7 @@ def test_lenet_up_stops_everything_it_started_while_a_job_runs(data_dir, signum,
         job = running_job(ready["gateway"])
         started = descendants(up.pid)
         show(f"before {signal.Signals(signum).name} to lenet up (pid {up.pid})", started)
-        assert len(started) == 6 - (own_redis is not None)   # redis, gateway, dashboard, a node of three
+        assert len(started) == (5 if own_redis else 10)   # gateway, dashboard, a node of three; five Redis or none
         began = time.monotonic()
         up.send_signal(signum)
         up.wait(stack_stop_seconds(STOP_GRACE) + SLACK)

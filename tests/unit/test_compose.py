@@ -235,3 +235,23 @@ def test_the_tracing_profile_runs_jaeger_and_every_service_of_ours_exports_to_it
     exporting = {name for name, service in traced["services"].items()
                  if service.get("environment", {}).get("OTEL_EXPORTER_OTLP_ENDPOINT") == endpoint}
     assert exporting == {name for name, service in traced["services"].items() if ours(service) and name != "data"}
+def test_the_ha_profile_runs_a_replica_and_three_sentinels_that_every_redis_client_asks():
+    addresses = "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379"
+    services = compose_file.resolved({**ENV, "REDIS_SENTINELS": addresses}, profiles=("ha",))["services"]
+    replica = services["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1:][:2] == ["redis", "6379"]
+    for server in (services["redis"]["command"], replica):   # either may be the other's replica after a failover
+        assert server[server.index("--masterauth") + 1] == server[server.index("--requirepass") + 1] == PASSWORD
+    sentinels = sorted(name for name in services if name.startswith("sentinel-"))
+    assert sentinels == ["sentinel-1", "sentinel-2", "sentinel-3"]
+    master = ServiceSettings().redis_sentinel_master
+    for name in sentinels:
+        assert services[name]["environment"]["REDIS_SENTINEL_MASTER"] == master
+        assert services[name]["environment"]["REDIS_PASSWORD"] == PASSWORD
+    script = (ROOT / "deploy" / "sentinel.sh").read_text()
+    assert "sentinel monitor $REDIS_SENTINEL_MASTER redis 6379 2" in script
+    assert subprocess.run(["sh", "-n", str(ROOT / "deploy" / "sentinel.sh")]).returncode == 0
+    for name in ("gateway", "dashboard", "worker-cpu"):
+        environment = services[name]["environment"]
+        assert environment["REDIS_SENTINELS"] == addresses and environment["REDIS_SENTINEL_MASTER"] == master, name
+    assert {address.split(":")[0] for address in addresses.split(",")} == set(sentinels)
