@@ -91,8 +91,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         raise Failure(str(error)) from None
     try:
         metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
-        if not printed_as_json({"gateway": stack.address, "redis": stack.redis_url, "sentinels": stack.sentinels or None,
-                                "workers": workers, "log_dir": stack.log_dir, "metrics": metrics,
+        if not printed_as_json({"gateway": stack.address, "redis": stack.redis_url,
+                                "sentinels": stack.sentinels or None, "workers": workers, "log_dir": stack.log_dir, "metrics": metrics,
                                 "dashboard": stack.dashboard_url, "inference_http": stack.http_url}, one_line=True):
             full_url = f" (the full URL in {stack.redis_env_file})" if stack.redis_env_file else ""
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.shown_redis_url()}{full_url}, "
