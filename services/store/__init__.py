@@ -29,9 +29,9 @@ class Store:
         self.heartbeat_seconds = heartbeat_seconds
         self.redis = connect(url)
         self.events = Events(self.redis)
-        self.jobs = Jobs(self.redis, self.events, retention_seconds)
-        self.leases = Leases(self.redis)
         self.checkpoints = Checkpoints(self.redis)
+        self.jobs = Jobs(self.redis, self.events, self.checkpoints, retention_seconds)
+        self.leases = Leases(self.redis)
         self.evaluations = Evaluations(self.redis)
         self.models = Models(self.redis)
         self.requests = Requests(self.redis)

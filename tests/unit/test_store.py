@@ -226,3 +226,34 @@ def test_a_lease_is_held_renewed_and_taken_over_only_once_expired(store):
     store.jobs.transition(job.id, pb.RUNNING)
     store.jobs.request_cancel(job.id)
     assert store.leases.stop_reason(job.id, "w2") == StopReason.CANCELLED
+
+
+def test_a_numbered_event_is_appended_once_per_writer_and_number(store):
+    job = new_job(store)
+    told = [store.events.append(job.id, pb.JobEvent(log=text), numbered=(writer, number))
+            for writer, number, text in [("w/1", 1, "a"), ("w/1", 1, "a again"), ("w/1", 2, "b"), ("w/2", 1, "c"),
+                                         ("w/1", 2, "b again"), ("w/1", 1, "a late")]]
+    assert [entry is not None for entry in told] == [True, False, True, True, False, False]
+    assert [e.log for e in store.events.read(job.id) if e.WhichOneof("kind") == "log"] == ["a", "b", "c"]
+
+
+def test_an_epoch_is_recorded_once_and_only_while_no_other_worker_holds_the_job(store):
+    job = new_job(store)
+    store.jobs.transition(job.id, pb.RUNNING)
+    store.leases.take(job.id, "w1", 30)
+
+    def record(worker, epoch):
+        figures = pb.TrainMetrics(epoch=epoch, test_accuracy=epoch / 10)
+        return store.jobs.record_epoch(job.id, worker, pb.JobEvent(epoch=figures),
+                                       (pb.TrainingCheckpoint(epoch=epoch, history=[figures]), b"params%d" % epoch))
+    assert record("w1", 1) and not record("w1", 1)            # a retry after a lost reply
+    assert not record("w2", 2)                                  # a worker that was taken over
+    assert record("w1", 2) and not record("w1", 1)
+    assert [e.epoch.epoch for e in store.events.read(job.id) if e.WhichOneof("kind") == "epoch"] == [1, 2]
+    assert store.jobs.get(job.id).metrics.epoch == 2
+    checkpoint, params = store.checkpoints.get(job.id)
+    assert (checkpoint.epoch, params) == (2, b"params2")
+    store.leases.release(job.id)                                # lost with a Redis restart: the holder renews it
+    assert record("w1", 3)
+    with pytest.raises(NotFound):
+        store.jobs.record_epoch("0" * 16, "w1", pb.JobEvent(epoch=pb.TrainMetrics(epoch=1)), None)
