@@ -4,6 +4,10 @@ checkpoint. Right after Redis restarts, workers have not yet renewed anything, s
 store has run for a heartbeat period. The same loop takes ended jobs whose retention is over out of the listing
 indexes.
 
+A job accepted but never sent (its gateway died, or Redis failed, between the job's record and its task) is sent
+once it has waited a heartbeat period unmarked; a task sent twice is harmless, as a worker runs a job only under
+its lease and never once it has ended.
+
 Celery's acks_late also redelivers such a job, but only after the broker's visibility timeout (hours, so that
 long runs are not delivered twice); this brings it back within a heartbeat period.
 """
@@ -31,6 +35,17 @@ def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
     return requeued
 
 
+def send_unsent(store: Store, tasks: TaskSender) -> list[str]:
+    """Send the task of every job accepted a heartbeat period ago or more and never sent; returns their ids."""
+    sent = []
+    for job in store.jobs.unsent(store.heartbeat_seconds):
+        tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
+        store.jobs.mark_sent(job.id)
+        store.events.append(job.id, pb.JobEvent(log=f"sent to {job.queue}: the gateway that accepted it did not"))
+        sent.append(job.id)
+    return sent
+
+
 def start(store: Store, tasks: TaskSender, interval_seconds: float) -> threading.Event:
     """Every `interval_seconds` in a daemon thread until the returned event is set: re-queue orphans, sweep."""
     stop = threading.Event()
@@ -39,6 +54,7 @@ def start(store: Store, tasks: TaskSender, interval_seconds: float) -> threading
         while not stop.wait(interval_seconds):
             try:
                 requeue_orphans(store, tasks)
+                send_unsent(store, tasks)
                 store.jobs.sweep()
             except Exception:  # the store may be briefly unreachable; try again next round
                 log.exception("recovery round failed")

@@ -91,6 +91,21 @@ class Jobs:
         ids = [indexes.member_id(member) for member in self.redis.zrange(keys.jobs_index(None, 0, pb.RUNNING), 0, -1)]
         return [pb.Job.FromString(data) for data in self.redis.mget([keys.job(i) for i in ids]) if data] if ids else []
 
+    def mark_sent(self, job_id: str) -> None:
+        """The job's task is on its queue."""
+        self.redis.set(keys.job_sent(job_id), 1, px=self.retention_ms)
+
+    def unsent(self, older_than_seconds: float) -> list[pb.Job]:
+        """QUEUED jobs created more than `older_than_seconds` ago whose task was never marked sent: the gateway
+        that accepted them, or Redis, failed in between. The cost follows the jobs queued, not the history."""
+        before = int((time.time() - older_than_seconds) * 1_000_000)
+        ids = [indexes.member_id(entry) for entry in
+               self.redis.zrangebylex(keys.jobs_index(None, 0, pb.QUEUED), "-", f"({before:016d}")]
+        marks = self.redis.mget([keys.job_sent(i) for i in ids]) if ids else []
+        unsent = [job_id for job_id, mark in zip(ids, marks) if mark is None]
+        return [pb.Job.FromString(data) for data in self.redis.mget([keys.job(i) for i in unsent]) if data] \
+            if unsent else []
+
     def update(self, job_id: str, change: Callable[[pb.Job], None], event: pb.JobEvent | None = None) -> pb.Job:
         """Apply `change` to the stored job atomically (optimistic WATCH/MULTI), optionally with an event; the
         indexes follow a change of state, and a job that ends starts its retention."""

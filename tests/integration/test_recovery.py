@@ -7,6 +7,7 @@ import pytest
 
 from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.gateway import validation as check
 from lenet_services.stack import Stack
 from lenet_services.store import Store
 
@@ -53,3 +54,19 @@ def test_watch_resumes_across_a_gateway_restart(fast_recovery_stack):
         assert seen[-1].state.state == pb.SUCCEEDED
         ids = [event.id for event in seen]
         assert len(ids) == len(set(ids)) and ids == [event.id for event in client.watch(job.id)]
+
+
+def test_a_job_accepted_by_a_gateway_that_died_before_sending_it_runs(fast_recovery_stack):
+    """As a gateway killed (or a Redis failing) between a job's record and its task leaves it."""
+    stack = fast_recovery_stack
+    store = Store(stack.redis_url)
+    request = check.train(pb.TrainRequest(hyper_parameters=pb.HyperParameters(epochs=1),
+                                          train_data=pb.Dataset(split="train", limit=200),
+                                          eval_data=pb.Dataset(split="test", limit=100)))
+    job, _ = store.jobs.create(pb.Job(kind=pb.TRAIN, queue="cpu.train", train=request))
+    with LenetClient(stack.address, timeout=60) as client:
+        finished = client.wait(job.id)
+        assert finished.state == pb.SUCCEEDED, finished.error
+        logs = [e.log for e in client.watch(job.id) if e.WhichOneof("kind") == "log"]
+        assert "sent to cpu.train: the gateway that accepted it did not" in logs
+    store.close()

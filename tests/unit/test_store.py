@@ -257,3 +257,12 @@ def test_an_epoch_is_recorded_once_and_only_while_no_other_worker_holds_the_job(
     assert record("w1", 3)
     with pytest.raises(NotFound):
         store.jobs.record_epoch("0" * 16, "w1", pb.JobEvent(epoch=pb.TrainMetrics(epoch=1)), None)
+
+
+def test_a_queued_job_whose_task_was_never_marked_sent_is_found_once_old_enough(store):
+    sent, unsent = new_job(store), new_job(store)
+    store.jobs.mark_sent(sent.id)
+    assert store.jobs.unsent(60) == []                          # both too young: a gateway may be sending them
+    assert [job.id for job in store.jobs.unsent(0)] == [unsent.id]
+    store.jobs.transition(unsent.id, pb.RUNNING)
+    assert store.jobs.unsent(0) == []
