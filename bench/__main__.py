@@ -42,6 +42,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="chaos: minutes of load and faults [10]")
     parser.add_argument("--faults", type=int, default=0, help="chaos: faults of each kind [one per 5 minutes]")
     parser.add_argument("--seed", type=int, default=19, help="chaos: the faults' order and targets [19]")
+    parser.add_argument("--nodes", type=int, default=2, help="chaos: worker nodes [2]")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHES)
     if unknown:

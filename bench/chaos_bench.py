@@ -41,7 +41,6 @@ from lenet_services.store.redis_server import RedisServer
 FAULTS = ["training process", "serving process", "worker node", "gateway", "redis"]
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
              grpc.StatusCode.ABORTED}
-NODES = 2
 HEARTBEAT_SECONDS = 4         # a lost worker's job is taken over within about this long
 REDIS_OUTAGE_SECONDS = 5
 TRAINING = dict(epochs=2, limit=200, eval_limit=100, batch_size=50, init_scale=0.07)
@@ -361,14 +360,14 @@ def start_redis(server: RedisServer) -> None:
     store.close()
 
 
-def soak(minutes: float, per_kind: int, seed: int) -> tuple[Soak, dict]:
+def soak(minutes: float, per_kind: int, seed: int, nodes: int) -> tuple[Soak, dict]:
     """Run the soak on a stack of its own, its logs in LOGS; (the soak, its accounting)."""
     shutil.rmtree(LOGS, ignore_errors=True)
     env = {"LENET_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS), "LENET_RECOVERY_SECONDS": "1"}
     redis_server = RedisServer(append_only=True)
     start_redis(redis_server)
     try:
-        with Stack(load(ServiceSettings), workers=NODES, redis_url=redis_server.url, env=env, log_dir=str(LOGS),
+        with Stack(load(ServiceSettings), workers=nodes, redis_url=redis_server.url, env=env, log_dir=str(LOGS),
                    restart_lost=True) as stack:
             run = Soak(stack, redis_server, minutes * 60, per_kind, seed)
             run.prepare()
@@ -385,7 +384,7 @@ def soak(minutes: float, per_kind: int, seed: int) -> tuple[Soak, dict]:
 
 def run(args, _service) -> list[Section]:
     per_kind = args.faults or max(1, round(args.minutes / 5))
-    run_, accounting = soak(args.minutes, per_kind, args.seed)
+    run_, accounting = soak(args.minutes, per_kind, args.seed, args.nodes)
     figures = accounting["figures"]
     rows = [[name, f"{value:,}"] for name, value in sorted(figures.items())]
     by_kind = defaultdict(list)
@@ -402,7 +401,7 @@ def run(args, _service) -> list[Section]:
                   ", ".join(f"{code} {n}" for code, n in sorted(calls["retryable"].get(rpc, {}).items())) or "—",
                   sum(1 for other in calls["other"] if other[0] == rpc)]
                  for rpc in sorted(set(calls["answered"]) | set(calls["retryable"]))]
-    note = (f"{run_.elapsed / 60:.1f} minutes of mixed load on {NODES} worker nodes, faults in a shuffled order "
+    note = (f"{run_.elapsed / 60:.1f} minutes of mixed load on {args.nodes} worker node(s), faults in a shuffled order "
             f"(seed {args.seed}), one at a time; the stack starts again a part that ends. Heartbeat "
             f"{HEARTBEAT_SECONDS} s. Redis is one server on an append-only file fsynced on every write, killed and "
             f"started again after {REDIS_OUTAGE_SECONDS} s (no replica: Sentinel failover is not part of this run).")

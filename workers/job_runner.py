@@ -19,6 +19,7 @@ from lenet_protos.contract import FINAL_STATES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services import logs
 from lenet_services.store import StopReason, Unavailable
+from lenet_services.store.models import job_model_id
 from lenet_services.task_queue import TaskSender
 from lenet_workers import model_cache, worker_metrics as metrics
 from lenet_workers.batcher import Batcher
@@ -205,7 +206,7 @@ class Progress:
 def _save_model(worker: WorkerContext, job: pb.Job, train_samples: int, history: list[pb.TrainMetrics],
                 result: TrainResult) -> pb.Model:
     request = job.train
-    model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
+    model = pb.Model(id=job_model_id(job.id), name=request.model_name, job_id=job.id, created_at=job.created_at,
                      hyper_parameters=request.hyper_parameters, train_data=request.train_data,
                      train_samples=train_samples, metrics=history[-1] if history else None,
                      device=pb.Device.Value(worker.device.upper()), owner=job.owner, history=history)

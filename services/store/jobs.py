@@ -92,19 +92,22 @@ class Jobs:
         return [pb.Job.FromString(data) for data in self.redis.mget([keys.job(i) for i in ids]) if data] if ids else []
 
     def mark_sent(self, job_id: str) -> None:
-        """The job's task is on its queue."""
-        self.redis.set(keys.job_sent(job_id), 1, px=self.retention_ms)
+        """The job's task was put on its queue now."""
+        self.redis.set(keys.job_sent(job_id), time.time(), px=self.retention_ms)
 
-    def unsent(self, older_than_seconds: float) -> list[pb.Job]:
-        """QUEUED jobs created more than `older_than_seconds` ago whose task was never marked sent: the gateway
-        that accepted them, or Redis, failed in between. The cost follows the jobs queued, not the history."""
+    def queued(self, older_than_seconds: float) -> list[tuple[pb.Job, float | None]]:
+        """QUEUED jobs created more than `older_than_seconds` ago, each with when its task was last sent (None:
+        never; the gateway that accepted it, or Redis, failed in between). The cost follows the jobs queued, not
+        the history."""
         before = int((time.time() - older_than_seconds) * 1_000_000)
         ids = [indexes.member_id(entry) for entry in
                self.redis.zrangebylex(keys.jobs_index(None, 0, pb.QUEUED), "-", f"({before:016d}")]
-        marks = self.redis.mget([keys.job_sent(i) for i in ids]) if ids else []
-        unsent = [job_id for job_id, mark in zip(ids, marks) if mark is None]
-        return [pb.Job.FromString(data) for data in self.redis.mget([keys.job(i) for i in unsent]) if data] \
-            if unsent else []
+        if not ids:
+            return []
+        records = self.redis.mget([keys.job(i) for i in ids])
+        sent = self.redis.mget([keys.job_sent(i) for i in ids])
+        return [(pb.Job.FromString(data), None if at is None else float(at))
+                for data, at in zip(records, sent) if data is not None]
 
     def update(self, job_id: str, change: Callable[[pb.Job], None], event: pb.JobEvent | None = None) -> pb.Job:
         """Apply `change` to the stored job atomically (optimistic WATCH/MULTI), optionally with an event; the

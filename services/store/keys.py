@@ -22,7 +22,7 @@ def job_events(job_id: str) -> str:           # stream of JobEvent protobuf byte
     return f"lenet:job:{job_id}:events"
 
 
-def job_sent(job_id: str) -> str:             # string: set once the job's task is on its queue
+def job_sent(job_id: str) -> str:             # string: when (Unix time) the job's task was last put on its queue
     return f"lenet:job:{job_id}:sent"
 
 

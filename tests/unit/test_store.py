@@ -4,11 +4,13 @@ import time
 
 import pytest
 
+from lenet_protos import contract
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services import errors
 from lenet_services.errors import FailedPrecondition, InvalidArgument, NotFound
 from lenet_services.store import StopReason, Store, Unavailable
 from lenet_services.store.idempotency import Idempotency
+from lenet_services.store.models import job_model_id
 from lenet_services.store.redis_server import RedisServer
 
 
@@ -164,6 +166,15 @@ def test_saving_a_model_again_keeps_its_version(store):
     assert store.models.save(pb.Model(name="digits"), "{}", b"", pb.Graph()).version == 2
 
 
+def test_a_job_saves_one_model_whichever_worker_saves_it(store):
+    """A worker takes the job over after the first saved its model, but before the job succeeded."""
+    saved = [store.models.save(pb.Model(id=job_model_id("0123456789abcdef"), name="digits", job_id="0123456789abcdef"),
+                               "{}", b"", pb.Graph()) for _worker in range(2)]
+    assert saved[0].id == saved[1].id and contract.ID.fullmatch(saved[0].id) and saved[1].version == 1
+    assert [m.id for m in store.models.page(name="digits").items] == [saved[0].id]
+    assert job_model_id("0123456789abcdee") != saved[0].id
+
+
 def test_uploaded_pixels_live_outside_the_job_record(store):
     pixels = pb.Tensor(shape=[3, 28, 28], dtype=pb.UINT8, data=bytes(3 * 784))
     labels = pb.Tensor(shape=[3], dtype=pb.INT64, data=bytes(24))
@@ -259,10 +270,12 @@ def test_an_epoch_is_recorded_once_and_only_while_no_other_worker_holds_the_job(
         store.jobs.record_epoch("0" * 16, "w1", pb.JobEvent(epoch=pb.TrainMetrics(epoch=1)), None)
 
 
-def test_a_queued_job_whose_task_was_never_marked_sent_is_found_once_old_enough(store):
+def test_queued_jobs_once_old_enough_with_when_their_task_was_sent(store):
     sent, unsent = new_job(store), new_job(store)
+    before = time.time()
     store.jobs.mark_sent(sent.id)
-    assert store.jobs.unsent(60) == []                          # both too young: a gateway may be sending them
-    assert [job.id for job in store.jobs.unsent(0)] == [unsent.id]
+    assert store.jobs.queued(60) == []                          # both too young
+    found = {job.id: at for job, at in store.jobs.queued(0)}
+    assert found[unsent.id] is None and before <= found[sent.id] <= time.time()
     store.jobs.transition(unsent.id, pb.RUNNING)
-    assert store.jobs.unsent(0) == []
+    assert [job.id for job, _at in store.jobs.queued(0)] == [sent.id]
