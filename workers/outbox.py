@@ -48,11 +48,9 @@ class Outbox:
 
     def tell(self, event: pb.JobEvent, checkpoint: tuple[pb.TrainingCheckpoint, bytes] | None = None) -> None:
         """Write `event` after everything told before it, or keep it until the store answers. `checkpoint`: an
-        epoch event's, which supersedes those of earlier epochs still pending."""
+        epoch event's, written with it (each pending epoch keeps its own: the figures a job resumes from must be
+        those its events told)."""
         event.time = event.time or now()
-        if checkpoint is not None:
-            for earlier in self.pending:
-                earlier.checkpoint = None
         self.told += 1
         self.pending.append(Pending(event, self.told, checkpoint))
         self._thin()

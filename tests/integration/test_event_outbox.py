@@ -4,7 +4,7 @@ once and every batch event once, in order, and the model's history matches."""
 import re
 from pathlib import Path
 
-from lenet_cli import until
+from lenet_cli import stream_order, until
 
 from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -40,7 +40,7 @@ def test_events_a_worker_could_not_write_are_written_in_order_once_redis_is_back
         batches = [(e.batch.epoch, e.batch.batch) for e in events if e.WhichOneof("kind") == "batch"]
         per_epoch = LIMIT // BATCH
         assert batches == [(epoch, n) for epoch in range(1, EPOCHS + 1) for n in range(10, per_epoch + 1, 10)]
-        assert [e.id for e in events] == sorted(e.id for e in events)
+        assert [e.id for e in events] == sorted((e.id for e in events), key=stream_order)
         assert [e.state.state for e in events if e.WhichOneof("kind") == "state"] == \
             [pb.QUEUED, pb.RUNNING, pb.SUCCEEDED]
         model = client.model(client.job(job.id).model_id)
