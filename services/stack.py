@@ -8,7 +8,8 @@ the same settings from their environment: the caller's, with the stack's Redis a
 Each child leads a process group of its own (a worker node's training and serving processes are in its
 supervisor's), so a stop can tell, and kill, everything that a part started. With `restart_lost`, a gateway,
 dashboard or worker node that ends without being asked is started again (as compose's `restart: unless-stopped`
-does), within RESTART_CHECK_SECONDS.
+does), within RESTART_CHECK_SECONDS, and at most once every RESTART_PAUSE_SECONDS (a part that cannot run is
+not started over and over).
 """
 import os
 import secrets
@@ -37,6 +38,7 @@ from lenet_services.store import Store
 from lenet_services.store.redis_server import RedisServer, free_port
 
 RESTART_CHECK_SECONDS = 0.5
+RESTART_PAUSE_SECONDS = 10.0
 
 
 class Stack:
@@ -167,11 +169,14 @@ class Stack:
 
     def keep_running(self) -> None:
         """Until stop(): start again each part that ended (their logs say why; `restarts` records when)."""
+        last: dict[str, float] = {}
         while not self.stopping.wait(RESTART_CHECK_SECONDS):
             for part, process in [("gateway", self.gateway), ("dashboard", self.dashboard),
                                   *zip(self.node_names(), self.workers)]:
-                if process is None or process.poll() is None or self.stopping.is_set():
+                if process is None or process.poll() is None or self.stopping.is_set() or \
+                        time.monotonic() - last.get(part, -RESTART_PAUSE_SECONDS) < RESTART_PAUSE_SECONDS:
                     continue
+                last[part] = time.monotonic()
                 if part == "gateway":
                     self.gateway = self.spawn_gateway()
                 elif part == "dashboard":

@@ -65,7 +65,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
 
     It uses $REDIS_URL when set, else starts a private redis-server with a random password; MNIST must be in
     $LENET_DATA_DIR. Ctrl-C (or SIGTERM) stops the gateway, then the workers (which hand their jobs back), then
-    Redis, and returns once none of them is left (the README's "Stopping" says how long that may take)."""
+    Redis, and returns once none of them is left (the README's "Stopping" says how long that may take). A gateway
+    or worker node that ends on its own is started again."""
     settings = service_settings()
     require_mnist(settings.data_dir)
     redis_url = settings.redis_url if "redis_url" in settings.model_fields_set else None   # REDIS_URL given
@@ -73,7 +74,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
         require_redis(redis_url)
     stack = server_code("lenet_services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
                                                   redis_url=redis_url, metrics_port=metrics_port,
-                                                  dashboard_port=dashboard_port, http_port=http_port)
+                                                  dashboard_port=dashboard_port, http_port=http_port,
+                                                  restart_lost=True)
     try:
         stack.start()
     except (RuntimeError, TimeoutError) as error:
