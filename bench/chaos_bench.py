@@ -39,6 +39,7 @@ from lenet_services.store import Store, Unavailable
 from lenet_services.store.redis_server import RedisServer
 
 FAULTS = ["training process", "serving process", "worker node", "gateway", "redis"]
+REDIS_KINDS = {False: " (one Redis, restarted)", True: " (Redis Sentinel failover)"}   # in the sections' names
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
              grpc.StatusCode.ABORTED}
 HEARTBEAT_SECONDS = 4         # a lost worker's job is taken over within about this long
@@ -49,6 +50,10 @@ CANCEL_SHARE = 0.15           # of training jobs, cancelled a moment after they 
 EVALUATE_EVERY_SECONDS = 6
 RECOVERY_LIMIT_SECONDS = 180  # a fault not recovered from by then is reported as such
 DRAIN_SECONDS = 300           # for the jobs still running when the load stops
+GOALS = ["jobs lost", "duplicated or misordered epoch events", "succeeded jobs missing an epoch event",
+         "jobs with more than one model", "jobs in the store not acknowledged", "jobs failed without a reason",
+         "jobs without exactly one final event", "models of succeeded jobs not readable or not equal",
+         "events a follower saw twice", "calls failed, other status"]   # each must be 0
 ACK_RETRY_SECONDS = 120       # how long a submission is retried (with its idempotency key) before it is given up
 LOGS = RESULTS / "chaos-logs"  # the stack's logs of the last soak (git-ignored)
 
@@ -107,6 +112,7 @@ class Soak:
         self.images = None
         self.model_id, self.base_job = "", ""
         self.elapsed = 0.0
+        self.loads: list[float] = []               # the machine's load average at each fault
 
     # -- setup ---------------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -189,6 +195,7 @@ class Soak:
             if self.stop_faults.wait(self.random.uniform(0.5, 1.5) * gap):
                 return
             fault = Fault(kind, time.monotonic())
+            self.loads.append(os.getloadavg()[0])
             fault.detail = self.inject(kind)
             self.faults.append(fault)
             deadline = fault.at + RECOVERY_LIMIT_SECONDS
@@ -261,7 +268,7 @@ class Soak:
     # -- accounting ----------------------------------------------------------------------------------------------
     def account(self) -> dict:
         store = Store(self.stack.redis_url, HEARTBEAT_SECONDS)
-        figures = Counter()
+        figures = Counter({goal: 0 for goal in GOALS})
         problems: list[str] = []
         models_by_job = defaultdict(list)
         for model in _all(lambda token: store.models.page(None, 1000, token)):
@@ -386,7 +393,8 @@ def run(args, _service) -> list[Section]:
     per_kind = args.faults or max(1, round(args.minutes / 5))
     run_, accounting = soak(args.minutes, per_kind, args.seed, args.nodes)
     figures = accounting["figures"]
-    rows = [[name, f"{value:,}"] for name, value in sorted(figures.items())]
+    rows = [[name, f"{figures[name]:,}"] for name in GOALS] + \
+        [[name, f"{value:,}"] for name, value in sorted(figures.items()) if name not in GOALS]
     by_kind = defaultdict(list)
     for fault in run_.faults:
         by_kind[fault.kind].append(fault)
@@ -404,17 +412,19 @@ def run(args, _service) -> list[Section]:
     note = (f"{run_.elapsed / 60:.1f} minutes of mixed load on {args.nodes} worker node(s), faults in a shuffled order "
             f"(seed {args.seed}), one at a time; the stack starts again a part that ends. Heartbeat "
             f"{HEARTBEAT_SECONDS} s. Redis is one server on an append-only file fsynced on every write, killed and "
-            f"started again after {REDIS_OUTAGE_SECONDS} s (no replica: Sentinel failover is not part of this run).")
+            f"started again after {REDIS_OUTAGE_SECONDS} s (no replica: Sentinel failover is not part of this run). "
+            f"Load average {min(run_.loads, default=0):.0f}–{max(run_.loads, default=0):.0f} at the faults.")
     problems = accounting["problems"]
     if problems:
         print("problems found:\n  " + "\n  ".join(problems[:50]))
-    return [Section("Chaos soak: what was lost", ["figure", "count"], rows, note, f"python -m bench chaos "
+    title = f"Chaos soak{REDIS_KINDS[args.ha]}"
+    return [Section(f"{title}: what was lost", ["figure", "count"], rows, note, f"python -m bench chaos "
                     f"--minutes {args.minutes:g}", {"figures": figures, "problems": problems}),
-            Section("Chaos soak: time from each fault to full service again",
+            Section(f"{title}: time from each fault to full service again",
                     ["fault", "injected", "seconds to full service, each", "worst (s)", "not recovered"], fault_rows,
                     "Full service: the gateway answers SERVING, a Predict is answered, and every worker process is "
                     "alive and registered. The times include the stack's restart of what was killed (Redis: the "
                     f"{REDIS_OUTAGE_SECONDS} s it stays down).", f"python -m bench chaos --minutes {args.minutes:g}",
                     {"faults": [vars(f) for f in run_.faults]}),
-            Section("Chaos soak: calls", ["RPC", "answered", "failed with a retryable status", "failed otherwise"],
+            Section(f"{title}: calls", ["RPC", "answered", "failed with a retryable status", "failed otherwise"],
                     call_rows, "", f"python -m bench chaos --minutes {args.minutes:g}")]
