@@ -417,7 +417,7 @@ def run(args, _service) -> list[Section]:
     problems = accounting["problems"]
     if problems:
         print("problems found:\n  " + "\n  ".join(problems[:50]))
-    title = f"Chaos soak{REDIS_KINDS[args.ha]}"
+    title = f"Chaos soak{REDIS_KINDS[False]}"
     return [Section(f"{title}: what was lost", ["figure", "count"], rows, note, f"python -m bench chaos "
                     f"--minutes {args.minutes:g}", {"figures": figures, "problems": problems}),
             Section(f"{title}: time from each fault to full service again",

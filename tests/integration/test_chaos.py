@@ -11,7 +11,7 @@ FAULTS = ["training process", "serving process", "worker node", "gateway", "redi
 
 
 def test_a_short_chaos_soak_loses_nothing():
-    done = subprocess.run([sys.executable, "-m", "bench", "chaos", "--minutes", "0.75", "--faults", "1",
+    done = subprocess.run([sys.executable, "-m", "bench", "chaos", "--minutes", "0.5", "--faults", "1",
                            "--nodes", "1"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     print(done.stdout, done.stderr[-3000:])
     assert done.returncode == 0, done.stderr[-3000:]
