@@ -15,7 +15,7 @@ def test_a_short_chaos_soak_loses_nothing():
     soak = subprocess.Popen([sys.executable, "-m", "bench", "chaos", "--minutes", "0.5", "--faults", "1",
                              "--nodes", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        stdout, stderr = soak.communicate(timeout=1200)
+        stdout, stderr = soak.communicate(timeout=500)   # within pytest-timeout's 600 s
     except subprocess.TimeoutExpired:
         soak.send_signal(signal.SIGINT)    # the soak stops its stack as it ends, leaving no process behind
         stdout, stderr = soak.communicate()
