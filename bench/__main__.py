@@ -1,4 +1,5 @@
-"""Run the benchmarks: `python -m bench [NAME …] [--write] [--full] [--repeats N]` (`make bench ARGS=…`).
+"""Run the benchmarks: `python -m bench [NAME …] [--write] [--full] [--repeats N]` (`make bench ARGS=…`); the chaos
+soak runs only when named (`python -m bench chaos --minutes M`).
 
 Every run prints its figures and keeps them in out/bench/latest.md and latest.json (git-ignored); `--write` also
 replaces their sections in BENCHMARKS.md. The service benchmarks share one embedded stack and one small model, and
@@ -12,7 +13,8 @@ from bench import harness
 from bench.table import Section, save
 
 BENCHES = ["train", "profile", "evaluate", "inspect", "predict", "serving", "threads", "transport", "history", "oip",
-           "recipe", "tracing", "durability"]
+           "recipe", "tracing", "durability", "chaos"]
+ON_REQUEST = {"chaos"}   # not part of a run of all
 SERVICE = {"evaluate", "inspect", "predict", "serving", "threads", "oip"}   # these share one stack (threads: its model)
 
 
@@ -37,11 +39,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--calls", type=int, default=200, help="predict, durability: calls to time [200]")
     parser.add_argument("--seconds", type=float, default=5.0, help="serving: seconds of load per row [5]")
     parser.add_argument("--jobs", type=int, default=100_000, help="history: ended jobs for the second run [100000]")
+    parser.add_argument("--minutes", type=float, default=10.0, help="chaos: minutes of load and faults [10]")
+    parser.add_argument("--faults", type=int, default=0, help="chaos: faults of each kind [one per 5 minutes]")
+    parser.add_argument("--seed", type=int, default=19, help="chaos: the faults' order and targets [19]")
+    parser.add_argument("--nodes", type=int, default=2, help="chaos: worker nodes [2]")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHES)
     if unknown:
         parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
-    names = [name for name in BENCHES if name in (args.names or BENCHES)]
+    names = [name for name in BENCHES if name in (args.names or set(BENCHES) - ON_REQUEST)]
     sections, service = [], None
     try:
         for name in names:

@@ -101,8 +101,7 @@ def stack_processes(stack: Stack) -> dict[str, int]:
     named = {"gateway": stack.gateway.pid, "redis-server": stack.redis.process.pid}
     for number, worker in enumerate(stack.workers, start=1):
         named[f"worker {number}: supervisor"] = worker.pid
-        for child in _children(worker.pid):   # `--role both`: its training and its serving process
-            role = WorkerOptions.model_validate_json(_cmdline(child).split("\0")[-2]).role
+        for role, child in node_processes(worker.pid).items():   # `--role both`: its training and serving process
             named[f"worker {number}: {role}"] = child
     return named
 
@@ -117,6 +116,17 @@ def timed(function) -> float:
     started = time.perf_counter()
     function()
     return time.perf_counter() - started
+
+
+def node_processes(supervisor: int) -> dict[str, int]:
+    """The live processes a worker node's supervisor started (`--role both`), by role: "train", "serve"."""
+    processes = {}
+    for child in _children(supervisor):
+        try:
+            processes[WorkerOptions.model_validate_json(_cmdline(child).split("\0")[-2]).role] = child
+        except (ValueError, IndexError):
+            continue   # ended while we looked
+    return processes
 
 
 def _children(pid: int) -> list[int]:

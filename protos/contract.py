@@ -231,6 +231,7 @@ CHUNK_BYTES = 4 << 20              # tensor data per TensorChunk
 MAX_NAME_LENGTH = 64               # model names and aliases
 MAX_KEY_LENGTH = 128               # idempotency keys
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a JobEvent.id
+BATCH_EVENTS_KEPT = 200            # batch events a worker keeps while the store is away (JobEvent); beyond, thinned
 USER = re.compile(r"[A-Za-z0-9._@-]{1,64}")    # a user name, as LENET_TOKENS gives them
 
 # -- models: ids, names, versions, aliases, and the references that name one -----------------------------------------

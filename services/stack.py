@@ -7,7 +7,10 @@ primary, replica and three sentinels, which the children find through the sentin
 settings from their environment: the caller's, with the stack's Redis and any `env` given.
 
 Each child leads a process group of its own (a worker node's training and serving processes are in its
-supervisor's), so a stop can tell, and kill, everything that a part started.
+supervisor's), so a stop can tell, and kill, everything that a part started. With `restart_lost`, a gateway,
+dashboard or worker node that ends without being asked is started again (as compose's `restart: unless-stopped`
+does), within RESTART_CHECK_SECONDS, and at most once every RESTART_PAUSE_SECONDS (a part that cannot run is
+not started over and over).
 """
 import os
 import secrets
@@ -17,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,12 +41,16 @@ from lenet_services.store.redis_server import RedisServer, ReplicatedRedis, free
 HA_DOWN_AFTER_MS = 5000   # `lenet up --ha`: the sentinels promote the replica this long after the primary is lost
 REDIS_PARTS = ["redis-server", "redis-replica", "redis-sentinel1", "redis-sentinel2", "redis-sentinel3"]
 
+RESTART_CHECK_SECONDS = 0.5
+RESTART_PAUSE_SECONDS = 10.0
+
 
 class Stack:
     def __init__(self, settings: ServiceSettings, port: int = 0, workers: int = 1, gpu_workers: int = 0,
                  redis_url: str | None = None, log_dir: str | None = None, env: dict | None = None,
                  role: str = "both", metrics_port: int | None = None, dashboard_port: int | None = None,
-                 http_port: int | None = None, ha: bool = False, down_after_ms: int = HA_DOWN_AFTER_MS):
+                 http_port: int | None = None, ha: bool = False, down_after_ms: int = HA_DOWN_AFTER_MS,
+                 restart_lost: bool = False):
         """`workers`: worker nodes (`python -m lenet_workers`, role `role`; "both": a training and a serving process
         each); `redis_url`: use this Redis rather than start one; `log_dir`: keep the children's logs there
         (else in a temporary folder, removed at stop unless the start failed); `env`: extra environment for the
@@ -51,7 +59,8 @@ class Stack:
         `dashboard_port`: also run the dashboard (`python -m lenet_services.dashboard`) on 127.0.0.1 at this port (0: a
         free one); `http_port`: where the gateway serves the Open Inference Protocol's REST side (None: a free
         port); `ha`: start a replicated Redis (a primary, a replica, three sentinels that promote the replica
-        `down_after_ms` after the primary stops answering) rather than one redis-server."""
+        `down_after_ms` after the primary stops answering) rather than one redis-server; `restart_lost`: start
+        again a part that ends without being asked (`restarts` lists them)."""
         self.role, self.metrics_port = role, metrics_port
         self.settings = settings
         self.port = port or free_port()
@@ -75,6 +84,10 @@ class Stack:
         self.http_port = http_port or free_port()
         self.http_url = f"http://127.0.0.1:{self.http_port}"
         self._metrics_ports = self.choose_metrics_ports()
+        self.restart_lost = restart_lost
+        self.restarts: list[tuple[float, str]] = []   # (time.time(), part) of each part started again
+        self.stopping = threading.Event()
+        self.watcher: threading.Thread | None = None
 
     def env(self) -> dict:
         """The children's environment: the stack's settings, its Redis, and the extra variables given."""
@@ -154,15 +167,14 @@ class Stack:
                     if self.sentinels:
                         file.write(f"REDIS_SENTINELS={self.sentinels}\n"
                                    f"REDIS_SENTINEL_MASTER={self.settings.redis_sentinel_master}\n")
-            for i in range(self.worker_count):
-                self.workers.append(self.add_worker("cpu", f"cpu{i}"))
-            for i in range(self.gpu_worker_count):
-                self.workers.append(self.add_worker("gpu", f"gpu{i}"))
+            self.workers = [self.spawn_node(index) for index in range(len(self.node_names()))]
             self.gateway = self.spawn_gateway()
             if self.dashboard_port is not None:
-                self.dashboard = self.spawn("dashboard", "-m", "lenet_services.dashboard",
-                                            ServerOptions(port=self.dashboard_port).model_dump_json())
+                self.dashboard = self.spawn_dashboard()
             self.wait_ready(timeout)
+            if self.restart_lost:
+                self.watcher = threading.Thread(target=self.keep_running, name="stack-restarts", daemon=True)
+                self.watcher.start()
         except BaseException:
             self.temporary_logs = False   # keep the logs that say why
             self.stop()
@@ -173,6 +185,34 @@ class Stack:
         return self.spawn("gateway", "-m", "lenet_services.gateway", ServerOptions(port=self.port).model_dump_json(),
                           metrics_port=self.metrics_ports().get("gateway"),
                           env={"LENET_HTTP_PORT": str(self.http_port)})
+
+    def spawn_dashboard(self) -> subprocess.Popen:
+        return self.spawn("dashboard", "-m", "lenet_services.dashboard",
+                          ServerOptions(port=self.dashboard_port).model_dump_json())
+
+    def spawn_node(self, index: int) -> subprocess.Popen:
+        """Worker node `index` of node_names(): "cpu0", …, then "gpu0", …"""
+        name = self.node_names()[index].removeprefix("worker-")
+        return self.add_worker(name[:3], name)
+
+    def keep_running(self) -> None:
+        """Until stop(): start again each part that ended (their logs say why; `restarts` records when)."""
+        last: dict[str, float] = {}
+        while not self.stopping.wait(RESTART_CHECK_SECONDS):
+            for part, process in [("gateway", self.gateway), ("dashboard", self.dashboard),
+                                  *zip(self.node_names(), self.workers)]:
+                if process is None or process.poll() is None or self.stopping.is_set() or \
+                        time.monotonic() - last.get(part, -RESTART_PAUSE_SECONDS) < RESTART_PAUSE_SECONDS:
+                    continue
+                last[part] = time.monotonic()
+                if part == "gateway":
+                    self.gateway = self.spawn_gateway()
+                elif part == "dashboard":
+                    self.dashboard = self.spawn_dashboard()
+                else:
+                    index = self.node_names().index(part)
+                    self.workers[index] = self.spawn_node(index)
+                self.restarts.append((time.time(), part))
 
     def add_worker(self, device: str, name: str) -> subprocess.Popen:
         options = WorkerOptions(device=device, role=self.role, name=f"{name}-{os.getpid()}")
@@ -261,6 +301,9 @@ class Stack:
         hand their jobs back to Redis), then Redis; each is killed when it has not ended within its bound
         (lenet_protos.contract). Returns once none of the stack's processes is left: the parts that had to be killed,
         whose logs are then kept."""
+        self.stopping.set()
+        if self.watcher is not None:
+            self.watcher.join()
         killed = end({"dashboard": self.dashboard, "gateway": self.gateway}, SERVER_STOP_SECONDS)
         killed += end(dict(zip(self.node_names(), self.workers)),
                       node_stop_seconds(self.settings.stop_grace_seconds) + STOP_MARGIN_SECONDS)

@@ -66,6 +66,12 @@ def listening(argv: list[str], env: dict, banner: str) -> tuple[subprocess.Popen
     pytest.fail(f"{' '.join(argv[:3])} did not start: {''.join(before)}{process.communicate(timeout=30)[0]}")
 
 
+def stream_order(event_id: str) -> tuple[int, int]:
+    """An event id's place in its stream ("MILLISECONDS-SEQUENCE")."""
+    milliseconds, sequence = event_id.split("-")
+    return int(milliseconds), int(sequence)
+
+
 def until(condition, seconds: float, pause: float = 0.2):
     """condition()'s first true value within `seconds`, else its last value."""
     deadline = time.monotonic() + seconds

@@ -5,8 +5,8 @@ This is the only place that translates between the store's protobuf records and 
 A worker holds a job by its lease, which the process's heartbeat renews; another worker takes a job over only
 once the lease has expired. Before every batch the worker asks, in one round trip, whether the job was cancelled
 or taken over (StopReason); a job that stops raises Stopped, and `run` settles what it leaves. A store outage
-does not stop a running job: progress events are dropped meanwhile, and the results wait for the store to come
-back.
+does not stop a running job: its events wait in its outbox (lenet_workers.outbox), and the results for the store to
+come back.
 """
 import logging
 import time
@@ -19,12 +19,14 @@ from lenet_protos import contract, tracing
 from lenet_protos.contract import FINAL_STATES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services import logs
-from lenet_services.store import StopReason, Store, Unavailable
+from lenet_services.store import StopReason, Unavailable
+from lenet_services.store.models import job_model_id
 from lenet_services.task_queue import TaskSender
 from lenet_workers import model_cache, worker_metrics as metrics
 from lenet_workers.batcher import Batcher
 from lenet_workers.context import WorkerContext
 from lenet_workers.datasets import resolve
+from lenet_workers.outbox import Outbox
 from lenet_workers.engine import stats
 from lenet_workers.engine.training import BatchProgress, EpochResult, TrainResult, train
 
@@ -90,13 +92,13 @@ class StopCheck:
         return self.reason is not None
 
 
-def hand_back(worker: WorkerContext, job: pb.Job, tasks: TaskSender) -> None:
+def hand_back(worker: WorkerContext, job: pb.Job, tasks: TaskSender, outbox: Outbox) -> None:
     """A worker asked to stop gives its running job back: the lease goes and the job is queued again, so the
     next worker resumes it from its last epoch checkpoint."""
-    store = worker.store
-    _patiently(lambda: store.events.append(job.id, pb.JobEvent(
-        log=f"worker {worker.name} is stopping: job handed back to {job.queue}, to resume from its last epoch")))
-    _patiently(lambda: store.leases.release(job.id))
+    outbox.tell(pb.JobEvent(
+        log=f"worker {worker.name} is stopping: job handed back to {job.queue}, to resume from its last epoch"))
+    _patiently(outbox.flush)
+    _patiently(lambda: worker.store.leases.release(job.id))
     tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
 
 
@@ -107,11 +109,12 @@ def fail(worker: WorkerContext, job_id: str, error: Exception) -> None:
                                                     change=lambda job: setattr(job, "error", reason)))
 
 
-def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], None],
+def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job, Outbox], None],
         tasks: TaskSender | None = None) -> None:
     """Run a job from its start to its end: the lease; the outcome (`work` records SUCCEEDED; a Stopped job is
-    cancelled, handed back through `tasks`, or left to the worker that took it over; any error ends it FAILED);
-    the task counter and the log lines, which all name the job."""
+    cancelled, handed back through `tasks`, or left to the worker that took it over; any error ends it FAILED),
+    told after every event the job's outbox still holds; the task counter and the log lines, which all name the
+    job."""
     noun = NOUNS[task]
     with logs.about(job_id=job_id):
         job = start(worker, job_id)
@@ -119,21 +122,24 @@ def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], 
             log.info("not started: the job has ended or another live worker holds it")
             return
         log.info("%s started (attempt %d)", noun, job.attempts)
-        outcome, context = "failed", tracing.context_of(job.trace_context)   # the trace of the call that submitted it
+        outcome, outbox = "failed", Outbox(worker.store, job_id, worker.name)
+        context = tracing.context_of(job.trace_context)   # the trace of the call that submitted it
         if job.attempts == 1:
             tracing.record("queued", _ns(job.created_at), _ns(job.started_at), context, queue=job.queue)
         try:
             with tracing.span(noun, context, job_id=job_id, attempt=job.attempts, worker=worker.name):
-                work(job)
+                work(job, outbox)
             outcome = "succeeded"
-        except Stopped as stopped:
+        except Stopped as stopped:   # TAKEN_OVER: the worker that holds the job now tells the rest
             outcome = OUTCOMES[stopped.reason]
             if stopped.reason is StopReason.CANCELLED:
+                _patiently(outbox.flush)
                 _patiently(lambda: worker.store.jobs.transition(job_id, pb.CANCELLED, f"cancelled during {noun}"))
             elif stopped.reason is StopReason.STOPPING:
-                hand_back(worker, job, tasks)
+                hand_back(worker, job, tasks, outbox)
         except Exception as error:
             log.exception("%s failed", noun)
+            _quietly(outbox.flush)
             fail(worker, job_id, error)
         finally:
             finish(worker, job_id)
@@ -142,11 +148,12 @@ def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job], 
 
 
 def run_training(worker: WorkerContext, tasks: TaskSender, job_id: str) -> None:
-    run(worker, job_id, "train", lambda job: _train(worker, job), tasks)
+    run(worker, job_id, "train", lambda job, outbox: _train(worker, job, outbox), tasks)
 
 
-def _train(worker: WorkerContext, job: pb.Job) -> None:
-    """Train the job's model (from its last checkpoint, if any) and save it; Stopped when it stops first."""
+def _train(worker: WorkerContext, job: pb.Job, outbox: Outbox) -> None:
+    """Train the job's model (from its last checkpoint, if any) and save it once all its events are written;
+    Stopped when it stops first, or was taken over meanwhile."""
     store, request, data_dir = worker.store, job.train, worker.settings.data_dir
     train_set = resolve(store.jobs.dataset(job, "train_data"), data_dir, "train_data",
                         contract.train_split_size(request))
@@ -156,9 +163,9 @@ def _train(worker: WorkerContext, job: pb.Job) -> None:
         if request.HasField("validation_data") else None
     resumed = store.checkpoints.get(job.id)
     if resumed:
-        store.events.append(job.id, pb.JobEvent(log=f"resuming after epoch {resumed[0].epoch}"))
+        outbox.tell(pb.JobEvent(log=f"resuming after epoch {resumed[0].epoch}"))
     scored = sum(len(chosen.images) for chosen in (eval_set, validation) if chosen)
-    progress = Progress(store, job.id, list(resumed[0].history) if resumed else [], scored)
+    progress = Progress(outbox, list(resumed[0].history) if resumed else [], scored)
     stop = StopCheck(worker, job.id)
     result = train(contract.hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
                    eval_set and eval_set.images, eval_set and eval_set.labels,
@@ -169,6 +176,9 @@ def _train(worker: WorkerContext, job: pb.Job) -> None:
                    initial_params=resumed[1] if resumed else None, batch_event_every=BATCH_EVENT_EVERY)
     if result.stopped:
         raise Stopped(stop.reason)
+    _patiently(outbox.flush)
+    if stop_reason(worker, job.id) is StopReason.TAKEN_OVER:   # while the store was away: the other worker saves
+        raise Stopped(StopReason.TAKEN_OVER)
     with tracing.span("model save"):
         model = _save_model(worker, job, len(train_set.images), progress.history, result)
     saved = f"model {model.id} saved as {model.name}/{model.version}"
@@ -178,22 +188,22 @@ def _train(worker: WorkerContext, job: pb.Job) -> None:
 
 
 class Progress:
-    """What a training job tells as it goes: batch and evaluation events (skipped while the store is away), and
-    each epoch's figures with the checkpoint the next worker would resume from."""
+    """What a training job tells as it goes, through its outbox: batch and evaluation events, and each epoch's
+    figures with the checkpoint the next worker would resume from."""
 
-    def __init__(self, store: Store, job_id: str, history: list[pb.TrainMetrics], eval_samples: int):
-        self.store, self.job_id, self.history, self.eval_samples = store, job_id, history, eval_samples
+    def __init__(self, outbox: Outbox, history: list[pb.TrainMetrics], eval_samples: int):
+        self.outbox, self.history, self.eval_samples = outbox, history, eval_samples
         self.evaluating_since = 0   # time.time_ns() when this epoch's evaluation began, for its span
 
     def batch(self, progress: BatchProgress) -> None:
         metrics.TRAINING_SPEED.set(progress.samples_per_second)
-        self._tell(pb.JobEvent(batch=pb.BatchProgress(
+        self.outbox.tell(pb.JobEvent(batch=pb.BatchProgress(
             epoch=progress.epoch, batch=progress.batch, batches_per_epoch=progress.batches_per_epoch,
             train_accuracy=progress.train_accuracy, samples_per_second=progress.samples_per_second)))
 
     def evaluating(self, epoch: int) -> None:
         self.evaluating_since = time.time_ns()
-        self._tell(pb.JobEvent(evaluating=pb.Evaluating(epoch=epoch, samples=self.eval_samples)))
+        self.outbox.tell(pb.JobEvent(evaluating=pb.Evaluating(epoch=epoch, samples=self.eval_samples)))
 
     def epoch(self, result: EpochResult) -> None:
         figures = pb.TrainMetrics(epoch=result.epoch, train_accuracy=result.train_accuracy,
@@ -203,11 +213,6 @@ class Progress:
         metrics.EPOCH_SECONDS.observe(result.elapsed_seconds)
         log.info("epoch %d: train accuracy %.4f, test accuracy %.4f, validation accuracy %s, %.1f s", result.epoch,
                  result.train_accuracy, figures.test_accuracy, result.validation_accuracy, result.elapsed_seconds)
-
-        def record() -> None:
-            self.store.checkpoints.save(self.job_id, pb.TrainingCheckpoint(epoch=result.epoch, history=self.history),
-                                        result.params)
-            self.store.jobs.update(self.job_id, lambda job: job.metrics.CopyFrom(figures), pb.JobEvent(epoch=figures))
         ended = time.time_ns()   # the epoch's span, with its evaluation inside and its checkpoint after it
         accuracies = {name: value for name, value in (("train_accuracy", result.train_accuracy),
                       ("test_accuracy", result.test_accuracy), ("validation_accuracy", result.validation_accuracy))
@@ -217,16 +222,14 @@ class Progress:
         if self.evaluating_since:
             tracing.record("epoch evaluation", self.evaluating_since, ended, epoch_context, images=self.eval_samples)
         with tracing.span("checkpoint write", epoch=result.epoch):
-            _quietly(record)   # missed while the store is away: the next epoch's checkpoint covers it
-
-    def _tell(self, event: pb.JobEvent) -> None:
-        _quietly(lambda: self.store.events.append(self.job_id, event))
+            self.outbox.tell(pb.JobEvent(epoch=figures),
+                             (pb.TrainingCheckpoint(epoch=result.epoch, history=self.history), result.params))
 
 
 def _save_model(worker: WorkerContext, job: pb.Job, train_samples: int, history: list[pb.TrainMetrics],
                 result: TrainResult) -> pb.Model:
     request = job.train
-    model = pb.Model(name=request.model_name, job_id=job.id, created_at=job.created_at,
+    model = pb.Model(id=job_model_id(job.id), name=request.model_name, job_id=job.id, created_at=job.created_at,
                      hyper_parameters=request.hyper_parameters, train_data=request.train_data,
                      train_samples=train_samples, metrics=history[-1] if history else None,
                      device=pb.Device.Value(worker.device.upper()), owner=job.owner, history=history)
@@ -236,7 +239,7 @@ def _save_model(worker: WorkerContext, job: pb.Job, train_samples: int, history:
 
 
 def run_evaluation(worker: WorkerContext, batcher: Batcher, job_id: str) -> None:
-    run(worker, job_id, "evaluate", lambda job: _evaluate(worker, batcher, job))
+    run(worker, job_id, "evaluate", lambda job, _outbox: _evaluate(worker, batcher, job))
 
 
 def _evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> None:
@@ -294,7 +297,7 @@ def _ns(rfc3339: str) -> int:
 
 
 def _quietly(write: Callable) -> None:
-    """A store write that may be skipped while the store is unreachable."""
+    """A store write that may be skipped while the store is unreachable (an outbox's flush keeps what it has)."""
     try:
         write()
     except Unavailable as error:

@@ -73,7 +73,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
 
     It uses $REDIS_URL when set, else starts a private redis-server with a random password; MNIST must be in
     $LENET_DATA_DIR. Ctrl-C (or SIGTERM) stops the gateway, then the workers (which hand their jobs back), then
-    Redis, and returns once none of them is left (the README's "Stopping" says how long that may take)."""
+    Redis, and returns once none of them is left (the README's "Stopping" says how long that may take). A gateway
+    or worker node that ends on its own is started again."""
     settings = service_settings()
     require_mnist(settings.data_dir)
     external = "redis_url" in settings.model_fields_set or bool(settings.redis_sentinels)   # the user's Redis
@@ -84,7 +85,7 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
     stack = server_code("lenet_services.stack").Stack(settings, port=port, workers=workers, log_dir=log_dir,
                                                   redis_url=settings.redis_url if external else None,
                                                   metrics_port=metrics_port, dashboard_port=dashboard_port,
-                                                  http_port=http_port, ha=ha)
+                                                  http_port=http_port, ha=ha, restart_lost=True)
     try:
         stack.start()
     except (RuntimeError, TimeoutError) as error:
@@ -92,7 +93,8 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
     try:
         metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
         if not printed_as_json({"gateway": stack.address, "redis": stack.redis_url,
-                                "sentinels": stack.sentinels or None, "workers": workers, "log_dir": stack.log_dir, "metrics": metrics,
+                                "sentinels": stack.sentinels or None, "workers": workers, "log_dir": stack.log_dir,
+                                "metrics": metrics,
                                 "dashboard": stack.dashboard_url, "inference_http": stack.http_url}, one_line=True):
             full_url = f" (the full URL in {stack.redis_env_file})" if stack.redis_env_file else ""
             console.print(f"LeNet service ready: gateway {stack.address}, Redis {stack.shown_redis_url()}{full_url}, "

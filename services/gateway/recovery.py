@@ -4,11 +4,18 @@ checkpoint. Right after Redis restarts, workers have not yet renewed anything, s
 store has run for a heartbeat period. The same loop takes ended jobs whose retention is over out of the listing
 indexes.
 
+A QUEUED job that no worker will get is sent again once it has waited a heartbeat period: one never sent (its
+gateway died, or Redis failed, between the job's record and its task), and one sent a heartbeat period ago or more
+while its lane has an idle worker and nothing waiting (its task was lost with a worker's connection to Redis: kombu
+keeps such a message aside until the visibility timeout below). A task sent twice is harmless, as a worker runs a
+job only under its lease and never once it has ended.
+
 Celery's acks_late also redelivers such a job, but only after the broker's visibility timeout (hours, so that
 long runs are not delivered twice); this brings it back within a heartbeat period.
 """
 import logging
 import threading
+import time
 
 from lenet_protos import tracing
 from lenet_protos.contract import JOB_TASKS
@@ -35,6 +42,24 @@ def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
     return requeued
 
 
+def send_stranded(store: Store, tasks: TaskSender) -> list[str]:
+    """Send the task of every QUEUED job that no worker will get (above); returns their ids."""
+    period, sent = store.heartbeat_seconds, []
+    idle = {worker.lane for worker in store.workers.alive() if not worker.job_id}
+    for job, sent_at in store.jobs.queued(period):
+        if sent_at is None:
+            why = "the gateway that accepted it did not"
+        elif time.time() - sent_at > period and job.queue in idle and store.workers.waiting(job.queue)[0] == 0:
+            why = f"no worker took it within {period:g} s while one was idle"
+        else:
+            continue
+        tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
+        store.jobs.mark_sent(job.id)
+        store.events.append(job.id, pb.JobEvent(log=f"sent to {job.queue}: {why}"))
+        sent.append(job.id)
+    return sent
+
+
 def start(store: Store, tasks: TaskSender, interval_seconds: float) -> threading.Event:
     """Every `interval_seconds` in a daemon thread until the returned event is set: re-queue orphans, sweep."""
     stop = threading.Event()
@@ -43,6 +68,7 @@ def start(store: Store, tasks: TaskSender, interval_seconds: float) -> threading
         while not stop.wait(interval_seconds):
             try:
                 requeue_orphans(store, tasks)
+                send_stranded(store, tasks)
                 store.jobs.sweep()
             except Exception:  # the store may be briefly unreachable; try again next round
                 log.exception("recovery round failed")

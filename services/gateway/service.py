@@ -91,6 +91,7 @@ class LenetService:
         job, created = self.store.jobs.create(job, idempotency)
         if created:
             self.tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
+            self.store.jobs.mark_sent(job.id)   # unmarked, the recovery loop sends it (recovery.send_unsent)
             if job.queue not in self._live_lanes():
                 self.store.events.append(job.id, pb.JobEvent(
                     log=f"no {job.queue} worker is alive: the job waits on queue {job.queue} until one starts"))

@@ -14,8 +14,11 @@ class Checkpoints:
     def __init__(self, client: redis.Redis):
         self.redis = client
 
-    def save(self, job_id: str, checkpoint: pb.TrainingCheckpoint, params: bytes) -> None:
-        self.redis.hset(keys.job_checkpoint(job_id), mapping={"meta": checkpoint.SerializeToString(), "params": params})
+    def save(self, job_id: str, checkpoint: pb.TrainingCheckpoint, params: bytes,
+             tx: redis.client.Pipeline | None = None) -> None:
+        """In `tx` when given (Jobs.record_epoch: the epoch's figures, event and checkpoint together)."""
+        (tx or self.redis).hset(keys.job_checkpoint(job_id),
+                                mapping={"meta": checkpoint.SerializeToString(), "params": params})
 
     def get(self, job_id: str) -> tuple[pb.TrainingCheckpoint, bytes] | None:
         meta, params = self.redis.hmget(keys.job_checkpoint(job_id), ["meta", "params"])

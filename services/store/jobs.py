@@ -18,6 +18,7 @@ from lenet_protos.contract import FINAL_STATES as FINAL
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.errors import FailedPrecondition, NotFound
 from lenet_services.store import indexes, job_states, keys
+from lenet_services.store.checkpoints import Checkpoints
 from lenet_services.store.connection import guarded
 from lenet_services.store.events import Events
 from lenet_services.store.idempotency import Idempotency
@@ -27,8 +28,8 @@ from lenet_services.store.job_states import state_name
 
 @guarded
 class Jobs:
-    def __init__(self, client: redis.Redis, events: Events, retention_seconds: float):
-        self.redis, self.events = client, events
+    def __init__(self, client: redis.Redis, events: Events, checkpoints: Checkpoints, retention_seconds: float):
+        self.redis, self.events, self.checkpoints = client, events, checkpoints
         self.retention_ms = int(retention_seconds * 1000)
 
     def create(self, job: pb.Job, idempotency: Idempotency | None = None) -> tuple[pb.Job, bool]:
@@ -90,6 +91,24 @@ class Jobs:
         ids = [indexes.member_id(member) for member in self.redis.zrange(keys.jobs_index(None, 0, pb.RUNNING), 0, -1)]
         return [pb.Job.FromString(data) for data in self.redis.mget([keys.job(i) for i in ids]) if data] if ids else []
 
+    def mark_sent(self, job_id: str) -> None:
+        """The job's task was put on its queue now."""
+        self.redis.set(keys.job_sent(job_id), time.time(), px=self.retention_ms)
+
+    def queued(self, older_than_seconds: float) -> list[tuple[pb.Job, float | None]]:
+        """QUEUED jobs created more than `older_than_seconds` ago, each with when its task was last sent (None:
+        never; the gateway that accepted it, or Redis, failed in between). The cost follows the jobs queued, not
+        the history."""
+        before = int((time.time() - older_than_seconds) * 1_000_000)
+        ids = [indexes.member_id(entry) for entry in
+               self.redis.zrangebylex(keys.jobs_index(None, 0, pb.QUEUED), "-", f"({before:016d}")]
+        if not ids:
+            return []
+        records = self.redis.mget([keys.job(i) for i in ids])
+        sent = self.redis.mget([keys.job_sent(i) for i in ids])
+        return [(pb.Job.FromString(data), None if at is None else float(at))
+                for data, at in zip(records, sent) if data is not None]
+
     def update(self, job_id: str, change: Callable[[pb.Job], None], event: pb.JobEvent | None = None) -> pb.Job:
         """Apply `change` to the stored job atomically (optimistic WATCH/MULTI), optionally with an event; the
         indexes follow a change of state, and a job that ends starts its retention."""
@@ -115,6 +134,30 @@ class Jobs:
 
         self.redis.transaction(transaction, key)
         return result[-1]
+
+    def record_epoch(self, job_id: str, worker: str, event: pb.JobEvent,
+                     checkpoint: tuple[pb.TrainingCheckpoint, bytes] | None) -> bool:
+        """An epoch's end in one transaction: the job's latest figures (event.epoch), their event and, when given,
+        the checkpoint to resume from. Written only while no other worker holds the job's lease and the job has no
+        epoch as late recorded, so a write retried after a lost reply, or sent by a worker that was taken over, is
+        not told twice; returns whether it was written."""
+        key, lease, figures = keys.job(job_id), keys.job_lease(job_id), event.epoch
+
+        def transaction(tx: redis.client.Pipeline) -> bool:
+            data, holder = tx.get(key), tx.get(lease)
+            if data is None:
+                raise NotFound(f"job {job_id!r} not found")
+            job = pb.Job.FromString(data)
+            if job.metrics.epoch >= figures.epoch or holder not in (None, worker.encode()):
+                return False
+            job.metrics.CopyFrom(figures)
+            tx.multi()
+            tx.set(key, job.SerializeToString())
+            if checkpoint is not None:
+                self.checkpoints.save(job_id, *checkpoint, tx=tx)
+            self.events.append(job_id, event, tx)
+            return True
+        return self.redis.transaction(transaction, key, lease, value_from_callable=True)
 
     def _expire(self, tx: redis.client.Pipeline, job: pb.Job) -> None:
         """The ended job and all it left expire after the retention; sweep() clears its index entries then."""

@@ -22,6 +22,14 @@ def job_events(job_id: str) -> str:           # stream of JobEvent protobuf byte
     return f"lenet:job:{job_id}:events"
 
 
+def job_sent(job_id: str) -> str:             # string: when (Unix time) the job's task was last put on its queue
+    return f"lenet:job:{job_id}:sent"
+
+
+def job_writers(job_id: str) -> str:          # hash: writer → the sequence number of its last numbered event
+    return f"lenet:job:{job_id}:writers"
+
+
 def job_checkpoint(job_id: str) -> str:       # hash: "meta" TrainingCheckpoint bytes, "params" MXNet params bytes
     return f"lenet:job:{job_id}:checkpoint"
 
@@ -35,8 +43,8 @@ def job_evaluation(job_id: str) -> str:       # Evaluation protobuf bytes
 
 
 def job_keys(job_id: str) -> list[str]:        # everything a job leaves, but its index entries
-    return [job(job_id), job_events(job_id), job_checkpoint(job_id), job_datasets(job_id), job_evaluation(job_id),
-            job_lease(job_id), job_cancel(job_id)]
+    return [job(job_id), job_events(job_id), job_writers(job_id), job_checkpoint(job_id), job_datasets(job_id),
+            job_evaluation(job_id), job_lease(job_id), job_cancel(job_id), job_sent(job_id)]
 
 
 def job_requeue(job_id: str, attempt: int) -> str:  # string: set by the one gateway that re-queues this attempt

@@ -10,6 +10,7 @@ Who may do what is the gateway's business: this module stores and looks up, whoe
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import redis
@@ -20,6 +21,12 @@ from lenet_services.errors import FailedPrecondition, NotFound
 from lenet_services.store import indexes, keys
 from lenet_services.store.connection import guarded
 from lenet_services.store.indexes import now
+
+
+def job_model_id(job_id: str) -> str:
+    """The id of the model training job `job_id` makes: one per job, so a worker that takes a job over after its
+    model was saved saves the same model again (which changes nothing) rather than a second one."""
+    return hashlib.sha256(f"model of job {job_id}".encode()).hexdigest()[:16]
 
 
 def version_member(version: int, model_id: str) -> str:

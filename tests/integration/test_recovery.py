@@ -7,6 +7,7 @@ import pytest
 
 from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.gateway import validation as check
 from lenet_services.stack import Stack
 from lenet_services.store import Store
 
@@ -53,3 +54,25 @@ def test_watch_resumes_across_a_gateway_restart(fast_recovery_stack):
         assert seen[-1].state.state == pb.SUCCEEDED
         ids = [event.id for event in seen]
         assert len(ids) == len(set(ids)) and ids == [event.id for event in client.watch(job.id)]
+
+
+def test_a_queued_job_no_worker_will_get_is_sent_again(fast_recovery_stack):
+    """One as a gateway killed (or a Redis failing) between a job's record and its task leaves it; one whose task
+    was lost after it was sent (as kombu keeps a message aside when a worker's connection to Redis breaks)."""
+    stack = fast_recovery_stack
+    store = Store(stack.redis_url)
+    request = check.train(pb.TrainRequest(hyper_parameters=pb.HyperParameters(epochs=1),
+                                          train_data=pb.Dataset(split="train", limit=200),
+                                          eval_data=pb.Dataset(split="test", limit=100)))
+    never_sent, lost = (store.jobs.create(pb.Job(kind=pb.TRAIN, queue="cpu.train", train=request))[0]
+                        for _ in range(2))
+    store.jobs.mark_sent(lost.id)
+    with LenetClient(stack.address, timeout=60) as client:
+        for job, why in [(never_sent, "the gateway that accepted it did not"),
+                         (lost, "no worker took it within 3 s while one was idle")]:
+            finished = client.wait(job.id)
+            assert finished.state == pb.SUCCEEDED, finished.error
+            logs = [e.log for e in client.watch(job.id) if e.WhichOneof("kind") == "log"]
+            assert f"sent to cpu.train: {why}" in logs
+            assert [e.epoch.epoch for e in client.watch(job.id) if e.WhichOneof("kind") == "epoch"] == [1]
+    store.close()

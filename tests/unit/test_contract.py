@@ -129,6 +129,10 @@ def test_final_states_are_the_ones_the_proto_names():
     assert "final state (SUCCEEDED, FAILED, CANCELLED)" in comment("JobState")
 
 
+def test_the_batch_events_a_worker_keeps_through_a_store_outage():
+    assert f"beyond {contract.BATCH_EVENTS_KEPT} kept during one outage" in comment("JobEvent")
+
+
 def test_file_names_and_ids():
     assert contract.checkpoint_files("lenet") == ("lenet-symbol.json", "lenet-0000.params")
     assert contract.onnx_file("lenet") == "lenet.onnx"

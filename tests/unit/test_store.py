@@ -4,11 +4,13 @@ import time
 
 import pytest
 
+from lenet_protos import contract
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services import errors
 from lenet_services.errors import FailedPrecondition, InvalidArgument, NotFound
 from lenet_services.store import StopReason, Store, Unavailable
 from lenet_services.store.idempotency import Idempotency
+from lenet_services.store.models import job_model_id
 from lenet_services.store.redis_server import RedisServer
 
 
@@ -164,6 +166,15 @@ def test_saving_a_model_again_keeps_its_version(store):
     assert store.models.save(pb.Model(name="digits"), "{}", b"", pb.Graph()).version == 2
 
 
+def test_a_job_saves_one_model_whichever_worker_saves_it(store):
+    """A worker takes the job over after the first saved its model, but before the job succeeded."""
+    saved = [store.models.save(pb.Model(id=job_model_id("0123456789abcdef"), name="digits", job_id="0123456789abcdef"),
+                               "{}", b"", pb.Graph()) for _worker in range(2)]
+    assert saved[0].id == saved[1].id and contract.ID.fullmatch(saved[0].id) and saved[1].version == 1
+    assert [m.id for m in store.models.page(name="digits").items] == [saved[0].id]
+    assert job_model_id("0123456789abcdee") != saved[0].id
+
+
 def test_uploaded_pixels_live_outside_the_job_record(store):
     pixels = pb.Tensor(shape=[3, 28, 28], dtype=pb.UINT8, data=bytes(3 * 784))
     labels = pb.Tensor(shape=[3], dtype=pb.INT64, data=bytes(24))
@@ -226,3 +237,45 @@ def test_a_lease_is_held_renewed_and_taken_over_only_once_expired(store):
     store.jobs.transition(job.id, pb.RUNNING)
     store.jobs.request_cancel(job.id)
     assert store.leases.stop_reason(job.id, "w2") == StopReason.CANCELLED
+
+
+def test_a_numbered_event_is_appended_once_per_writer_and_number(store):
+    job = new_job(store)
+    told = [store.events.append(job.id, pb.JobEvent(log=text), numbered=(writer, number))
+            for writer, number, text in [("w/1", 1, "a"), ("w/1", 1, "a again"), ("w/1", 2, "b"), ("w/2", 1, "c"),
+                                         ("w/1", 2, "b again"), ("w/1", 1, "a late")]]
+    assert [entry is not None for entry in told] == [True, False, True, True, False, False]
+    assert [e.log for e in store.events.read(job.id) if e.WhichOneof("kind") == "log"] == ["a", "b", "c"]
+
+
+def test_an_epoch_is_recorded_once_and_only_while_no_other_worker_holds_the_job(store):
+    job = new_job(store)
+    store.jobs.transition(job.id, pb.RUNNING)
+    store.leases.take(job.id, "w1", 30)
+
+    def record(worker, epoch):
+        figures = pb.TrainMetrics(epoch=epoch, test_accuracy=epoch / 10)
+        return store.jobs.record_epoch(job.id, worker, pb.JobEvent(epoch=figures),
+                                       (pb.TrainingCheckpoint(epoch=epoch, history=[figures]), b"params%d" % epoch))
+    assert record("w1", 1) and not record("w1", 1)            # a retry after a lost reply
+    assert not record("w2", 2)                                  # a worker that was taken over
+    assert record("w1", 2) and not record("w1", 1)
+    assert [e.epoch.epoch for e in store.events.read(job.id) if e.WhichOneof("kind") == "epoch"] == [1, 2]
+    assert store.jobs.get(job.id).metrics.epoch == 2
+    checkpoint, params = store.checkpoints.get(job.id)
+    assert (checkpoint.epoch, params) == (2, b"params2")
+    store.leases.release(job.id)                                # lost with a Redis restart: the holder renews it
+    assert record("w1", 3)
+    with pytest.raises(NotFound):
+        store.jobs.record_epoch("0" * 16, "w1", pb.JobEvent(epoch=pb.TrainMetrics(epoch=1)), None)
+
+
+def test_queued_jobs_once_old_enough_with_when_their_task_was_sent(store):
+    sent, unsent = new_job(store), new_job(store)
+    before = time.time()
+    store.jobs.mark_sent(sent.id)
+    assert store.jobs.queued(60) == []                          # both too young
+    found = {job.id: at for job, at in store.jobs.queued(0)}
+    assert found[unsent.id] is None and before <= found[sent.id] <= time.time()
+    store.jobs.transition(unsent.id, pb.RUNNING)
+    assert [job.id for job, _at in store.jobs.queued(0)] == [sent.id]
