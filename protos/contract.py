@@ -262,7 +262,7 @@ def name_problem(name: str) -> str | None:
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------
-FINAL_STATES = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED})
+FINAL_STATES = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.PRUNED})
 
 
 # Every device has two lanes: "train" (training jobs, minutes long) and "serve" (what a caller waits on: Predict,
@@ -278,6 +278,13 @@ def lane(device: str, lane_name: str) -> str:
     if device not in DEVICES or lane_name not in LANES:
         raise ValueError(f"unknown lane {device}.{lane_name}: devices {DEVICES}, lanes {LANES}")
     return f"{device}.{lane_name}"
+
+
+def job_lane(device: int, lane_name: str, live_lanes) -> str:
+    """Where a job for `device` goes: GPU → the GPU lane; ANY → the GPU lane while a GPU worker serves it (it is
+    in `live_lanes`), else the CPU lane; CPU or unset → the CPU lane."""
+    gpu = lane("gpu", lane_name)
+    return gpu if device == pb.GPU or device == pb.ANY and gpu in live_lanes else lane("cpu", lane_name)
 
 
 # Stopping: what each part of a stack is given between SIGTERM and SIGKILL. A worker process exits within
@@ -356,3 +363,30 @@ def browser_document() -> dict:
         "id": ID.pattern, "model_id": f"[0-9a-f]{{{MIN_ID_PREFIX},16}}|{LATEST}",   # a job's; a model page's
         "production_alias": PRODUCTION_ALIAS,
     }
+
+
+# -- sweeps: a search over the hyper-parameters whose trials are training jobs ------------------------------------
+SWEEP_FINAL_STATES = frozenset({pb.SWEEP_SUCCEEDED, pb.SWEEP_FAILED, pb.SWEEP_CANCELLED})
+MAX_TRIALS = 1000                  # Budget.trials
+DEFAULT_TRIALS = 10                # Budget.trials of a non-grid sweep that gives none
+MAX_PARALLELISM = 64               # Budget.parallelism
+MAX_DIMENSIONS = 32                # SweepRequest.space
+MAX_CHOICES = 1000                 # Choices.values
+MAX_PRUNER_SETTING = 1000          # Pruner.startup_trials, warmup_epochs, min_epochs
+MAX_REDUCTION_FACTOR = 100         # Pruner.reduction_factor
+PRUNER_DEFAULTS = {"startup_trials": 1, "warmup_epochs": 0, "min_epochs": 1, "reduction_factor": 3}
+# Trials wait on their lane's queue behind every other job (Celery priorities on Redis: 0 is served first), so a
+# sweep never holds back another user's job for longer than one of its trials' epochs.
+JOB_PRIORITY, TRIAL_PRIORITY = 0, 9
+
+
+def default_objective() -> str:
+    """The TrainMetrics field a sweep optimises when it names none: validation accuracy where jobs report it,
+    else test accuracy (a stand-in, which tunes to the test set)."""
+    fields = pb.TrainMetrics.DESCRIPTOR.fields_by_name
+    return "validation_accuracy" if "validation_accuracy" in fields else "test_accuracy"
+
+
+def sweep_model_name(sweep_id: str) -> str:
+    """The name a sweep's trial models are saved under when its request gives none."""
+    return f"sweep-{sweep_id}"
