@@ -88,11 +88,12 @@ def typed(spec: contract.HyperParameter, value):
 
 
 def sampler(request: pb.SweepRequest, asked: int) -> optuna.samplers.BaseSampler:
-    """The request's sampler, seeded afresh for each ask (every ask builds one, in whichever process asks), so
-    trial k draws the same values whoever asks for it."""
-    seed = (request.seed * 1_000_003 + asked) % 2**32
+    """The request's sampler, built for each ask in whichever process asks. A grid is shuffled by the sweep's
+    seed alone (trial k takes the k-th point of that order); the others are seeded afresh for each ask, so trial k
+    draws the same values whoever asks for it, and not the values trial 0 drew."""
     if request.sampler == pb.GRID:
-        return optuna.samplers.GridSampler(grid(request.space), seed=seed)
+        return optuna.samplers.GridSampler(grid(request.space), seed=request.seed)
+    seed = (request.seed * 1_000_003 + asked) % 2**32
     if request.sampler == pb.RANDOM:
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
