@@ -1,19 +1,11 @@
-"""Sweeps on a real stack: two worker nodes (each a training and a serving process), Redis and the gateway. Trials
-are tiny (a few hundred images, 1–4 epochs). The tests share the session's stack; the one that kills a worker node
-and the gateway has a stack of its own, whose heartbeat and recovery interval are short so that the loss is
-noticed within seconds."""
-import itertools
-import os
-import signal
-from datetime import datetime
-
+"""Sweeps on the session's real stack: two worker nodes (each a training and a serving process), Redis and the
+gateway. Trials are tiny (a few hundred images, 1–4 epochs). A sweep that loses a trial's worker and the gateway is
+in test_recovery.py, on its stack with a short heartbeat."""
 import pytest
+from sweep_checks import jobs_of, most_at_once, params, stamp
 
-from lenet_clients.client import LenetClient, dimension
-from lenet_protos.contract import FINAL_STATES
+from lenet_clients.client import dimension
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
-from lenet_services.stack import Stack
-from lenet_services.store import Store
 
 TINY = {"limit": 300, "eval_limit": 200, "test_limit": 300, "init_scale": 0.07}
 
@@ -21,24 +13,6 @@ TINY = {"limit": 300, "eval_limit": 200, "test_limit": 300, "init_scale": 0.07}
 @pytest.fixture(scope="module")
 def lenet(client):
     return client
-
-
-def jobs_of(lenet: LenetClient, sweep: pb.Sweep) -> list[pb.Job]:
-    return [lenet.job(trial.job_id) for trial in sweep.trials]
-
-
-def stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def most_at_once(jobs: list[pb.Job]) -> int:
-    """The most jobs that were queued or running at the same moment (from their created_at to finished_at)."""
-    edges = sorted([(stamp(job.created_at), 1) for job in jobs] + [(stamp(job.finished_at), -1) for job in jobs])
-    return max(itertools.accumulate(step for _, step in edges))
-
-
-def params(trial: pb.Trial) -> tuple:
-    return tuple((field.name, value) for field, value in trial.hyper_parameters.ListFields())
 
 
 def test_grid_runs_each_point_once_on_both_nodes_and_scores_the_winner_once(lenet):
@@ -149,30 +123,3 @@ def test_bad_sweep_requests_name_the_field(lenet):
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert refused.value.details().startswith(field + ":"), refused.value.details()
     assert dimension("batch_size=50:150:50").int_range == pb.IntRange(low=50, high=150, step=50)
-
-
-def test_a_sweep_survives_losing_a_trials_worker_and_the_gateway(settings, tmp_path_factory):
-    env = {"LENET_HEARTBEAT_SECONDS": "3", "LENET_RECOVERY_SECONDS": "1"}
-    with Stack(settings, workers=2, log_dir=str(tmp_path_factory.mktemp("sweep-logs")), env=env) as stack, \
-            LenetClient(stack.address, timeout=60) as lenet:
-        survives_losses(stack, lenet)
-
-
-def survives_losses(stack: Stack, lenet: LenetClient) -> None:
-    sweep = lenet.sweep(["learning_rate=0.04:0.08"], sampler="random", trials=3, parallelism=2, epochs=2,
-                        limit=600, eval_limit=200, test_limit=300, init_scale=0.07)
-    for snapshot in lenet.watch_sweep(sweep.id):
-        running = [trial for trial in snapshot.trials if trial.state == pb.RUNNING and trial.epoch >= 1]
-        if running:
-            break
-    victim = next(worker for worker in Store(stack.redis_url).workers.alive() if worker.name == running[0].worker)
-    os.kill(victim.pid, signal.SIGKILL)                 # the training process of a trial; its node then stops
-    stack.restart_gateway()
-    done = lenet.wait_sweep(sweep.id)
-    assert done.state == pb.SWEEP_SUCCEEDED, done.error
-    assert len(done.trials) == 3 and done.trials_finished == 3
-    jobs = jobs_of(lenet, done)
-    assert all(job.state == pb.SUCCEEDED for job in jobs)
-    assert lenet.job(running[0].job_id).attempts == 2   # taken over, not started afresh as another trial
-    assert most_at_once(jobs) == 2 and done.winner.HasField("test_accuracy")
-    assert all(job.state in FINAL_STATES for job in lenet.jobs(kind=pb.EVALUATE) if job.sweep_id == sweep.id)
