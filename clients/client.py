@@ -275,7 +275,7 @@ class LenetClient:
 
     # -- sweeps --------------------------------------------------------------------------------------
     def sweep(self, space: Sequence[pb.Dimension | str], *, sampler: str = "tpe", trials: int = 0,
-              parallelism: int = 0, max_seconds: float = 0, pruner: str = "none", seed: int = 0,
+              parallelism: int = 0, max_seconds: float = 0, pruner: str = "none", sampler_seed: int = 0,
               limit: int = 0, eval_limit: int = 0, test_limit: int = 0, device: str = "cpu", model_name: str = "",
               alias: str = "", objective: str = "", idempotency_key: str = "", recipe: str = "seed",
               validation_limit: int | None = 0, validation_only: bool = True, **hyper_parameters) -> pb.Sweep:
@@ -288,7 +288,7 @@ class LenetClient:
                                    validation_only, hyper_parameters)
         request = pb.SweepRequest(
             train=base, space=[d if isinstance(d, pb.Dimension) else dimension(d) for d in space],
-            sampler=pb.Sampler.Value(sampler.upper()), seed=seed, pruner=pb.Pruner(kind=PRUNERS[pruner]),
+            sampler=pb.Sampler.Value(sampler.upper()), seed=sampler_seed, pruner=pb.Pruner(kind=PRUNERS[pruner]),
             budget=pb.Budget(trials=trials, parallelism=parallelism, max_seconds=max_seconds),
             objective=pb.Objective(metric=objective), alias=alias, test_data=dataset("test", test_limit),
             idempotency_key=idempotency_key)

@@ -390,3 +390,16 @@ def default_objective() -> str:
 def sweep_model_name(sweep_id: str) -> str:
     """The name a sweep's trial models are saved under when its request gives none."""
     return f"sweep-{sweep_id}"
+
+
+# `lenet sweep --preset NAME` (and `make sweep`): a search's options as `lenet sweep` takes them (LenetClient.sweep's
+# keywords, its space as NAME=VALUES). "better" searches the recipe's hyper-parameters for a model that beats the
+# seed's on validation; hyper-parameters added to the contract join it by name.
+SWEEP_PRESETS = {
+    "better": {
+        "space": ["learning_rate=0.02:0.3:log", "momentum=0.8:0.95", "weight_decay=0.000001:0.001:log",
+                  "init_scale=0.01:0.1:log", "batch_size=50,100,200"],
+        "sampler": "tpe", "pruner": "median", "trials": 24, "parallelism": 2, "epochs": 12, "name": "better",
+        "alias": "best",
+    },
+}

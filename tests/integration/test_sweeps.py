@@ -2,6 +2,7 @@
 gateway. Trials are tiny (a few hundred images, 1–4 epochs). A sweep that loses a trial's worker and the gateway is
 in test_recovery.py, on its stack with a short heartbeat."""
 import pytest
+from lenet_cli import run, strict_json, succeeded
 from sweep_checks import jobs_of, most_at_once, params, stamp
 
 from lenet_clients.client import dimension
@@ -43,8 +44,8 @@ def test_grid_runs_each_point_once_on_both_nodes_and_scores_the_winner_once(lene
 
 def test_random_and_tpe_sweeps_side_by_side_keep_their_budgets_and_parallelism(lenet):
     space = ["learning_rate=0.01:0.2:log", "momentum=0:0.95", "batch_size=50:150:50"]
-    random = lenet.sweep(space, sampler="random", trials=3, parallelism=2, seed=1, epochs=1, **TINY)
-    tpe = lenet.sweep(space, sampler="tpe", trials=3, parallelism=1, seed=2, epochs=1, **TINY)
+    random = lenet.sweep(space, sampler="random", trials=3, parallelism=2, sampler_seed=1, epochs=1, **TINY)
+    tpe = lenet.sweep(space, sampler="tpe", trials=3, parallelism=1, sampler_seed=2, epochs=1, **TINY)
     for sweep, parallelism in ((random, 2), (tpe, 1)):
         done = lenet.wait_sweep(sweep.id)
         assert done.state == pb.SWEEP_SUCCEEDED, done.error
@@ -59,7 +60,7 @@ def test_random_and_tpe_sweeps_side_by_side_keep_their_budgets_and_parallelism(l
 
 def test_a_median_pruner_stops_a_bad_trial_after_its_first_epoch(lenet):
     # seed 3 orders the grid 0.1, 0.05, 5: the bad rate comes after the median has a trial to compare with
-    sweep = lenet.sweep(["learning_rate=0.05,0.1,5"], sampler="grid", seed=3, pruner="median", epochs=3, **TINY)
+    sweep = lenet.sweep(["learning_rate=0.05,0.1,5"], sampler="grid", sampler_seed=3, pruner="median", epochs=3, **TINY)
     done = lenet.wait_sweep(sweep.id)
     assert done.state == pb.SWEEP_SUCCEEDED, done.error
     bad = next(trial for trial in done.trials if trial.hyper_parameters.learning_rate == 5)
@@ -123,3 +124,20 @@ def test_bad_sweep_requests_name_the_field(lenet):
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert refused.value.details().startswith(field + ":"), refused.value.details()
     assert dimension("batch_size=50:150:50").int_range == pb.IntRange(low=50, high=150, step=50)
+
+
+def test_the_cli_follows_a_sweep_lists_it_and_shows_it_as_json(stack):
+    done = run("sweep", "--space", "learning_rate=0.05,0.1", "--sampler", "grid", "--parallel", "2", "--epochs",
+               "1", "--limit", "300", "--eval-limit", "200", "--test-limit", "300", "--init-scale", "0.07",
+               "--alias", "cli-best", "--wait", gateway=stack.address)
+    output = succeeded(done)
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("winner: trial ") and "@cli-best" in last and "test accuracy 0." in last, output
+    assert "SWEEP_SUCCEEDED" in output and "learning_rate=0.05" in output and "learning_rate=0.1" in output
+    sweep_id = output.split("sweep ", 1)[1].split()[0]
+    listed = succeeded(run("sweeps", gateway=stack.address))
+    assert any(line.split()[:2] == [sweep_id, "SUCCEEDED"] for line in listed.splitlines()), listed
+    shown = strict_json(succeeded(run("sweep", "show", sweep_id, "--json", gateway=stack.address)))
+    assert shown["id"] == sweep_id and len(shown["trials"]) == 2 and shown["winner"]["alias"] == "cli-best"
+    refused = run("sweep", "cancel", sweep_id, gateway=stack.address)
+    assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr
