@@ -1,7 +1,7 @@
 // Sweeps: the list, and one sweep live — its trials, every trial's objective per epoch on one chart (pruned trials
 // grey), each searched hyper-parameter against the objective, and Optuna's parameter importances.
-import {api, el, fixed, listen, short, stateBadge, table, when} from "./common.js";
-import {bars, lineChart, scatter} from "./draw.js";
+import {api, el, fixed, listen, progressBar, short, stateBadge, table, when} from "./common.js";
+import {lineChart, scatter} from "./draw.js";
 
 const PRUNED_COLOR = "#b8bec6";
 // Trial colours (Tableau 10): trial k takes colour k mod 10.
@@ -124,6 +124,7 @@ function importanceChart(sweep) {
   if (!sweep.importances.length) {
     return el("p", {class: "muted", text: "Importances appear once two trials have completed with different values."});
   }
-  return el("div", {class: "chart-box"}, bars(sweep.importances.map((i) => i.importance),
-    {labels: sweep.importances.map((i) => i.name), width: 120 * sweep.importances.length, height: 160, max: 1}));
+  return table(["hyper-parameter", "importance"], sweep.importances.map((i) => el("tr", {},
+    el("td", {class: "mono", text: i.name}),
+    el("td", {}, progressBar({fraction: i.importance, label: fixed(i.importance, 2)})))), {class: "importances"});
 }
