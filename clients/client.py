@@ -64,11 +64,16 @@ PRUNERS = {"none": pb.NO_PRUNER, "median": pb.MEDIAN, "halving": pb.SUCCESSIVE_H
 def dimension(text: str) -> pb.Dimension:
     """One hyper-parameter of a sweep's space from "NAME=VALUE" (fixed), "NAME=A,B,C" (choices), "NAME=LOW:HIGH"
     (a range: integer for integer hyper-parameters), "NAME=LOW:HIGH:log" (log scale) or "NAME=LOW:HIGH:STEP";
-    ValueError names what is wrong. Booleans are written true/false."""
+    ValueError names what is wrong. Booleans are written true/false; a hyper-parameter that takes names takes
+    "NAME=A" or "NAME=A,B"."""
     name, equals, values = text.partition("=")
     spec = HYPER_PARAMETER.get(name.strip())
     if not equals or spec is None:
         raise ValueError(f"{text!r}: write NAME=VALUES with NAME one of {', '.join(HYPER_PARAMETER)}")
+    if spec.type is str:
+        names = [value.strip() for value in values.split(",")]
+        return pb.Dimension(name=spec.name, choices=pb.Choices(names=names)) if len(names) > 1 else \
+            pb.Dimension(name=spec.name, fixed_name=names[0])
 
     def number(word: str) -> float:
         word = word.strip().lower()

@@ -43,7 +43,7 @@ def grid(space) -> dict[str, list]:
     for dimension in searched(space):
         kind, spec = dimension.WhichOneof("values"), HYPER_PARAMETER[dimension.name]
         if kind == "choices":
-            points[dimension.name] = [typed(spec, value) for value in dimension.choices.values]
+            points[dimension.name] = choices(spec, dimension.choices)
         elif kind == "int_range":
             span = dimension.int_range
             points[dimension.name] = list(range(span.low, span.high + 1, max(span.step, 1)))
@@ -62,9 +62,17 @@ def grid_size(space) -> int:
     return size
 
 
+FIXED = ("fixed", "fixed_name")
+
+
 def searched(space) -> list[pb.Dimension]:
     """The dimensions the sampler chooses (fixed values are not searched)."""
-    return [dimension for dimension in space if dimension.WhichOneof("values") != "fixed"]
+    return [dimension for dimension in space if dimension.WhichOneof("values") not in FIXED]
+
+
+def choices(spec: contract.HyperParameter, given: pb.Choices) -> list:
+    """The values of a Choices, typed as the hyper-parameter takes them (names for one that takes names)."""
+    return list(given.names) if spec.type is str else [typed(spec, value) for value in given.values]
 
 
 def distributions(space) -> dict:
@@ -73,7 +81,7 @@ def distributions(space) -> dict:
     for dimension in searched(space):
         kind, spec = dimension.WhichOneof("values"), HYPER_PARAMETER[dimension.name]
         if kind == "choices":
-            found[dimension.name] = CategoricalDistribution([typed(spec, value) for value in dimension.choices.values])
+            found[dimension.name] = CategoricalDistribution(choices(spec, dimension.choices))
         elif kind == "int_range":
             span = dimension.int_range
             found[dimension.name] = IntDistribution(span.low, span.high, log=span.log, step=max(span.step, 1))
@@ -84,7 +92,7 @@ def distributions(space) -> dict:
 
 
 def typed(spec: contract.HyperParameter, value):
-    return spec.type(value) if spec.type is not bool else bool(round(value))
+    return bool(round(value)) if spec.type is bool else spec.type(value)
 
 
 def sampler(request: pb.SweepRequest, asked: int) -> optuna.samplers.BaseSampler:
@@ -116,8 +124,9 @@ def trial_request(request: pb.SweepRequest, chosen: pb.HyperParameters) -> pb.Tr
     given = pb.HyperParameters()
     given.CopyFrom(request.train.hyper_parameters)
     for dimension in request.space:
-        if dimension.WhichOneof("values") == "fixed":
-            setattr(given, dimension.name, typed(HYPER_PARAMETER[dimension.name], dimension.fixed))
+        kind = dimension.WhichOneof("values")
+        if kind in FIXED:
+            setattr(given, dimension.name, typed(HYPER_PARAMETER[dimension.name], getattr(dimension, kind)))
     given.MergeFrom(chosen)
     train.hyper_parameters.CopyFrom(contract.hyper_parameters_message(contract.hyper_params(given)))
     return train
@@ -163,8 +172,9 @@ class SweepDriver:
         in_flight = [trial for trial in sweep.trials if jobs[trial.job_id].state not in FINAL_STATES]
         if sweep.state == pb.SWEEP_RUNNING and sweep.cancel_requested:
             for trial in in_flight:
-                self._cancel(trial.job_id)
-            if not in_flight:
+                self._cancel(trial.job_id)   # a queued one ends at once, a running one within a batch
+            if not [job for job in self.store.jobs.find_many([trial.job_id for trial in in_flight])
+                    if job is not None and job.state not in FINAL_STATES]:
                 sweep = self._end(sweep, pb.SWEEP_CANCELLED)
             return sweep
         if sweep.state == pb.SWEEP_RUNNING:

@@ -337,23 +337,33 @@ def space(dimensions) -> None:
         check(dimension.name not in seen, field + ".name", f"{dimension.name} is searched more than once")
         seen.add(dimension.name)
         kind = dimension.WhichOneof("values")
-        check(kind is not None, field, "give fixed, choices, float_range or int_range")
-        if kind == "fixed":
-            sweep_value(spec, dimension.fixed, field + ".fixed")
+        check(kind is not None, field, "give fixed, fixed_name, choices, float_range or int_range")
+        named = spec.type is str
+        check(named == (kind == "fixed_name") or kind not in ("fixed", "fixed_name"), f"{field}.{kind}",
+              f"{spec.name} takes {'names: use fixed_name' if named else 'numbers: use fixed'}")
+        if kind in ("fixed", "fixed_name"):
+            sweep_value(spec, getattr(dimension, kind), f"{field}.{kind}")
         elif kind == "choices":
-            values = dimension.choices.values
-            check(len(values) > 0, field + ".choices.values", "give at least one value")
-            at_most(len(values), contract.MAX_CHOICES, field + ".choices.values", "values")
+            listed, other = ("names", "values") if named else ("values", "names")
+            values = getattr(dimension.choices, listed)
+            check(not getattr(dimension.choices, other), f"{field}.choices.{other}",
+                  f"{spec.name} takes {'names' if named else 'numbers'}: use choices.{listed}")
+            check(len(values) > 0, f"{field}.choices.{listed}", "give at least one")
+            at_most(len(values), contract.MAX_CHOICES, f"{field}.choices.{listed}", listed)
             for number, value in enumerate(values):
-                sweep_value(spec, value, f"{field}.choices.values[{number}]")
+                sweep_value(spec, value, f"{field}.choices.{listed}[{number}]")
         elif kind == "float_range":
             float_range(spec, dimension.float_range, field + ".float_range")
         else:
             int_range(spec, dimension.int_range, field + ".int_range")
 
 
-def sweep_value(spec: contract.HyperParameter, value: float, field: str) -> None:
-    """A value `spec` may take: within its bounds, whole for an integer, 0 or 1 for a bool."""
+def sweep_value(spec: contract.HyperParameter, value: float | str, field: str) -> None:
+    """A value `spec` may take: within its bounds (one of its names), whole for an integer, 0 or 1 for a bool."""
+    if spec.type is str:
+        problem = spec.problem(value)
+        check(problem is None, field, problem or "")
+        return
     if spec.type is bool:
         check(value in (0, 1), field, f"{spec.name} is true (1) or false (0), got {value}")
         return

@@ -790,10 +790,12 @@ class Pruner(_message.Message):
     def __init__(self, kind: _Optional[_Union[PrunerKind, str]] = ..., startup_trials: _Optional[int] = ..., warmup_epochs: _Optional[int] = ..., min_epochs: _Optional[int] = ..., reduction_factor: _Optional[int] = ...) -> None: ...
 
 class Choices(_message.Message):
-    __slots__ = ("values",)
+    __slots__ = ("values", "names")
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[float]] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FloatRange(_message.Message):
     __slots__ = ("low", "high", "log", "step")
@@ -820,18 +822,20 @@ class IntRange(_message.Message):
     def __init__(self, low: _Optional[int] = ..., high: _Optional[int] = ..., log: _Optional[bool] = ..., step: _Optional[int] = ...) -> None: ...
 
 class Dimension(_message.Message):
-    __slots__ = ("name", "fixed", "choices", "float_range", "int_range")
+    __slots__ = ("name", "fixed", "fixed_name", "choices", "float_range", "int_range")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FIXED_FIELD_NUMBER: _ClassVar[int]
+    FIXED_NAME_FIELD_NUMBER: _ClassVar[int]
     CHOICES_FIELD_NUMBER: _ClassVar[int]
     FLOAT_RANGE_FIELD_NUMBER: _ClassVar[int]
     INT_RANGE_FIELD_NUMBER: _ClassVar[int]
     name: str
     fixed: float
+    fixed_name: str
     choices: Choices
     float_range: FloatRange
     int_range: IntRange
-    def __init__(self, name: _Optional[str] = ..., fixed: _Optional[float] = ..., choices: _Optional[_Union[Choices, _Mapping]] = ..., float_range: _Optional[_Union[FloatRange, _Mapping]] = ..., int_range: _Optional[_Union[IntRange, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., fixed: _Optional[float] = ..., fixed_name: _Optional[str] = ..., choices: _Optional[_Union[Choices, _Mapping]] = ..., float_range: _Optional[_Union[FloatRange, _Mapping]] = ..., int_range: _Optional[_Union[IntRange, _Mapping]] = ...) -> None: ...
 
 class Budget(_message.Message):
     __slots__ = ("trials", "parallelism", "max_seconds")

@@ -112,12 +112,22 @@ function scatters(sweep) {
   const scored = sweep.trials.filter((t) => t.value !== undefined);
   const logScale = Object.fromEntries(sweep.request.space.map((d) =>
     [d.name, Boolean((d.float_range && d.float_range.log) || (d.int_range && d.int_range.log))]));
-  const names = sweep.request.space.filter((d) => d.fixed === undefined).map((d) => d.name);
+  const names = sweep.request.space.filter((d) => d.fixed === undefined && d.fixed_name === undefined)
+    .map((d) => d.name);
   if (!scored.length) return [el("p", {class: "muted", text: "No trial has finished an epoch yet."})];
   return names.map((name) => el("figure", {class: "scatter-box"}, scatter(scored.map((t) => ({
-    x: Number(t.hyper_parameters[name]), y: t.value, color: trialColor(t), hollow: t.state === "PRUNED",
+    x: axisValue(sweep, name, t.hyper_parameters[name]), y: t.value, color: trialColor(t), hollow: t.state === "PRUNED",
     title: `trial ${t.number}: ${name}=${t.hyper_parameters[name]}, ${fixed(t.value)}`})),
     {xLabel: name, yLabel: "objective", log: logScale[name], yRange: [0, 1]})));
+}
+
+// Where a value sits on its parameter's axis: the number, true as 1, a name as its place among the choices.
+function axisValue(sweep, name, value) {
+  if (typeof value === "string") {
+    const dimension = sweep.request.space.find((d) => d.name === name);
+    return dimension.choices.names.indexOf(value);
+  }
+  return Number(value);
 }
 
 function importanceChart(sweep) {
