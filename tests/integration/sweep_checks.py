@@ -22,3 +22,12 @@ def most_at_once(jobs: list[pb.Job]) -> int:
 
 def params(trial: pb.Trial) -> tuple:
     return tuple((field.name, value) for field, value in trial.hyper_parameters.ListFields())
+
+
+def running(lenet: LenetClient, sweep: pb.Sweep, which, count: int = 1) -> list[pb.Trial]:
+    """Follow the sweep until `count` of its trials run and pass `which` (a test on pb.Trial); those trials."""
+    for snapshot in lenet.watch_sweep(sweep.id):
+        found = [trial for trial in snapshot.trials if trial.state == pb.RUNNING and which(trial)]
+        if len(found) >= count:
+            return found
+    raise AssertionError(f"sweep {sweep.id} ended before {count} of its trials ran")

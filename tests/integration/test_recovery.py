@@ -4,7 +4,7 @@ import os
 import signal
 
 import pytest
-from sweep_checks import jobs_of, most_at_once
+from sweep_checks import jobs_of, most_at_once, running
 
 from lenet_clients.client import LenetClient
 from lenet_protos.contract import FINAL_STATES
@@ -48,13 +48,10 @@ def test_a_sweep_survives_losing_a_trials_worker_and_the_gateway(fast_recovery_s
     stack = fast_recovery_stack
     stack.add_node()                                    # two nodes again: the test above lost one
     with LenetClient(stack.address, timeout=60) as lenet:
-        sweep = lenet.sweep(["learning_rate=0.04:0.08"], sampler="random", trials=3, parallelism=2, epochs=2,
+        sweep = lenet.sweep(["learning_rate=0.04:0.08"], sampler="random", trials=3, parallelism=2, epochs=4,
                             limit=600, eval_limit=200, test_limit=300, init_scale=0.07)
-        for snapshot in lenet.watch_sweep(sweep.id):
-            running = [trial for trial in snapshot.trials if trial.state == pb.RUNNING and trial.epoch >= 1]
-            if running:
-                break
-        victim = next(w for w in Store(stack.redis_url).workers.alive() if w.name == running[0].worker)
+        trial = running(lenet, sweep, lambda trial: trial.epoch >= 1)[0]
+        victim = next(w for w in Store(stack.redis_url).workers.alive() if w.name == trial.worker)
         os.kill(victim.pid, signal.SIGKILL)             # the training process of a trial; its node then stops
         stack.restart_gateway()
         done = lenet.wait_sweep(sweep.id)
@@ -62,7 +59,7 @@ def test_a_sweep_survives_losing_a_trials_worker_and_the_gateway(fast_recovery_s
         assert len(done.trials) == 3 and done.trials_finished == 3
         jobs = jobs_of(lenet, done)
         assert all(job.state == pb.SUCCEEDED for job in jobs)
-        assert lenet.job(running[0].job_id).attempts == 2   # taken over, not started afresh as another trial
+        assert lenet.job(trial.job_id).attempts == 2   # taken over, not started afresh as another trial
         assert most_at_once(jobs) == 2
         scored = [job for job in lenet.jobs(kind=pb.EVALUATE) if job.sweep_id == sweep.id]
         assert [job.id for job in scored] == [done.winner.evaluation_job_id] and scored[0].state in FINAL_STATES

@@ -3,7 +3,7 @@ gateway. Trials are tiny (a few hundred images, 1–4 epochs). A sweep that lose
 in test_recovery.py, on its stack with a short heartbeat."""
 import pytest
 from lenet_cli import run, strict_json, succeeded
-from sweep_checks import jobs_of, most_at_once, params, stamp
+from sweep_checks import jobs_of, most_at_once, params, running, stamp
 
 from lenet_clients.client import dimension
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -73,9 +73,7 @@ def test_a_median_pruner_stops_a_bad_trial_after_its_first_epoch(lenet):
 def test_cancel_stops_every_trial(lenet):
     sweep = lenet.sweep(["learning_rate=0.03:0.1"], sampler="random", trials=6, parallelism=2, epochs=4,
                         limit=2000, eval_limit=200)
-    for snapshot in lenet.watch_sweep(sweep.id):
-        if sum(trial.state == pb.RUNNING for trial in snapshot.trials) == 2:
-            break
+    running(lenet, sweep, lambda trial: True, 2)
     lenet.cancel_sweep(sweep.id)
     done = lenet.wait_sweep(sweep.id)
     assert done.state == pb.SWEEP_CANCELLED and len(done.trials) == 2
@@ -86,9 +84,7 @@ def test_cancel_stops_every_trial(lenet):
 def test_a_lone_job_starts_within_one_epoch_of_a_sweep_that_fills_every_lane(lenet):
     sweep = lenet.sweep(["learning_rate=0.04,0.06"], sampler="grid", parallelism=2, epochs=3, limit=1000,
                         eval_limit=200, init_scale=0.07)
-    for snapshot in lenet.watch_sweep(sweep.id):
-        if sum(trial.state == pb.RUNNING for trial in snapshot.trials) == 2:
-            break
+    running(lenet, sweep, lambda trial: True, 2)
     lone = lenet.train(epochs=1, limit=300, eval_limit=200)
     started = lenet.wait(lone.id)
     assert started.state == pb.SUCCEEDED

@@ -92,3 +92,21 @@ def test_the_journal_is_json_lines_under_the_sweeps_keys_and_trials_are_asked_on
     assert cancelled.state == pb.SWEEP_CANCELLED and store.sweeps.active() == []
     store.sweeps.delete(sweep.id, store.studies.keys(sweep.id))
     assert store.redis.keys(f"lenet:sweep:{sweep.id}*") == []
+
+
+def test_owners_apply_as_for_jobs(store, settings):
+    from lenet_services.errors import NotFound
+    from lenet_services.gateway.service import Caller
+    from lenet_services.gateway.sweep_service import SweepService
+
+    alice, bob, admin = Caller("alice", secured=True), Caller("bob", secured=True), Caller("ops", True, True)
+    sweeps = SweepService(store, RecordingSender())
+    sweep = sweeps.submit(pb.SweepRequest(space=[dimension("momentum=0.5,0.9")]), alice)
+    assert sweep.owner == "alice" and {store.jobs.get(t.job_id).owner for t in sweep.trials} == {"alice"}
+    for call, message in ((sweeps.get, pb.GetSweepRequest), (sweeps.cancel, pb.CancelSweepRequest),
+                          (sweeps.delete, pb.DeleteSweepRequest)):
+        with pytest.raises(NotFound):
+            call(message(sweep_id=sweep.id), bob)
+    assert sweeps.list(pb.ListSweepsRequest(), bob).sweeps == []
+    assert [s.id for s in sweeps.list(pb.ListSweepsRequest(), admin).sweeps] == [sweep.id]
+    assert sweeps.cancel(pb.CancelSweepRequest(sweep_id=sweep.id), alice).state == pb.SWEEP_CANCELLED
