@@ -7,7 +7,7 @@ from lenet_clients.cli.job_commands import hyper_parameter_options
 from lenet_clients.cli.output import client_options, columns, connect, console, global_options, print_json, \
     print_table
 from lenet_clients.client import PRUNERS, dimension
-from lenet_protos.contract import SWEEP_PRESETS
+from lenet_protos.contract import RECIPES, SWEEP_PRESETS, VALIDATION_SIZE
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
 
@@ -31,11 +31,15 @@ def space_option(_ctx, _param, values: tuple[str, ...]) -> list[pb.Dimension]:
 @click.option("--pruner", type=click.Choice(sorted(PRUNERS)), default=None,
               help="stop poor trials after an epoch: median or (asynchronous) successive halving [none]")
 @click.option("--sampler-seed", type=click.IntRange(0, 2**31 - 1), default=None, help="seeds the sampler [0]")
-@click.option("--objective", default=None, help="a TrainMetrics accuracy [validation_accuracy where reported]")
+@click.option("--objective", type=click.Choice(["validation_accuracy", "test_accuracy", "train_accuracy"]),
+              default=None, help="what the winner is chosen on; test_accuracy tunes to the test set "
+                                 "[validation_accuracy]")
 @hyper_parameter_options
 @click.option("--limit", type=click.IntRange(0), default=None, help="train on the first N training images [all]")
-@click.option("--eval-limit", type=click.IntRange(0), default=None,
-              help="score each epoch on the first N images of eval_data [all]")
+@click.option("--validation-limit", type=click.IntRange(0), default=None,
+              help=f"score each epoch on the first N validation images [all {VALIDATION_SIZE:,}]")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default=None,
+              help="every trial starts from this recipe's hyper-parameters [seed]")
 @click.option("--test-limit", type=click.IntRange(0), default=None,
               help="score the winner on the first N test images [all 10,000]")
 @click.option("--device", type=click.Choice(["cpu", "gpu", "any"]), default="cpu", show_default=True)
@@ -53,6 +57,8 @@ def sweep(ctx: click.Context, space: list[pb.Dimension], preset: str | None, wai
     if ctx.invoked_subcommand is not None:
         return 0
     given = {**SWEEP_PRESETS.get(preset, {}), **{key: value for key, value in options.items() if value is not None}}
+    if given.get("objective") == "test_accuracy":
+        given["validation_only"], given["validation_limit"] = False, None   # scored on test every epoch
     searched = {item.name: item for item in (*(dimension(text) for text in given.pop("space", ())), *space)}
     if not searched:
         raise click.UsageError("give --space NAME=VALUES (one per searched hyper-parameter) or --preset")

@@ -306,7 +306,16 @@ def sweep(request: pb.SweepRequest, model_name_default: str) -> pb.SweepRequest:
     checked = pb.SweepRequest()
     checked.CopyFrom(request)
     check(not request.train.idempotency_key, "train.idempotency_key", "give the sweep's own idempotency_key")
-    checked.train.CopyFrom(train(request.train))
+    checked.objective.metric = objective_metric(request.objective.metric)
+    given = pb.TrainRequest()
+    given.CopyFrom(request.train)
+    if checked.objective.metric == "validation_accuracy" and not given.HasField("validation_data"):
+        given.validation_data.SetInParent()   # chosen on validation: its default split, the training file's tail
+    check(checked.objective.metric != "validation_accuracy" or given.HasField("validation_data"),
+          "train.validation_data", "the objective is validation accuracy")
+    check(checked.objective.metric != "test_accuracy" or not given.validation_only, "train.validation_only",
+          "the objective is test accuracy, which validation_only leaves out")
+    checked.train.CopyFrom(train(given))
     checked.train.model_name = model_name(request.train.model_name or model_name_default, "train.model_name")
     checked.train.ClearField("hyper_parameters")
     checked.train.hyper_parameters.CopyFrom(request.train.hyper_parameters)   # fields given only: the trials fill in
@@ -317,7 +326,6 @@ def sweep(request: pb.SweepRequest, model_name_default: str) -> pb.SweepRequest:
     check(0 <= request.seed < 2**31, "seed", f"must be 0..{2**31 - 1}, got {request.seed}")
     checked.pruner.CopyFrom(pruner(request.pruner))
     checked.budget.CopyFrom(budget(request.budget, checked.sampler, request.space))
-    checked.objective.metric = objective_metric(request.objective.metric)
     if request.alias:
         alias(request.alias)
     checked.test_data.CopyFrom(dataset(request.test_data, "test_data", labels_required=True))
@@ -428,10 +436,10 @@ def budget(given: pb.Budget, sampler: int, dimensions) -> pb.Budget:
 
 
 def objective_metric(metric: str) -> str:
-    """A per-epoch accuracy of TrainMetrics (default: contract.default_objective())."""
+    """A per-epoch accuracy of TrainMetrics (default: contract.DEFAULT_OBJECTIVE)."""
     figures = [field.name for field in pb.TrainMetrics.DESCRIPTOR.fields
                if field.type == field.TYPE_DOUBLE and field.name.endswith("accuracy")]
-    metric = metric or contract.default_objective()
+    metric = metric or contract.DEFAULT_OBJECTIVE
     check(metric in figures, "objective.metric", f"{shown(metric)}: choose from {', '.join(figures)}")
     return metric
 

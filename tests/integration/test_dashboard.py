@@ -406,7 +406,7 @@ def test_the_workers_view_lists_live_workers_and_lanes(browser, dashboard, stack
 def test_the_sweep_page_shows_trials_curves_parameters_and_importances(browser, dashboard, client, screenshot):
     """A grid of three learning rates, the bad one (5) pruned after its first epoch: the page draws its curve grey."""
     sweep = client.sweep(["learning_rate=0.05,0.1,5"], sampler="grid", sampler_seed=3, pruner="median", epochs=2,
-                         limit=300, eval_limit=200, test_limit=300, init_scale=0.07)
+                         limit=300, validation_limit=200, test_limit=300, init_scale=0.07)
     show(browser, dashboard, f"#/sweeps/{sweep.id}")
     wait_for(browser, lambda d: d.execute_script("return document.querySelector('#summary .state')?.innerText"
                                                  " === 'SUCCEEDED' && document.querySelector('#importances table')"))

@@ -49,7 +49,7 @@ def test_a_sweep_survives_losing_a_trials_worker_and_the_gateway(fast_recovery_s
     stack.add_node()                                    # two nodes again: the test above lost one
     with LenetClient(stack.address, timeout=60) as lenet:
         sweep = lenet.sweep(["learning_rate=0.04:0.08"], sampler="random", trials=3, parallelism=2, epochs=4,
-                            limit=600, eval_limit=200, test_limit=300, init_scale=0.07)
+                            limit=600, validation_limit=200, test_limit=300, init_scale=0.07)
         trial = running(lenet, sweep, lambda trial: trial.epoch >= 1)[0]
         victim = next(w for w in Store(stack.redis_url).workers.alive() if w.name == trial.worker)
         os.kill(victim.pid, signal.SIGKILL)             # the training process of a trial; its node then stops

@@ -8,7 +8,7 @@ from sweep_checks import jobs_of, most_at_once, params, running, stamp
 from lenet_clients.client import dimension
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 
-TINY = {"limit": 300, "eval_limit": 200, "test_limit": 300, "init_scale": 0.07}
+TINY = {"limit": 300, "validation_limit": 200, "test_limit": 300, "init_scale": 0.07}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_a_median_pruner_stops_a_bad_trial_after_its_first_epoch(lenet):
 
 def test_cancel_stops_every_trial(lenet):
     sweep = lenet.sweep(["learning_rate=0.03:0.1"], sampler="random", trials=6, parallelism=2, epochs=4,
-                        limit=2000, eval_limit=200)
+                        limit=2000, validation_limit=200)
     running(lenet, sweep, lambda trial: True, 2)
     lenet.cancel_sweep(sweep.id)
     done = lenet.wait_sweep(sweep.id)
@@ -83,7 +83,7 @@ def test_cancel_stops_every_trial(lenet):
 
 def test_a_lone_job_starts_within_one_epoch_of_a_sweep_that_fills_every_lane(lenet):
     sweep = lenet.sweep(["learning_rate=0.04,0.06"], sampler="grid", parallelism=2, epochs=3, limit=1000,
-                        eval_limit=200, init_scale=0.07)
+                        validation_limit=200, init_scale=0.07)
     running(lenet, sweep, lambda trial: True, 2)
     lone = lenet.train(epochs=1, limit=300, eval_limit=200)
     started = lenet.wait(lone.id)
@@ -124,7 +124,7 @@ def test_bad_sweep_requests_name_the_field(lenet):
 
 def test_the_cli_follows_a_sweep_lists_it_and_shows_it_as_json(stack):
     done = run("sweep", "--space", "learning_rate=0.05,0.1", "--sampler", "grid", "--parallel", "2", "--epochs",
-               "1", "--limit", "300", "--eval-limit", "200", "--test-limit", "300", "--init-scale", "0.07",
+               "1", "--limit", "300", "--validation-limit", "200", "--test-limit", "300", "--init-scale", "0.07",
                "--alias", "cli-best", "--wait", gateway=stack.address)
     output = succeeded(done)
     last = output.strip().splitlines()[-1]

@@ -21,8 +21,9 @@ class RecordingSender:
         self.sent.append((task, args, queue, priority))
 
 
-def request(*space: str, **fields) -> pb.SweepRequest:
-    return check.sweep(pb.SweepRequest(space=[dimension(text) for text in space], **fields), "unit-sweep")
+def request(*space, **fields) -> pb.SweepRequest:
+    dimensions = [text if isinstance(text, pb.Dimension) else dimension(text) for text in space]
+    return check.sweep(pb.SweepRequest(space=dimensions, **fields), "unit-sweep")
 
 
 def test_a_grid_lists_choices_int_steps_and_float_steps():
@@ -34,11 +35,20 @@ def test_a_grid_lists_choices_int_steps_and_float_steps():
     assert checked.budget.trials == 18 and checked.budget.parallelism == 1 and checked.sampler == pb.GRID
 
 
+def test_names_are_choices_of_a_hyper_parameter_that_takes_names():
+    checked = request("lr_schedule=cosine,step", "momentum=0.5,0.9", sampler=pb.GRID)
+    assert grid(checked.space)["lr_schedule"] == ["cosine", "step"] and checked.budget.trials == 4
+    assert trial_request(checked, pb.HyperParameters(lr_schedule="step")).hyper_parameters.lr_schedule == "step"
+    fixed = request("lr_schedule=cosine", "momentum=0.5,0.9")
+    assert trial_request(fixed, pb.HyperParameters(momentum=0.5)).hyper_parameters.lr_schedule == "cosine"
+
+
 def test_defaults_and_a_trials_request_with_fixed_values_and_choices():
     checked = request("learning_rate=0.01:0.1:log", "normalize=true", train=pb.TrainRequest(
         hyper_parameters=pb.HyperParameters(epochs=2)))
     assert checked.sampler == pb.TPE and checked.budget.trials == 10 and checked.pruner.kind == pb.NO_PRUNER
-    assert checked.train.model_name == "unit-sweep" and checked.objective.metric
+    assert checked.train.model_name == "unit-sweep" and checked.objective.metric == "validation_accuracy"
+    assert checked.train.validation_data.split == "validation"        # chosen on validation unless told
     assert distributions(checked.space)["learning_rate"].log
     train = trial_request(checked, pb.HyperParameters(learning_rate=0.02))
     hp = train.hyper_parameters
@@ -56,6 +66,11 @@ def test_defaults_and_a_trials_request_with_fixed_values_and_choices():
     (["momentum=0.5,0.9"], {"pruner": pb.Pruner(kind=pb.SUCCESSIVE_HALVING, reduction_factor=1)},
      "pruner.reduction_factor"),
     (["momentum=0.5,0.9"], {"objective": pb.Objective(metric="elapsed_seconds")}, "objective.metric"),
+    (["momentum=0.5,0.9"], {"objective": pb.Objective(metric="test_accuracy"),
+                            "train": pb.TrainRequest(validation_only=True, validation_data=pb.Dataset())},
+     "train.validation_only"),
+    (["lr_schedule=cosine,linear"], {}, "space[0].choices.names[1]"),
+    ([pb.Dimension(name="lr_schedule", fixed=1)], {}, "space[0].fixed"),
     (["momentum=0.5,0.9"], {"alias": "no spaces"}, "alias"),
     (["momentum=0.5,0.9"], {"train": pb.TrainRequest(idempotency_key="k")}, "train.idempotency_key"),
     ([], {}, "space"),
