@@ -1,16 +1,18 @@
 // Sweeps: the list, and one sweep live — its trials, every trial's objective per epoch on one chart (pruned trials
 // grey), each searched hyper-parameter against the objective, and Optuna's parameter importances.
 import {api, el, fixed, listen, progressBar, short, stateBadge, table, when} from "./common.js";
+import {CONTRACT} from "./contract.js";
 import {lineChart, scatter} from "./draw.js";
 
 const PRUNED_COLOR = "#b8bec6";
 // Trial colours (Tableau 10): trial k takes colour k mod 10.
 const TRIAL_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
                       "#9c755f", "#bab0ac"];
-const FINAL = new Set(["SWEEP_SUCCEEDED", "SWEEP_FAILED", "SWEEP_CANCELLED"]);
+const FINAL = new Set(CONTRACT.sweep_final_states);
+const {pruned_state: PRUNED_TRIAL, sweep_succeeded_state: SWEEP_WON} = CONTRACT;
 
 const stateName = (state) => state.replace(/^SWEEP_/, "");
-const trialColor = (trial) => trial.state === "PRUNED" ? PRUNED_COLOR : TRIAL_COLORS[trial.number % 10];
+const trialColor = (trial) => trial.state === PRUNED_TRIAL ? PRUNED_COLOR : TRIAL_COLORS[trial.number % 10];
 
 // A colour swatch (set through the CSSOM: the page's policy refuses style attributes).
 function swatch(color) {
@@ -68,7 +70,7 @@ function describe(sweep) {
     `${r.budget.parallelism} at once. Started ${when(sweep.created_at)}` +
     `${sweep.finished_at ? ", ended " + when(sweep.finished_at) : ""}${sweep.owner ? ", owner " + sweep.owner : ""}.`)];
   if (w) {
-    lines.push(el("p", {id: "winner"}, `${sweep.state === "SWEEP_SUCCEEDED" ? "Winner" : "Best so far"}: trial ` +
+    lines.push(el("p", {id: "winner"}, `${sweep.state === SWEEP_WON ? "Winner" : "Best so far"}: trial ` +
       `${w.trial}, ${metric} ${fixed(w.value)}`,
       w.model_id ? [", model ", el("a", {href: `#/models/${w.model_id}`, class: "mono", text: short(w.model_id)}),
                     w.model_name ? ` (${w.model_name}/${w.model_version}${w.alias ? ", @" + w.alias : ""})` : ""]
@@ -98,9 +100,9 @@ function trialTable(sweep) {
 
 function curveChart(sweep) {
   const epochs = Math.max(1, ...sweep.trials.map((t) => t.curve.length));
-  const order = [...sweep.trials].sort((a, b) => (b.state === "PRUNED") - (a.state === "PRUNED"));  // pruned below
+  const order = [...sweep.trials].sort((a, b) => (b.state === PRUNED_TRIAL) - (a.state === PRUNED_TRIAL));  // pruned below
   return el("div", {class: "chart-box"}, lineChart(order.map((t) => ({
-    name: `trial-${t.number}${t.state === "PRUNED" ? " pruned" : ""}`, color: trialColor(t), markers: true,
+    name: `trial-${t.number}${t.state === PRUNED_TRIAL ? " pruned" : ""}`, color: trialColor(t), markers: true,
     points: t.curve.map((value, k) => [k + 1, value])})),
     {xLabel: "epoch", yLabel: sweep.request.objective.metric.replace(/_/g, " "), yRange: [0, 1],
      xRange: [0, epochs]}),
@@ -116,7 +118,7 @@ function scatters(sweep) {
     .map((d) => d.name);
   if (!scored.length) return [el("p", {class: "muted", text: "No trial has finished an epoch yet."})];
   return names.map((name) => el("figure", {class: "scatter-box"}, scatter(scored.map((t) => ({
-    x: axisValue(sweep, name, t.hyper_parameters[name]), y: t.value, color: trialColor(t), hollow: t.state === "PRUNED",
+    x: axisValue(sweep, name, t.hyper_parameters[name]), y: t.value, color: trialColor(t), hollow: t.state === PRUNED_TRIAL,
     title: `trial ${t.number}: ${name}=${t.hyper_parameters[name]}, ${fixed(t.value)}`})),
     {xLabel: name, yLabel: "objective", log: logScale[name], yRange: [0, 1]})));
 }
