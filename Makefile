@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 LENET_DATA_DIR ?= $(or $(wildcard $(abspath ../shared/mnist)),$(HOME)/.cache/lenet/mnist)
 SETTINGS = $(VENV)/lenet.env
 
-.PHONY: install demo test proto bench up clean
+.PHONY: install demo test proto bench up sweep clean
 
 install: $(BIN)/.installed $(SETTINGS)   ## the environment and its settings file (`make` alone)
 
@@ -29,6 +29,9 @@ demo: $(BIN)/.installed $(SETTINGS)   ## the seed notebook through the service, 
 
 test: $(BIN)/.installed $(SETTINGS)   ## unit + integration tests against real redis-server, Celery workers, gateway
 	$(BIN)/pytest -q $(ARGS)
+
+sweep: $(BIN)/.installed $(SETTINGS)  ## the recipe search (lenet sweep --preset better) on $$LENET_GATEWAY's service
+	$(BIN)/lenet sweep --preset better --wait $(ARGS)
 
 up: $(BIN)/.installed $(SETTINGS)     ## run the embedded stack until Ctrl-C
 	$(BIN)/lenet up $(ARGS)

@@ -59,6 +59,46 @@ def dataset(split: str = "", limit: int = 0, indices: Sequence[int] = (), images
     return message
 
 
+PRUNERS = {"none": pb.NO_PRUNER, "median": pb.MEDIAN, "halving": pb.SUCCESSIVE_HALVING, "asha": pb.SUCCESSIVE_HALVING}
+
+
+def dimension(text: str) -> pb.Dimension:
+    """One hyper-parameter of a sweep's space from "NAME=VALUE" (fixed), "NAME=A,B,C" (choices), "NAME=LOW:HIGH"
+    (a range: integer for integer hyper-parameters), "NAME=LOW:HIGH:log" (log scale) or "NAME=LOW:HIGH:STEP";
+    ValueError names what is wrong. Booleans are written true/false; a hyper-parameter that takes names takes
+    "NAME=A" or "NAME=A,B"."""
+    name, equals, values = text.partition("=")
+    spec = HYPER_PARAMETER.get(name.strip())
+    if not equals or spec is None:
+        raise ValueError(f"{text!r}: write NAME=VALUES with NAME one of {', '.join(HYPER_PARAMETER)}")
+    if spec.type is str:
+        names = [value.strip() for value in values.split(",")]
+        return pb.Dimension(name=spec.name, choices=pb.Choices(names=names)) if len(names) > 1 else \
+            pb.Dimension(name=spec.name, fixed_name=names[0])
+
+    def number(word: str) -> float:
+        word = word.strip().lower()
+        return float({"true": 1, "false": 0}.get(word, word))
+    try:
+        if ":" in values:
+            low, high, *rest = values.split(":")
+            log = rest == ["log"]
+            step = 0 if log or not rest else number(rest[0])
+            if len(rest) > 1 or rest and not log and rest[0].strip().lower() == "log":
+                raise ValueError("too many parts")
+            if spec.type is int:
+                return pb.Dimension(name=spec.name, int_range=pb.IntRange(low=int(number(low)), high=int(number(high)),
+                                                                          log=log, step=int(step)))
+            return pb.Dimension(name=spec.name, float_range=pb.FloatRange(low=number(low), high=number(high),
+                                                                          log=log, step=step))
+        if "," in values:
+            return pb.Dimension(name=spec.name, choices=pb.Choices(values=[number(v) for v in values.split(",")]))
+        return pb.Dimension(name=spec.name, fixed=number(values))
+    except ValueError:
+        raise ValueError(f"{text!r}: write {name}=VALUE, {name}=A,B,C, {name}=LOW:HIGH, {name}=LOW:HIGH:log or "
+                         f"{name}=LOW:HIGH:STEP") from None
+
+
 def _pixels(images: np.ndarray | None) -> np.ndarray | None:
     """Images as sent: N×28×28 (one 28×28 becomes N=1); uint8 as is, floats as float32."""
     if images is None:
@@ -147,6 +187,14 @@ class LenetClient:
         N training / test images (0: all). `validation_limit`: score the first N images of the validation split
         every epoch (0: all 5,000), which training then leaves out; None: no validation. `validation_only`: do
         not score the test images every epoch."""
+        request = self._train_request(limit, eval_limit, device, model_name, idempotency_key, recipe,
+                                      validation_limit, validation_only, hyper_parameters)
+        return self.stub.SubmitTraining(request, timeout=self.timeout)
+
+    @staticmethod
+    def _train_request(limit: int, eval_limit: int, device: str, model_name: str, idempotency_key: str, recipe: str,
+                       validation_limit: int | None, validation_only: bool, hyper_parameters: dict
+                       ) -> pb.TrainRequest:
         unknown = set(hyper_parameters) - set(HYPER_PARAMETER)
         if unknown:
             raise TypeError(f"unknown hyper-parameter(s) {', '.join(sorted(unknown))}; "
@@ -160,7 +208,7 @@ class LenetClient:
             idempotency_key=idempotency_key, validation_only=validation_only)
         if validation_limit is not None:
             request.validation_data.CopyFrom(dataset(VALIDATION_SPLIT, validation_limit))
-        return self.stub.SubmitTraining(request, timeout=self.timeout)
+        return request
 
     def job(self, job_id: str) -> pb.Job:
         return self.stub.GetJob(pb.GetJobRequest(job_id=job_id), timeout=self.timeout)
@@ -230,6 +278,56 @@ class LenetClient:
             if on_event:
                 on_event(event)
         return self.job(job_id)
+
+    # -- sweeps --------------------------------------------------------------------------------------
+    def sweep(self, space: Sequence[pb.Dimension | str], *, sampler: str = "tpe", trials: int = 0,
+              parallelism: int = 0, max_seconds: float = 0, pruner: str = "none", sampler_seed: int = 0,
+              limit: int = 0, eval_limit: int = 0, test_limit: int = 0, device: str = "cpu", model_name: str = "",
+              alias: str = "", objective: str = "", idempotency_key: str = "", recipe: str = "seed",
+              validation_limit: int | None = 0, validation_only: bool = True, **hyper_parameters) -> pb.Sweep:
+        """Submit a sweep over `space` (Dimension messages, or "NAME=…" strings as `dimension` reads them); the
+        other hyper-parameters given as keywords (and the `recipe`'s) are every trial's. Trials are scored on the
+        validation split (`validation_limit` as for train; None: not at all) and, unless `validation_only`, on
+        the first `eval_limit` test images after every epoch. `trials`, `parallelism`, 0: the service's defaults;
+        `test_limit`: score the winner on the first N test images (0: all)."""
+        base = self._train_request(limit, eval_limit, device, model_name, "", recipe, validation_limit,
+                                   validation_only, hyper_parameters)
+        request = pb.SweepRequest(
+            train=base, space=[d if isinstance(d, pb.Dimension) else dimension(d) for d in space],
+            sampler=pb.Sampler.Value(sampler.upper()), seed=sampler_seed, pruner=pb.Pruner(kind=PRUNERS[pruner]),
+            budget=pb.Budget(trials=trials, parallelism=parallelism, max_seconds=max_seconds),
+            objective=pb.Objective(metric=objective), alias=alias, test_data=dataset("test", test_limit),
+            idempotency_key=idempotency_key)
+        return self.submit_sweep(request)
+
+    def submit_sweep(self, request: pb.SweepRequest) -> pb.Sweep:
+        return self.stub.SubmitSweep(request, timeout=self.timeout)
+
+    def get_sweep(self, sweep_id: str) -> pb.Sweep:
+        """The sweep with its trials and Optuna's parameter importances."""
+        return self.stub.GetSweep(pb.GetSweepRequest(sweep_id=sweep_id), timeout=self.timeout)
+
+    def sweeps(self, limit: int = 100) -> list[pb.Sweep]:
+        """Up to `limit` sweeps, newest first (without their trials)."""
+        return _collect(lambda token, size: self.stub.ListSweeps(
+            pb.ListSweepsRequest(page_size=size, page_token=token), timeout=self.timeout), "sweeps", limit)
+
+    def watch_sweep(self, sweep_id: str) -> Iterator[pb.Sweep]:
+        """The sweep each time it changes, until it has ended."""
+        yield from self.stub.WatchSweep(pb.WatchSweepRequest(sweep_id=sweep_id))
+
+    def wait_sweep(self, sweep_id: str, on_change: Callable[[pb.Sweep], None] | None = None) -> pb.Sweep:
+        """Follow the sweep to its end; the ended sweep with its importances."""
+        for sweep in self.watch_sweep(sweep_id):
+            if on_change:
+                on_change(sweep)
+        return self.get_sweep(sweep_id)
+
+    def cancel_sweep(self, sweep_id: str) -> pb.Sweep:
+        return self.stub.CancelSweep(pb.CancelSweepRequest(sweep_id=sweep_id), timeout=self.timeout)
+
+    def delete_sweep(self, sweep_id: str) -> str:
+        return self.stub.DeleteSweep(pb.DeleteSweepRequest(sweep_id=sweep_id), timeout=self.timeout).sweep_id
 
     # -- models --------------------------------------------------------------------------------------
     def model(self, model_id: str) -> pb.Model:

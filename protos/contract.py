@@ -264,7 +264,7 @@ def name_problem(name: str) -> str | None:
 
 
 # -- jobs -----------------------------------------------------------------------------------------------------
-FINAL_STATES = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED})
+FINAL_STATES = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.PRUNED})
 
 
 # Every device has two lanes: "train" (training jobs, minutes long) and "serve" (what a caller waits on: Predict,
@@ -280,6 +280,13 @@ def lane(device: str, lane_name: str) -> str:
     if device not in DEVICES or lane_name not in LANES:
         raise ValueError(f"unknown lane {device}.{lane_name}: devices {DEVICES}, lanes {LANES}")
     return f"{device}.{lane_name}"
+
+
+def job_lane(device: int, lane_name: str, live_lanes) -> str:
+    """Where a job for `device` goes: GPU → the GPU lane; ANY → the GPU lane while a GPU worker serves it (it is
+    in `live_lanes`), else the CPU lane; CPU or unset → the CPU lane."""
+    gpu = lane("gpu", lane_name)
+    return gpu if device == pb.GPU or device == pb.ANY and gpu in live_lanes else lane("cpu", lane_name)
 
 
 # Stopping: what each part of a stack is given between SIGTERM and SIGKILL. A worker process exits within
@@ -351,6 +358,9 @@ def browser_document() -> dict:
         "evaluate_kind": pb.JobKind.Name(pb.EVALUATE),
         "job_states": names(pb.JobState), "final_states": [pb.JobState.Name(s) for s in sorted(FINAL_STATES)],
         "running_state": pb.JobState.Name(pb.RUNNING), "succeeded_state": pb.JobState.Name(pb.SUCCEEDED),
+        "pruned_state": pb.JobState.Name(pb.PRUNED),
+        "sweep_final_states": [pb.SweepState.Name(s) for s in sorted(SWEEP_FINAL_STATES)],
+        "sweep_succeeded_state": pb.SweepState.Name(pb.SWEEP_SUCCEEDED),
         "splits": list(SPLIT_SIZES), "default_split": TEST_SPLIT,
         "split_sizes": SPLIT_SIZES,
         "serving_lanes": [lane(device, "serve") for device in DEVICES],
@@ -358,3 +368,39 @@ def browser_document() -> dict:
         "id": ID.pattern, "model_id": f"[0-9a-f]{{{MIN_ID_PREFIX},16}}|{LATEST}",   # a job's; a model page's
         "production_alias": PRODUCTION_ALIAS,
     }
+
+
+# -- sweeps: a search over the hyper-parameters whose trials are training jobs ------------------------------------
+SWEEP_FINAL_STATES = frozenset({pb.SWEEP_SUCCEEDED, pb.SWEEP_FAILED, pb.SWEEP_CANCELLED})
+MAX_TRIALS = 1000                  # Budget.trials
+DEFAULT_TRIALS = 10                # Budget.trials of a non-grid sweep that gives none
+MAX_PARALLELISM = 64               # Budget.parallelism
+MAX_DIMENSIONS = 32                # SweepRequest.space
+MAX_CHOICES = 1000                 # Choices.values
+MAX_PRUNER_SETTING = 1000          # Pruner.startup_trials, warmup_epochs, min_epochs
+MAX_REDUCTION_FACTOR = 100         # Pruner.reduction_factor
+PRUNER_DEFAULTS = {"startup_trials": 1, "warmup_epochs": 0, "min_epochs": 1, "reduction_factor": 3}
+# Trials wait on their lane's queue behind every other job (Celery priorities on Redis: 0 is served first), so a
+# sweep never holds back another user's job for longer than one of its trials' epochs.
+JOB_PRIORITY, TRIAL_PRIORITY = 0, 9
+
+
+DEFAULT_OBJECTIVE = "validation_accuracy"   # a sweep chooses on validation; test is scored once, for the winner
+
+
+def sweep_model_name(sweep_id: str) -> str:
+    """The name a sweep's trial models are saved under when its request gives none."""
+    return f"sweep-{sweep_id}"
+
+
+# `lenet sweep --preset NAME` (and `make sweep`): a search's options as `lenet sweep` takes them (LenetClient.sweep's
+# keywords, its space as NAME=VALUES). "better" searches the recipe's hyper-parameters for a model that beats the
+# seed's on validation; hyper-parameters added to the contract join it by name.
+SWEEP_PRESETS = {
+    "better": {
+        "recipe": "better",
+        "space": ["learning_rate=0.02:0.2:log", "weight_decay=0.00001:0.001:log", "augment_rotation=0:15",
+                  "augment_shift=0:2.5", "augment_scale=0:0.15", "lr_schedule=cosine,step"],
+        "sampler": "tpe", "pruner": "median", "trials": 24, "parallelism": 2, "name": "better", "alias": "best",
+    },
+}

@@ -219,6 +219,23 @@ class Stack:
         return self.spawn(f"worker-{name}", "-m", "lenet_workers", options.model_dump_json(),
                           metrics_port=self.metrics_ports().get(f"worker-{name}"))
 
+    def add_node(self, timeout: float = 120) -> str:
+        """Start one more CPU worker node (as a replacement for a lost one) and wait until its processes have
+        registered; returns its name, e.g. "worker-cpu2"."""
+        name = f"cpu{self.worker_count}"
+        self.workers.insert(self.worker_count, self.add_worker("cpu", name))   # node_names() keeps their order
+        self.worker_count += 1
+        store, deadline = Store(self.redis_url, self.settings.heartbeat_seconds), time.monotonic() + timeout
+        try:
+            while sum(worker.name.startswith(f"{name}-") for worker in store.workers.alive()) < \
+                    (2 if self.role == "both" else 1):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"worker node {name} not ready after {timeout:.0f} s; see {self.log_dir}")
+                time.sleep(0.2)
+        finally:
+            store.close()
+        return f"worker-{name}"
+
     def worker_processes(self) -> int:
         """Worker processes the started nodes run: two per node for role "both"."""
         return (self.worker_count + self.gpu_worker_count) * (2 if self.role == "both" else 1)

@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from celery import Celery
 
 from lenet_protos import tracing
-from lenet_protos.contract import DEVICES, LANES, TASKS, lane
+from lenet_protos.contract import DEVICES, JOB_PRIORITY, JOB_TASKS, LANES, TASKS, TRIAL_PRIORITY, lane
+from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.store.connection import Location, broker
 
 
@@ -73,7 +74,13 @@ def _tls_options(url: str) -> tuple[str, dict | None]:
 
 class TaskSender(Protocol):
     """What sends tasks: TaskQueue, or in tests anything that records what it is given."""
-    def send(self, task: str, args: list, queue: str) -> None: ...
+    def send(self, task: str, args: list, queue: str, priority: int = JOB_PRIORITY) -> None: ...
+
+
+def send_job(tasks: TaskSender, job: pb.Job) -> None:
+    """Queue `job` on its lane: a sweep's training trial behind every other job there (TRIAL_PRIORITY)."""
+    trial = job.kind == pb.TRAIN and bool(job.sweep_id)
+    tasks.send(JOB_TASKS[job.kind], [job.id], job.queue, TRIAL_PRIORITY if trial else JOB_PRIORITY)
 
 
 class TaskQueue:
@@ -82,10 +89,10 @@ class TaskQueue:
     def __init__(self, where: Location | str):
         self.app = celery_app(where)
 
-    def send(self, task: str, args: list, queue: str) -> None:
+    def send(self, task: str, args: list, queue: str, priority: int = JOB_PRIORITY) -> None:
         if queue not in QUEUES:
             raise ValueError(f"unknown queue {queue!r}")
-        self.app.send_task(TASKS[task], args=args, queue=queue)
+        self.app.send_task(TASKS[task], args=args, queue=queue, priority=priority)
 
     def close(self) -> None:
         self.app.close()

@@ -195,7 +195,7 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
         batcher = Batcher(lambda model_id: model_cache.predictor(worker, model_id), settings.batch_max,
                           settings.batch_delay_ms / 1000)
         lane_server = LaneServer(worker, batcher).start()
-        tasks.register_serving(app, worker, batcher)
+        tasks.register_serving(app, worker, batcher, TaskQueue(settings.redis_url))
     else:
         tasks.register_training(app, worker, TaskQueue(store.where))
     worker_shutting_down.connect(lambda **_: stop_within(worker, settings.stop_grace_seconds), weak=False)

@@ -21,7 +21,8 @@ from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services import logs
 from lenet_services.store import StopReason, Unavailable
 from lenet_services.store.models import job_model_id
-from lenet_services.task_queue import TaskSender
+from lenet_services.sweep_driver import SweepDriver
+from lenet_services.task_queue import TaskSender, send_job
 from lenet_workers import model_cache, worker_metrics as metrics
 from lenet_workers.batcher import Batcher
 from lenet_workers.context import WorkerContext
@@ -35,7 +36,9 @@ BATCH_EVENT_EVERY = 10
 EVALUATION_SLICE = 500      # images per forward pass of an evaluation: a Predict waits at most this long
 RESULT_RETRY_SECONDS = 600  # how long finished work waits for an unreachable store before it is given up
 NOUNS = {"train": "training", "evaluate": "evaluation"}
-OUTCOMES = {StopReason.CANCELLED: "cancelled", StopReason.STOPPING: "handed back", StopReason.TAKEN_OVER: "taken over"}
+ENDED = {"succeeded", "failed", "cancelled", "pruned"}   # outcomes that put the job in a final state
+OUTCOMES = {StopReason.CANCELLED: "cancelled", StopReason.STOPPING: "handed back", StopReason.TAKEN_OVER: "taken over",
+            StopReason.PRUNED: "pruned", StopReason.YIELDING: "yielded"}
 
 
 class Stopped(Exception):
@@ -81,25 +84,27 @@ def stop_reason(worker: WorkerContext, job_id: str) -> StopReason | None:
 
 
 class StopCheck:
-    """The engine's should_stop: asked before every batch, it remembers why the job stopped."""
+    """The engine's should_stop: asked before every batch, it remembers why the job stopped. `after_epoch`
+    (a sweep's trial: pruned, or yielding its lane) stops it before the next batch."""
 
     def __init__(self, worker: WorkerContext, job_id: str):
         self.worker, self.job_id = worker, job_id
         self.reason: StopReason | None = None
+        self.after_epoch: StopReason | None = None
 
     def __call__(self) -> bool:
-        self.reason = stop_reason(self.worker, self.job_id)
+        self.reason = self.after_epoch or stop_reason(self.worker, self.job_id)
         return self.reason is not None
 
 
-def hand_back(worker: WorkerContext, job: pb.Job, tasks: TaskSender, outbox: Outbox) -> None:
-    """A worker asked to stop gives its running job back: the lease goes and the job is queued again, so the
-    next worker resumes it from its last epoch checkpoint."""
-    outbox.tell(pb.JobEvent(
-        log=f"worker {worker.name} is stopping: job handed back to {job.queue}, to resume from its last epoch"))
+def hand_back(worker: WorkerContext, job: pb.Job, tasks: TaskSender, outbox: Outbox, why: str = "") -> None:
+    """A worker gives its running job back (it is stopping, or a trial yields its lane): the lease goes and the
+    job is queued again, so the next worker resumes it from its last epoch checkpoint."""
+    why = why or f"worker {worker.name} is stopping"
+    outbox.tell(pb.JobEvent(log=f"{why}: job handed back to {job.queue}, to resume from its last epoch"))
     _patiently(outbox.flush)
     _patiently(lambda: worker.store.leases.release(job.id))
-    tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
+    send_job(tasks, job)
 
 
 def fail(worker: WorkerContext, job_id: str, error: Exception) -> None:
@@ -135,8 +140,12 @@ def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job, O
             if stopped.reason is StopReason.CANCELLED:
                 _patiently(outbox.flush)
                 _patiently(lambda: worker.store.jobs.transition(job_id, pb.CANCELLED, f"cancelled during {noun}"))
+            elif stopped.reason is StopReason.PRUNED:
+                _patiently(lambda: worker.store.jobs.transition(job_id, pb.PRUNED, "pruned by its sweep's pruner"))
             elif stopped.reason is StopReason.STOPPING:
                 hand_back(worker, job, tasks, outbox)
+            elif stopped.reason is StopReason.YIELDING:
+                hand_back(worker, job, tasks, outbox, f"trial yields {job.queue} to a job waiting there")
         except Exception as error:
             log.exception("%s failed", noun)
             _quietly(outbox.flush)
@@ -145,13 +154,32 @@ def run(worker: WorkerContext, job_id: str, task: str, work: Callable[[pb.Job, O
             finish(worker, job_id)
             metrics.TASKS.labels(task, outcome).inc()
             log.info("%s %s", noun, outcome)
+        if job.sweep_id and outcome in ENDED:
+            _quietly(lambda: SweepDriver(worker.store, tasks).advance(job.sweep_id))   # else recovery moves it on
 
 
 def run_training(worker: WorkerContext, tasks: TaskSender, job_id: str) -> None:
-    run(worker, job_id, "train", lambda job, outbox: _train(worker, job, outbox), tasks)
+    run(worker, job_id, "train", lambda job, outbox: _train(worker, tasks, job, outbox), tasks)
 
 
-def _train(worker: WorkerContext, job: pb.Job, outbox: Outbox) -> None:
+def _trial_epoch(worker: WorkerContext, tasks: TaskSender, job: pb.Job, figures: pb.TrainMetrics,
+                 stop: StopCheck) -> None:
+    """After an epoch of a sweep's trial that has more to go: its objective goes to the sweep's study, whose pruner
+    may stop it here (PRUNED); else, when a job that is not a trial waits on this lane, the trial gives the lane
+    up (it resumes from this epoch behind that job), so no sweep holds a user back longer than an epoch."""
+    if figures.epoch >= job.train.hyper_parameters.epochs:
+        _quietly(lambda: SweepDriver(worker.store, tasks).report(job, figures))
+        return
+    try:
+        if SweepDriver(worker.store, tasks).report(job, figures):
+            stop.after_epoch = StopReason.PRUNED
+        elif worker.store.workers.jobs_first_in_line(job.queue):
+            stop.after_epoch = StopReason.YIELDING
+    except Unavailable as error:
+        log.warning("store unreachable, the trial goes on: %s", error)
+
+
+def _train(worker: WorkerContext, tasks: TaskSender, job: pb.Job, outbox: Outbox) -> None:
     """Train the job's model (from its last checkpoint, if any) and save it once all its events are written;
     Stopped when it stops first, or was taken over meanwhile."""
     store, request, data_dir = worker.store, job.train, worker.settings.data_dir
@@ -165,8 +193,10 @@ def _train(worker: WorkerContext, job: pb.Job, outbox: Outbox) -> None:
     if resumed:
         outbox.tell(pb.JobEvent(log=f"resuming after epoch {resumed[0].epoch}"))
     scored = sum(len(chosen.images) for chosen in (eval_set, validation) if chosen)
-    progress = Progress(outbox, list(resumed[0].history) if resumed else [], scored)
     stop = StopCheck(worker, job.id)
+    progress = Progress(outbox, list(resumed[0].history) if resumed else [], scored,
+                        after_epoch=(lambda figures: _trial_epoch(worker, tasks, job, figures, stop)) if job.sweep_id
+                        else None)
     result = train(contract.hyper_params(request.hyper_parameters), train_set.images, train_set.labels,
                    eval_set and eval_set.images, eval_set and eval_set.labels,
                    validation_x=validation and validation.images, validation_y=validation and validation.labels,
@@ -191,8 +221,10 @@ class Progress:
     """What a training job tells as it goes, through its outbox: batch and evaluation events, and each epoch's
     figures with the checkpoint the next worker would resume from."""
 
-    def __init__(self, outbox: Outbox, history: list[pb.TrainMetrics], eval_samples: int):
+    def __init__(self, outbox: Outbox, history: list[pb.TrainMetrics], eval_samples: int,
+                 after_epoch: Callable[[pb.TrainMetrics], None] | None = None):
         self.outbox, self.history, self.eval_samples = outbox, history, eval_samples
+        self.after_epoch = after_epoch
         self.evaluating_since = 0   # time.time_ns() when this epoch's evaluation began, for its span
 
     def batch(self, progress: BatchProgress) -> None:
@@ -224,6 +256,8 @@ class Progress:
         with tracing.span("checkpoint write", epoch=result.epoch):
             self.outbox.tell(pb.JobEvent(epoch=figures),
                              (pb.TrainingCheckpoint(epoch=result.epoch, history=self.history), result.params))
+        if self.after_epoch:
+            self.after_epoch(figures)
 
 
 def _save_model(worker: WorkerContext, job: pb.Job, train_samples: int, history: list[pb.TrainMetrics],
@@ -238,8 +272,8 @@ def _save_model(worker: WorkerContext, job: pb.Job, train_samples: int, history:
     return _patiently(lambda: worker.store.models.save(model, result.symbol_json, result.params, graph))
 
 
-def run_evaluation(worker: WorkerContext, batcher: Batcher, job_id: str) -> None:
-    run(worker, job_id, "evaluate", lambda job, _outbox: _evaluate(worker, batcher, job))
+def run_evaluation(worker: WorkerContext, batcher: Batcher, tasks: TaskSender, job_id: str) -> None:
+    run(worker, job_id, "evaluate", lambda job, _outbox: _evaluate(worker, batcher, job), tasks)
 
 
 def _evaluate(worker: WorkerContext, batcher: Batcher, job: pb.Job) -> None:

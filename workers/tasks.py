@@ -20,7 +20,8 @@ def register_training(app: Celery, worker: WorkerContext, tasks: TaskSender) -> 
         job_runner.run_training(worker, tasks, job_id)
 
 
-def register_serving(app: Celery, worker: WorkerContext, batcher: Batcher) -> None:
+def register_serving(app: Celery, worker: WorkerContext, batcher: Batcher, tasks: TaskSender) -> None:
+    """The evaluation task; `tasks` queues what a sweep does next when its winner's evaluation ends."""
     @app.task(name=TASKS["evaluate"])
     def evaluate(job_id: str) -> None:
-        job_runner.run_evaluation(worker, batcher, job_id)
+        job_runner.run_evaluation(worker, batcher, tasks, job_id)

@@ -11,11 +11,11 @@ import grpc
 from click.shell_completion import get_completion_class
 
 from lenet_clients.cli import (alias_commands, demo, evaluate_commands, export_commands, inspect_commands, job_commands,
-                         server_commands)
+                         server_commands, sweep_commands)
 from lenet_clients.cli.output import Failure, GlobalOptions, client_options, rpc_message
 
 COMMAND_MODULES = [demo, server_commands, job_commands, alias_commands, evaluate_commands, export_commands,
-                   inspect_commands]
+                   inspect_commands, sweep_commands]
 COMPLETION_SHELLS = ["bash", "zsh", "fish"]
 DRAWING_MODULES = {"matplotlib", "PIL"}   # lenet-client's `images` extra: figures, and image files as input
 

@@ -90,6 +90,19 @@ def job_events(service: LenetService, job_id: str, after_event_id: str,
     return stream
 
 
+# -- one sweep -----------------------------------------------------------------------------------------------
+def sweep_changes(service: LenetService, sweep_id: str) -> Callable[[Caller], Iterator]:
+    """The sweep each time it changes (as WatchSweep gives it), then once it has ended the sweep with Optuna's
+    parameter importances, and "end"."""
+    def stream(caller: Caller) -> Iterator[Message]:
+        for sweep in service.sweeps.watch(pb.WatchSweepRequest(sweep_id=sweep_id), caller):
+            yield Message("sweep", message_dict(sweep))
+        if caller.active():
+            yield Message("sweep", message_dict(service.sweeps.get(pb.GetSweepRequest(sweep_id=sweep_id), caller)))
+            yield Message("end", {})
+    return stream
+
+
 # -- the jobs table ------------------------------------------------------------------------------------------
 class BatchFollower:
     """The latest BatchProgress of each running training job on a page, each followed through WatchJob in a

@@ -205,6 +205,30 @@ class Dashboard:
             chunks.setdefault(chunk.layer, []).append(from_tensor(chunk.tensor))
         return payloads.activations(chunks)
 
+    # -- sweeps ----------------------------------------------------------------------------------------------
+    async def sweeps(self, request: Request) -> Response:
+        page = await self.sweep_call(request, "list", pb.ListSweepsRequest(
+            page_size=number(request.query_params.get("page_size", "0"), "page_size"),
+            page_token=request.query_params.get("page_token", "")))
+        return JSONResponse({"sweeps": [message_dict(sweep) for sweep in page.sweeps],
+                             "next_page_token": page.next_page_token})
+
+    async def sweep(self, request: Request) -> Response:
+        sweep = await self.sweep_call(request, "get", pb.GetSweepRequest(sweep_id=request.path_params["sweep_id"]))
+        return JSONResponse(message_dict(sweep))
+
+    async def cancel_sweep(self, request: Request) -> Response:
+        sweep = await self.sweep_call(request, "cancel",
+                                      pb.CancelSweepRequest(sweep_id=request.path_params["sweep_id"]))
+        return JSONResponse(message_dict(sweep))
+
+    async def sweep_stream(self, request: Request) -> Response:
+        return live.response(live.sweep_changes(self.service, request.path_params["sweep_id"]), self.caller(request))
+
+    def sweep_call(self, request: Request, method: str, message):
+        """LenetService.sweeps.`method`(message, caller) in a worker thread."""
+        return run_in_threadpool(getattr(self.service.sweeps, method), message, self.caller(request))
+
     async def workers(self, request: Request) -> Response:
         return JSONResponse(message_dict(await self.call(request, "list_workers", pb.ListWorkersRequest())))
 
@@ -303,6 +327,9 @@ def build(service: LenetService, auth: Auth) -> Starlette:
         Route("/evaluations/{job_id}", d.evaluation), Route("/samples", d.samples),
         Route("/inspect", d.inspect, methods=["POST"]),
         Route("/workers", d.workers), Route("/workers/stream", d.workers_stream),
+        Route("/sweeps", d.sweeps), Route("/sweeps/{sweep_id}", d.sweep),
+        Route("/sweeps/{sweep_id}/cancel", d.cancel_sweep, methods=["POST"]),
+        Route("/sweeps/{sweep_id}/stream", d.sweep_stream),
     ]
     routes = [
         Route("/", d.index), Route("/login", d.login_page), Route("/login", d.login, methods=["POST"]),

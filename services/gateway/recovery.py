@@ -2,7 +2,8 @@
 long as the process lives) is sent to its queue again, and the worker that takes it resumes from the last epoch
 checkpoint. Right after Redis restarts, workers have not yet renewed anything, so nothing is taken over until the
 store has run for a heartbeat period. The same loop takes ended jobs whose retention is over out of the listing
-indexes.
+indexes, and moves on every active sweep (lenet_services.sweep_driver), so a sweep whose driver was lost between
+two steps goes on within one interval.
 
 A QUEUED job that no worker will get is sent again once it has waited a heartbeat period: one never sent (its
 gateway died, or Redis failed, between the job's record and its task), and one sent a heartbeat period ago or more
@@ -18,10 +19,10 @@ import threading
 import time
 
 from lenet_protos import tracing
-from lenet_protos.contract import JOB_TASKS
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
-from lenet_services.task_queue import TaskSender
+from lenet_services.task_queue import TaskSender, send_job
 from lenet_services.store import Store
+from lenet_services.sweep_driver import SweepDriver
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def requeue_orphans(store: Store, tasks: TaskSender) -> list[str]:
                               job_id=job.id):   # in the job's trace
                 store.events.append(job.id, pb.JobEvent(log=f"worker {job.worker} was lost; job re-queued on "
                                                             f"{job.queue}"))
-                tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
+                send_job(tasks, job)
             requeued.append(job.id)
     return requeued
 
@@ -53,16 +54,22 @@ def send_stranded(store: Store, tasks: TaskSender) -> list[str]:
             why = f"no worker took it within {period:g} s while one was idle"
         else:
             continue
-        tasks.send(JOB_TASKS[job.kind], [job.id], job.queue)
+        send_job(tasks, job)
         store.jobs.mark_sent(job.id)
         store.events.append(job.id, pb.JobEvent(log=f"sent to {job.queue}: {why}"))
         sent.append(job.id)
     return sent
 
 
+def advance_sweeps(driver: SweepDriver) -> None:
+    """Move on each active sweep that no other process is moving on right now."""
+    for sweep_id in driver.store.sweeps.active():
+        driver.advance(sweep_id, wait_seconds=0)
+
+
 def start(store: Store, tasks: TaskSender, interval_seconds: float) -> threading.Event:
     """Every `interval_seconds` in a daemon thread until the returned event is set: re-queue orphans, sweep."""
-    stop = threading.Event()
+    stop, driver = threading.Event(), SweepDriver(store, tasks)
 
     def loop() -> None:
         while not stop.wait(interval_seconds):
@@ -70,6 +77,7 @@ def start(store: Store, tasks: TaskSender, interval_seconds: float) -> threading
                 requeue_orphans(store, tasks)
                 send_stranded(store, tasks)
                 store.jobs.sweep()
+                advance_sweeps(driver)
             except Exception:  # the store may be briefly unreachable; try again next round
                 log.exception("recovery round failed")
 

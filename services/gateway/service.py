@@ -26,9 +26,10 @@ from lenet_services.gateway import auth, validation as check
 from lenet_services.gateway.coalescer import Coalescer
 from lenet_services.gateway.relay import Expected, Relay
 from lenet_services.mailbox import Ended
+from lenet_services.gateway.sweep_service import SweepService
 from lenet_services.store import Store
 from lenet_services.store.idempotency import Idempotency
-from lenet_services.task_queue import TaskSender
+from lenet_services.task_queue import TaskSender, send_job
 
 INSPECT_WINDOW = 8          # chunks (≤ 4 MiB each) that may wait in Redis for a slow client
 RELAY_WAIT_SECONDS = 0.25   # how often an Inspect checks the store while its worker has not come to the Relay
@@ -69,6 +70,7 @@ class LenetService:
         self._lanes: tuple[float, dict[str, int]] = (0.0, {})
         self._models: dict[str, tuple[float, pb.Model]] = {}
         self.coalescer = Coalescer(self._predict_on, settings.batch_max)
+        self.sweeps = SweepService(store, tasks)
 
     # -- jobs ----------------------------------------------------------------------------------------
     def submit_training(self, request: pb.TrainRequest, caller: Caller) -> pb.Job:
@@ -90,8 +92,8 @@ class LenetService:
         job.trace_context.update(tracing.carrier())
         job, created = self.store.jobs.create(job, idempotency)
         if created:
-            self.tasks.send(contract.JOB_TASKS[job.kind], [job.id], job.queue)
-            self.store.jobs.mark_sent(job.id)   # unmarked, the recovery loop sends it (recovery.send_unsent)
+            send_job(self.tasks, job)
+            self.store.jobs.mark_sent(job.id)   # unmarked, the recovery loop sends it (recovery.send_stranded)
             if job.queue not in self._live_lanes():
                 self.store.events.append(job.id, pb.JobEvent(
                     log=f"no {job.queue} worker is alive: the job waits on queue {job.queue} until one starts"))
@@ -107,10 +109,7 @@ class LenetService:
         return lanes
 
     def _job_lane(self, device: int, lane: str) -> str:
-        """GPU → the GPU lane; ANY → the GPU lane while a GPU worker serves it, else the CPU lane; CPU or
-        unset → the CPU lane."""
-        gpu = contract.lane("gpu", lane)
-        return gpu if device == pb.GPU or device == pb.ANY and gpu in self._live_lanes() else contract.lane("cpu", lane)
+        return contract.job_lane(device, lane, self._live_lanes())
 
     def _job(self, job_id: str, caller: Caller) -> pb.Job:
         job = self.store.jobs.get(check.job_id(job_id))

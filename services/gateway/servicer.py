@@ -93,3 +93,23 @@ class LenetServicer(pb_grpc.LenetServicer):
 
     def ListWorkers(self, request, context):
         return self.service.list_workers(request, self.caller(context))
+
+    def SubmitSweep(self, request, context):
+        return self.service.sweeps.submit(request, self.caller(context))
+
+    def GetSweep(self, request, context):
+        return self.service.sweeps.get(request, self.caller(context))
+
+    def ListSweeps(self, request, context):
+        return self.service.sweeps.list(request, self.caller(context))
+
+    def WatchSweep(self, request, context):
+        caller = self.caller(context)
+        with self.streams.slot(self.client(caller, context)):
+            yield from self.service.sweeps.watch(request, caller)
+
+    def CancelSweep(self, request, context):
+        return self.service.sweeps.cancel(request, self.caller(context))
+
+    def DeleteSweep(self, request, context):
+        return self.service.sweeps.delete(request, self.caller(context))

@@ -14,6 +14,7 @@ from lenet_protos.contract import HYPER_PARAMETERS, LAYERS, SPLIT_SIZES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.tensors import from_tensor, images_from_tensor
 from lenet_services.errors import InvalidArgument, ResourceExhausted
+from lenet_services.sweep_driver import grid_size, searched
 
 
 def check(condition: bool, field: str, problem: str) -> None:
@@ -295,3 +296,155 @@ def delete_alias(request: pb.DeleteModelAliasRequest) -> pb.DeleteModelAliasRequ
     model_name(request.name)
     alias(request.alias)
     return request
+
+
+# -- sweeps -------------------------------------------------------------------------------------------------------
+
+def sweep(request: pb.SweepRequest, model_name_default: str) -> pb.SweepRequest:
+    """The request with every default filled in: the trials' training request (its model name
+    `model_name_default` when it gives none), sampler, pruner settings, budget and objective."""
+    checked = pb.SweepRequest()
+    checked.CopyFrom(request)
+    check(not request.train.idempotency_key, "train.idempotency_key", "give the sweep's own idempotency_key")
+    checked.objective.metric = objective_metric(request.objective.metric)
+    given = pb.TrainRequest()
+    given.CopyFrom(request.train)
+    if checked.objective.metric == "validation_accuracy" and not given.HasField("validation_data"):
+        given.validation_data.SetInParent()   # chosen on validation: its default split, the training file's tail
+    check(checked.objective.metric != "validation_accuracy" or given.HasField("validation_data"),
+          "train.validation_data", "the objective is validation accuracy")
+    check(checked.objective.metric != "test_accuracy" or not given.validation_only, "train.validation_only",
+          "the objective is test accuracy, which validation_only leaves out")
+    checked.train.CopyFrom(train(given))
+    checked.train.model_name = model_name(request.train.model_name or model_name_default, "train.model_name")
+    checked.train.ClearField("hyper_parameters")
+    checked.train.hyper_parameters.CopyFrom(request.train.hyper_parameters)   # fields given only: the trials fill in
+    hyper_parameters(request.train.hyper_parameters)
+    space(request.space)
+    enum(request.sampler, pb.Sampler, "sampler")
+    checked.sampler = request.sampler or pb.TPE
+    check(0 <= request.seed < 2**31, "seed", f"must be 0..{2**31 - 1}, got {request.seed}")
+    checked.pruner.CopyFrom(pruner(request.pruner))
+    checked.budget.CopyFrom(budget(request.budget, checked.sampler, request.space))
+    if request.alias:
+        alias(request.alias)
+    checked.test_data.CopyFrom(dataset(request.test_data, "test_data", labels_required=True))
+    idempotency_key(request.idempotency_key)
+    return checked
+
+
+def space(dimensions) -> None:
+    check(len(dimensions) > 0, "space", "give at least one hyper-parameter to search")
+    at_most(len(dimensions), contract.MAX_DIMENSIONS, "space", "hyper-parameters")
+    seen = set()
+    for position, dimension in enumerate(dimensions):
+        field = f"space[{position}]"
+        spec = contract.HYPER_PARAMETER.get(dimension.name)
+        check(spec is not None, field + ".name", f"{shown(dimension.name)} is not a hyper-parameter; choose from "
+                                                 f"{', '.join(contract.HYPER_PARAMETER)}")
+        check(dimension.name not in seen, field + ".name", f"{dimension.name} is searched more than once")
+        seen.add(dimension.name)
+        kind = dimension.WhichOneof("values")
+        check(kind is not None, field, "give fixed, fixed_name, choices, float_range or int_range")
+        named = spec.type is str
+        check(named == (kind == "fixed_name") or kind not in ("fixed", "fixed_name"), f"{field}.{kind}",
+              f"{spec.name} takes {'names: use fixed_name' if named else 'numbers: use fixed'}")
+        if kind in ("fixed", "fixed_name"):
+            sweep_value(spec, getattr(dimension, kind), f"{field}.{kind}")
+        elif kind == "choices":
+            listed, other = ("names", "values") if named else ("values", "names")
+            values = getattr(dimension.choices, listed)
+            check(not getattr(dimension.choices, other), f"{field}.choices.{other}",
+                  f"{spec.name} takes {'names' if named else 'numbers'}: use choices.{listed}")
+            check(len(values) > 0, f"{field}.choices.{listed}", "give at least one")
+            at_most(len(values), contract.MAX_CHOICES, f"{field}.choices.{listed}", listed)
+            for number, value in enumerate(values):
+                sweep_value(spec, value, f"{field}.choices.{listed}[{number}]")
+        elif kind == "float_range":
+            float_range(spec, dimension.float_range, field + ".float_range")
+        else:
+            int_range(spec, dimension.int_range, field + ".int_range")
+
+
+def sweep_value(spec: contract.HyperParameter, value: float | str, field: str) -> None:
+    """A value `spec` may take: within its bounds (one of its names), whole for an integer, 0 or 1 for a bool."""
+    if spec.type is str:
+        problem = spec.problem(value)
+        check(problem is None, field, problem or "")
+        return
+    if spec.type is bool:
+        check(value in (0, 1), field, f"{spec.name} is true (1) or false (0), got {value}")
+        return
+    check(spec.type is float or float(value).is_integer(), field, f"{spec.name} is an integer, got {value}")
+    problem = spec.problem(spec.type(value))
+    check(problem is None, field, problem or "")
+
+
+def float_range(spec: contract.HyperParameter, span: pb.FloatRange, field: str) -> None:
+    check(spec.type is float, field, f"{spec.name} is not real: use {'int_range or ' * (spec.type is int)}choices")
+    sweep_value(spec, span.low, field + ".low")
+    sweep_value(spec, span.high, field + ".high")
+    check(span.low < span.high, field + ".high", f"must be above low ({span.low:g}), got {span.high:g}")
+    check(not span.log or span.low > 0, field + ".low", "a log scale needs low > 0")
+    check(span.step >= 0 and np.isfinite(span.step), field + ".step", f"must be ≥ 0, got {span.step}")
+    check(not (span.log and span.step), field + ".step", "a log scale takes no step")
+
+
+def int_range(spec: contract.HyperParameter, span: pb.IntRange, field: str) -> None:
+    check(spec.type is int, field, f"{spec.name} is not an integer: use {'float_range or ' * (spec.type is float)}"
+                                   f"choices")
+    sweep_value(spec, span.low, field + ".low")
+    sweep_value(spec, span.high, field + ".high")
+    check(span.low <= span.high, field + ".high", f"must be at least low ({span.low}), got {span.high}")
+    check(not span.log or span.low >= 1, field + ".low", "a log scale needs low ≥ 1")
+    check(span.step >= 0, field + ".step", f"must be ≥ 0, got {span.step}")
+    check(not (span.log and span.step > 1), field + ".step", "a log scale takes no step")
+
+
+def pruner(given: pb.Pruner) -> pb.Pruner:
+    enum(given.kind, pb.PrunerKind, "pruner.kind")
+    checked = pb.Pruner(kind=given.kind or pb.NO_PRUNER)
+    for name, default in contract.PRUNER_DEFAULTS.items():
+        value = getattr(given, name)
+        low, high = (2, contract.MAX_REDUCTION_FACTOR) if name == "reduction_factor" else \
+            (0, contract.MAX_PRUNER_SETTING)
+        check(value == 0 or low <= value <= high, f"pruner.{name}",
+              f"must be {low}..{high} (0: {default}), got {value}")
+        setattr(checked, name, value or default)
+    return checked
+
+
+def budget(given: pb.Budget, sampler: int, dimensions) -> pb.Budget:
+    """Trials (default: every point of a grid, else contract.DEFAULT_TRIALS), parallelism (default 1), wall time."""
+    check(0 <= given.trials, "budget.trials", f"must be ≥ 0, got {given.trials}")
+    at_most(given.trials, contract.MAX_TRIALS, "budget.trials", "trials")
+    check(0 <= given.parallelism, "budget.parallelism", f"must be ≥ 0, got {given.parallelism}")
+    at_most(given.parallelism, contract.MAX_PARALLELISM, "budget.parallelism", "trials at once")
+    check(given.max_seconds >= 0 and np.isfinite(given.max_seconds), "budget.max_seconds",
+          f"must be ≥ 0, got {given.max_seconds}")
+    trials = given.trials or contract.DEFAULT_TRIALS
+    if sampler == pb.GRID:
+        for position, dimension in enumerate(dimensions):
+            kind = dimension.WhichOneof("values")
+            check(kind != "float_range" or dimension.float_range.step > 0, f"space[{position}].float_range.step",
+                  "a grid needs a step on every real range")
+        points = grid_size(searched(dimensions))
+        at_most(points, contract.MAX_TRIALS, "space", "grid points")
+        check(given.trials <= points, "budget.trials", f"the grid has {points} points, got {given.trials}")
+        trials = given.trials or points
+    return pb.Budget(trials=trials, parallelism=given.parallelism or 1, max_seconds=given.max_seconds)
+
+
+def objective_metric(metric: str) -> str:
+    """A per-epoch accuracy of TrainMetrics (default: contract.DEFAULT_OBJECTIVE)."""
+    figures = [field.name for field in pb.TrainMetrics.DESCRIPTOR.fields
+               if field.type == field.TYPE_DOUBLE and field.name.endswith("accuracy")]
+    metric = metric or contract.DEFAULT_OBJECTIVE
+    check(metric in figures, "objective.metric", f"{shown(metric)}: choose from {', '.join(figures)}")
+    return metric
+
+
+def sweep_id(value: str) -> str:
+    check(bool(value), "sweep_id", "required")
+    check(bool(contract.ID.fullmatch(value)), "sweep_id", f"{shown(value)} is not a sweep id (16 hex digits)")
+    return value

@@ -1,5 +1,5 @@
 """The Redis store shared by gateway and workers: jobs with their events, leases, checkpoints and evaluations;
-models; requests; live workers.
+models; requests; live workers; sweeps and their Optuna studies.
 
 Only this package knows Redis: its key names (keys.py) and its exceptions, which leave it as Unavailable
 (connection.py). Values are protobuf bytes or plain hashes only, never serialized Python objects. Every wait is
@@ -17,6 +17,8 @@ from lenet_services.store.leases import Leases, StopReason
 from lenet_services.store.live_workers import LiveWorkers
 from lenet_services.store.models import Models
 from lenet_services.store.requests import Requests
+from lenet_services.store.studies import Studies
+from lenet_services.store.sweeps import Sweeps
 
 __all__ = ["Location", "NotReplicated", "Store", "StopReason", "Unavailable"]
 
@@ -41,6 +43,8 @@ class Store:
         self.models = Models(self.redis)
         self.requests = Requests(self.redis)
         self.workers = LiveWorkers(self.redis, heartbeat_seconds)
+        self.sweeps = Sweeps(self.redis, retention_seconds)
+        self.studies = Studies(self.redis)
 
     @classmethod
     def of(cls, settings) -> "Store":

@@ -35,14 +35,15 @@ class Idempotency:
         """The key's record for `owner`: watch it in the transaction that creates the job."""
         return keys.idempotency(owner, self.rpc, self.key)
 
-    def first_job(self, tx: redis.client.Pipeline, owner: str) -> bytes | None:
-        """In the creating transaction, before MULTI: the stored job this key created, or None when the key is new
-        or its job is gone. FailedPrecondition when the key was used for a different request."""
+    def first_job(self, tx: redis.client.Pipeline, owner: str, record_key=keys.job) -> bytes | None:
+        """In the creating transaction, before MULTI: the stored job (or the record `record_key` names: a sweep)
+        this key created, or None when the key is new or its record is gone. FailedPrecondition when the key was
+        used for a different request."""
         job_id, request_hash = tx.hmget(self.record(owner), ["job", "request"])
         if job_id is None:
             return None
-        tx.watch(keys.job(job_id.decode()))   # a delete meanwhile makes the transaction run again
-        data = tx.get(keys.job(job_id.decode()))
+        tx.watch(record_key(job_id.decode()))   # a delete meanwhile makes the transaction run again
+        data = tx.get(record_key(job_id.decode()))
         if data is not None and request_hash.decode() != self.request_hash:
             raise FailedPrecondition(f"idempotency_key {self.key[:40]!r} was used for a different {self.rpc} request")
         return data

@@ -1,5 +1,5 @@
-"""The job state machine: QUEUED → RUNNING → SUCCEEDED, FAILED or CANCELLED (RUNNING again when a worker picks up a
-job whose worker was lost; QUEUED → CANCELLED or FAILED before any worker started it)."""
+"""The job state machine: QUEUED → RUNNING → SUCCEEDED, FAILED, CANCELLED or PRUNED (a sweep's trial) (RUNNING again
+when a worker picks up a job whose worker was lost; QUEUED → CANCELLED or FAILED before any worker started it)."""
 from lenet_protos.contract import FINAL_STATES as FINAL
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.errors import FailedPrecondition
@@ -7,7 +7,7 @@ from lenet_services.store.indexes import now
 
 ALLOWED = {
     pb.QUEUED: {pb.RUNNING, pb.CANCELLED, pb.FAILED},
-    pb.RUNNING: {pb.RUNNING, pb.SUCCEEDED, pb.FAILED, pb.CANCELLED},
+    pb.RUNNING: {pb.RUNNING, pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.PRUNED},
 }
 
 

@@ -77,6 +77,11 @@ class Jobs:
             raise NotFound(f"job {job_id!r} not found")
         return pb.Job.FromString(data)
 
+    def find_many(self, job_ids: list[str]) -> list[pb.Job | None]:
+        """The jobs of `job_ids` in one read, None for each that is gone."""
+        records = self.redis.mget([keys.job(job_id) for job_id in job_ids]) if job_ids else []
+        return [None if data is None else pb.Job.FromString(data) for data in records]
+
     def page(self, kind: int = 0, state: int = 0, owner: str | None = None, page_size: int = 100,
              page_token: str = "") -> indexes.Page:
         """Jobs newest first, filtered by kind, state and owner (None: every owner), `page_size` at a time."""

@@ -131,9 +131,41 @@ def celery_queue(lane: str) -> str:           # Celery's Redis transport keeps a
     return lane                               # named after the queue
 
 
+def celery_queues(lane: str) -> list[str]:    # … one list per priority step: the queue's name, then QUEUE\x06\x16P
+    return [lane, *(f"{lane}\x06\x16{priority}" for priority in CELERY_PRIORITY_STEPS[1:])]
+
+
+CELERY_PRIORITY_STEPS = (0, 3, 6, 9)          # kombu's Redis transport: a message of priority P waits in the list of
+                                              # the highest step ≤ P; lower steps are served first
+
+
 def job_lease(job_id: str) -> str:            # string with a TTL: the worker running the job, renewed while it lives
     return f"lenet:job:{job_id}:lease"
 
 
 def job_cancel(job_id: str) -> str:           # string: set when a cancel was asked for the running job
     return f"lenet:job:{job_id}:cancel"
+
+
+def sweeps_index(owner: str | None) -> str:   # sorted set of the sweeps of `owner` (None: everyone's), as jobs_index
+    return f"lenet:sweeps:{'*' if owner is None else 'owner=' + owner}"
+
+
+SWEEPS_ACTIVE = "lenet:sweeps:active"         # set: ids of the sweeps not in a final state, for recovery
+
+
+def sweep(sweep_id: str) -> str:              # Sweep protobuf bytes (its trials without their jobs' figures)
+    return f"lenet:sweep:{sweep_id}"
+
+
+def sweep_lock(sweep_id: str) -> str:         # string with a TTL: the token of whoever advances the sweep now
+    return f"lenet:sweep:{sweep_id}:lock"
+
+
+def sweep_study(sweep_id: str) -> str:        # the prefix of the sweep's Optuna journal (JournalRedisBackend's keys:
+    return f"lenet:sweep:{sweep_id}:study"    # PREFIX:log_number, PREFIX:log:N)
+
+
+def sweep_study_keys(sweep_id: str, log_number: int) -> list[str]:   # every key of the journal
+    prefix = sweep_study(sweep_id)
+    return [f"{prefix}:log_number", *(f"{prefix}:log:{n}" for n in range(log_number + 1))]

@@ -25,6 +25,8 @@ class StopReason(enum.Enum):
     CANCELLED = "cancelled"       # a caller cancelled it
     TAKEN_OVER = "taken over"     # its lease is another worker's (this one was taken for lost)
     STOPPING = "stopping"         # the worker itself is shutting down (the worker knows this, not the store)
+    PRUNED = "pruned"             # a sweep's pruner stopped the trial after an epoch (the worker was told)
+    YIELDING = "yielding"         # a sweep's trial gives its lane to a job waiting there, after an epoch
 
 
 @guarded

@@ -56,9 +56,14 @@ class LiveWorkers:
         return score is not None and score > time.time()
 
     def waiting(self, lane: str) -> tuple[int, int]:
-        """(jobs, requests) waiting on a lane: Celery's queue list and the lane's request list."""
+        """(jobs, requests) waiting on a lane: Celery's queue lists (every priority) and the lane's request list."""
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.llen(keys.celery_queue(lane))
+            for queue in keys.celery_queues(lane):
+                pipe.llen(queue)
             pipe.llen(keys.lane_requests(lane))
-            jobs, requests = pipe.execute()
-        return jobs, requests
+            *jobs, requests = pipe.execute()
+        return sum(jobs), requests
+
+    def jobs_first_in_line(self, lane: str) -> int:
+        """Jobs waiting on a lane at the first priority (what no sweep's trial waits behind)."""
+        return self.redis.llen(keys.celery_queue(lane))

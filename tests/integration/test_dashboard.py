@@ -402,6 +402,32 @@ def test_the_workers_view_lists_live_workers_and_lanes(browser, dashboard, stack
     screenshot(browser, "workers")
 
 
+# -- sweeps --------------------------------------------------------------------------------------------------------
+def test_the_sweep_page_shows_trials_curves_parameters_and_importances(browser, dashboard, client, screenshot):
+    """A grid of three learning rates, the bad one (5) pruned after its first epoch: the page draws its curve grey."""
+    sweep = client.sweep(["learning_rate=0.05,0.1,5"], sampler="grid", sampler_seed=3, pruner="median", epochs=2,
+                         limit=300, validation_limit=200, test_limit=300, init_scale=0.07)
+    show(browser, dashboard, f"#/sweeps/{sweep.id}")
+    wait_for(browser, lambda d: d.execute_script("return document.querySelector('#summary .state')?.innerText"
+                                                 " === 'SUCCEEDED' && document.querySelector('#importances table')"))
+    assert "scored once" in browser.find_element(By.ID, "winner").text
+    rows = cells(browser, "table.trials tbody tr")
+    assert [row[0] for row in rows] == ["0", "1", "2"] and [row[4] for row in rows] == ["SUCCEEDED"] * 2 + ["PRUNED"]
+    assert "learning_rate=5" in rows[2][1]
+    strokes = browser.execute_script("return Object.fromEntries([...document.querySelectorAll('#curves path.series')]"
+                                     ".map((p) => [p.getAttribute('class'), [p.getAttribute('stroke'), "
+                                     "Number(p.dataset.points)]]))")
+    assert strokes["series series-trial-2 pruned"] == ["#b8bec6", 1]           # greyed, one epoch
+    assert {strokes[f"series series-trial-{k}"][1] for k in (0, 1)} == {2}
+    points = browser.execute_script("return document.querySelectorAll('#parameters figure circle.point').length")
+    assert points == 3
+    assert cells(browser, "table.importances tbody tr") == [["learning_rate", "1.00"]]
+    screenshot(browser, "sweep")
+    show(browser, dashboard, "#/sweeps")
+    assert any(row[0] == sweep.id[:8] and row[1] == "SUCCEEDED" for row in cells(browser, "table.sweeps tbody tr"))
+    screenshot(browser, "sweeps")
+
+
 def test_the_dashboard_process_has_no_mxnet(dashboard):
     assert dashboard.dashboard.poll() is None
     assert "libmxnet" not in Path(f"/proc/{dashboard.dashboard.pid}/maps").read_text()

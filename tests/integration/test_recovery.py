@@ -4,8 +4,10 @@ import os
 import signal
 
 import pytest
+from sweep_checks import jobs_of, most_at_once, running
 
 from lenet_clients.client import LenetClient
+from lenet_protos.contract import FINAL_STATES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.gateway import validation as check
 from lenet_services.stack import Stack
@@ -40,6 +42,29 @@ def test_killed_worker_job_resumes_from_checkpoint(fast_recovery_stack):
         assert epochs == [1, 2, 3]                      # epoch 1 was not trained again
         history = client.model(finished.model_id).history
         assert [m.epoch for m in history] == [1, 2, 3] and history[-1].test_accuracy > 0.8
+
+
+def test_a_sweep_survives_losing_a_trials_worker_and_the_gateway(fast_recovery_stack):
+    """Exactly the budgeted trials finish, the lost one taken over (not asked for again), the winner scored once."""
+    stack = fast_recovery_stack
+    stack.add_node()                                    # two nodes again: the test above lost one
+    with LenetClient(stack.address, timeout=60) as lenet:
+        sweep = lenet.sweep(["learning_rate=0.04:0.08"], sampler="random", trials=3, parallelism=2, epochs=4,
+                            limit=600, validation_limit=200, test_limit=300, init_scale=0.07)
+        trial = running(lenet, sweep, lambda trial: trial.epoch >= 1)[0]
+        victim = next(w for w in Store(stack.redis_url).workers.alive() if w.name == trial.worker)
+        os.kill(victim.pid, signal.SIGKILL)             # the training process of a trial; its node then stops
+        stack.restart_gateway()
+        done = lenet.wait_sweep(sweep.id)
+        assert done.state == pb.SWEEP_SUCCEEDED, done.error
+        assert len(done.trials) == 3 and done.trials_finished == 3
+        jobs = jobs_of(lenet, done)
+        assert all(job.state == pb.SUCCEEDED for job in jobs)
+        assert lenet.job(trial.job_id).attempts == 2   # taken over, not started afresh as another trial
+        assert most_at_once(jobs) == 2
+        scored = [job for job in lenet.jobs(kind=pb.EVALUATE) if job.sweep_id == sweep.id]
+        assert [job.id for job in scored] == [done.winner.evaluation_job_id] and scored[0].state in FINAL_STATES
+        assert done.winner.test_accuracy == scored[0].accuracy
 
 
 def test_watch_resumes_across_a_gateway_restart(fast_recovery_stack):

@@ -125,8 +125,8 @@ def test_an_evaluation_read_by_carets_names():
 
 def test_final_states_are_the_ones_the_proto_names():
     names = {pb.JobState.Name(state) for state in contract.FINAL_STATES}
-    assert names == {"SUCCEEDED", "FAILED", "CANCELLED"}
-    assert "final state (SUCCEEDED, FAILED, CANCELLED)" in comment("JobState")
+    assert names == {"SUCCEEDED", "FAILED", "CANCELLED", "PRUNED"}
+    assert "final state (SUCCEEDED, FAILED, CANCELLED, PRUNED)" in comment("JobState")
 
 
 def test_the_batch_events_a_worker_keeps_through_a_store_outage():

@@ -53,7 +53,7 @@ def test_the_document_names_what_the_browser_draws_and_filters_by():
     assert [layer["name"] for layer in document["layers"]] == list(LAYERS)
     assert sorted(sum(document["layer_groups"].values(), [])) == sorted(LAYERS)
     assert document["job_states"] == [name for name in pb.JobState.keys() if pb.JobState.Value(name)]
-    assert set(document["final_states"]) == {"SUCCEEDED", "FAILED", "CANCELLED"}
+    assert set(document["final_states"]) == {"SUCCEEDED", "FAILED", "CANCELLED", "PRUNED"}
 
 
 def contract_strings(value):

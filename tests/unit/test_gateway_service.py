@@ -21,7 +21,7 @@ class RecordingSender:
     def __init__(self):
         self.sent = []
 
-    def send(self, task: str, args: list, queue: str) -> None:
+    def send(self, task: str, args: list, queue: str, priority: int = 0) -> None:
         self.sent.append((task, args, queue))
 
 

@@ -36,12 +36,36 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SUCCEEDED: _ClassVar[JobState]
     FAILED: _ClassVar[JobState]
     CANCELLED: _ClassVar[JobState]
+    PRUNED: _ClassVar[JobState]
 
 class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
     MXNET: _ClassVar[ExportFormat]
     ONNX: _ClassVar[ExportFormat]
+
+class Sampler(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SAMPLER_UNSPECIFIED: _ClassVar[Sampler]
+    GRID: _ClassVar[Sampler]
+    RANDOM: _ClassVar[Sampler]
+    TPE: _ClassVar[Sampler]
+
+class PrunerKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRUNER_UNSPECIFIED: _ClassVar[PrunerKind]
+    NO_PRUNER: _ClassVar[PrunerKind]
+    MEDIAN: _ClassVar[PrunerKind]
+    SUCCESSIVE_HALVING: _ClassVar[PrunerKind]
+
+class SweepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SWEEP_STATE_UNSPECIFIED: _ClassVar[SweepState]
+    SWEEP_RUNNING: _ClassVar[SweepState]
+    SWEEP_SCORING: _ClassVar[SweepState]
+    SWEEP_SUCCEEDED: _ClassVar[SweepState]
+    SWEEP_FAILED: _ClassVar[SweepState]
+    SWEEP_CANCELLED: _ClassVar[SweepState]
 DEVICE_UNSPECIFIED: Device
 CPU: Device
 GPU: Device
@@ -60,9 +84,24 @@ RUNNING: JobState
 SUCCEEDED: JobState
 FAILED: JobState
 CANCELLED: JobState
+PRUNED: JobState
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 MXNET: ExportFormat
 ONNX: ExportFormat
+SAMPLER_UNSPECIFIED: Sampler
+GRID: Sampler
+RANDOM: Sampler
+TPE: Sampler
+PRUNER_UNSPECIFIED: PrunerKind
+NO_PRUNER: PrunerKind
+MEDIAN: PrunerKind
+SUCCESSIVE_HALVING: PrunerKind
+SWEEP_STATE_UNSPECIFIED: SweepState
+SWEEP_RUNNING: SweepState
+SWEEP_SCORING: SweepState
+SWEEP_SUCCEEDED: SweepState
+SWEEP_FAILED: SweepState
+SWEEP_CANCELLED: SweepState
 
 class Tensor(_message.Message):
     __slots__ = ("name", "shape", "dtype", "data")
@@ -181,7 +220,7 @@ class EvaluationRequest(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., dataset: _Optional[_Union[Dataset, _Mapping]] = ..., device: _Optional[_Union[Device, str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "kind", "state", "device", "queue", "created_at", "started_at", "finished_at", "error", "model_id", "train", "evaluation", "metrics", "accuracy", "cancel_requested", "worker", "attempts", "owner", "trace_context")
+    __slots__ = ("id", "kind", "state", "device", "queue", "created_at", "started_at", "finished_at", "error", "model_id", "train", "evaluation", "metrics", "accuracy", "cancel_requested", "worker", "attempts", "owner", "trace_context", "sweep_id", "trial")
     class TraceContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +247,8 @@ class Job(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: JobKind
     state: JobState
@@ -227,7 +268,9 @@ class Job(_message.Message):
     attempts: int
     owner: str
     trace_context: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., device: _Optional[_Union[Device, str]] = ..., queue: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., error: _Optional[str] = ..., model_id: _Optional[str] = ..., train: _Optional[_Union[TrainRequest, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationRequest, _Mapping]] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., accuracy: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., worker: _Optional[str] = ..., attempts: _Optional[int] = ..., owner: _Optional[str] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    sweep_id: str
+    trial: int
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., device: _Optional[_Union[Device, str]] = ..., queue: _Optional[str] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., error: _Optional[str] = ..., model_id: _Optional[str] = ..., train: _Optional[_Union[TrainRequest, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationRequest, _Mapping]] = ..., metrics: _Optional[_Union[TrainMetrics, _Mapping]] = ..., accuracy: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., worker: _Optional[str] = ..., attempts: _Optional[int] = ..., owner: _Optional[str] = ..., trace_context: _Optional[_Mapping[str, str]] = ..., sweep_id: _Optional[str] = ..., trial: _Optional[int] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -757,3 +800,235 @@ class WorkerReply(_message.Message):
     error_code: str
     error_message: str
     def __init__(self, payload: _Optional[bytes] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
+
+class Pruner(_message.Message):
+    __slots__ = ("kind", "startup_trials", "warmup_epochs", "min_epochs", "reduction_factor")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STARTUP_TRIALS_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    MIN_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    REDUCTION_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    kind: PrunerKind
+    startup_trials: int
+    warmup_epochs: int
+    min_epochs: int
+    reduction_factor: int
+    def __init__(self, kind: _Optional[_Union[PrunerKind, str]] = ..., startup_trials: _Optional[int] = ..., warmup_epochs: _Optional[int] = ..., min_epochs: _Optional[int] = ..., reduction_factor: _Optional[int] = ...) -> None: ...
+
+class Choices(_message.Message):
+    __slots__ = ("values", "names")
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[float]] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FloatRange(_message.Message):
+    __slots__ = ("low", "high", "log", "step")
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    low: float
+    high: float
+    log: bool
+    step: float
+    def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., log: _Optional[bool] = ..., step: _Optional[float] = ...) -> None: ...
+
+class IntRange(_message.Message):
+    __slots__ = ("low", "high", "log", "step")
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    low: int
+    high: int
+    log: bool
+    step: int
+    def __init__(self, low: _Optional[int] = ..., high: _Optional[int] = ..., log: _Optional[bool] = ..., step: _Optional[int] = ...) -> None: ...
+
+class Dimension(_message.Message):
+    __slots__ = ("name", "fixed", "fixed_name", "choices", "float_range", "int_range")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FIXED_FIELD_NUMBER: _ClassVar[int]
+    FIXED_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_RANGE_FIELD_NUMBER: _ClassVar[int]
+    INT_RANGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    fixed: float
+    fixed_name: str
+    choices: Choices
+    float_range: FloatRange
+    int_range: IntRange
+    def __init__(self, name: _Optional[str] = ..., fixed: _Optional[float] = ..., fixed_name: _Optional[str] = ..., choices: _Optional[_Union[Choices, _Mapping]] = ..., float_range: _Optional[_Union[FloatRange, _Mapping]] = ..., int_range: _Optional[_Union[IntRange, _Mapping]] = ...) -> None: ...
+
+class Budget(_message.Message):
+    __slots__ = ("trials", "parallelism", "max_seconds")
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    PARALLELISM_FIELD_NUMBER: _ClassVar[int]
+    MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    trials: int
+    parallelism: int
+    max_seconds: float
+    def __init__(self, trials: _Optional[int] = ..., parallelism: _Optional[int] = ..., max_seconds: _Optional[float] = ...) -> None: ...
+
+class Objective(_message.Message):
+    __slots__ = ("metric", "minimize")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    MINIMIZE_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    minimize: bool
+    def __init__(self, metric: _Optional[str] = ..., minimize: _Optional[bool] = ...) -> None: ...
+
+class SweepRequest(_message.Message):
+    __slots__ = ("train", "space", "sampler", "seed", "pruner", "budget", "objective", "alias", "test_data", "idempotency_key")
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLER_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    PRUNER_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    TEST_DATA_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    train: TrainRequest
+    space: _containers.RepeatedCompositeFieldContainer[Dimension]
+    sampler: Sampler
+    seed: int
+    pruner: Pruner
+    budget: Budget
+    objective: Objective
+    alias: str
+    test_data: Dataset
+    idempotency_key: str
+    def __init__(self, train: _Optional[_Union[TrainRequest, _Mapping]] = ..., space: _Optional[_Iterable[_Union[Dimension, _Mapping]]] = ..., sampler: _Optional[_Union[Sampler, str]] = ..., seed: _Optional[int] = ..., pruner: _Optional[_Union[Pruner, _Mapping]] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., objective: _Optional[_Union[Objective, _Mapping]] = ..., alias: _Optional[str] = ..., test_data: _Optional[_Union[Dataset, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class Trial(_message.Message):
+    __slots__ = ("number", "job_id", "hyper_parameters", "state", "epoch", "value", "curve", "worker", "model_id")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    HYPER_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CURVE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    job_id: str
+    hyper_parameters: HyperParameters
+    state: JobState
+    epoch: int
+    value: float
+    curve: _containers.RepeatedScalarFieldContainer[float]
+    worker: str
+    model_id: str
+    def __init__(self, number: _Optional[int] = ..., job_id: _Optional[str] = ..., hyper_parameters: _Optional[_Union[HyperParameters, _Mapping]] = ..., state: _Optional[_Union[JobState, str]] = ..., epoch: _Optional[int] = ..., value: _Optional[float] = ..., curve: _Optional[_Iterable[float]] = ..., worker: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
+
+class Winner(_message.Message):
+    __slots__ = ("trial", "value", "model_id", "model_name", "model_version", "alias", "evaluation_job_id", "test_accuracy")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TEST_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    trial: int
+    value: float
+    model_id: str
+    model_name: str
+    model_version: int
+    alias: str
+    evaluation_job_id: str
+    test_accuracy: float
+    def __init__(self, trial: _Optional[int] = ..., value: _Optional[float] = ..., model_id: _Optional[str] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ..., alias: _Optional[str] = ..., evaluation_job_id: _Optional[str] = ..., test_accuracy: _Optional[float] = ...) -> None: ...
+
+class Sweep(_message.Message):
+    __slots__ = ("id", "state", "request", "owner", "created_at", "finished_at", "error", "trials", "trials_finished", "trials_pruned", "trials_in_flight", "winner", "importances", "cancel_requested")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_PRUNED_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    WINNER_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCES_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: SweepState
+    request: SweepRequest
+    owner: str
+    created_at: str
+    finished_at: str
+    error: str
+    trials: _containers.RepeatedCompositeFieldContainer[Trial]
+    trials_finished: int
+    trials_pruned: int
+    trials_in_flight: int
+    winner: Winner
+    importances: _containers.RepeatedCompositeFieldContainer[ParameterImportance]
+    cancel_requested: bool
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[SweepState, str]] = ..., request: _Optional[_Union[SweepRequest, _Mapping]] = ..., owner: _Optional[str] = ..., created_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., error: _Optional[str] = ..., trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ..., trials_finished: _Optional[int] = ..., trials_pruned: _Optional[int] = ..., trials_in_flight: _Optional[int] = ..., winner: _Optional[_Union[Winner, _Mapping]] = ..., importances: _Optional[_Iterable[_Union[ParameterImportance, _Mapping]]] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
+
+class ParameterImportance(_message.Message):
+    __slots__ = ("name", "importance")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    importance: float
+    def __init__(self, name: _Optional[str] = ..., importance: _Optional[float] = ...) -> None: ...
+
+class GetSweepRequest(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...
+
+class ListSweepsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSweepsResponse(_message.Message):
+    __slots__ = ("sweeps", "next_page_token")
+    SWEEPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    sweeps: _containers.RepeatedCompositeFieldContainer[Sweep]
+    next_page_token: str
+    def __init__(self, sweeps: _Optional[_Iterable[_Union[Sweep, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchSweepRequest(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...
+
+class CancelSweepRequest(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...
+
+class DeleteSweepRequest(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...
+
+class DeleteSweepResponse(_message.Message):
+    __slots__ = ("sweep_id",)
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    def __init__(self, sweep_id: _Optional[str] = ...) -> None: ...

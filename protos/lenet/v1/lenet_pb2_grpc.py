@@ -135,6 +135,36 @@ class LenetStub:
                 request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersRequest.SerializeToString,
                 response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersResponse.FromString,
                 _registered_method=True)
+        self.SubmitSweep = channel.unary_unary(
+                '/lenet.v1.Lenet/SubmitSweep',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.SweepRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+                _registered_method=True)
+        self.GetSweep = channel.unary_unary(
+                '/lenet.v1.Lenet/GetSweep',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.GetSweepRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+                _registered_method=True)
+        self.ListSweeps = channel.unary_unary(
+                '/lenet.v1.Lenet/ListSweeps',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListSweepsRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListSweepsResponse.FromString,
+                _registered_method=True)
+        self.WatchSweep = channel.unary_stream(
+                '/lenet.v1.Lenet/WatchSweep',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.WatchSweepRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+                _registered_method=True)
+        self.CancelSweep = channel.unary_unary(
+                '/lenet.v1.Lenet/CancelSweep',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.CancelSweepRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+                _registered_method=True)
+        self.DeleteSweep = channel.unary_unary(
+                '/lenet.v1.Lenet/DeleteSweep',
+                request_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteSweepRequest.SerializeToString,
+                response_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteSweepResponse.FromString,
+                _registered_method=True)
 
 
 class LenetServicer:
@@ -290,6 +320,54 @@ class LenetServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitSweep(self, request, context):
+        """Start a hyper-parameter sweep: Optuna's sampler picks each trial's values from the search space and its
+        pruner stops poor trials at an epoch boundary. Every trial is an ordinary training job of the caller's on the
+        train lane, at most budget.parallelism of them queued or running at once; the winner is scored on test once
+        and given the sweep's model name and alias. Returns the sweep at once (its first trials queued), or the sweep
+        created under the same idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSweep(self, request, context):
+        """One sweep by id, with its trials as they stand.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSweeps(self, request, context):
+        """Sweeps, newest first, a page at a time (trials left out: GetSweep has them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchSweep(self, request, context):
+        """Server stream of the sweep each time it changes (a trial starts, ends an epoch or ends), ending after the
+        change that puts it in a final state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSweep(self, request, context):
+        """Cancel a sweep: no trial starts any more and every queued or running trial is cancelled (a running one within
+        a batch). Cancelling an ended sweep is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSweep(self, request, context):
+        """Delete an ended sweep and its study (only its owner may); its trials stay as jobs and models.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LenetServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -392,6 +470,36 @@ def add_LenetServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersRequest.FromString,
                     response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersResponse.SerializeToString,
+            ),
+            'SubmitSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitSweep,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.SweepRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.SerializeToString,
+            ),
+            'GetSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSweep,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.GetSweepRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.SerializeToString,
+            ),
+            'ListSweeps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSweeps,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListSweepsRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.ListSweepsResponse.SerializeToString,
+            ),
+            'WatchSweep': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSweep,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.WatchSweepRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.SerializeToString,
+            ),
+            'CancelSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSweep,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.CancelSweepRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.SerializeToString,
+            ),
+            'DeleteSweep': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSweep,
+                    request_deserializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteSweepRequest.FromString,
+                    response_serializer=protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteSweepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -935,6 +1043,168 @@ class Lenet:
             '/lenet.v1.Lenet/ListWorkers',
             protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersRequest.SerializeToString,
             protos_dot_lenet_dot_v1_dot_lenet__pb2.ListWorkersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/SubmitSweep',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.SweepRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/GetSweep',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.GetSweepRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSweeps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/ListSweeps',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.ListSweepsRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.ListSweepsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lenet.v1.Lenet/WatchSweep',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.WatchSweepRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/CancelSweep',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.CancelSweepRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.Sweep.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSweep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lenet.v1.Lenet/DeleteSweep',
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteSweepRequest.SerializeToString,
+            protos_dot_lenet_dot_v1_dot_lenet__pb2.DeleteSweepResponse.FromString,
             options,
             channel_credentials,
             insecure,

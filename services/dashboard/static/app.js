@@ -6,6 +6,7 @@ import {activationsView} from "./activations.js";
 import {evaluationsView, evaluationView} from "./evaluations.js";
 import {jobsView, jobView} from "./jobs.js";
 import {modelsView, modelView} from "./models.js";
+import {sweepsView, sweepView} from "./sweeps.js";
 import {workersView} from "./workers.js";
 
 // A whole path; ID stands for a job's id, MODEL for what names a model (an id, a prefix or the newest).
@@ -18,6 +19,8 @@ const ROUTES = [
   [whole("/evaluations/(ID)"), evaluationView, "evaluations"],
   [whole("/evaluations"), evaluationsView, "evaluations"],
   [whole("/activations"), activationsView, "activations"],
+  [whole("/sweeps/(ID)"), sweepView, "sweeps"],
+  [whole("/sweeps"), sweepsView, "sweeps"],
   [whole("/workers"), workersView, "workers"],
 ];
 

@@ -221,3 +221,35 @@ export function legend(signed) {
   canvas.className = "legend-ramp";
   return canvas;
 }
+
+// A scatter plot: points {x, y, color, hollow, title}; the x axis on a log scale when `log`.
+export function scatter(points, {width = 300, height = 200, xLabel = "", yLabel = "", log = false,
+                                 yRange = null} = {}) {
+  const pad = {left: 44, right: 10, top: 10, bottom: 34};
+  const tx = (x) => log ? Math.log10(x) : x;
+  const xs = points.map((p) => tx(p.x)), ys = points.map((p) => p.y);
+  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  if (x0 === x1) { x0 -= 0.5; x1 += 0.5; }
+  const [y0, y1] = yRange || [Math.min(...ys, 0), Math.max(...ys, 1)];
+  const X = (x) => pad.left + (tx(x) - x0) / (x1 - x0) * (width - pad.left - pad.right);
+  const Y = (y) => pad.top + (y1 - y) / (y1 - y0 || 1) * (height - pad.top - pad.bottom);
+  const chart = svg("svg", {viewBox: `0 0 ${width} ${height}`, class: "chart scatter", role: "img"});
+  for (const t of niceTicks(y0, y1, 4)) {
+    chart.append(svg("line", {x1: pad.left, x2: width - pad.right, y1: Y(t), y2: Y(t), class: "grid"}));
+    chart.append(svg("text", {x: pad.left - 6, y: Y(t) + 4, class: "tick", "text-anchor": "end"}, t.toFixed(1)));
+  }
+  for (const t of niceTicks(x0, x1, 4)) {
+    const value = log ? 10 ** t : t;
+    chart.append(svg("text", {x: X(value), y: height - 20, class: "tick", "text-anchor": "middle"},
+                     Number(value.toPrecision(3)).toString()));
+  }
+  chart.append(svg("text", {x: (pad.left + width - pad.right) / 2, y: height - 4, class: "label",
+                            "text-anchor": "middle"}, xLabel + (log ? " (log)" : "")));
+  chart.append(svg("text", {x: 12, y: (pad.top + height - pad.bottom) / 2, class: "label", "text-anchor": "middle",
+                            transform: `rotate(-90 12 ${(pad.top + height - pad.bottom) / 2})`}, yLabel));
+  for (const p of points) {
+    chart.append(svg("circle", {cx: X(p.x), cy: Y(p.y), r: 4.5, fill: p.hollow ? "none" : p.color, stroke: p.color,
+                                "stroke-width": 1.5, class: "point"}, svg("title", {}, p.title || "")));
+  }
+  return chart;
+}
