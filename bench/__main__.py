@@ -43,6 +43,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--faults", type=int, default=0, help="chaos: faults of each kind [one per 5 minutes]")
     parser.add_argument("--seed", type=int, default=19, help="chaos: the faults' order and targets [19]")
     parser.add_argument("--nodes", type=int, default=2, help="chaos: worker nodes [2]")
+    parser.add_argument("--ha", action="store_true", help="chaos: Redis Sentinel (a primary, a replica, three "
+                        "sentinels); the Redis fault kills the primary")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHES)
     if unknown:

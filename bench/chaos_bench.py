@@ -44,6 +44,7 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grp
              grpc.StatusCode.ABORTED}
 HEARTBEAT_SECONDS = 4         # a lost worker's job is taken over within about this long
 REDIS_OUTAGE_SECONDS = 5
+DOWN_AFTER_MS = 2000          # with --ha: the sentinels promote the replica this long after the primary is lost
 TRAINING = dict(epochs=2, limit=200, eval_limit=100, batch_size=50, init_scale=0.07)
 IN_FLIGHT = 3                 # training jobs queued or running at once
 CANCEL_SHARE = 0.15           # of training jobs, cancelled a moment after they are accepted
@@ -97,7 +98,9 @@ class Fault:
 
 
 class Soak:
-    def __init__(self, stack: Stack, redis_server: RedisServer, seconds: float, per_kind: int, seed: int):
+    def __init__(self, stack: Stack, redis_server: RedisServer | None, seconds: float, per_kind: int, seed: int):
+        """`redis_server`: the one Redis the stack uses, restarted by the Redis fault; None: the stack's own
+        replicated Redis, whose primary the Redis fault kills."""
         self.stack, self.redis_server, self.seconds = stack, redis_server, seconds
         self.random = random.Random(seed)
         self.schedule = [kind for kind in FAULTS for _ in range(per_kind)]
@@ -223,10 +226,24 @@ class Soak:
         if kind == "gateway":
             os.killpg(self.stack.gateway.pid, signal.SIGKILL)
             return f"pid {self.stack.gateway.pid}"
+        if self.redis_server is None:
+            return self.fail_over()
         self.redis_server.kill()
         time.sleep(REDIS_OUTAGE_SECONDS)   # an operator brings it back on its volume
         start_redis(self.redis_server)
         return f"down {REDIS_OUTAGE_SECONDS} s"
+
+    def fail_over(self) -> str:
+        """SIGKILL the primary; once the sentinels have promoted the replica, the old primary comes back as its
+        replica (as a container's restart policy would bring it)."""
+        redis, killed = self.stack.redis, time.monotonic()
+        primary = redis.current_primary()
+        primary.kill()
+        promoted = redis.wait_failover(primary, timeout=RECOVERY_LIMIT_SECONDS)
+        failover = time.monotonic() - killed
+        redis.rejoin(primary, timeout=RECOVERY_LIMIT_SECONDS)
+        return f"port {primary.port} killed, {promoted.port} promoted after {failover:.1f} s, {primary.port} back " \
+               f"as its replica after {time.monotonic() - killed:.1f} s"
 
     def full_service(self) -> bool:
         """The gateway SERVING, a Predict answered, and every worker process alive and registered."""
@@ -236,7 +253,7 @@ class Soak:
             if health.status != health_pb2.HealthCheckResponse.SERVING:
                 return False
             self.client.predict(self.model_id, self.images[:1])
-            store = Store(self.stack.redis_url, HEARTBEAT_SECONDS)
+            store = Store(self.stack.where(), HEARTBEAT_SECONDS)
             try:
                 registered = {worker.pid for worker in store.workers.alive()}
             finally:
@@ -267,7 +284,7 @@ class Soak:
 
     # -- accounting ----------------------------------------------------------------------------------------------
     def account(self) -> dict:
-        store = Store(self.stack.redis_url, HEARTBEAT_SECONDS)
+        store = Store(self.stack.where(), HEARTBEAT_SECONDS)
         figures = Counter({goal: 0 for goal in GOALS})
         problems: list[str] = []
         models_by_job = defaultdict(list)
@@ -367,15 +384,18 @@ def start_redis(server: RedisServer) -> None:
     store.close()
 
 
-def soak(minutes: float, per_kind: int, seed: int, nodes: int) -> tuple[Soak, dict]:
-    """Run the soak on a stack of its own, its logs in LOGS; (the soak, its accounting)."""
+def soak(minutes: float, per_kind: int, seed: int, nodes: int, ha: bool) -> tuple[Soak, dict]:
+    """Run the soak on a stack of its own, its logs in LOGS; (the soak, its accounting). `ha`: on Redis
+    Sentinel, else on one Redis of its own."""
     shutil.rmtree(LOGS, ignore_errors=True)
-    env = {"LENET_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS), "LENET_RECOVERY_SECONDS": "1"}
-    redis_server = RedisServer(append_only=True)
-    start_redis(redis_server)
+    settings = load(ServiceSettings).model_copy(update={"heartbeat_seconds": HEARTBEAT_SECONDS,
+                                                        "recovery_seconds": 1})
+    redis_server = None if ha else RedisServer(append_only=True)
+    redis = {"ha": True, "down_after_ms": DOWN_AFTER_MS} if ha else {"redis_url": redis_server.url}
     try:
-        with Stack(load(ServiceSettings), workers=nodes, redis_url=redis_server.url, env=env, log_dir=str(LOGS),
-                   restart_lost=True) as stack:
+        if redis_server is not None:
+            start_redis(redis_server)
+        with Stack(settings, workers=nodes, log_dir=str(LOGS), restart_lost=True, **redis) as stack:
             run = Soak(stack, redis_server, minutes * 60, per_kind, seed)
             run.prepare()
             started = time.monotonic()
@@ -385,13 +405,14 @@ def soak(minutes: float, per_kind: int, seed: int, nodes: int) -> tuple[Soak, di
             run.client.close()
             accounting["restarts"] = [part for _when, part in stack.restarts]
     finally:
-        redis_server.stop()
+        if redis_server is not None:
+            redis_server.stop()
     return run, accounting
 
 
 def run(args, _service) -> list[Section]:
     per_kind = args.faults or max(1, round(args.minutes / 5))
-    run_, accounting = soak(args.minutes, per_kind, args.seed, args.nodes)
+    run_, accounting = soak(args.minutes, per_kind, args.seed, args.nodes, args.ha)
     figures = accounting["figures"]
     rows = [[name, f"{figures[name]:,}"] for name in GOALS] + \
         [[name, f"{value:,}"] for name, value in sorted(figures.items()) if name not in GOALS]
@@ -411,20 +432,27 @@ def run(args, _service) -> list[Section]:
                  for rpc in sorted(set(calls["answered"]) | set(calls["retryable"]))]
     note = (f"{run_.elapsed / 60:.1f} minutes of mixed load on {args.nodes} worker node(s), faults in a shuffled order "
             f"(seed {args.seed}), one at a time; the stack starts again a part that ends. Heartbeat "
-            f"{HEARTBEAT_SECONDS} s. Redis is one server on an append-only file fsynced on every write, killed and "
-            f"started again after {REDIS_OUTAGE_SECONDS} s (no replica: Sentinel failover is not part of this run). "
+            f"{HEARTBEAT_SECONDS} s. " + (
+                f"Redis Sentinel: a primary, a replica and three sentinels promoting the replica "
+                f"{DOWN_AFTER_MS / 1000:g} s after the primary is lost; the Redis fault SIGKILLs the primary, which "
+                "comes back as the new primary's replica; acknowledged writes wait for a replica (WAIT). "
+                if args.ha else
+                f"Redis is one server on an append-only file fsynced on every write, killed and started again after "
+                f"{REDIS_OUTAGE_SECONDS} s (no replica: Sentinel failover is not part of this run). ") +
             f"Load average {min(run_.loads, default=0):.0f}–{max(run_.loads, default=0):.0f} at the faults.")
     problems = accounting["problems"]
     if problems:
         print("problems found:\n  " + "\n  ".join(problems[:50]))
-    title = f"Chaos soak{REDIS_KINDS[False]}"
+    title = f"Chaos soak{REDIS_KINDS[args.ha]}"
     return [Section(f"{title}: what was lost", ["figure", "count"], rows, note, f"python -m bench chaos "
                     f"--minutes {args.minutes:g}", {"figures": figures, "problems": problems}),
             Section(f"{title}: time from each fault to full service again",
                     ["fault", "injected", "seconds to full service, each", "worst (s)", "not recovered"], fault_rows,
                     "Full service: the gateway answers SERVING, a Predict is answered, and every worker process is "
                     "alive and registered. The times include the stack's restart of what was killed (Redis: the "
-                    f"{REDIS_OUTAGE_SECONDS} s it stays down).", f"python -m bench chaos --minutes {args.minutes:g}",
+                    f"{REDIS_OUTAGE_SECONDS} s it stays down; with Sentinel: until the old primary is back as a "
+                    "replica).",
+                    f"python -m bench chaos --minutes {args.minutes:g}",
                     {"faults": [vars(f) for f in run_.faults]}),
             Section(f"{title}: calls", ["RPC", "answered", "failed with a retryable status", "failed otherwise"],
                     call_rows, "", f"python -m bench chaos --minutes {args.minutes:g}")]
