@@ -274,12 +274,14 @@ class Stack:
                 time.sleep(0.2)
 
     @contextmanager
-    def another_gateway(self, env: dict[str, str], timeout: float = 60) -> Iterator[str]:
+    def another_gateway(self, env: dict[str, str], timeout: float = 60, insecure_dev: bool = False) -> Iterator[str]:
         """A second gateway on this stack's Redis and workers, started with `env` (a setting changed, to compare
-        two gateways side by side), until the block ends; yields its address once it answers."""
+        two gateways side by side), until the block ends; yields its address once it answers. `insecure_dev`: open
+        without tokens even when other tests have left token users' records in the store, as the first gateway is."""
         port = free_port()
-        process = self.spawn(f"gateway-{port}", "-m", "lenet_services.gateway",
-                             ServerOptions(port=port).model_dump_json(), env={**env, "LENET_HTTP_PORT": "0"})
+        options = ServerOptions(port=port, insecure_dev=insecure_dev)
+        process = self.spawn(f"gateway-{port}", "-m", "lenet_services.gateway", options.model_dump_json(),
+                             env={**env, "LENET_HTTP_PORT": "0"})
         try:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 health, deadline = health_pb2_grpc.HealthStub(channel), time.monotonic() + timeout

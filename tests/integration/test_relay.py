@@ -62,7 +62,7 @@ def test_the_relay_refuses_a_stream_without_its_requests_secret(stack, client, s
 
 def test_a_worker_that_cannot_reach_the_gateway_answers_through_redis(stack, client, store, model_id):
     expected = client.inspect(model_id, limit=LIMIT, layers=["Pool2", "SoftM"])
-    with stack.another_gateway({"LENET_RELAY_ADDRESS": "127.0.0.1:1"}) as address, \
+    with stack.another_gateway({"LENET_RELAY_ADDRESS": "127.0.0.1:1"}, insecure_dev=True) as address, \
             LenetClient(address, timeout=120) as unreachable:     # names a port nobody listens on
         before = redis_input_bytes(store)
         layers = unreachable.inspect(model_id, limit=LIMIT, layers=["Pool2", "SoftM"])
