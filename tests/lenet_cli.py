@@ -66,6 +66,18 @@ def listening(argv: list[str], env: dict, banner: str) -> tuple[subprocess.Popen
     pytest.fail(f"{' '.join(argv[:3])} did not start: {''.join(before)}{process.communicate(timeout=30)[0]}")
 
 
+def stopped(process: subprocess.Popen, seconds: float = 30) -> int:
+    """Terminate a server process and wait for its exit code; one still running after `seconds` is killed, so
+    that its ports are free for the tests after this one, and fails this test."""
+    process.terminate()
+    try:
+        return process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"{' '.join(process.args[:3])} was still running {seconds:.0f} s after SIGTERM: killed")
+
+
 def stream_order(event_id: str) -> tuple[int, int]:
     """An event id's place in its stream ("MILLISECONDS-SEQUENCE")."""
     milliseconds, sequence = event_id.split("-")

@@ -28,13 +28,13 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from celery.signals import setup_logging, worker_shutting_down
+from celery.signals import setup_logging, worker_ready, worker_shutting_down
 
 from lenet_protos import tracing
 from lenet_protos.contract import ROLES, lane, node_stop_seconds
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.settings import ServiceSettings, TracingSettings, WorkerOptions, load, options_argument
-from lenet_services import exposure, logs, memory, task_queue
+from lenet_services import exposure, logs, memory, stop_signal, task_queue
 from lenet_services.store import Store, Unavailable
 from lenet_services.task_queue import TaskQueue, celery_app
 
@@ -93,11 +93,10 @@ def supervise(options: WorkerOptions, settings: ServiceSettings) -> int:
             for child in children:
                 child.send_signal(signum)
         ended.set()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, forward)
+    stop_signal.on_stop(forward)
     for child in children:
         threading.Thread(target=lambda c=child: (c.wait(), ended.set()), daemon=True).start()
-    ended.wait()
+    stop_signal.wait(ended)
     first = None
     if not asked.is_set():   # a process ended on its own: stop the others, whose SIGTERM is not the node's code
         first = next(child for child in children if child.poll() is not None)
@@ -200,7 +199,8 @@ def run(device: str, role: str, name: str, settings: ServiceSettings, threads: i
         tasks.register_training(app, worker, TaskQueue(store.where))
     worker_shutting_down.connect(lambda **_: stop_within(worker, settings.stop_grace_seconds), weak=False)
     setup_logging.connect(lambda **_: logs.configure(settings.log_format), weak=False)  # ours, not Celery's
-    print(f"worker {name} serving {worker.lane} (pid {os.getpid()}, {threads} compute thread(s))", flush=True)
+    banner = f"worker {name} serving {worker.lane} (pid {os.getpid()}, {threads} compute thread(s))"
+    worker_ready.connect(lambda **_: print(banner, flush=True), weak=False)   # Celery now takes SIGTERM too
     try:
         # One task at a time, in a thread of this process (MXNet is never forked): the main thread stays free for
         # Celery's own work, so `celery inspect ping` and Flower's heartbeats are answered while a job runs.

@@ -1,11 +1,9 @@
 """Run the gateway: `serve(ServerOptions(...))`, as `lenet gateway` does, or `python -m lenet_services.gateway OPTIONS`
 with the options as one JSON document, as the embedded stack starts it (settings: protos/settings.py)."""
-import signal
 import sys
-import threading
 
 from lenet_protos.settings import ServerOptions, options_argument
-from lenet_services import entry_point, exposure, memory
+from lenet_services import entry_point, exposure, memory, stop_signal
 from lenet_services.gateway import inference_http, recovery
 from lenet_services.gateway.gateway_metrics import GatewayMetrics
 from lenet_services.gateway.grpc_server import build
@@ -34,6 +32,7 @@ def serve(options: ServerOptions) -> None:
     except (ValueError, OSError, RuntimeError) as error:
         sys.exit(f"gateway: {error}")
     recovery.start(store, tasks, settings.recovery_seconds)
+    stopped = stop_signal.event()   # before the banner: a SIGTERM right after it stops the gateway in order
     scheme = "TLS" if settings.tls_cert else "plaintext"
     served = (f"; metrics on {settings.metrics_host}:{settings.metrics_port}/metrics"
               if settings.metrics_port is not None else "")
@@ -41,10 +40,7 @@ def serve(options: ServerOptions) -> None:
     served += f"; workers stream answers to {service.relay.address or 'Redis'}"
     print(f"gateway listening on {options.host}:{port} ({scheme}, tokens {'required' if auth.secured else 'off'})"
           f"{served}", flush=True)
-    stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
-    stopped.wait()
+    stop_signal.wait(stopped)
     if rest:
         rest[0].should_exit = True
     server.stop(grace=2).wait()

@@ -5,7 +5,7 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lenet_cli import LENET, gateway, run, strict_json, succeeded
+from lenet_cli import LENET, gateway, run, stopped, strict_json, succeeded
 
 from lenet_clients.client import LenetClient
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
@@ -81,9 +81,7 @@ def test_a_gateway_without_tokens_will_not_open_a_store_of_token_users(secured):
     refused = subprocess.run([LENET, "gateway", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "LENET_TOKENS" in refused.stderr and "--insecure-dev" in refused.stderr
     assert "Traceback" not in refused.stderr
-    opened = gateway(env, 0, "--insecure-dev")      # it says it listens
-    opened.terminate()
-    opened.wait(30)
+    stopped(gateway(env, 0, "--insecure-dev"))      # it says it listens
 
 
 def test_lenet_share_with_a_token(secured):

@@ -8,7 +8,7 @@ import subprocess
 import threading
 
 import pytest
-from lenet_cli import LENET, gateway
+from lenet_cli import LENET, gateway, stopped
 
 from lenet_clients.client import LenetClient
 from lenet_services.store.redis_server import RedisServer, free_port
@@ -61,11 +61,6 @@ def follower(env: dict, address: str, reconnect_seconds: float, *args: str) -> L
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(30)
-
-
 def test_watch_retries_while_the_gateway_is_gone_and_resumes_after_the_last_event(env):
     port = free_port()
     address = f"127.0.0.1:{port}"
@@ -76,7 +71,7 @@ def test_watch_retries_while_the_gateway_is_gone_and_resumes_after_the_last_even
         watching = follower(env, address, 120, "watch", job.id)
         watching.until(NO_WORKER, 60)
     finally:
-        stop(first)
+        stopped(first)
     said = watching.until("is not answering", 30)
     assert address in said and "retrying every 5 s" in said and "LENET_RECONNECT_SECONDS" in said
     second = gateway(env, port)
@@ -86,7 +81,7 @@ def test_watch_retries_while_the_gateway_is_gone_and_resumes_after_the_last_even
         watching.until("answers again", 60)
         output = watching.rest(60)
     finally:
-        stop(second)
+        stopped(second)
     assert watching.process.returncode == 1, output      # followed to its end: CANCELLED, not SUCCEEDED
     assert f"{job.id}  train    CANCELLED" in output and "Traceback" not in output
     assert output.count(NO_WORKER) == 1, output           # resumed after the last event seen, not from the start
@@ -101,7 +96,7 @@ def test_train_wait_gives_up_after_the_bound_saying_how_to_follow_again(env):
         job_id = waiting.until("submitted", 60).split()[1]
         waiting.until(NO_WORKER, 60)
     finally:
-        stop(server)
+        stopped(server)
     waiting.until("is not answering", 30)
     gave_up = waiting.until("gave up", 60)
     output = waiting.rest(30)

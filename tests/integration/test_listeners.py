@@ -14,7 +14,7 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lenet_cli import LENET, listening, run
+from lenet_cli import LENET, listening, run, stopped
 from prometheus_client.parser import text_string_to_metric_families
 
 from lenet_clients.client import LenetClient
@@ -35,8 +35,10 @@ def redis_url():
 
 
 def environment(redis_url: str, **settings: str) -> dict:
+    """The environment of a gateway or dashboard on `redis_url`, its REST side on a free port (not 8000: it may be
+    taken), `settings` over it."""
     return {**os.environ, "REDIS_URL": redis_url, "LENET_TOKENS": "", "LENET_METRICS_PORT": "",
-            "PYTHONUNBUFFERED": "1", **settings}
+            "LENET_HTTP_PORT": str(free_port()), "PYTHONUNBUFFERED": "1", **settings}
 
 
 def refused(argv: list[str], env: dict) -> str:
@@ -54,11 +56,6 @@ def gateway_argv(port: int, *options: str) -> list[str]:
 
 def dashboard_argv(port: int, *options: str) -> list[str]:
     return [LENET, "dashboard", "--host", EVERYWHERE, "--port", str(port), *options]
-
-
-def stopped(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(30)
 
 
 def code_of(call) -> grpc.StatusCode:

@@ -16,7 +16,7 @@ import pytest
 import redis
 from cryptography import x509
 from debian_packages import commands
-from lenet_cli import LENET, gateway, until
+from lenet_cli import LENET, gateway, stopped, until
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -186,16 +186,14 @@ def test_tls_and_client_certificates(observed, pki):
         assert https_answers(f"https://localhost:{http_port}/v2/health/live", pki / "ca.pem")   # REST: the same TLS
         assert not https_answers(f"http://localhost:{http_port}/v2/health/live")
     finally:
-        server.terminate()
-        server.wait(30)
+        stopped(server)
     mutual = gateway({**observed.env(), **tls, "LENET_TLS_CLIENT_CA": str(pki / "ca.pem")}, port)
     try:
         assert call(address, ca=pki / "ca.pem") == grpc.StatusCode.UNAVAILABLE   # no client certificate
         assert call(address, ca=pki / "ca.pem", client_cert=pki / "client.pem",
                     client_key=pki / "client.key") == grpc.StatusCode.OK
     finally:
-        mutual.terminate()
-        mutual.wait(30)
+        stopped(mutual)
 
 
 # -- Redis passwords ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ or SIGTERM while a job runs, a worker node's supervisor killed, a training proce
 gone. Each test prints the PIDs of what was started before and after the stop (run with -s to see them).
 
 Short settings keep them fast: a 2-3 s stop grace, a 4 s heartbeat, tiny training subsets."""
+import ctypes
 import json
 import os
 import signal
@@ -12,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from lenet_cli import LENET, until
+from lenet_cli import LENET, gateway, listening, until
 
 from lenet_clients.client import LenetClient
-from lenet_protos.contract import stack_stop_seconds
+from lenet_protos.contract import node_stop_seconds, stack_stop_seconds
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.stack import Stack, end
 from lenet_services.store import Store
@@ -185,3 +186,37 @@ def test_a_part_that_ignores_sigterm_is_killed_with_what_it_started_at_its_bound
     show(f"after {took:.1f} s (bound 1 s, then SIGKILL)", alive(started))
     assert killed == ["stubborn"] and alive(started) == [] and part.returncode == -signal.SIGKILL
     part.stdout.close()
+
+
+def signal_another_thread(pid: int, signum: int) -> str:
+    """Send `signum` to one of the process's threads other than its main one, as Linux may deliver a signal sent
+    to the process (tgkill(2)); returns that thread's name."""
+    threads = sorted(int(task.name) for task in Path(f"/proc/{pid}/task").iterdir() if int(task.name) != pid)
+    chosen = threads[-1]
+    if ctypes.CDLL(None, use_errno=True).tgkill(pid, chosen, signum) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill {pid} {chosen}")
+    return Path(f"/proc/{pid}/task/{chosen}/comm").read_text().strip()
+
+
+@pytest.mark.parametrize("part", ["gateway", "worker"])
+def test_a_sigterm_that_another_thread_receives_stops_the_part(data_dir, part):
+    """The gateway and a worker node's supervisor wait for the signal in their main thread; one that Linux hands
+    to another of their threads must stop them too (CI once saw a gateway serve on after its SIGTERM)."""
+    with RedisServer() as redis:
+        env = {**os.environ, **FAST, "REDIS_URL": redis.url, "LENET_TOKENS": "", "LENET_METRICS_PORT": ""}
+        process = gateway(env, free_port()) if part == "gateway" else \
+            listening([LENET, "worker", "--device", "cpu"], env, "serving")[0]
+        try:
+            if part == "worker":   # both its processes serve (one still starting would die of the signal)
+                assert any("serving" in line for line in process.stdout)
+            thread = signal_another_thread(process.pid, signal.SIGTERM)
+            bound = STOP_GRACE + SLACK if part == "gateway" else node_stop_seconds(STOP_GRACE) + SLACK
+            try:
+                code = process.wait(bound)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{part} still running {bound:.0f} s after a SIGTERM to its thread {thread!r}")
+            assert code == 0, f"{part} exited {code} after SIGTERM to its thread {thread!r}"
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
