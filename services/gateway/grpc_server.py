@@ -89,7 +89,7 @@ def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
         server.add_generic_rpc_handlers([relay.handler(service.relay)])
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable(server, [SERVICE.full_name, health.SERVICE_NAME])
+    reflection.enable(server, [SERVICE, inference.SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"]])
     address = f"{host}:{port}"
     bound = server.add_secure_port(address, tls) if tls else server.add_insecure_port(address)
     if bound == 0:

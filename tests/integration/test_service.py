@@ -151,7 +151,15 @@ def test_health_and_reflection(stack):
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
         replies = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
         names = {service.name for reply in replies for service in reply.list_services_response.service}
-        assert {"lenet.v1.Lenet", "grpc.health.v1.Health"} <= names
+        assert {"lenet.v1.Lenet", "inference.GRPCInferenceService", "grpc.health.v1.Health"} <= names
+        v1 = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                   reflection_pb2.ServerReflectionRequest.SerializeToString,
+                                   reflection_pb2.ServerReflectionResponse.FromString)
+        for info in (reflection.ServerReflectionInfo, v1):   # what `grpcurl describe` asks, old and new
+            for symbol, method in [("inference.GRPCInferenceService", b"ModelInfer"), ("lenet.v1.Lenet", b"Inspect")]:
+                described = info(iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)]))
+                files = [file for reply in described for file in reply.file_descriptor_response.file_descriptor_proto]
+                assert any(method in file for file in files), symbol
 
 
 def test_request_paths_never_scan_the_keyspace(stack, client, trained_model):
