@@ -26,7 +26,9 @@ from lenet_services.store import keys
 
 SOCKET_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.0
-SENTINEL_TIMEOUT_SECONDS = 1.0   # a sentinel that does not answer within this is skipped for the next one
+SENTINEL_TIMEOUT_SECONDS = 1.0
+PASSWORD_REFUSED = ("Redis refused this client's password (none given, or a wrong one): it goes in REDIS_URL, "
+                    "redis://:PASSWORD@HOST:PORT/DB")   # a sentinel that does not answer within this is skipped for the next one
 
 
 class Unavailable(errors.Unavailable):
@@ -149,6 +151,8 @@ def _guard(method):
     def call(*args, **kwargs):
         try:
             return method(*args, **kwargs)
+        except redis.AuthenticationError as error:   # Redis's own words name its HELLO command, not the fix
+            raise Unavailable(PASSWORD_REFUSED) from error
         except redis.RedisError as error:
             raise Unavailable(error) from error
     return call
