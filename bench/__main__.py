@@ -7,6 +7,7 @@ the peak memory of the stack's processes is read after them.
 """
 import argparse
 import importlib
+import signal
 import sys
 
 from bench import harness
@@ -46,6 +47,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--ha", action="store_true", help="chaos: Redis Sentinel (a primary, a replica, three "
                         "sentinels); the Redis fault kills the primary")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # stopped: its stacks stop what they started too
     unknown = set(args.names) - set(BENCHES)
     if unknown:
         parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")

@@ -44,7 +44,10 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grp
              grpc.StatusCode.ABORTED}
 HEARTBEAT_SECONDS = 4         # a lost worker's job is taken over within about this long
 REDIS_OUTAGE_SECONDS = 5
-DOWN_AFTER_MS = 2000          # with --ha: the sentinels promote the replica this long after the primary is lost
+# With --ha: the sentinels promote the replica this long after the primary is lost: `lenet up --ha`'s. Sentinel
+# only promotes a replica whose link has been down less than 10 × this (beyond the primary's time down), and a
+# sentinel the loaded machine starves for 2 s stops acting for 30 s (TILT): at 2 s no replica was good any more.
+DOWN_AFTER_MS = 5000
 TRAINING = dict(epochs=2, limit=200, eval_limit=100, batch_size=50, init_scale=0.07)
 IN_FLIGHT = 3                 # training jobs queued or running at once
 CANCEL_SHARE = 0.15           # of training jobs, cancelled a moment after they are accepted
@@ -199,7 +202,14 @@ class Soak:
                 return
             fault = Fault(kind, time.monotonic())
             self.loads.append(os.getloadavg()[0])
-            fault.detail = self.inject(kind)
+            try:
+                fault.detail = self.inject(kind)
+            except RuntimeError as error:   # e.g. no replica promoted: the run cannot go on
+                fault.detail = str(error)
+                self.faults.append(fault)
+                print(f"chaos: {fault.kind}: {error}: NOT RECOVERED, ending the run", file=sys.stderr, flush=True)
+                os.kill(os.getpid(), signal.SIGINT)
+                return
             self.faults.append(fault)
             deadline = fault.at + RECOVERY_LIMIT_SECONDS
             while not self.full_service() and time.monotonic() < deadline:
