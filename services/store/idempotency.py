@@ -7,6 +7,7 @@ submission creates a new job (instead of naming one that is gone).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -52,3 +53,25 @@ class Idempotency:
         """In the creating transaction, after MULTI: the key names `job_id` for the retention."""
         tx.hset(self.record(owner), mapping={"job": job_id, "request": self.request_hash})
         tx.pexpire(self.record(owner), retention_ms)
+
+
+def create_once(client: redis.Redis, idempotency: Idempotency | None, owner: str, record_id: str,
+                write: Callable[[redis.client.Pipeline], None], retention_ms: int,
+                record_key: Callable[[str], str] = keys.job) -> bytes | None:
+    """Create a record once per idempotency key, in one transaction: `write(tx)` (after MULTI) stores record
+    `record_id`, and the key, if any, names it for the retention. Returns None when it was written, else the
+    stored record (under `record_key`) that the key's first request created, writing nothing."""
+    first = []
+
+    def transaction(tx: redis.client.Pipeline) -> None:
+        first.clear()
+        if idempotency and (data := idempotency.first_job(tx, owner, record_key)) is not None:
+            first.append(data)
+            return
+        tx.multi()
+        if idempotency:
+            idempotency.remember(tx, owner, record_id, retention_ms)
+        write(tx)
+
+    client.transaction(transaction, *([idempotency.record(owner)] if idempotency else []))
+    return first[0] if first else None

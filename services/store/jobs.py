@@ -21,7 +21,7 @@ from lenet_services.store import indexes, job_states, keys
 from lenet_services.store.checkpoints import Checkpoints
 from lenet_services.store.connection import guarded
 from lenet_services.store.events import Events
-from lenet_services.store.idempotency import Idempotency
+from lenet_services.store.idempotency import Idempotency, create_once
 from lenet_services.store.indexes import now
 from lenet_services.store.job_states import state_name
 
@@ -39,16 +39,8 @@ class Jobs:
         job.id = job.id or uuid.uuid4().hex[:16]
         job.state, job.created_at = pb.QUEUED, now()
         detached = _detach_datasets(job)
-        first = []
 
-        def transaction(tx: redis.client.Pipeline) -> None:
-            first.clear()
-            if idempotency and (data := idempotency.first_job(tx, job.owner)) is not None:
-                first.append(pb.Job.FromString(data))
-                return
-            tx.multi()
-            if idempotency:
-                idempotency.remember(tx, job.owner, job.id, self.retention_ms)
+        def write(tx: redis.client.Pipeline) -> None:
             tx.set(keys.job(job.id), job.SerializeToString())
             if job.owner:
                 tx.set(keys.OWNED, 1)
@@ -58,8 +50,8 @@ class Jobs:
                 tx.zadd(index, {_member(job): 0})
             self.events.append(job.id, _state_event(pb.QUEUED, f"queued on {job.queue}"), tx)
 
-        self.redis.transaction(transaction, *([idempotency.record(job.owner)] if idempotency else []))
-        return (first[0], False) if first else (job, True)
+        first = create_once(self.redis, idempotency, job.owner, job.id, write, self.retention_ms)
+        return (job, True) if first is None else (pb.Job.FromString(first), False)
 
     def dataset(self, job: pb.Job, name: str) -> pb.Dataset:
         """The job's dataset `name` ("train_data", "eval_data", "validation_data" or "dataset") with its index list

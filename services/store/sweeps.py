@@ -18,7 +18,7 @@ from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.errors import FailedPrecondition, NotFound
 from lenet_services.store import indexes, keys
 from lenet_services.store.connection import guarded
-from lenet_services.store.idempotency import Idempotency
+from lenet_services.store.idempotency import Idempotency, create_once
 from lenet_services.store.indexes import now
 
 RELEASE_LOCK = """
@@ -43,16 +43,8 @@ class Sweeps:
         request, the first sweep while it exists (FailedPrecondition for a different request)."""
         sweep.id = sweep.id or uuid.uuid4().hex[:16]
         sweep.state, sweep.created_at = pb.SWEEP_RUNNING, now()
-        first = []
 
-        def transaction(tx: redis.client.Pipeline) -> None:
-            first.clear()
-            if idempotency and (data := idempotency.first_job(tx, sweep.owner, keys.sweep)) is not None:
-                first.append(pb.Sweep.FromString(data))
-                return
-            tx.multi()
-            if idempotency:
-                idempotency.remember(tx, sweep.owner, sweep.id, self.retention_ms)
+        def write(tx: redis.client.Pipeline) -> None:
             tx.set(keys.sweep(sweep.id), sweep.SerializeToString())
             if sweep.owner:
                 tx.set(keys.OWNED, 1)
@@ -60,8 +52,8 @@ class Sweeps:
                 tx.zadd(index, {_member(sweep): 0})
             tx.sadd(keys.SWEEPS_ACTIVE, sweep.id)
 
-        self.redis.transaction(transaction, *([idempotency.record(sweep.owner)] if idempotency else []))
-        return (first[0], False) if first else (sweep, True)
+        first = create_once(self.redis, idempotency, sweep.owner, sweep.id, write, self.retention_ms, keys.sweep)
+        return (sweep, True) if first is None else (pb.Sweep.FromString(first), False)
 
     def get(self, sweep_id: str) -> pb.Sweep:
         data = self.redis.get(keys.sweep(sweep_id))

@@ -60,6 +60,22 @@ def test_a_deleted_jobs_idempotency_key_is_free_for_any_request(store):
     assert other.id != first.id and store.jobs.get(other.id).train.model_name == "another"
 
 
+def test_a_sweeps_idempotency_key_returns_the_first_sweep_until_it_is_deleted(store):
+    def submit(seed: int) -> tuple[pb.Sweep, bool]:
+        request = pb.SweepRequest(seed=seed, idempotency_key="retry-me")
+        return store.sweeps.create(pb.Sweep(request=request), Idempotency.of("SubmitSweep", "retry-me", request))
+
+    (first, created), (again, created_again) = submit(1), submit(1)
+    assert created and not created_again and again.id == first.id and len(store.sweeps.page().items) == 1
+    with pytest.raises(FailedPrecondition, match="different SubmitSweep request"):
+        submit(2)
+    new_job(store, "retry-me")                    # keys are per RPC: a training job's does not collide
+    store.sweeps.update(first.id, lambda sweep: setattr(sweep, "state", pb.SWEEP_CANCELLED))
+    store.sweeps.delete(first.id, [])
+    other, created = submit(2)
+    assert created and other.id != first.id and store.sweeps.get(other.id).request.seed == 2
+
+
 def test_redis_failures_leave_the_store_as_unavailable():
     """A server that went away: every noun answers with the store's own Unavailable (a ServiceError the gateway
     maps to UNAVAILABLE), never with a Redis exception."""
