@@ -11,6 +11,10 @@ nothing: the next advance finishes the step.
 
 After every epoch of a trial, its worker calls `report`: the objective goes to Optuna, whose pruner says whether
 the trial stops there.
+
+A trial's end (state, epochs, objective, worker, model) is written into the sweep's record before Optuna is told,
+so a sweep keeps its trials and winner after their jobs expire or are deleted; only trials in flight are read
+from their jobs.
 """
 import logging
 import time
@@ -166,24 +170,24 @@ class SweepDriver:
         sweep = self.store.sweeps.get(sweep_id)
         if sweep.state in SWEEP_FINAL_STATES:
             return sweep
-        sweep = self._adopt(sweep)
-        jobs = self._jobs(sweep)
-        self._tell(sweep, jobs)
-        in_flight = [trial for trial in sweep.trials if jobs[trial.job_id].state not in FINAL_STATES]
+        sweep = self._record_ends(self._adopt(sweep))
+        self._tell(sweep)
+        in_flight = [trial for trial in sweep.trials if trial.state not in FINAL_STATES]
         if sweep.state == pb.SWEEP_RUNNING and sweep.cancel_requested:
             for trial in in_flight:
                 self._cancel(trial.job_id)   # a queued one ends at once, a running one within a batch
-            if not [job for job in self.store.jobs.find_many([trial.job_id for trial in in_flight])
-                    if job is not None and job.state not in FINAL_STATES]:
+            sweep = self._record_ends(sweep)
+            self._tell(sweep)
+            if all(trial.state in FINAL_STATES for trial in sweep.trials):
                 sweep = self._end(sweep, pb.SWEEP_CANCELLED)
             return sweep
         if sweep.state == pb.SWEEP_RUNNING:
             while len(in_flight) < sweep.request.budget.parallelism and self._may_ask(sweep):
                 sweep, trial = self._ask(sweep)
-                jobs[trial.job_id] = self._create_trial_job(sweep, trial)
+                self._create_trial_job(sweep, trial)
                 in_flight.append(trial)
             if not in_flight:
-                sweep = self._choose_winner(sweep, jobs)
+                sweep = self._choose_winner(sweep)
         if sweep.state == pb.SWEEP_SCORING:
             sweep = self._score(sweep)
         return sweep
@@ -199,26 +203,38 @@ class SweepDriver:
                                                  hyper_parameters=chosen(trial.params)))
         return sweep
 
-    def _jobs(self, sweep: pb.Sweep) -> dict[str, pb.Job]:
-        """Each trial's job; one recorded but never created (its creator was lost) is created now, or, once the
-        sweep is cancelled, counted as cancelled."""
+    def _jobs_in_flight(self, sweep: pb.Sweep) -> dict[str, pb.Job]:
+        """The job of each trial the record has not seen end; one recorded but never created (its creator was
+        lost) is created now, or, once the sweep is cancelled, counted as cancelled."""
+        trials = [trial for trial in sweep.trials if trial.state not in FINAL_STATES]
         jobs = {}
-        for trial in sweep.trials:
-            try:
-                jobs[trial.job_id] = self.store.jobs.get(trial.job_id)
-            except NotFound:
-                jobs[trial.job_id] = pb.Job(id=trial.job_id, state=pb.CANCELLED) if sweep.cancel_requested \
+        for trial, job in zip(trials, self.store.jobs.find_many([trial.job_id for trial in trials])):
+            if job is None:
+                job = pb.Job(id=trial.job_id, state=pb.CANCELLED) if sweep.cancel_requested \
                     else self._create_trial_job(sweep, trial)
+            jobs[trial.job_id] = job
         return jobs
 
-    def _tell(self, sweep: pb.Sweep, jobs: dict[str, pb.Job]) -> None:
-        """Tell Optuna about every trial whose job ended since it was last told."""
+    def _record_ends(self, sweep: pb.Sweep) -> pb.Sweep:
+        """Write into the sweep's record how each trial whose job ended since ended, so the sweep no longer needs
+        that job."""
+        ended = {job_id: job for job_id, job in self._jobs_in_flight(sweep).items() if job.state in FINAL_STATES}
+        if not ended:
+            return sweep
+
+        def record(stored: pb.Sweep) -> None:
+            for trial in stored.trials:
+                if trial.job_id in ended:
+                    show_job(trial, ended[trial.job_id], stored.request)
+        return self.store.sweeps.update(sweep.id, record)
+
+    def _tell(self, sweep: pb.Sweep) -> None:
+        """Tell Optuna about every trial the record has seen end since Optuna was last told."""
         running = {trial.number for trial in self.store.studies.trials(sweep.id) if trial.state == TrialState.RUNNING}
         for trial in sweep.trials:
-            job = jobs[trial.job_id]
-            if trial.number in running and job.state in FINAL_STATES:
-                value = objective(sweep.request, job.metrics) if job.state == pb.SUCCEEDED else None
-                self.store.studies.tell(sweep.id, trial.number, TOLD[job.state], value)
+            if trial.number in running and trial.state in FINAL_STATES:
+                value = trial.value if trial.state == pb.SUCCEEDED else None
+                self.store.studies.tell(sweep.id, trial.number, TOLD[trial.state], value)
 
     def _may_ask(self, sweep: pb.Sweep) -> bool:
         budget = sweep.request.budget
@@ -256,16 +272,17 @@ class SweepDriver:
         except Exception as error:   # ended meanwhile: nothing to cancel
             log.info("job %s not cancelled: %s", job_id, error)
 
-    def _choose_winner(self, sweep: pb.Sweep, jobs: dict[str, pb.Job]) -> pb.Sweep:
+    def _choose_winner(self, sweep: pb.Sweep) -> pb.Sweep:
         """Every trial has ended: the best one that completed is the winner; its model gets the sweep's alias and
         an evaluation on test_data (whose job id is written down first). No completed trial: FAILED."""
-        best = best_trial(sweep, jobs)
+        best = best_trial(sweep)
         if best is None:
             return self._end(sweep, pb.SWEEP_FAILED, "no trial completed: every one failed, was pruned or cancelled")
-        job = jobs[best.job_id]
-        model = self.store.models.get(job.model_id)
-        winner = pb.Winner(trial=best.number, value=objective(sweep.request, job.metrics), model_id=model.id,
-                           model_name=model.name, model_version=model.version, evaluation_job_id=_new_id())
+        model = self.store.models.find(best.model_id)
+        if model is None:
+            return self._end(sweep, pb.SWEEP_FAILED, _model_gone(best.number, best.model_id))
+        winner = pb.Winner(trial=best.number, value=best.value, model_id=model.id, model_name=model.name,
+                           model_version=model.version, evaluation_job_id=_new_id())
         note = self._point_alias(sweep, model) if sweep.request.alias else ""
         winner.alias = "" if note else sweep.request.alias
 
@@ -293,7 +310,9 @@ class SweepDriver:
         try:
             job = self.store.jobs.get(winner.evaluation_job_id)
         except NotFound:
-            model = self.store.models.get(winner.model_id)
+            model = self.store.models.find(winner.model_id)
+            if model is None:
+                return self._end(sweep, pb.SWEEP_FAILED, _model_gone(winner.trial, winner.model_id))
             request = pb.EvaluationRequest(model_id=model.id, dataset=sweep.request.test_data, device=model.device)
             job = self._enqueue(pb.Job(id=winner.evaluation_job_id, kind=pb.EVALUATE, device=model.device,
                                        queue=contract.job_lane(model.device, "serve", self.store.workers.lanes()),
@@ -326,25 +345,18 @@ class SweepDriver:
         shown = pb.Sweep()
         shown.CopyFrom(sweep)
         curves = {trial.number: trial.intermediate_values for trial in self.store.studies.trials(sweep.id)}
-        jobs = dict(zip([trial.job_id for trial in sweep.trials],
-                        self.store.jobs.find_many([trial.job_id for trial in sweep.trials])))
+        in_flight = [trial for trial in shown.trials if trial.state not in FINAL_STATES]
+        for trial, job in zip(in_flight, self.store.jobs.find_many([trial.job_id for trial in in_flight])):
+            show_job(trial, job or pb.Job(state=pb.QUEUED), sweep.request)   # none yet: its creator is on it
         for trial in shown.trials:
-            job = jobs.get(trial.job_id)
             curve = curves.get(trial.number, {})
             trial.curve[:] = [curve[epoch] for epoch in sorted(curve)]
-            if job is None:
-                trial.state = pb.QUEUED
-                continue
-            trial.state, trial.epoch, trial.worker, trial.model_id = job.state, job.metrics.epoch, job.worker, \
-                job.model_id
-            if job.metrics.epoch:
-                trial.value = objective(sweep.request, job.metrics)
         states = [trial.state for trial in shown.trials]
         shown.trials_finished = sum(state in FINISHED for state in states)
         shown.trials_pruned = states.count(pb.PRUNED)
         shown.trials_in_flight = sum(state not in FINAL_STATES for state in states)
         if not shown.HasField("winner"):
-            best = best_trial(shown, jobs)
+            best = best_trial(shown)
             if best is not None:
                 shown.winner.CopyFrom(pb.Winner(trial=best.number, value=best.value, model_id=best.model_id))
         if importances:
@@ -354,13 +366,24 @@ class SweepDriver:
         return shown
 
 
-def best_trial(sweep: pb.Sweep, jobs: dict[str, pb.Job]) -> pb.Trial | None:
+def show_job(trial: pb.Trial, job: pb.Job, request: pb.SweepRequest) -> None:
+    """What a trial's job did, onto the trial: its state, epochs, objective, worker and model."""
+    trial.state, trial.epoch, trial.worker, trial.model_id = job.state, job.metrics.epoch, job.worker, job.model_id
+    if job.metrics.epoch:
+        trial.value = objective(request, job.metrics)
+
+
+def best_trial(sweep: pb.Sweep) -> pb.Trial | None:
     """The completed trial with the best final objective (the lowest number among equals), or None."""
-    done = [trial for trial in sweep.trials if trial.job_id in jobs and jobs[trial.job_id].state == pb.SUCCEEDED]
+    done = [trial for trial in sweep.trials if trial.state == pb.SUCCEEDED]
     if not done:
         return None
     sign = 1 if sweep.request.objective.minimize else -1
-    return min(done, key=lambda trial: (sign * objective(sweep.request, jobs[trial.job_id].metrics), trial.number))
+    return min(done, key=lambda trial: (sign * trial.value, trial.number))
+
+
+def _model_gone(trial: int, model_id: str) -> str:
+    return f"the winner, trial {trial}, lost its model {model_id}: it was deleted before the sweep ended"
 
 
 def _new_id() -> str:

@@ -150,6 +150,7 @@ class LenetService:
 
     def delete_job(self, request: pb.DeleteJobRequest, caller: Caller) -> pb.DeleteJobResponse:
         job = self._job(request.job_id, caller)
+        self.sweeps.before_deleting(job)
         self.store.jobs.delete(job.id)
         return pb.DeleteJobResponse(job_id=job.id)
 

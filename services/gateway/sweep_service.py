@@ -7,9 +7,10 @@ of its jobs.
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 
 from lenet_protos import contract
-from lenet_protos.contract import SWEEP_FINAL_STATES
+from lenet_protos.contract import FINAL_STATES, SWEEP_FINAL_STATES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.errors import FailedPrecondition, NotFound
 from lenet_services.gateway import validation as check
@@ -72,6 +73,13 @@ class SweepService:
             raise FailedPrecondition(f"sweep {sweep.id} already ended as {pb.SweepState.Name(sweep.state)}")
         self.store.sweeps.update(sweep.id, lambda stored: setattr(stored, "cancel_requested", True))
         return self.driver.view(self.driver.advance(sweep.id) or self.store.sweeps.get(sweep.id))
+
+    def before_deleting(self, job: pb.Job) -> None:
+        """An ended job of a sweep is about to be deleted: the sweep first writes down how it ended (else it would
+        take the missing job for one its creator never made, and run the trial, or score the winner, again)."""
+        if job.sweep_id and job.state in FINAL_STATES:
+            with suppress(NotFound):   # the sweep is gone already
+                self.driver.advance(job.sweep_id)
 
     def delete(self, request: pb.DeleteSweepRequest, caller) -> pb.DeleteSweepResponse:
         sweep = self._sweep(request.sweep_id, caller)

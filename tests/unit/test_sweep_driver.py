@@ -125,3 +125,63 @@ def test_owners_apply_as_for_jobs(store, settings):
     assert sweeps.list(pb.ListSweepsRequest(), bob).sweeps == []
     assert [s.id for s in sweeps.list(pb.ListSweepsRequest(), admin).sweeps] == [sweep.id]
     assert sweeps.cancel(pb.CancelSweepRequest(sweep_id=sweep.id), alice).state == pb.SWEEP_CANCELLED
+
+
+def end_job(store, job_id: str, state: int, **fields) -> pb.Job:
+    """What a worker does to a job (here by hand, without the sweep's advance that follows it)."""
+    store.jobs.transition(job_id, pb.RUNNING)
+
+    def finish(job: pb.Job) -> None:
+        job.worker = "cpu0-1.train"
+        for name, value in fields.items():
+            if name == "validation_accuracy":
+                job.metrics.epoch, job.metrics.validation_accuracy = 1, value
+            else:
+                setattr(job, name, value)
+    return store.jobs.transition(job_id, state, change=finish)
+
+
+def test_a_sweep_keeps_its_trials_and_winner_once_their_jobs_are_deleted_or_expired(store):
+    from lenet_services.gateway.service import Caller
+    from lenet_services.gateway.sweep_service import SweepService
+
+    sender, caller = RecordingSender(), Caller()
+    sweeps = SweepService(store, sender)
+    sweep = sweeps.submit(pb.SweepRequest(space=[dimension("momentum=0.5,0.9")], sampler=pb.GRID,
+                                          budget=pb.Budget(parallelism=2)), caller)
+    first, second = sweep.trials
+    model = store.models.save(pb.Model(name="unit-sweep"), "{}", b"", pb.Graph())
+    end_job(store, first.job_id, pb.SUCCEEDED, validation_accuracy=0.9, model_id=model.id)
+    sweeps.before_deleting(store.jobs.get(first.job_id))   # as DeleteJob does: the sweep writes the end down
+    store.jobs.delete(first.job_id)
+    shown = sweeps.driver.advance(sweep.id)
+    assert len(sender.sent) == 2 and shown.trials[0].state == pb.SUCCEEDED   # not taken for never created
+    end_job(store, second.job_id, pb.FAILED, error="lost", validation_accuracy=0.5)
+    scoring = sweeps.driver.advance(sweep.id)
+    assert scoring.state == pb.SWEEP_SCORING and scoring.winner.model_id == model.id and len(sender.sent) == 3
+    end_job(store, scoring.winner.evaluation_job_id, pb.SUCCEEDED, accuracy=0.97)
+    sweeps.before_deleting(store.jobs.get(scoring.winner.evaluation_job_id))
+    store.jobs.delete(scoring.winner.evaluation_job_id)
+    for key in keys.job_keys(second.job_id):     # the second trial's retention ends
+        store.redis.delete(key)
+    done = sweeps.get(pb.GetSweepRequest(sweep_id=sweep.id), caller)
+    assert done.state == pb.SWEEP_SUCCEEDED and len(sender.sent) == 3     # scored once, nothing run again
+    assert [(t.state, t.epoch, t.value, t.worker, t.model_id) for t in done.trials] == [
+        (pb.SUCCEEDED, 1, 0.9, "cpu0-1.train", model.id), (pb.FAILED, 1, 0.5, "cpu0-1.train", "")]
+    assert done.trials_finished == 1 and done.trials_in_flight == 0 and done.winner.test_accuracy == 0.97
+    listed, = sweeps.list(pb.ListSweepsRequest(), caller).sweeps
+    assert listed.trials_finished == 1 and listed.trials_in_flight == 0 and listed.winner == done.winner
+    assert list(sweeps.watch(pb.WatchSweepRequest(sweep_id=sweep.id), caller)) == [
+        sweeps.driver.view(store.sweeps.get(sweep.id))]
+
+
+def test_a_winner_whose_model_was_deleted_fails_the_sweep_with_the_reason(store):
+    sender = RecordingSender()
+    driver = SweepDriver(store, sender)
+    sweep, _ = store.sweeps.create(pb.Sweep(request=request("momentum=0.5", sampler=pb.GRID)))
+    trial, = driver.start(sweep).trials
+    end_job(store, trial.job_id, pb.SUCCEEDED, validation_accuracy=0.9, model_id="0123456789abcdef")
+    done = driver.advance(sweep.id)
+    assert done.state == pb.SWEEP_FAILED and len(sender.sent) == 1
+    assert done.error == "the winner, trial 0, lost its model 0123456789abcdef: it was deleted before the sweep ended"
+
