@@ -43,7 +43,7 @@ def space_option(_ctx, _param, values: tuple[str, ...]) -> list[pb.Dimension]:
 @click.option("--test-limit", type=click.IntRange(0), default=None,
               help="score the winner on the first N test images [all 10,000]")
 @click.option("--device", type=click.Choice(["cpu", "gpu", "any"]), default="cpu", show_default=True)
-@click.option("--name", default="", help="the trials' model name [sweep-ID]")
+@click.option("--name", default=None, help="the trials' model name [the preset's; else sweep-ID]")
 @click.option("--alias", default=None, help="an alias of that name pointed at the winner")
 @click.option("--idempotency-key", default="", help="a retried submit with this key returns the same sweep")
 @click.option("--wait", is_flag=True, help="follow the sweep with a live table of its trials to its end")
@@ -91,6 +91,8 @@ def trial_table(shown: pb.Sweep) -> Table:
                     "worker", title=f"sweep {shown.id}  {pb.SweepState.Name(shown.state)}  "
                                     f"{shown.trials_finished}/{budget.trials} finished, {shown.trials_pruned} "
                                     f"pruned, {shown.trials_in_flight} in flight", title_justify="left")
+    table.columns[1].no_wrap, table.columns[1].overflow = False, "fold"   # a narrow terminal wraps the
+    # parameters, not the other columns
     epochs = shown.request.train.hyper_parameters
     for trial in shown.trials:
         total = trial_epochs(trial, epochs)

@@ -20,6 +20,12 @@ def most_at_once(jobs: list[pb.Job]) -> int:
     return max(itertools.accumulate(step for _, step in edges))
 
 
+def ran_together_on_both_nodes(jobs: list[pb.Job]) -> bool:
+    """Whether two of the jobs ran at the same moment (from started_at to finished_at) on different nodes."""
+    spans = [(stamp(job.started_at), stamp(job.finished_at), job.worker.rsplit("-", 1)[0]) for job in jobs]
+    return any(a[2] != b[2] and a[0] < b[1] and b[0] < a[1] for a, b in itertools.combinations(spans, 2))
+
+
 def params(trial: pb.Trial) -> tuple:
     return tuple((field.name, value) for field, value in trial.hyper_parameters.ListFields())
 
