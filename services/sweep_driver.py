@@ -216,8 +216,8 @@ class SweepDriver:
         return jobs
 
     def _record_ends(self, sweep: pb.Sweep) -> pb.Sweep:
-        """Write into the sweep's record how each trial whose job ended since ended, so the sweep no longer needs
-        that job."""
+        """Copy how each trial in flight ended from its job, once that job has ended, into the sweep's record: the
+        sweep needs the job no longer."""
         ended = {job_id: job for job_id, job in self._jobs_in_flight(sweep).items() if job.state in FINAL_STATES}
         if not ended:
             return sweep
@@ -225,7 +225,7 @@ class SweepDriver:
         def record(stored: pb.Sweep) -> None:
             for trial in stored.trials:
                 if trial.job_id in ended:
-                    show_job(trial, ended[trial.job_id], stored.request)
+                    fill_from_job(trial, ended[trial.job_id], stored.request)
         return self.store.sweeps.update(sweep.id, record)
 
     def _tell(self, sweep: pb.Sweep) -> None:
@@ -347,7 +347,7 @@ class SweepDriver:
         curves = {trial.number: trial.intermediate_values for trial in self.store.studies.trials(sweep.id)}
         in_flight = [trial for trial in shown.trials if trial.state not in FINAL_STATES]
         for trial, job in zip(in_flight, self.store.jobs.find_many([trial.job_id for trial in in_flight])):
-            show_job(trial, job or pb.Job(state=pb.QUEUED), sweep.request)   # none yet: its creator is on it
+            fill_from_job(trial, job or pb.Job(state=pb.QUEUED), sweep.request)   # none yet: its creator is on it
         for trial in shown.trials:
             curve = curves.get(trial.number, {})
             trial.curve[:] = [curve[epoch] for epoch in sorted(curve)]
@@ -366,7 +366,7 @@ class SweepDriver:
         return shown
 
 
-def show_job(trial: pb.Trial, job: pb.Job, request: pb.SweepRequest) -> None:
+def fill_from_job(trial: pb.Trial, job: pb.Job, request: pb.SweepRequest) -> None:
     """What a trial's job did, onto the trial: its state, epochs, objective, worker and model."""
     trial.state, trial.epoch, trial.worker, trial.model_id = job.state, job.metrics.epoch, job.worker, job.model_id
     if job.metrics.epoch:
