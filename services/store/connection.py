@@ -26,9 +26,9 @@ from lenet_services.store import keys
 
 SOCKET_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.0
-SENTINEL_TIMEOUT_SECONDS = 1.0
+SENTINEL_TIMEOUT_SECONDS = 1.0   # a sentinel that does not answer within this is skipped for the next one
 PASSWORD_REFUSED = ("Redis refused this client's password (none given, or a wrong one): it goes in REDIS_URL, "
-                    "redis://:PASSWORD@HOST:PORT/DB")   # a sentinel that does not answer within this is skipped for the next one
+                    "redis://:PASSWORD@HOST:PORT/DB")
 
 
 class Unavailable(errors.Unavailable):
