@@ -85,10 +85,15 @@ def _sweep_arguments(given: dict) -> dict:
     return {"model_name" if key == "name" else key: value for key, value in given.items()}
 
 
+def sweep_state(sweep: pb.Sweep) -> str:
+    """RUNNING, SUCCEEDED …: the enum's name without the prefix proto3 makes it carry, as jobs' states read."""
+    return pb.SweepState.Name(sweep.state).removeprefix("SWEEP_")
+
+
 def trial_table(shown: pb.Sweep) -> Table:
     budget = shown.request.budget
     table = columns("trial", "parameters", "epoch", shown.request.objective.metric.replace("_", " "), "state",
-                    "worker", title=f"sweep {shown.id}  {pb.SweepState.Name(shown.state)}  "
+                    "worker", title=f"sweep {shown.id}  {sweep_state(shown)}  "
                                     f"{shown.trials_finished}/{budget.trials} finished, {shown.trials_pruned} "
                                     f"pruned, {shown.trials_in_flight} in flight", title_justify="left")
     table.columns[1].no_wrap, table.columns[1].overflow = False, "fold"   # a narrow terminal wraps the
@@ -116,7 +121,7 @@ def parameters(values: pb.HyperParameters) -> str:
 def ending(done: pb.Sweep) -> str:
     """The last line: the winner and its test accuracy, or why there is none."""
     if done.state != pb.SWEEP_SUCCEEDED:
-        return f"sweep {done.id} {pb.SweepState.Name(done.state)}" + (f": {done.error}" if done.error else "")
+        return f"sweep {done.id} {sweep_state(done)}" + (f": {done.error}" if done.error else "")
     winner = done.winner
     alias = f" (@{winner.alias})" if winner.alias else ""
     return (f"winner: trial {winner.trial} ({done.request.objective.metric} {winner.value:.4f}), model "
@@ -177,7 +182,7 @@ def list_sweeps(limit: int) -> int:
     table = columns("SWEEP", "STATE", "SAMPLER", "FINISHED", "PRUNED", "IN FLIGHT", "BEST", "TEST", "CREATED")
     for item in found:
         winner = item.winner
-        table.add_row(item.id, pb.SweepState.Name(item.state).removeprefix("SWEEP_"),
+        table.add_row(item.id, sweep_state(item),
                       pb.Sampler.Name(item.request.sampler).lower(),
                       f"{item.trials_finished}/{item.request.budget.trials}", str(item.trials_pruned),
                       str(item.trials_in_flight), f"{winner.value:.4f}" if item.HasField("winner") else "",
