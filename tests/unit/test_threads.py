@@ -53,3 +53,22 @@ def test_too_late_once_mxnet_is_imported():
     code = "import mxnet; from lenet_workers.engine.threads import use_cores; use_cores(2)"
     failed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert failed.returncode != 0 and "must run before `import mxnet`" in failed.stderr
+
+
+SHARE = """
+import json, os, sys
+from lenet_workers.__main__ import share_cores
+share_cores(sys.argv[1], 1, None)
+print(json.dumps(os.environ.get("OMP_WAIT_POLICY")))
+"""
+
+
+@pytest.mark.parametrize("role, preset, expected", [("serve", None, "PASSIVE"), ("train", None, None),
+                                                    ("serve", "ACTIVE", "ACTIVE")])
+def test_the_serving_processs_openmp_threads_sleep_between_passes_unless_told_otherwise(role, preset, expected):
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    output = subprocess.run([sys.executable, "-c", SHARE, role], capture_output=True, text=True, check=True,
+                            env=env).stdout
+    assert json.loads(output.strip().splitlines()[-1]) == expected
