@@ -7,11 +7,24 @@ from lenet_services.stack import Stack, port_free
 from lenet_services.store.redis_server import free_port
 
 
-def test_worker_metrics_ports_pass_over_ports_in_use(tmp_path):
-    gateway = free_port()
-    with socket.socket() as held:     # what another run listens on, right after the gateway's port
-        held.bind(("127.0.0.1", gateway + 1))
+def held_after_a_free_port() -> tuple[int, socket.socket]:
+    """A free port and a listener on the port after it (what another run listens on, right after the gateway's):
+    tried again where that next port is taken already (CI once found it so)."""
+    for _ in range(100):
+        port, held = free_port(), socket.socket()
+        try:
+            held.bind(("127.0.0.1", port + 1))
+        except OSError:
+            held.close()
+            continue
         held.listen()
+        return port, held
+    raise RuntimeError("no free port followed by a free one in 100 tries")
+
+
+def test_worker_metrics_ports_pass_over_ports_in_use(tmp_path):
+    gateway, held = held_after_a_free_port()
+    with held:
         ports = Stack(ServiceSettings(), workers=2, gpu_workers=1, metrics_port=gateway,
                       log_dir=str(tmp_path)).metrics_ports()
     assert ports["gateway"] == gateway
