@@ -6,10 +6,8 @@ command; `lenet worker` becomes `python -m lenet_workers OPTIONS` and never impo
 """
 import importlib.util
 import os
-import signal
 import socket
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -91,6 +89,7 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
     except (RuntimeError, TimeoutError) as error:
         raise Failure(str(error)) from None
     try:
+        stopped = server_code("lenet_services.stop_signal").event()   # before the banner, as the gateway's
         metrics = {part: f"http://127.0.0.1:{part_port}/metrics" for part, part_port in stack.metrics_ports().items()}
         if not printed_as_json({"gateway": stack.address, "redis": stack.redis_url,
                                 "sentinels": stack.sentinels or None, "workers": workers, "log_dir": stack.log_dir,
@@ -109,9 +108,6 @@ def up(port: int, workers: int, log_dir: str | None, metrics_port: int | None, d
             for part, address in metrics.items():
                 console.print(f"metrics of the {part.replace('-', ' ')}: {address}")
         sys.stdout.flush()
-        stopped = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopped.set())
         while not stopped.wait(1):
             if stack.ha:
                 try:
