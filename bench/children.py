@@ -408,10 +408,65 @@ def parse_chunks(count: int, reuse_freed_memory: bool) -> dict:
     return {"rate": nbytes / (time.perf_counter() - started) / 1e6}
 
 
+def unsampled_tracing(calls: int) -> dict:
+    """The microseconds of CPU tracing adds to a call the 1 % sampler leaves out, each piece timed alone: the
+    gateway's server span (the maintained interceptor and ours, wrapping a handler that does nothing), the spans a
+    Predict opens on the gateway, and those a lane request records on the serving worker."""
+    import timeit
+    from collections import namedtuple
+
+    import grpc
+    from opentelemetry.instrumentation.grpc import server_interceptor
+
+    os.environ.update({"OTEL_TRACES_EXPORTER": "none", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                       "OTEL_TRACES_SAMPLER_ARG": "0.01"})
+    from lenet_protos import tracing
+    from lenet_protos.settings import TracingSettings
+    from lenet_services.gateway.server_spans import ServerSpans
+    tracing.start("lenet-bench", TracingSettings())
+    entry = namedtuple("Metadatum", "key value")
+    metadata = (entry("user-agent", "grpc-python/1.76"), entry("authorization", "Bearer token"))
+
+    class Call:
+        """What a handler is given about its call: enough of grpc.ServicerContext for the two interceptors."""
+        def invocation_metadata(self): return metadata
+        def peer(self): return "ipv4:127.0.0.1:50000"
+        def code(self): return None
+        def details(self): return None
+
+    details = namedtuple("Details", "method invocation_metadata")("/lenet.v1.Lenet/Predict", metadata)
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+
+    def served(interceptor):
+        return lambda: interceptor.intercept_service(lambda _: handler, details).unary_unary(None, Call())
+
+    def predict_spans():   # what LenetService.predict and the coalescer open (service.py, coalescer.py)
+        caller = tracing.current()
+        with tracing.span("validate"), tracing.span("serve lane"), tracing.span("lane round trip", caller, [caller]):
+            tracing.carrier()
+        with tracing.span("reply read"):
+            tracing.trace_id(sampled=True)
+
+    def request_spans():   # what the serving worker records for one lane request (workers/serving.py, batcher.py)
+        context, now = tracing.context_of({}), time.time_ns()
+        for stage in ("lane wait", "claim", "batch wait", "forward", "reply write"):
+            tracing.record(stage, now, now, context)
+        with tracing.span("predict", context):
+            pass
+
+    def per_call(work) -> float:
+        return min(timeit.repeat(work, number=calls, repeat=5)) / calls * 1e6
+    return {"maintained server interceptor": per_call(served(server_interceptor())),
+            "lenet server spans": per_call(served(ServerSpans())),
+            "a Predict's spans on the gateway": per_call(predict_spans),
+            "a lane request's spans on the serving worker": per_call(request_spans)}
+
+
 # The tasks `python -m bench.children TASK` runs, by name (bench/harness.py's child).
 TASKS = {task.__name__: task for task in (engine_train, module_train, torch_train, engine_inspect, engine_predict,
                                           engine_evaluate, serve_load, mxnet_op_profile, torch_op_profile,
-                                          redis_writer, relay_writer, grpc_chunks, parse_chunks, recipe_run)}
+                                          redis_writer, relay_writer, grpc_chunks, parse_chunks, recipe_run,
+                                          unsampled_tracing)}
 
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])

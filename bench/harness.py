@@ -27,13 +27,14 @@ def child(task: str, **arguments) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def rounds(runs: dict, repeats: int) -> dict[str, list]:
+def rounds(runs: dict, repeats: int, alternate: bool = False) -> dict[str, list]:
     """Call each of runs' functions once per round, the rounds one after the other (A B C A B C …), so that every
-    variant sees the same machine state; returns each variant's results in order."""
+    variant sees the same machine state; `alternate`: every other round backwards (A B C C B A …), so that no variant
+    always runs right after the same one. Returns each variant's results in round order."""
     results = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            results[name].append(run())
+    for repeat in range(repeats):
+        for name in (reversed(runs) if alternate and repeat % 2 else runs):
+            results[name].append(runs[name]())
     return results
 
 

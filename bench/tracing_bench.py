@@ -1,11 +1,13 @@
 """Tracing (OpenTelemetry): what it costs, side by side in one run, and what a trace shows.
 
-Three embedded stacks, each with its own Redis, worker node and small model, differing only in the standard
-OTEL_* variables: tracing off (no endpoint), 1 % of calls sampled, every call sampled, the last two exporting to a
-real OTLP/gRPC receiver in this process (tests/otlp_receiver.py). They are measured in interleaved rounds (off,
-1 %, 100 %, off, …): a lone client's Predict latency, then 64 concurrent clients (bench/serving_bench.py's load).
-Then lone Predicts on the fully traced stack give the time of each stage, and one Predict's and the model's
-training job's traces are drawn as waterfalls. `python -m bench tracing [--repeats 3] [--seconds 5] [--calls 200]`.
+Four embedded stacks, each with its own Redis, worker node and small model, differing only in the standard OTEL_*
+variables: tracing off (no endpoint) twice, 1 % of calls sampled, every call sampled, the last two exporting to a
+real OTLP/gRPC receiver in this process (tests/otlp_receiver.py). The second untraced stack is the control: how far
+two identical stacks differ is how small a cost this machine can show. They are measured in short interleaved rounds
+(off, off again, 1 %, 100 %, 100 %, 1 %, …): a lone client's Predicts, with the CPU time the gateway and the serving
+process spend on each, then 64 concurrent clients (bench/serving_bench.py's load). Then lone Predicts on the fully
+traced stack give the time of each stage, and one Predict's and the model's training job's traces are drawn as
+waterfalls. `python -m bench tracing [--repeats 3] [--seconds 5] [--calls 200]`.
 """
 from __future__ import annotations
 
@@ -30,10 +32,13 @@ from lenet_protos.tracing import trace_id_of
 from lenet_services.stack import Stack
 from tests.otlp_receiver import Receiver, Span, server_span
 
-MODES = {"off": {},
+CONTROL = "off, a second stack"
+MODES = {"off": {}, CONTROL: {},
          "1 % sampled": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"},
          "100 % sampled": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"}}
 CLIENTS = 64
+UNSAMPLED_CALLS = 20_000   # timeit's calls per piece of an unsampled call
+ROUNDS_PER_REPEAT = 5      # short rounds, many of them: each traced stack is compared with the untraced one beside it
 LONE_TRACES = 50           # lone Predicts whose traces give the per-stage times
 PREDICT = "/lenet.v1.Lenet/Predict"
 STAGES = ("validate", "serve lane", "lane round trip", "lane wait", "claim", "batch wait", "forward", "reply write",
@@ -45,6 +50,7 @@ COLOURS = {"lenet-gateway": "tab:blue", "lenet-worker-serve": "tab:orange", "len
 def run(args, _service) -> list[Section]:
     digit = np.zeros((1, 28, 28), np.uint8)
     digit[0, 6:22, 12:16] = 255
+    pieces = harness.child("unsampled_tracing", calls=UNSAMPLED_CALLS)   # first, while the machine is quietest
     with Receiver() as receiver, futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) \
             as loader:
         stacks: dict[str, tuple[Stack, LenetClient, pb.Job]] = {}
@@ -61,18 +67,23 @@ def run(args, _service) -> list[Section]:
 
             def measure(mode: str) -> dict:
                 stack, client, job = stacks[mode]
-                lone = [harness.timed(lambda: client.predict(job.model_id, digit)) for _ in range(args.calls)]
                 pids = harness.stack_processes(stack)
-                pids = {"gateway": pids["gateway"], "serving": pids["worker 1: serve"]}
-                before = {name: harness.cpu_seconds(pid) for name, pid in pids.items()}
-                loaded = loader.submit(load, stack.address, job.model_id, CLIENTS, args.seconds).result()
-                calls = loaded["rate"] * args.seconds
-                cpu = {name: 1e6 * (harness.cpu_seconds(pid) - before[name]) / calls for name, pid in pids.items()}
-                return {"lone_p50": 1000 * statistics.median(lone), "rate": loaded["rate"], "p50": loaded["p50"],
-                        "failures": loaded["failures"], "gateway_cpu_us": cpu["gateway"],
-                        "serving_cpu_us": cpu["serving"]}
+                pids = [pids["gateway"], pids["worker 1: serve"]]
+                before = cpu_seconds(pids)
+                lone = [harness.timed(lambda: client.predict(job.model_id, digit)) for _ in range(args.calls)]
+                lone_cpu = 1e6 * (cpu_seconds(pids) - before) / args.calls
+                before = [harness.cpu_seconds(pid) for pid in pids]
+                loaded = loader.submit(load, stack.address, job.model_id, CLIENTS, seconds).result()
+                calls = loaded["rate"] * seconds
+                gateway, serving = (1e6 * (harness.cpu_seconds(pid) - was) / calls for pid, was in zip(pids, before))
+                settled(receiver)   # the traced stacks' exports done before the next stack is measured
+                return {"lone_p50": 1000 * statistics.median(lone), "lone_cpu_us": lone_cpu, "rate": loaded["rate"],
+                        "p50": loaded["p50"], "failures": loaded["failures"], "gateway_cpu_us": gateway,
+                        "serving_cpu_us": serving}
 
-            measured = harness.rounds({mode: lambda mode=mode: measure(mode) for mode in MODES}, args.repeats)
+            seconds = args.seconds / ROUNDS_PER_REPEAT * 2
+            measured = harness.rounds({mode: lambda mode=mode: measure(mode) for mode in MODES},
+                                      args.repeats * ROUNDS_PER_REPEAT, alternate=True)
             _, client, job = stacks["100 % sampled"]
             predicts, lone = lone_traces(receiver, client, job.model_id, digit)
             trained = receiver.wait_for(lambda _: (spans := receiver.trace(trace_id_of(job.trace_context)))
@@ -86,7 +97,7 @@ def run(args, _service) -> list[Section]:
         (BENCHMARKS.parent / PICTURES).mkdir(parents=True, exist_ok=True)
         for picture in pictures:
             shutil.copy(picture, BENCHMARKS.parent / PICTURES / picture.name)
-    return [overhead_section(args, measured), stages_section(predicts, lone)]
+    return [overhead_section(args, measured), unsampled_section(pieces, measured), stages_section(predicts, lone)]
 
 
 def lone_traces(receiver: Receiver, client: LenetClient, model_id: str, digit) -> tuple[list[list[Span]], list]:
@@ -105,31 +116,80 @@ def lone_traces(receiver: Receiver, client: LenetClient, model_id: str, digit) -
     return sorted(traces, key=lambda t: server_span(t, PREDICT).seconds), lone
 
 
+def settled(receiver: Receiver, quiet: float = 1.0, seconds: float = 60.0) -> None:
+    """Wait until no span has arrived for `quiet` seconds: after its load the fully traced stack goes on exporting
+    (and this process on receiving) for a while, which would otherwise be charged to the stack measured next."""
+    deadline, count = time.monotonic() + seconds, -1
+    while count != len(receiver.spans) and time.monotonic() < deadline:
+        count = len(receiver.spans)
+        time.sleep(quiet)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    return sum(harness.cpu_seconds(pid) for pid in pids)
+
+
 def overhead_section(args, measured: dict[str, list[dict]]) -> Section:
+    """Each figure's median; against off, the median over rounds of the round's ratio (its two stacks measured
+    seconds apart), which follows a busy machine's swings better than a ratio of medians."""
     def median(mode: str, figure: str) -> float:
         return statistics.median(run[figure] for run in measured[mode])
-    rows = []
-    for mode in MODES:
-        lone, rate = median(mode, "lone_p50"), median(mode, "rate")
-        cpu = median(mode, "gateway_cpu_us") + median(mode, "serving_cpu_us")
-        off_cpu = median("off", "gateway_cpu_us") + median("off", "serving_cpu_us")
-        rows.append([mode, f"{lone:.2f}", f"{100 * (lone / median('off', 'lone_p50') - 1):+.1f} %", f"{rate:,.0f}",
-                     f"{100 * (rate / median('off', 'rate') - 1):+.1f} %", f"{median(mode, 'p50'):.1f}",
-                     f"{median(mode, 'gateway_cpu_us'):,.0f}", f"{median(mode, 'serving_cpu_us'):,.0f}",
-                     f"{100 * (cpu / off_cpu - 1):+.1f} %", sum(run["failures"] for run in measured[mode])])
+
+    def versus(mode: str, *figures: str) -> str:
+        ratios = [sum(run[f] for f in figures) / sum(off[f] for f in figures)
+                  for run, off in zip(measured[mode], measured["off"])]
+        return f"{100 * (statistics.median(ratios) - 1):+.1f} %"
+    rows = [[mode, f"{median(mode, 'lone_p50'):.2f}", versus(mode, "lone_p50"), f"{median(mode, 'lone_cpu_us'):,.0f}",
+             versus(mode, "lone_cpu_us"), f"{median(mode, 'rate'):,.0f}", versus(mode, "rate"),
+             f"{median(mode, 'p50'):.1f}", f"{median(mode, 'gateway_cpu_us'):,.0f}",
+             f"{median(mode, 'serving_cpu_us'):,.0f}", versus(mode, "gateway_cpu_us", "serving_cpu_us"),
+             sum(run["failures"] for run in measured[mode])] for mode in MODES]
+    rounds, seconds = len(measured["off"]), args.seconds / ROUNDS_PER_REPEAT * 2
     return Section(
         "Tracing: what it costs",
-        ["tracing", "lone Predict p50 (ms)", "vs off", f"{CLIENTS} clients: calls/s", "vs off",
-         f"{CLIENTS} clients: p50 (ms)", "gateway CPU per call (µs)", "serving worker CPU per call (µs)",
-         "CPU vs off", "failed"], rows,
-        f"Three stacks side by side (each its own Redis, one worker node, one small model), differing only in the "
-        f"OTEL_* variables: off (no endpoint), `OTEL_TRACES_SAMPLER=parentbased_traceidratio` with "
-        f"`OTEL_TRACES_SAMPLER_ARG=0.01`, and every call traced, both exporting over OTLP/gRPC to a receiver on "
-        f"loopback. Interleaved rounds, the median of {args.repeats}: {args.calls} one-image calls from a lone "
-        f"client, then {CLIENTS} clients for {args.seconds:g} s, during which the CPU time (user + system, from "
-        f"/proc) the gateway and the serving process spent per call is read: on a busy machine the steadier "
-        f"measure of what tracing adds. The goal is at most 3 % at 1 % sampling.",
+        ["tracing", "lone Predict p50 (ms)", "vs off", "lone: gateway + worker CPU per call (µs)", "vs off",
+         f"{CLIENTS} clients: calls/s", "vs off", f"{CLIENTS} clients: p50 (ms)", "gateway CPU per call (µs)",
+         "serving worker CPU per call (µs)", "CPU vs off", "failed"], rows,
+        f"Four stacks side by side (each its own Redis, one worker node, one small model), differing only in the "
+        f"OTEL_* variables: off (no endpoint) twice — the second, \"{CONTROL}\", is the control: what two identical "
+        f"stacks differ by is the smallest cost this run can show —, `OTEL_TRACES_SAMPLER=parentbased_traceidratio` "
+        f"with `OTEL_TRACES_SAMPLER_ARG=0.01`, and every call traced, both exporting over OTLP/gRPC to a receiver on "
+        f"loopback. {rounds} short rounds, every other one in reverse order: {args.calls} one-image calls from a "
+        f"lone client, during which the CPU time (user + system, from /proc) the gateway and the serving process "
+        f"spend per call is read, then {CLIENTS} clients for {seconds:g} s, CPU per call read likewise (the batches' "
+        f"sizes follow the rate, so it moves with it). Figures are medians over the rounds; \"vs off\" is the "
+        f"median of each round's ratio to the off stack measured beside it. The goal is at most 3 % at 1 % sampling.",
         "python -m bench tracing", {"rounds": measured})
+
+
+def unsampled_section(pieces: dict[str, float], measured: dict[str, list[dict]]) -> Section:
+    """What a call the 1 % sampler leaves out pays, timed alone (bench.children.unsampled_tracing), against the CPU a
+    call costs with tracing off; and the cost of 1 % sampling this gives: that, plus a hundredth of what a sampled
+    call adds (the 100 % row)."""
+    def cpu(mode: str, process: str) -> float:
+        return statistics.median(run[f"{process}_cpu_us"] for run in measured[mode])
+    gateway, serving = cpu("off", "gateway"), cpu("off", "serving")
+    sampled = cpu("100 % sampled", "gateway") + cpu("100 % sampled", "serving") - gateway - serving
+    ours = (pieces["lenet server spans"] + pieces["a Predict's spans on the gateway"]
+            + pieces["a lane request's spans on the serving worker"])
+    rows = [[piece, f"{micros:.1f}", f"{100 * micros / (serving if 'worker' in piece else gateway):.2f} %"]
+            for piece, micros in pieces.items()]
+    rows += [["an unsampled Predict, all of it (our server span, the gateway's spans, the worker's)", f"{ours:.1f}",
+              f"{100 * ours / (gateway + serving):.2f} %"],
+             ["1 % sampling: that, plus a hundredth of what a sampled call adds", f"{ours + sampled / 100:.1f}",
+              f"{100 * (ours + sampled / 100) / (gateway + serving):.2f} %"]]
+    return Section(
+        "Tracing: what an unsampled call pays",
+        ["piece", "CPU per call (µs)", "of the call's CPU with tracing off"], rows,
+        f"Each piece timed alone (timeit, best of 5 × {UNSAMPLED_CALLS:,} calls, in a fresh process tracing at 1 % "
+        f"with no exporter): the gateway's server span around a handler that does nothing, with the maintained "
+        f"gRPC instrumentation and with ours (services/gateway/server_spans.py, which lets the sampler decide "
+        f"first), then what a Predict opens on the gateway and what the serving worker records for it. Shares are "
+        f"of the CPU a call costs with tracing off in the run above ({gateway:,.0f} µs on the gateway, "
+        f"{serving:,.0f} µs on the serving worker, {CLIENTS} clients); a sampled call adds {sampled:,.0f} µs. "
+        f"This is what the unsampled path itself costs; under {CLIENTS} clients the run above shows more than "
+        f"these pieces account for.",
+        "python -m bench tracing", {"pieces": pieces})
 
 
 def stages_section(traces: list[list[Span]], lone: list[float]) -> Section:

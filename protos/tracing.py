@@ -7,9 +7,10 @@ OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP
 it defines them; a process only names its default service.name. With tracing off nothing is installed: no
 exporter thread runs, and the helpers below return at once (one shared null context), so a call pays nothing.
 
-Trace context crosses processes as W3C `traceparent` (OTEL_PROPAGATORS): in gRPC metadata (the maintained gRPC
-instrumentation), in Celery's task headers (the Celery instrumentation), and in the records that cross Redis
-(`carrier` into a LaneRequest's or a Job's trace_context, `context_of` out of it).
+Trace context crosses processes as W3C `traceparent` (OTEL_PROPAGATORS): in gRPC metadata (the gateway's own
+server spans, services/gateway/server_spans.py, and the maintained client instrumentation), in Celery's task headers
+(the Celery instrumentation), and in the records that cross Redis (`carrier` into a LaneRequest's or a Job's
+trace_context, `context_of` out of it).
 """
 from __future__ import annotations
 
@@ -105,9 +106,10 @@ def current() -> Context | None:
 
 
 def carrier(context: Context | None = None) -> dict[str, str]:
-    """The current (or `context`'s) trace context as W3C headers, for a record that crosses Redis."""
+    """The current (or `context`'s) trace context as W3C headers, for a record that crosses Redis; none when it is not
+    sampled, as nothing downstream records a span then (and a worker's own spans start only under a sampled one)."""
     headers: dict[str, str] = {}
-    if _on:
+    if _on and _sampled(context):
         propagate.inject(headers, context=context)
     return headers
 
@@ -129,14 +131,6 @@ def trace_id_of(headers: Mapping[str, str]) -> str:
     """The trace id that W3C headers (a Job's trace_context) carry, whether or not this process traces ("": none)."""
     found = trace.get_current_span(W3C.extract(dict(headers))).get_span_context()
     return format(found.trace_id, "032x") if found.is_valid else ""
-
-
-def server_interceptors() -> list:
-    """The maintained gRPC server instrumentation (a server span per call, continuing a caller's `traceparent`)."""
-    if not _on:
-        return []
-    from opentelemetry.instrumentation.grpc import server_interceptor
-    return [server_interceptor()]
 
 
 def channel(grpc_channel):

@@ -6,7 +6,7 @@ import grpc
 from google.protobuf import message_factory
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from lenet_protos import inference, tracing
+from lenet_protos import inference
 from lenet_protos.contract import MAX_MESSAGE_BYTES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_services.gateway import reflection
@@ -14,7 +14,7 @@ from lenet_services.gateway.auth import Auth, AuthInterceptor
 from lenet_services.gateway.gateway_metrics import GatewayMetrics
 from lenet_services.gateway.inference_protocol import InferenceProtocol
 from lenet_services.gateway.inference_servicer import InferenceServicer
-from lenet_services.gateway import relay
+from lenet_services.gateway import relay, server_spans
 from lenet_services.gateway.service import LenetService
 from lenet_services.gateway.servicer import LenetServicer
 from lenet_services.gateway.status_codes import translated
@@ -77,7 +77,7 @@ def build(service: LenetService, auth: Auth, port: int, host: str = "127.0.0.1",
     tls = credentials(settings)
     threads = settings.max_streams * (2 if service.relay else 1) + UNARY_THREADS
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"), options=OPTIONS,
-                         interceptors=[*tracing.server_interceptors(),
+                         interceptors=[*server_spans.interceptors(),
                                        AuthInterceptor(auth, [SERVICE.full_name, inference.SERVICE.full_name],
                                                        open_methods=OPEN_METHODS)],
                          maximum_concurrent_rpcs=threads + QUEUED_CALLS)

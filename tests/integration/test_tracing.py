@@ -82,6 +82,8 @@ def test_one_predict_is_one_trace_from_the_gateway_through_the_serving_worker(tr
                                   "forward", "reply write", "reply read"}, PREDICT)
     call = server_span(spans, PREDICT)
     assert {"lenet-gateway", "lenet-worker-serve"} <= {span.service for span in spans}
+    assert {key: call.attributes.get(key) for key in ("rpc.system", "rpc.service", "rpc.method", "net.peer.ip")} == \
+        {"rpc.system": "grpc", "rpc.service": "lenet.v1.Lenet", "rpc.method": "Predict", "net.peer.ip": "127.0.0.1"}
     assert parents_come_first(spans) == []
     named = {span.name: span for span in spans}
     assert named["forward"].service == "lenet-worker-serve" and named["forward"].attributes["batch_images"] == 3
@@ -123,6 +125,21 @@ def test_a_callers_traceparent_is_continued(traced, receiver):
     call = server_span(spans, PREDICT)
     assert call.parent_id == parent_id
     assert "lenet-worker-serve" in {span.service for span in spans}
+
+
+def test_a_callers_decision_not_to_sample_is_kept_by_every_process(traced, receiver):
+    """A traceparent whose sampled flag is off: neither the gateway nor the serving worker records a span of it.
+    A sampled call sent after it, on the same processes, is the condition waited on (spans leave in order)."""
+    stack, client, job = traced
+    unsampled, sampled = secrets.token_hex(16), secrets.token_hex(16)
+    images, _ = client.samples(range(1))
+    request = pb.PredictRequest(model_id=job.model_id, images=to_tensor(images, "images"))
+    with grpc.insecure_channel(stack.address) as channel:
+        for trace_id, flags in ((unsampled, "00"), (sampled, "01")):
+            traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+            pb_grpc.LenetStub(channel).Predict(request, metadata=[("traceparent", traceparent)], timeout=60)
+    trace_with(receiver, {"forward", "reply read"}, PREDICT, sampled)
+    assert receiver.trace(unsampled) == []
 
 
 def test_an_open_inference_protocol_rest_call_continues_the_callers_trace_too(traced, receiver):
