@@ -76,12 +76,13 @@ def run(args, _service) -> list[Section]:
                 loaded = loader.submit(load, stack.address, job.model_id, CLIENTS, seconds).result()
                 calls = loaded["rate"] * seconds
                 gateway, serving = (1e6 * (harness.cpu_seconds(pid) - was) / calls for pid, was in zip(pids, before))
-                settled(receiver)   # the traced stacks' exports done before the next stack is measured
+                if MODES[mode]:
+                    settled(receiver)   # its exports done before the next stack is measured
                 return {"lone_p50": 1000 * statistics.median(lone), "lone_cpu_us": lone_cpu, "rate": loaded["rate"],
                         "p50": loaded["p50"], "failures": loaded["failures"], "gateway_cpu_us": gateway,
                         "serving_cpu_us": serving}
 
-            seconds = args.seconds / ROUNDS_PER_REPEAT * 2
+            seconds = load_seconds(args)
             measured = harness.rounds({mode: lambda mode=mode: measure(mode) for mode in MODES},
                                       args.repeats * ROUNDS_PER_REPEAT, alternate=True)
             _, client, job = stacks["100 % sampled"]
@@ -125,6 +126,16 @@ def settled(receiver: Receiver, quiet: float = 1.0, seconds: float = 60.0) -> No
         time.sleep(quiet)
 
 
+def load_seconds(args) -> float:
+    """Each round's seconds of 64-client load: --seconds spread over the repeat's ROUNDS_PER_REPEAT rounds, twice."""
+    return args.seconds / ROUNDS_PER_REPEAT * 2
+
+
+def median(measured: dict[str, list[dict]], mode: str, figure: str) -> float:
+    """A figure's median over the rounds of `mode`."""
+    return statistics.median(run[figure] for run in measured[mode])
+
+
 def cpu_seconds(pids: list[int]) -> float:
     return sum(harness.cpu_seconds(pid) for pid in pids)
 
@@ -132,19 +143,19 @@ def cpu_seconds(pids: list[int]) -> float:
 def overhead_section(args, measured: dict[str, list[dict]]) -> Section:
     """Each figure's median; against off, the median over rounds of the round's ratio (its two stacks measured
     seconds apart), which follows a busy machine's swings better than a ratio of medians."""
-    def median(mode: str, figure: str) -> float:
-        return statistics.median(run[figure] for run in measured[mode])
-
     def versus(mode: str, *figures: str) -> str:
         ratios = [sum(run[f] for f in figures) / sum(off[f] for f in figures)
                   for run, off in zip(measured[mode], measured["off"])]
         return f"{100 * (statistics.median(ratios) - 1):+.1f} %"
-    rows = [[mode, f"{median(mode, 'lone_p50'):.2f}", versus(mode, "lone_p50"), f"{median(mode, 'lone_cpu_us'):,.0f}",
-             versus(mode, "lone_cpu_us"), f"{median(mode, 'rate'):,.0f}", versus(mode, "rate"),
-             f"{median(mode, 'p50'):.1f}", f"{median(mode, 'gateway_cpu_us'):,.0f}",
-             f"{median(mode, 'serving_cpu_us'):,.0f}", versus(mode, "gateway_cpu_us", "serving_cpu_us"),
+
+    def of(mode: str, figure: str) -> float:
+        return median(measured, mode, figure)
+    rows = [[mode, f"{of(mode, 'lone_p50'):.2f}", versus(mode, "lone_p50"), f"{of(mode, 'lone_cpu_us'):,.0f}",
+             versus(mode, "lone_cpu_us"), f"{of(mode, 'rate'):,.0f}", versus(mode, "rate"),
+             f"{of(mode, 'p50'):.1f}", f"{of(mode, 'gateway_cpu_us'):,.0f}",
+             f"{of(mode, 'serving_cpu_us'):,.0f}", versus(mode, "gateway_cpu_us", "serving_cpu_us"),
              sum(run["failures"] for run in measured[mode])] for mode in MODES]
-    rounds, seconds = len(measured["off"]), args.seconds / ROUNDS_PER_REPEAT * 2
+    rounds, seconds = len(measured["off"]), load_seconds(args)
     return Section(
         "Tracing: what it costs",
         ["tracing", "lone Predict p50 (ms)", "vs off", "lone: gateway + worker CPU per call (µs)", "vs off",
@@ -166,10 +177,9 @@ def unsampled_section(pieces: dict[str, float], measured: dict[str, list[dict]])
     """What a call the 1 % sampler leaves out pays, timed alone (bench.children.unsampled_tracing), against the CPU a
     call costs with tracing off; and the cost of 1 % sampling this gives: that, plus a hundredth of what a sampled
     call adds (the 100 % row)."""
-    def cpu(mode: str, process: str) -> float:
-        return statistics.median(run[f"{process}_cpu_us"] for run in measured[mode])
-    gateway, serving = cpu("off", "gateway"), cpu("off", "serving")
-    sampled = cpu("100 % sampled", "gateway") + cpu("100 % sampled", "serving") - gateway - serving
+    gateway, serving = median(measured, "off", "gateway_cpu_us"), median(measured, "off", "serving_cpu_us")
+    sampled = (median(measured, "100 % sampled", "gateway_cpu_us") + median(measured, "100 % sampled", "serving_cpu_us")
+               - gateway - serving)
     ours = (pieces["lenet server spans"] + pieces["a Predict's spans on the gateway"]
             + pieces["a lane request's spans on the serving worker"])
     rows = [[piece, f"{micros:.1f}", f"{100 * micros / (serving if 'worker' in piece else gateway):.2f} %"]
