@@ -186,13 +186,15 @@ def engine_inspect(symbol: str, params: str, limit: int, repeats: int, cores=Non
     return results
 
 
-def time_predicts(predict, images, calls: int, batch: int) -> dict:
+def time_predicts(predict, images, calls: int, batch: int, pause: float = 0.0) -> dict:
     """After a warm-up predict of 1 image and one of `batch`: the seconds of `calls` one-image predicts (the images in
-    turn) and of 5 predicts of the first `batch` images. predict(images) is the engine's or the service's."""
+    turn; `pause` seconds before each, untimed) and of 5 predicts of the first `batch` images. predict(images) is
+    the engine's or the service's."""
     predict(images[:1])
     predict(images[:batch])   # bind the executors first (through the service: the worker also loads the model)
     single, bulk = [], []
     for i in range(calls):
+        time.sleep(pause)
         started = time.perf_counter()
         predict(images[i % len(images):i % len(images) + 1])
         single.append(time.perf_counter() - started)
@@ -203,10 +205,15 @@ def time_predicts(predict, images, calls: int, batch: int) -> dict:
     return {"single": single, "bulk": bulk}
 
 
-def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None) -> dict:
+def engine_predict(symbol: str, params: str, calls: int, batch: int, cores=None, pause: float = 0.0,
+                   wait_policy: str = "") -> dict:
+    """The engine's Predictor alone; `pause` and `wait_policy` (OMP_WAIT_POLICY) as a serving process meets a lone
+    client's calls: its OpenMP threads asleep since the last one (lenet_workers.__main__)."""
+    if wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = wait_policy
     threads(cores)
     images, predictor = data("test")[0], _predictor(symbol, params)
-    return time_predicts(predictor.predict, images, calls, batch)
+    return time_predicts(predictor.predict, images, calls, batch, pause)
 
 
 def engine_evaluate(symbol: str, params: str, limit: int, repeats: int, cores=None) -> dict:

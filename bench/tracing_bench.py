@@ -1,10 +1,12 @@
 """Tracing (OpenTelemetry): what it costs, side by side in one run, and what a trace shows.
 
-Four embedded stacks, each with its own Redis, worker node and small model, differing only in the standard OTEL_*
-variables: tracing off (no endpoint) twice, 1 % of calls sampled, every call sampled, the last two exporting to a
-real OTLP/gRPC receiver in this process (tests/otlp_receiver.py). The second untraced stack is the control: how far
-two identical stacks differ is how small a cost this machine can show. They are measured in short interleaved rounds
-(off, off again, 1 %, 100 %, 100 %, 1 %, …): a lone client's Predicts, with the CPU time the gateway and the serving
+Five embedded stacks, each with its own Redis, worker node and small model, differing only in the standard OTEL_*
+variables: tracing off (no endpoint) twice, 1 % of calls sampled, 1 % with no server span on Predict's services
+(OTEL_PYTHON_GRPC_EXCLUDED_SERVICES: tracing on, but no call of theirs is sampled), every call sampled, the traced
+ones exporting to a real OTLP/gRPC receiver in this process (tests/otlp_receiver.py). The second untraced stack is
+the control: how far two identical stacks differ is how small a cost this machine can show. They are measured in
+short interleaved rounds (off, off again, 1 %, …, then the reverse order): a lone client's Predicts, with the CPU
+time the gateway and the serving
 process spend on each, then 64 concurrent clients (bench/serving_bench.py's load). Then lone Predicts on the fully
 traced stack give the time of each stage, and one Predict's and the model's training job's traces are drawn as
 waterfalls. `python -m bench tracing [--repeats 3] [--seconds 5] [--calls 200]`.
@@ -33,8 +35,11 @@ from lenet_services.stack import Stack
 from tests.otlp_receiver import Receiver, Span, server_span
 
 CONTROL = "off, a second stack"
-MODES = {"off": {}, CONTROL: {},
-         "1 % sampled": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"},
+ONE_PERCENT = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"}
+UNSPANNED = "1 % sampled, Predict's services without server spans"
+PREDICT_SERVICES = "lenet.v1.Lenet,inference.GRPCInferenceService"
+MODES = {"off": {}, CONTROL: {}, "1 % sampled": ONE_PERCENT,
+         UNSPANNED: {**ONE_PERCENT, "OTEL_PYTHON_GRPC_EXCLUDED_SERVICES": PREDICT_SERVICES},
          "100 % sampled": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"}}
 CLIENTS = 64
 UNSAMPLED_CALLS = 20_000   # timeit's calls per piece of an unsampled call
@@ -140,20 +145,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(harness.cpu_seconds(pid) for pid in pids)
 
 
-def overhead_section(args, measured: dict[str, list[dict]]) -> Section:
-    """Each figure's median; against off, the median over rounds of the round's ratio (its two stacks measured
-    seconds apart), which follows a busy machine's swings better than a ratio of medians."""
-    def versus(mode: str, *figures: str) -> str:
-        ratios = [sum(run[f] for f in figures) / sum(off[f] for f in figures)
-                  for run, off in zip(measured[mode], measured["off"])]
-        return f"{100 * (statistics.median(ratios) - 1):+.1f} %"
+def versus(measured: dict[str, list[dict]], mode: str, *figures: str) -> str:
+    """Against off: the median over rounds of the round's ratio (its two stacks measured seconds apart), which
+    follows a busy machine's swings better than a ratio of medians."""
+    ratios = [sum(run[f] for f in figures) / sum(off[f] for f in figures)
+              for run, off in zip(measured[mode], measured["off"])]
+    return f"{100 * (statistics.median(ratios) - 1):+.1f} %"
 
+
+def overhead_section(args, measured: dict[str, list[dict]]) -> Section:
+    """Each figure's median, and against off (`versus`)."""
     def of(mode: str, figure: str) -> float:
         return median(measured, mode, figure)
-    rows = [[mode, f"{of(mode, 'lone_p50'):.2f}", versus(mode, "lone_p50"), f"{of(mode, 'lone_cpu_us'):,.0f}",
-             versus(mode, "lone_cpu_us"), f"{of(mode, 'rate'):,.0f}", versus(mode, "rate"),
+
+    def against(mode: str, *figures: str) -> str:
+        return versus(measured, mode, *figures)
+    rows = [[mode, f"{of(mode, 'lone_p50'):.2f}", against(mode, "lone_p50"), f"{of(mode, 'lone_cpu_us'):,.0f}",
+             against(mode, "lone_cpu_us"), f"{of(mode, 'rate'):,.0f}", against(mode, "rate"),
              f"{of(mode, 'p50'):.1f}", f"{of(mode, 'gateway_cpu_us'):,.0f}",
-             f"{of(mode, 'serving_cpu_us'):,.0f}", versus(mode, "gateway_cpu_us", "serving_cpu_us"),
+             f"{of(mode, 'serving_cpu_us'):,.0f}", against(mode, "gateway_cpu_us", "serving_cpu_us"),
              sum(run["failures"] for run in measured[mode])] for mode in MODES]
     rounds, seconds = len(measured["off"]), load_seconds(args)
     return Section(
@@ -161,11 +171,14 @@ def overhead_section(args, measured: dict[str, list[dict]]) -> Section:
         ["tracing", "lone Predict p50 (ms)", "vs off", "lone: gateway + worker CPU per call (µs)", "vs off",
          f"{CLIENTS} clients: calls/s", "vs off", f"{CLIENTS} clients: p50 (ms)", "gateway CPU per call (µs)",
          "serving worker CPU per call (µs)", "CPU vs off", "failed"], rows,
-        f"Four stacks side by side (each its own Redis, one worker node, one small model), differing only in the "
+        f"Five stacks side by side (each its own Redis, one worker node, one small model), differing only in the "
         f"OTEL_* variables: off (no endpoint) twice — the second, \"{CONTROL}\", is the control: what two identical "
         f"stacks differ by is the smallest cost this run can show —, `OTEL_TRACES_SAMPLER=parentbased_traceidratio` "
-        f"with `OTEL_TRACES_SAMPLER_ARG=0.01`, and every call traced, both exporting over OTLP/gRPC to a receiver on "
-        f"loopback. {rounds} short rounds, every other one in reverse order: {args.calls} one-image calls from a "
+        f"with `OTEL_TRACES_SAMPLER_ARG=0.01`, the same with `OTEL_PYTHON_GRPC_EXCLUDED_SERVICES` naming "
+        f"lenet.v1.Lenet and the Open Inference Protocol (tracing on, exporter and all, but no Predict gets a server "
+        f"span, so none is sampled: the rest of tracing's cost), and every call traced, all three exporting over "
+        f"OTLP/gRPC to a receiver on loopback. {rounds} short rounds, every other one in reverse order: "
+        f"{args.calls} one-image calls from a "
         f"lone client, during which the CPU time (user + system, from /proc) the gateway and the serving process "
         f"spend per call is read, then {CLIENTS} clients for {seconds:g} s, CPU per call read likewise (the batches' "
         f"sizes follow the rate, so it moves with it). Figures are medians over the rounds; \"vs off\" is the "
@@ -197,8 +210,12 @@ def unsampled_section(pieces: dict[str, float], measured: dict[str, list[dict]])
         f"first), then what a Predict opens on the gateway and what the serving worker records for it. Shares are "
         f"of the CPU a call costs with tracing off in the run above ({gateway:,.0f} µs on the gateway, "
         f"{serving:,.0f} µs on the serving worker, {CLIENTS} clients); a sampled call adds {sampled:,.0f} µs. "
-        f"This is what the unsampled path itself costs; under {CLIENTS} clients the run above shows more than "
-        f"these pieces account for.",
+        f"This is what the unsampled path itself costs. Under {CLIENTS} clients the run above shows more than "
+        f"these pieces account for: 1 % sampling changed the calls per second by "
+        f"{versus(measured, '1 % sampled', 'rate')}, and by {versus(measured, UNSPANNED, 'rate')} with tracing on "
+        f"but no server span on Predict's services (the control: {versus(measured, CONTROL, 'rate')}): the "
+        f"two differ by what the server span that asks the sampler about every call costs under load, against the "
+        f"few microseconds it takes alone.",
         "python -m bench tracing", {"pieces": pieces})
 
 

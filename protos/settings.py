@@ -143,6 +143,14 @@ class TracingSettings(BaseSettings):
                                      "pairs added to every span's resource, e.g. deployment.environment=prod")
     bsp_schedule_delay: str = Field("", validation_alias="OTEL_BSP_SCHEDULE_DELAY", description="milliseconds "
                                     "between exports of finished spans")
+    grpc_excluded_services: str = Field("", validation_alias="OTEL_PYTHON_GRPC_EXCLUDED_SERVICES",
+                                        description="gateway: comma-separated gRPC services whose calls get no "
+                                        "server span, e.g. grpc.health.v1.Health (the maintained gRPC "
+                                        "instrumentation's variable)")
+
+    @property
+    def excluded_services(self) -> list[str]:
+        return [name.strip() for name in self.grpc_excluded_services.split(",") if name.strip()]
 
     @property
     def on(self) -> bool:

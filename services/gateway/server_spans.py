@@ -9,6 +9,7 @@ rpc.service, rpc.method, rpc.grpc.status_code, rpc.user_agent, net.peer.ip, net.
 same in any backend. The client side stays the maintained one (lenet_protos.tracing.channel)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import unquote
 
@@ -19,6 +20,7 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Status, StatusCode
 
 from lenet_protos import tracing
+from lenet_protos.settings import TracingSettings
 
 TRACER = trace.get_tracer("lenet.grpc.server")
 STREAMING = {"unary_unary": False, "stream_unary": False, "unary_stream": True, "stream_stream": True}
@@ -86,12 +88,17 @@ def _finish(span, token, context: grpc.ServicerContext, error: BaseException | N
 
 
 class ServerSpans(grpc.ServerInterceptor):
-    """The outermost interceptor: every call (the token check included) runs inside its server span."""
+    """The outermost interceptor: every call (the token check included) runs inside its server span, but those of
+    the `excluded` services (OTEL_PYTHON_GRPC_EXCLUDED_SERVICES, read as the maintained instrumentation reads it:
+    e.g. grpc.health.v1.Health, whose probes would otherwise be most of the traces)."""
+
+    def __init__(self, excluded: Iterable[str] = ()):
+        self.excluded = tuple(f"/{service}/" for service in excluded)
 
     def intercept_service(self, continuation, details):
         handler = continuation(details)
-        if handler is None:
-            return None
+        if handler is None or details.method.startswith(self.excluded):
+            return handler
         kind = next(kind for kind in STREAMING if getattr(handler, kind) is not None)
         behaviour, method = getattr(handler, kind), details.method
 
@@ -118,5 +125,5 @@ class ServerSpans(grpc.ServerInterceptor):
 
 
 def interceptors() -> list[grpc.ServerInterceptor]:
-    """[ServerSpans()] in a process that traces, else none (a call pays nothing)."""
-    return [ServerSpans()] if tracing.on() else []
+    """[ServerSpans(…)] in a process that traces, else none (a call pays nothing)."""
+    return [ServerSpans(TracingSettings().excluded_services)] if tracing.on() else []

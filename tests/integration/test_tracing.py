@@ -16,6 +16,8 @@ import grpc
 import lenet_cli
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from otlp_receiver import Receiver, server_span
 
 from lenet_clients.client import LenetClient
@@ -29,6 +31,8 @@ from lenet_services.store.redis_server import free_port
 PREDICT = "/lenet.v1.Lenet/Predict"
 SUBMIT = "/lenet.v1.Lenet/SubmitTraining"
 EPOCHS = 2
+HEALTH_SERVICE = "grpc.health.v1.Health"
+REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,8 @@ def receiver():
 @pytest.fixture(scope="module")
 def traced(settings, receiver, tmp_path_factory):
     """A gateway and a worker node exporting to the receiver, and a model trained on it (its job's trace)."""
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100",
+           "OTEL_PYTHON_GRPC_EXCLUDED_SERVICES": f" {HEALTH_SERVICE} , lenet.v1.NoSuchService"}
     with Stack(settings, workers=1, log_dir=str(tmp_path_factory.mktemp("tracing-logs")), env=env,
                metrics_port=free_port()) as stack, \
             LenetClient(stack.address, timeout=120) as client:
@@ -140,6 +145,25 @@ def test_a_callers_decision_not_to_sample_is_kept_by_every_process(traced, recei
             pb_grpc.LenetStub(channel).Predict(request, metadata=[("traceparent", traceparent)], timeout=60)
     trace_with(receiver, {"forward", "reply read"}, PREDICT, sampled)
     assert receiver.trace(unsampled) == []
+
+
+def test_the_services_excluded_by_the_standard_variable_get_no_server_span(traced, receiver):
+    """OTEL_PYTHON_GRPC_EXCLUDED_SERVICES names the health service: a health check sent with a sampled traceparent
+    leaves no span, while a reflection call (a service not named) sent after it on the same gateway is traced,
+    its server span the condition waited on (spans leave in order)."""
+    stack, _, _ = traced
+    excluded, kept = secrets.token_hex(16), secrets.token_hex(16)
+    with grpc.insecure_channel(stack.address) as channel:
+        answer = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), metadata=[("traceparent", f"00-{excluded}-{secrets.token_hex(8)}-01")],
+            timeout=60)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        listed = list(reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+            metadata=[("traceparent", f"00-{kept}-{secrets.token_hex(8)}-01")], timeout=60))
+    assert HEALTH_SERVICE in {service.name for service in listed[0].list_services_response.service}
+    trace_with(receiver, set(), REFLECTION, kept)
+    assert receiver.trace(excluded) == []
 
 
 def test_an_open_inference_protocol_rest_call_continues_the_callers_trace_too(traced, receiver):
