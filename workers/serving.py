@@ -56,9 +56,10 @@ class LaneServer:
         requests, failing = self.worker.store.requests, False
         while not self.stopped.is_set():
             try:
-                taken = requests.take_unclaimed(self.worker.lane, self.worker.settings.batch_max)
+                first = requests.first_waiting(self.worker.lane)
                 taken_ns = time.time_ns()
-                requests.claim(taken, self.worker.name)
+                taken = [] if first is None else \
+                    requests.claim_with_more(self.worker.lane, first, self.worker.settings.batch_max, self.worker.name)
                 claimed_ns = time.time_ns()
                 failing = _recovered(failing, "lane")
             except Unavailable as error:

@@ -1,7 +1,7 @@
 """Requests a caller waits on, carried by a serve lane: Predict and ONNX export (one reply) and Inspect (a stream
 of chunks).
 
-The gateway pushes a LaneRequest onto its lane's list; serving workers take whatever waits there in one read (so
+The gateway pushes a LaneRequest onto its lane's list; serving workers take whatever waits there at once (so
 concurrent requests arrive together and can be batched), claim what they took, and answer. A claim names the
 worker, so a caller whose worker died finds out within a heartbeat period instead of waiting out its deadline.
 
@@ -67,25 +67,33 @@ class Requests:
     def take(self, lane: str, most: int, worker: str) -> list[pb.LaneRequest]:
         """Up to `most` waiting requests, waiting up to BLOCK_SECONDS for the first; claimed for `worker`.
         Requests whose caller's deadline has passed are dropped."""
-        return self.claim(self.take_unclaimed(lane, most), worker)
+        first = self.first_waiting(lane)
+        return self.claim_with_more(lane, first, most, worker) if first is not None else []
 
-    def take_unclaimed(self, lane: str, most: int) -> list[pb.LaneRequest]:
-        """`take`'s first half: the requests, not yet claimed (claim them next)."""
-        first = self.redis.blpop([keys.lane_requests(lane)], timeout=BLOCK_SECONDS)
-        if first is None:
-            return []
-        rest = self.redis.lpop(keys.lane_requests(lane), most - 1) if most > 1 else None
+    def first_waiting(self, lane: str) -> pb.LaneRequest | None:
+        """`take`'s wait: the oldest waiting request, not yet claimed (None when none came within BLOCK_SECONDS)."""
+        got = self.redis.blpop([keys.lane_requests(lane)], timeout=BLOCK_SECONDS)
+        return pb.LaneRequest.FromString(got[1]) if got else None
+
+    def claim_with_more(self, lane: str, first: pb.LaneRequest, most: int, worker: str) -> list[pb.LaneRequest]:
+        """`take`'s rest: `first` claimed for `worker` in the round trip that takes up to most − 1 more waiting
+        requests, which a second one claims when there are any; so a lone request costs one round trip here."""
         now = time.time()
-        return [request for request in map(pb.LaneRequest.FromString, [first[1], *(rest or [])])
-                if not request.deadline or request.deadline > now]
-
-    def claim(self, taken: list[pb.LaneRequest], worker: str) -> list[pb.LaneRequest]:
-        """`take`'s second half: the requests are `worker`'s, in one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
-            for request in taken:
+            live = [first] if not first.deadline or first.deadline > now else []
+            for request in live:
                 pipe.set(keys.request_claim(request.request_id), worker, ex=TTL_SECONDS)
-            pipe.execute()
-        return taken
+            if most > 1:
+                pipe.lpop(keys.lane_requests(lane), most - 1)
+            more = (pipe.execute()[-1] or []) if most > 1 else []
+        more = [request for request in map(pb.LaneRequest.FromString, more)
+                if not request.deadline or request.deadline > now]
+        if more:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for request in more:
+                    pipe.set(keys.request_claim(request.request_id), worker, ex=TTL_SECONDS)
+                pipe.execute()
+        return live + more
 
     def reply(self, replies: list[tuple[str, pb.WorkerReply]]) -> None:
         """Send one reply per request, all in one round trip; the requests' claims end."""
