@@ -178,6 +178,7 @@ def run(args, service) -> list[Section]:
         ready.wait(30)
         measure("transport ceiling (gRPC echo)", f"127.0.0.1:{port}", "x")
         echo.terminate()
+
     def row(label: str, clients: int) -> list:
         return next(r for r in rows if r[0] == label and r[1] == clients)
     lone, echo = float(row("service, idle", 1)[3]), float(row("transport ceiling (gRPC echo)", 1)[3])

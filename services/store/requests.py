@@ -80,20 +80,16 @@ class Requests:
         requests, which a second one claims when there are any; so a lone request costs one round trip here."""
         now = time.time()
         with self.redis.pipeline(transaction=False) as pipe:
-            live = [first] if not first.deadline or first.deadline > now else []
-            for request in live:
-                pipe.set(keys.request_claim(request.request_id), worker, ex=TTL_SECONDS)
+            taken = _claimed(pipe, [first], now, worker)
             if most > 1:
                 pipe.lpop(keys.lane_requests(lane), most - 1)
-            more = (pipe.execute()[-1] or []) if most > 1 else []
-        more = [request for request in map(pb.LaneRequest.FromString, more)
-                if not request.deadline or request.deadline > now]
+            sent = pipe.execute()
+        more = sent[-1] if most > 1 else None
         if more:
             with self.redis.pipeline(transaction=False) as pipe:
-                for request in more:
-                    pipe.set(keys.request_claim(request.request_id), worker, ex=TTL_SECONDS)
+                taken += _claimed(pipe, map(pb.LaneRequest.FromString, more), now, worker)
                 pipe.execute()
-        return live + more
+        return taken
 
     def reply(self, replies: list[tuple[str, pb.WorkerReply]]) -> None:
         """Send one reply per request, all in one round trip; the requests' claims end."""
@@ -200,3 +196,10 @@ class Requests:
         return self.redis.exists(keys.request_claim(request_id), keys.request_reply(request_id),
                                  keys.request_chunks(request_id), keys.request_credits(request_id))
 
+
+def _claimed(pipe, requests, now: float, worker: str) -> list[pb.LaneRequest]:
+    """Those of `requests` whose caller still waits, claimed for `worker` on `pipe`; the others are dropped."""
+    live = [request for request in requests if not request.deadline or request.deadline > now]
+    for request in live:
+        pipe.set(keys.request_claim(request.request_id), worker, ex=TTL_SECONDS)
+    return live

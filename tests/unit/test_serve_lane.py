@@ -36,6 +36,14 @@ def test_workers_take_everything_waiting_at_once_and_claim_it(store):
     assert store.requests.take(LANE, 10, "w2") == []     # nothing waits: back after a short block
 
 
+def test_a_worker_taking_one_at_a_time_claims_each(store):
+    stale, first, second = (queued(store, deadline=time.time() - 1, kind="predict"), queued(store, kind="predict"),
+                            queued(store, kind="predict"))
+    assert store.requests.take(LANE, 1, "w1") == []      # the stale one, dropped unclaimed
+    assert [r.request_id for r in store.requests.take(LANE, 1, "w1")] == [first]
+    assert [store.requests.claimed_by(i) for i in (stale, first, second)] == [None, "w1", None]
+
+
 def test_requests_whose_caller_gave_up_are_dropped(store):
     stale, fresh = queued(store, deadline=time.time() - 1), queued(store, deadline=time.time() + 60)
     assert [r.request_id for r in store.requests.take(LANE, 10, "w1")] == [fresh]
