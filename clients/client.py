@@ -22,7 +22,8 @@ from lenet_protos.documents import brief
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.lenet.v1 import lenet_pb2_grpc as pb_grpc
 from lenet_protos.settings import ClientSettings
-from lenet_protos.tensors import assemble, from_tensor, to_tensor
+from lenet_protos.shared_memory import Ring
+from lenet_protos.tensors import assemble, from_tensor, tensor_bytes, to_tensor
 
 DEVICES = {"cpu": pb.CPU, "gpu": pb.GPU, "any": pb.ANY}
 INSPECT_DTYPES = {"float32": pb.FLOAT32, "f32": pb.FLOAT32, "float16": pb.FLOAT16, "f16": pb.FLOAT16}
@@ -410,24 +411,47 @@ class LenetClient:
 
     def inspect_chunks(self, model_id: str, indices: Sequence[int] = (), *, split: str = "test", limit: int = 0,
                        images: np.ndarray | None = None, layers: Sequence[str] = (), dtype: str = "float32",
-                       batch_size: int = 0) -> Iterator[tuple[pb.TensorChunk, np.ndarray]]:
+                       batch_size: int = 0, shared_memory: bool = False
+                       ) -> Iterator[tuple[pb.TensorChunk, np.ndarray]]:
         """The activation stream as it arrives: (chunk, rows) pairs, `rows` being the chunk's tensor as a
         read-only array (chunk.sample_count × the layer's per-sample shape), for consumers that forward or reduce
         activations without holding them all. Chunks come batch by batch, each batch's layers in request order.
 
         Samples: `indices` into `split`, or its first `limit` images, or uploaded `images` (N×28×28, pixels 0–255).
         `dtype` "float32" or "float16"; `batch_size` images per forward pass (0: the service's choice).
+        `shared_memory`: lend the worker a ring in /dev/shm (lenet_protos.shared_memory); a worker on this host
+        writes the rows there and only their place crosses the network, several times faster. `rows` is then a
+        view into the ring, valid until the next chunk is asked for (copy it to keep it). Without /dev/shm, or
+        with the worker on another host, the chunks carry the rows as usual.
         Leaving the loop early cancels the call, which stops the worker."""
         if dtype not in INSPECT_DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(INSPECT_DTYPES)}, got {dtype!r}")
         request = pb.InspectRequest(model_id=model_id, samples=dataset(split, limit, indices, _pixels(images)),
                                     layers=list(layers), batch_size=batch_size, dtype=INSPECT_DTYPES[dtype])
+        ring = None
+        if shared_memory:
+            try:
+                ring, reference = Ring.create()
+                request.shared_memory.CopyFrom(reference)
+            except OSError:
+                pass   # no /dev/shm here: the chunks carry the rows
         call = self.stub.Inspect(request, timeout=self.timeout)
         try:
             for chunk in call:
-                yield chunk, from_tensor(chunk.tensor)
+                if ring is not None:
+                    ring.remove()   # the worker has opened it by now, or never will
+                if not chunk.HasField("shared_memory_slot"):
+                    yield chunk, from_tensor(chunk.tensor)
+                    continue
+                if ring is None:
+                    raise ValueError("a chunk names a shared-memory slot though no ring was lent")
+                slot = chunk.shared_memory_slot
+                yield chunk, from_tensor(chunk.tensor, ring.data(slot, tensor_bytes(chunk.tensor)).toreadonly())
+                ring.free(slot)
         finally:
             call.cancel()  # a no-op once the stream has ended
+            if ring is not None:
+                ring.close()
 
     def inspect(self, model_id: str, indices: Sequence[int] = (), **options) -> dict[str, np.ndarray]:
         """Every requested layer's activations as one array per layer, samples first, e.g. Conv1 N×20×24×24,

@@ -19,19 +19,25 @@ def to_tensor(array: np.ndarray, name: str = "", dtype: int | None = None) -> pb
     return pb.Tensor(name=name, shape=data.shape, dtype=PROTO_DTYPES[target], data=data.tobytes())
 
 
-def from_tensor(tensor: pb.Tensor) -> np.ndarray:
-    """Decode a tensor, checking that its bytes match its shape and dtype (ValueError otherwise)."""
-    if tensor.dtype not in NUMPY_DTYPES:
-        raise ValueError(f"unknown dtype {tensor.dtype}")
-    dtype = NUMPY_DTYPES[tensor.dtype]
-    shape = tuple(tensor.shape)
-    if any(d < 0 for d in shape):
-        raise ValueError(f"negative dimension in shape {list(shape)}")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    data = tensor.data  # read once: each read of a bytes field copies it (upb)
+def from_tensor(tensor: pb.Tensor, data=None) -> np.ndarray:
+    """Decode a tensor, checking that its bytes match its shape and dtype (ValueError otherwise); `data`, when
+    given, holds the bytes instead of tensor.data (e.g. a shared-memory slot)."""
+    expected, dtype, shape = tensor_bytes(tensor), NUMPY_DTYPES[tensor.dtype], tuple(tensor.shape)
+    if data is None:
+        data = tensor.data  # read once: each read of a bytes field copies it (upb)
     if len(data) != expected:
         raise ValueError(f"shape {list(shape)} of {dtype.name} needs {expected} bytes, got {len(data)}")
     return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def tensor_bytes(tensor: pb.Tensor) -> int:
+    """How many bytes of data the tensor's shape and dtype need (ValueError for an unknown dtype or a negative
+    dimension)."""
+    if tensor.dtype not in NUMPY_DTYPES:
+        raise ValueError(f"unknown dtype {tensor.dtype}")
+    if any(d < 0 for d in tensor.shape):
+        raise ValueError(f"negative dimension in shape {list(tensor.shape)}")
+    return int(np.prod(tuple(tensor.shape), dtype=np.int64)) * NUMPY_DTYPES[tensor.dtype].itemsize
 
 
 def images_from_tensor(tensor: pb.Tensor) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import grpc
 
@@ -27,6 +28,7 @@ CONNECT_SECONDS = 2.0    # how long a worker tries to reach a gateway's Relay be
 UNREACHABLE_SECONDS = 60.0   # after which a Relay it could not reach is tried again (meanwhile: the store at once)
 SEND_WINDOW = 1          # chunks waiting for gRPC's sending thread, beyond the one it sends
 WAIT_SLICE_SECONDS = 0.5  # how often a waiting send checks whether its call has ended
+POLL_MIN_SECONDS, POLL_MAX_SECONDS = 20e-6, 0.0005  # a wait for a free shared-memory slot polls this often
 
 
 class StoreSink:
@@ -37,6 +39,29 @@ class StoreSink:
 
     def send(self, frame) -> None:
         self.requests.push_chunk(self.request_id, frame, self.idle_seconds)
+
+    def wait_for(self, ready: Callable[[], bool]) -> None:
+        """Until ready() says the reader made room outside the stream (freed a shared-memory slot), polling with a
+        pause that grows to POLL_MAX_SECONDS; Cancelled as `send` would be: the reader left, or took nothing for
+        the idle bound."""
+        now = time.monotonic()
+        deadline, checked, pause = now + self.idle_seconds, now, POLL_MIN_SECONDS
+        while not ready():
+            now = time.monotonic()
+            if now >= deadline:
+                self.give_up()
+            if now - checked >= WAIT_SLICE_SECONDS:
+                if self.reader_left():
+                    raise Cancelled(self.request_id)
+                checked = now
+            time.sleep(pause)
+            pause = min(2 * pause, POLL_MAX_SECONDS)
+
+    def reader_left(self) -> bool:
+        return self.requests.cancelled(self.request_id)
+
+    def give_up(self) -> None:
+        raise Cancelled(self.request_id)
 
     def finish(self) -> None:
         self.requests.end_chunks(self.request_id)
@@ -73,10 +98,16 @@ class RelaySink(StoreSink):
         try:
             while not self.mailbox.put(data, min(WAIT_SLICE_SECONDS, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
-                    self.call.cancel()   # the reader took nothing for the idle bound
-                    raise Cancelled(self.request_id)
+                    self.give_up()
         except Ended:
             raise Cancelled(self.request_id) from None
+
+    def reader_left(self) -> bool:
+        return self.call.done()
+
+    def give_up(self) -> None:
+        self.call.cancel()   # the reader took nothing for the idle bound
+        super().give_up()
 
     def finish(self) -> None:
         """The empty chunk ends the stream complete; Cancelled when the gateway did not take it all."""

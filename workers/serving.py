@@ -20,8 +20,9 @@ from lenet_protos import tracing
 from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, INSPECT_FIRST_BATCH, LAYERS, file_prefix, \
     onnx_file
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.shared_memory import RingWriter
 from lenet_protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
-from lenet_services.errors import InvalidArgument, ServiceError
+from lenet_services.errors import InvalidArgument, ResourceExhausted, ServiceError
 from lenet_services.store import Unavailable
 from lenet_services.store.requests import Cancelled
 from lenet_workers import model_cache, worker_metrics as metrics
@@ -126,10 +127,12 @@ class LaneServer:
         """Forward passes in batches; every layer's rows go out as chunks of at most CHUNK_BYTES, each written
         straight into its message buffer (lenet_protos.tensors.chunk_frame), one buffer reused for all chunks."""
         requests, request_id, inspect = self.worker.store.requests, request.request_id, request.inspect
-        outcome, sink = "failed", None
+        outcome, sink, ring = "failed", None, None
         try:
             requests.start_stream(request_id)
             sink = self.sinks.open(request)   # before the work: a relay stream connects meanwhile
+            if inspect.HasField("shared_memory"):
+                ring = RingWriter.attach(inspect.shared_memory)   # None: the client is on another host
             selection = resolve(inspect.samples, self.worker.settings.data_dir, "samples")
             layers, dtype = list(inspect.layers) or list(LAYERS), inspect.dtype
             predictor = self.batcher.run(lambda: model_cache.predictor(self.worker, inspect.model_id))
@@ -147,10 +150,14 @@ class LaneServer:
                             chunk = pb.TensorChunk(layer=layer, sample_start=batch.start + start,
                                                    sample_count=stop - start, total_samples=total)
                             shape = (stop - start, *batch.shape(layer)[1:])
-                            frame, data = chunk_frame(chunk, shape, dtype, buffer)
-                            batch.copy_rows(layer, start, stop, data)
-                            sink.send(frame)
-                            buffer = frame.obj  # sent: reuse its memory for the next chunk
+                            if ring is None:
+                                frame, data = chunk_frame(chunk, shape, dtype, buffer)
+                                batch.copy_rows(layer, start, stop, data)
+                                sink.send(frame)
+                                buffer = frame.obj  # sent: reuse its memory for the next chunk
+                            else:
+                                sink.send(self._into_slot(ring, sink, chunk, shape, dtype,
+                                                          lambda out: batch.copy_rows(layer, start, stop, out)))
             sink.finish()
             outcome = "succeeded"
         except Cancelled:
@@ -160,8 +167,32 @@ class LaneServer:
             log.warning("inspect request %s failed: %s", request_id, error)
             (sink or StoreSink(requests, request_id, 0)).fail(error_reply(error))
         finally:
+            if ring is not None:
+                ring.close()
             counted("inspect", outcome)
             self.worker.status.requests += 1
+
+    @staticmethod
+    def _into_slot(ring: RingWriter, sink: StoreSink, chunk: pb.TensorChunk, shape: tuple, dtype: int, copy_rows
+                   ) -> bytes:
+        """The chunk's rows, written by copy_rows(out), in the ring's next slot once its reader has freed it; the
+        chunk, naming the slot, serialized."""
+        slot = None
+
+        def freed() -> bool:
+            nonlocal slot
+            slot = ring.take_next()
+            return slot is not None
+        try:
+            sink.wait_for(freed)
+        except OSError as error:   # the slot's first use found /dev/shm full
+            raise ResourceExhausted(f"shared_memory: no room in /dev/shm for the client's ring ({error})") from None
+        element = NUMPY_DTYPES[dtype]
+        data = ring.data(slot, int(np.prod(shape, dtype=np.int64)) * element.itemsize)
+        copy_rows(np.frombuffer(data, dtype=element).reshape(shape))
+        chunk.tensor.CopyFrom(pb.Tensor(name=chunk.layer, shape=shape, dtype=dtype))
+        chunk.shared_memory_slot = slot
+        return chunk.SerializeToString()
 
     def _export(self, request: pb.LaneRequest) -> None:
         """The model as ONNX (converting needs MXNet, hence here; the gateway serves MXNet checkpoints itself)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lenet_protos import contract
+from lenet_protos import contract, shared_memory
 from lenet_protos.contract import HYPER_PARAMETERS, LAYERS, SPLIT_SIZES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.tensors import from_tensor, images_from_tensor
@@ -267,6 +267,9 @@ def inspect(request: pb.InspectRequest) -> pb.InspectRequest:
     check(0 <= request.batch_size <= contract.INSPECT_BATCH_MAX, "batch_size",
           f"must be 0..{contract.INSPECT_BATCH_MAX}, got {request.batch_size}")
     checked.batch_size = request.batch_size   # 0: the worker's choice (contract.INSPECT_BATCH_DEFAULT, …)
+    if request.HasField("shared_memory"):
+        why = shared_memory.problem(request.shared_memory)
+        check(why is None, "shared_memory", why or "")
     return checked
 
 

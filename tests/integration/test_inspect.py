@@ -1,6 +1,7 @@
 """Inspect and GetGraph end to end: activations computed by a real worker, relayed to the gateway over gRPC,
 compared with MXNet run here on the exported checkpoint; cancelling, flow control, errors, and the CLI."""
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +17,8 @@ from lenet_cli import run
 
 from lenet_protos.contract import LAYERS
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.shared_memory import PAGE, SHM_DIR, SLOTS, Ring
+from lenet_protos.tensors import from_tensor
 from lenet_services.store import Store
 from lenet_protos.contract import CHUNK_BYTES
 
@@ -94,6 +97,39 @@ def test_float16_is_the_float32_result_rounded(client, model_id, direct):
         assert np.mean(half == direct[name].astype(np.float16)) > 0.99, name
 
 
+def lent_rings() -> set[str]:
+    return {name for name in os.listdir(SHM_DIR) if name.startswith("lenet-")}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_a_worker_on_the_clients_host_writes_the_rows_into_its_shared_memory(client, model_id, direct, dtype):
+    before = lent_rings()
+    assembled, slots = {}, []
+    for chunk, rows in client.inspect_chunks(model_id, INDICES.tolist(), batch_size=BATCH, dtype=dtype,
+                                             shared_memory=True):
+        assert chunk.HasField("shared_memory_slot") and not chunk.tensor.data   # the bytes never crossed gRPC
+        assert lent_rings() == before   # its name went with the first chunk: a killed client leaves nothing
+        assert not rows.flags.writeable
+        slots.append(chunk.shared_memory_slot)
+        assembled.setdefault(chunk.layer, []).append(rows.copy())   # a view into the ring until the next chunk
+    assert slots[:2 * SLOTS] == 2 * list(range(SLOTS))   # the ring's slots in order, each freed and used again
+    inline = client.inspect(model_id, INDICES.tolist(), batch_size=BATCH, dtype=dtype)   # rows in the chunks
+    for name in LAYERS:
+        np.testing.assert_allclose(np.concatenate(assembled[name]), inline[name], rtol=2 ** -10, atol=1e-5,
+                                   err_msg=name)
+
+
+def test_a_ring_the_worker_cannot_find_leaves_the_rows_in_the_chunks(client, model_id):
+    """As when the worker runs on another host: it finds no such object, and the chunks carry the rows."""
+    ring = pb.SharedMemoryRing(name="lenet-on-another-host", secret=b"s" * 32)
+    request = pb.InspectRequest(model_id=model_id, samples=pb.Dataset(indices=[5, 6]), layers=["Pool2"],
+                                shared_memory=ring)
+    (chunk,) = list(client.stub.Inspect(request))
+    assert not chunk.HasField("shared_memory_slot")
+    np.testing.assert_allclose(from_tensor(chunk.tensor), client.inspect(model_id, [5, 6], layers=["Pool2"])["Pool2"],
+                               atol=1e-5)
+
+
 def test_uploaded_images_and_a_subset_of_layers(client, model_id, images, direct):
     picked = [3, 0, 7]
     streamed = client.inspect(model_id, images=images[picked], layers=["SoftM", "Pool2"])
@@ -170,6 +206,21 @@ def test_bad_requests_name_the_field_or_limit(client, model_id):
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "batch_size" in error.details()
     with pytest.raises(ValueError, match="dtype"):
         client.inspect(model_id, [0], dtype="int8")
+    request.dtype, request.shared_memory.name, request.shared_memory.secret = pb.FLOAT32, "../passwd", b"s" * 16
+    error = rpc_error(lambda: list(client.stub.Inspect(request)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "shared_memory" in error.details()
+
+
+def test_a_ring_named_with_the_wrong_secret_is_refused(client, model_id):
+    ring, reference = Ring.create()
+    try:
+        reference.secret = b"not the ring's secret, guessed!!"
+        request = pb.InspectRequest(model_id=model_id, samples=pb.Dataset(indices=[0]), shared_memory=reference)
+        error = rpc_error(lambda: list(client.stub.Inspect(request)))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "not this request's ring" in error.details()
+        assert ring.memory[PAGE:].count(0) == len(ring.memory) - PAGE   # nothing was written into it
+    finally:
+        ring.close()
 
 
 def test_graph_lists_the_layers_mxnet_infers(client, model_id, tmp_path):

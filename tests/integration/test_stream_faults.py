@@ -34,10 +34,11 @@ def model_id(faulty):
     return job.model_id
 
 
-def stalled_stream(address: str, model_id: str):
-    """An Inspect stream of many samples whose reader takes one chunk and then nothing (it keeps the client)."""
+def stalled_stream(address: str, model_id: str, shared_memory: bool = False):
+    """An Inspect stream of many samples whose reader takes one chunk and then nothing (it keeps the client);
+    with `shared_memory`, the worker then waits for the ring's slots, not for gRPC's flow control."""
     client = LenetClient(address)
-    chunks = client.inspect_chunks(model_id, limit=2000)
+    chunks = client.inspect_chunks(model_id, limit=2000, shared_memory=shared_memory)
     next(chunks)
     return client, chunks
 
@@ -47,10 +48,11 @@ def inspect_one(address: str, model_id: str) -> dict:
         return client.inspect(model_id, [0], layers=["SoftM"])
 
 
-def test_stalled_readers_free_the_worker_after_the_idle_bound(faulty, model_id):
+@pytest.mark.parametrize("shared_memory", [False, True], ids=["rows in the chunks", "rows in shared memory"])
+def test_stalled_readers_free_the_worker_after_the_idle_bound(faulty, model_id, shared_memory):
     store = Store(faulty.redis_url)
     before = store.requests.open_requests()
-    stalled = [stalled_stream(faulty.address, model_id) for _ in range(2)]  # both stream slots of the worker
+    stalled = [stalled_stream(faulty.address, model_id, shared_memory) for _ in range(2)]  # the worker's 2 slots
     open_ids = store.requests.open_requests() - before
     assert len(open_ids) == 2
     with LenetClient(faulty.address, timeout=30) as client:                 # Predict is not held up meanwhile

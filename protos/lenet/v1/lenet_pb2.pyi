@@ -661,32 +661,44 @@ class PredictResponse(_message.Message):
     def __init__(self, probabilities: _Optional[_Union[Tensor, _Mapping]] = ..., labels: _Optional[_Iterable[int]] = ..., warnings: _Optional[_Iterable[str]] = ..., model_id: _Optional[str] = ..., model_name: _Optional[str] = ..., model_version: _Optional[int] = ...) -> None: ...
 
 class InspectRequest(_message.Message):
-    __slots__ = ("model_id", "samples", "layers", "dtype", "batch_size")
+    __slots__ = ("model_id", "samples", "layers", "dtype", "batch_size", "shared_memory")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     samples: Dataset
     layers: _containers.RepeatedScalarFieldContainer[str]
     dtype: DType
     batch_size: int
-    def __init__(self, model_id: _Optional[str] = ..., samples: _Optional[_Union[Dataset, _Mapping]] = ..., layers: _Optional[_Iterable[str]] = ..., dtype: _Optional[_Union[DType, str]] = ..., batch_size: _Optional[int] = ...) -> None: ...
+    shared_memory: SharedMemoryRing
+    def __init__(self, model_id: _Optional[str] = ..., samples: _Optional[_Union[Dataset, _Mapping]] = ..., layers: _Optional[_Iterable[str]] = ..., dtype: _Optional[_Union[DType, str]] = ..., batch_size: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryRing, _Mapping]] = ...) -> None: ...
+
+class SharedMemoryRing(_message.Message):
+    __slots__ = ("name", "secret")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    secret: bytes
+    def __init__(self, name: _Optional[str] = ..., secret: _Optional[bytes] = ...) -> None: ...
 
 class TensorChunk(_message.Message):
-    __slots__ = ("layer", "sample_start", "sample_count", "total_samples", "tensor")
+    __slots__ = ("layer", "sample_start", "sample_count", "total_samples", "tensor", "shared_memory_slot")
     LAYER_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_START_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     TENSOR_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_SLOT_FIELD_NUMBER: _ClassVar[int]
     layer: str
     sample_start: int
     sample_count: int
     total_samples: int
     tensor: Tensor
-    def __init__(self, layer: _Optional[str] = ..., sample_start: _Optional[int] = ..., sample_count: _Optional[int] = ..., total_samples: _Optional[int] = ..., tensor: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
+    shared_memory_slot: int
+    def __init__(self, layer: _Optional[str] = ..., sample_start: _Optional[int] = ..., sample_count: _Optional[int] = ..., total_samples: _Optional[int] = ..., tensor: _Optional[_Union[Tensor, _Mapping]] = ..., shared_memory_slot: _Optional[int] = ...) -> None: ...
 
 class GetSamplesRequest(_message.Message):
     __slots__ = ("split", "indices")
