@@ -69,8 +69,9 @@ def test_stalled_readers_free_the_worker_after_the_idle_bound(faulty, model_id, 
         client.close()
 
 
-def test_a_dead_gateway_under_open_streams_frees_the_worker(faulty, model_id):
-    stalled = [stalled_stream(faulty.address, model_id) for _ in range(2)]
+@pytest.mark.parametrize("shared_memory", [False, True], ids=["rows in the chunks", "rows in shared memory"])
+def test_a_dead_gateway_under_open_streams_frees_the_worker(faulty, model_id, shared_memory):
+    stalled = [stalled_stream(faulty.address, model_id, shared_memory) for _ in range(2)]
     faulty.gateway.send_signal(signal.SIGKILL)
     faulty.gateway.wait()
     faulty.restart_gateway()
