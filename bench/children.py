@@ -386,15 +386,17 @@ def relay_writer(url: str, address: str, request: str, count: int) -> dict:
     return {"bytes": len(frame) * count}
 
 
-def shared_memory_writer(name: str, size: int, count: int, free, filled) -> None:
-    """bench/transport_bench.py's shared-memory writer (a multiprocessing child): `count` frames into the ring's
-    free slots, each announced on `filled`, then None."""
-    from multiprocessing import shared_memory
+def shared_memory_writer(reference: bytes, size: int, count: int, filled) -> None:
+    """bench/transport_bench.py's shared-memory writer (a multiprocessing child): `count` chunks of `size` bytes
+    into the ring's next free slot, as a worker writes them, each announced on `filled`, then None."""
+    from lenet_protos.lenet.v1 import lenet_pb2 as pb
+    from lenet_protos.shared_memory import RingWriter
 
-    ring, frame = shared_memory.SharedMemory(name=name), chunk_frame_bytes()
+    ring, rows = RingWriter.attach(pb.SharedMemoryRing.FromString(reference)), bytes(range(256)) * (size // 256)
     for _ in range(count):
-        slot = free.get(timeout=60)
-        ring.buf[slot * size:(slot + 1) * size] = frame
+        while (slot := ring.take_next()) is None:
+            time.sleep(20e-6)
+        ring.data(slot, size)[:] = rows
         filled.put(slot)
     filled.put(None)
     ring.close()

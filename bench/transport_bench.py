@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 from concurrent import futures
-from multiprocessing import shared_memory
 
 import grpc
 import redis
@@ -30,7 +29,9 @@ from redis.utils import HIREDIS_AVAILABLE
 from bench import children, harness
 from bench.table import Section
 from lenet_clients.client import LenetClient
+from lenet_protos.contract import CHUNK_BYTES
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_protos.shared_memory import SLOTS, Ring
 from lenet_services import memory
 from lenet_services.gateway.grpc_server import OPTIONS
 from lenet_services.gateway.relay import Relay, handler
@@ -101,31 +102,28 @@ def relay_stage() -> float:
 
 
 def shared_memory_stage() -> float:
-    """A writer process copies each frame into a slot of a two-slot ring in shared memory (as a worker would write
-    its activations there); this process takes each out as bytes (what it needs to hand gRPC) and frees the
-    slot: the candidate for a gateway and worker on one host (Triton's system shared memory)."""
+    """A writer process puts each chunk's rows into the next free slot of a client's ring (lenet_protos.shared_memory,
+    as the worker does), announcing the slot on a queue (where the service relays a chunk naming it); this process
+    copies each slot's rows out and frees it, as a client does."""
     context = multiprocessing.get_context("spawn")
-    size = len(children.chunk_frame_bytes())
-    ring = shared_memory.SharedMemory(create=True, size=2 * size)
-    free, filled = context.Queue(), context.Queue()
-    for slot in (0, 1):
-        free.put(slot)
-    writer = context.Process(target=children.shared_memory_writer, args=(ring.name, size, CHUNKS, free, filled))
+    ring, reference = Ring.create()
+    filled = context.Queue()
+    writer = context.Process(target=children.shared_memory_writer,
+                             args=(reference.SerializeToString(), CHUNK_BYTES, CHUNKS, filled))
     writer.start()
-    started, nbytes = None, 0
+    started, nbytes, out = None, 0, bytearray(CHUNK_BYTES)
     try:
         while (slot := filled.get(timeout=60)) is not None:
-            data = bytes(ring.buf[slot * size:(slot + 1) * size])
-            free.put(slot)
+            out[:] = ring.data(slot, CHUNK_BYTES)
+            ring.free(slot)
             if started is None:
                 started = time.perf_counter()
             else:
-                nbytes += len(data)
+                nbytes += len(out)
         seconds = time.perf_counter() - started
     finally:
         writer.join(60)
         ring.close()
-        ring.unlink()
     return nbytes / seconds / 1e6
 
 
@@ -157,7 +155,8 @@ def run(args, service) -> list[Section]:
     stages |= {
               "the same with chunks of 16 MiB (4 × the worker's)": lambda: redis_stage("python", scale=4),
               "gRPC relay: worker's RelaySink → gateway's Relay (two processes; issue 21)": relay_stage,
-              "shared memory: a two-slot ring in /dev/shm, taken out as bytes (two processes)": shared_memory_stage,
+              f"shared memory: a client's ring of {SLOTS} slots in /dev/shm, each chunk copied out (two processes)":
+                  shared_memory_stage,
               "gRPC: a server yielding ready frames → LenetClient.inspect_chunks (two processes)": grpc_stage,
               "client parse alone, glibc's malloc defaults": lambda: harness.child(
                   "parse_chunks", count=CHUNKS // 3, reuse_freed_memory=False)["rate"],
