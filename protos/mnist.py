@@ -231,20 +231,27 @@ CLUTTERED_LIT = 0.5              # share of all pixels lit above this: noise or 
 
 
 def digit_warnings(images: np.ndarray) -> list[str]:
-    """One line per image (N×28×28, pixels on the 0–255 scale) that does not look like an MNIST digit."""
-    images = np.asarray(images, dtype=np.float32).reshape(len(images), -1, *IMAGE_SHAPE)[:, 0]
-    frame = np.ones(IMAGE_SHAPE, bool)
-    frame[FRAME:-FRAME, FRAME:-FRAME] = False
+    """One line per image (N×28×28, pixels on the 0–255 scale) that does not look like an MNIST digit. Each
+    statistic is taken over the whole batch at once: a Predict of 1,000 images pays a few numpy calls, not a few
+    thousand."""
+    images = np.asarray(images).reshape(len(images), *IMAGE_SHAPE)
+    if len(images) == 0:
+        return []
+    pixels, lit = images.reshape(len(images), -1), images > 64
+    peaks, means = pixels.max(axis=1), pixels.mean(axis=1, dtype=np.float64)
+    lit_all = lit.reshape(len(images), -1).sum(axis=1)
+    lit_frame = lit_all - lit[:, FRAME:-FRAME, FRAME:-FRAME].sum(axis=(1, 2))
+    frame_pixels = pixels.shape[1] - (IMAGE_SHAPE[0] - 2 * FRAME) * (IMAGE_SHAPE[1] - 2 * FRAME)
+    cluttered = (lit_frame > CLUTTERED_FRAME * frame_pixels) | (lit_all > CLUTTERED_LIT * pixels.shape[1])
     warnings = []
-    for i, image in enumerate(images):
-        peak, lit = float(image.max()), image > 64
-        if 0 < peak <= 1.0:
+    for i in np.flatnonzero((peaks < 32) | (means > MOSTLY_LIGHT_MEAN) | cluttered).tolist():
+        if 0 < peaks[i] <= 1.0:
             warnings.append(f"image {i} looks scaled to 0–1: send pixels on the 0–255 scale")
-        elif peak < 32:
+        elif peaks[i] < 32:
             warnings.append(f"image {i} is blank")
-        elif image.mean() > MOSTLY_LIGHT_MEAN:
+        elif means[i] > MOSTLY_LIGHT_MEAN:
             warnings.append(f"image {i} is mostly light: MNIST digits are white on black (invert dark-on-light "
                             f"drawings)")
-        elif lit[frame].mean() > CLUTTERED_FRAME or lit.mean() > CLUTTERED_LIT:
+        else:
             warnings.append(f"image {i} does not look like a centred digit (ink near the edges or everywhere)")
     return warnings
