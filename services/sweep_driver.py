@@ -261,8 +261,8 @@ class SweepDriver:
 
     def _enqueue(self, job: pb.Job, what: str) -> pb.Job:
         job, _ = self.store.jobs.create(job)
-        send_job(self.tasks, job)
-        self.store.jobs.mark_sent(job.id)   # unmarked, the recovery loop sends it (recovery.send_stranded)
+        if send_job(self.tasks, job):
+            self.store.jobs.mark_sent(job.id)   # unmarked, the recovery loop sends it (recovery.send_stranded)
         log.info("%s: job %s queued on %s", what, job.id, job.queue)
         return job
 

@@ -4,17 +4,22 @@ sending a task by name.
 Tasks carry one id each (a job or a request); data travels through the store. JSON is the only accepted
 content type: no Python objects on the wire. Creating the application opens no connection.
 """
+import logging
 import ssl
 from dataclasses import replace
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from lenet_protos import tracing
 from lenet_protos.contract import DEVICES, JOB_PRIORITY, JOB_TASKS, LANES, TASKS, TRIAL_PRIORITY, lane
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
+from lenet_services.errors import Unavailable
 from lenet_services.store.connection import Location, broker
+
+log = logging.getLogger(__name__)
 
 
 def celery_app(where: Location | str) -> Celery:
@@ -74,13 +79,21 @@ def _tls_options(url: str) -> tuple[str, dict | None]:
 
 class TaskSender(Protocol):
     """What sends tasks: TaskQueue, or in tests anything that records what it is given."""
-    def send(self, task: str, args: list, queue: str, priority: int = JOB_PRIORITY) -> None: ...
+    def send(self, task: str, args: list, queue: str, priority: int = JOB_PRIORITY) -> None:
+        """Raises lenet_services.errors.Unavailable when the broker does not take it."""
 
 
-def send_job(tasks: TaskSender, job: pb.Job) -> None:
-    """Queue `job` on its lane: a sweep's training trial behind every other job there (TRIAL_PRIORITY)."""
+def send_job(tasks: TaskSender, job: pb.Job) -> bool:
+    """Queue `job` on its lane: a sweep's training trial behind every other job there (TRIAL_PRIORITY). False when
+    the broker did not take it: the stored job stays unmarked, and the recovery loop sends it once the broker
+    answers (lenet_services.gateway.recovery.send_stranded)."""
     trial = job.kind == pb.TRAIN and bool(job.sweep_id)
-    tasks.send(JOB_TASKS[job.kind], [job.id], job.queue, TRIAL_PRIORITY if trial else JOB_PRIORITY)
+    try:
+        tasks.send(JOB_TASKS[job.kind], [job.id], job.queue, TRIAL_PRIORITY if trial else JOB_PRIORITY)
+    except Unavailable as error:
+        log.warning("job %s: its task was not sent (%s); the recovery loop will send it", job.id, error)
+        return False
+    return True
 
 
 class TaskQueue:
@@ -92,7 +105,10 @@ class TaskQueue:
     def send(self, task: str, args: list, queue: str, priority: int = JOB_PRIORITY) -> None:
         if queue not in QUEUES:
             raise ValueError(f"unknown queue {queue!r}")
-        self.app.send_task(TASKS[task], args=args, queue=queue, priority=priority)
+        try:
+            self.app.send_task(TASKS[task], args=args, queue=queue, priority=priority)
+        except OperationalError as error:   # the broker (the store's Redis) refused, after Celery's own retries
+            raise Unavailable(f"task queue unavailable: {error}") from None
 
     def close(self) -> None:
         self.app.close()

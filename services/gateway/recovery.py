@@ -54,7 +54,8 @@ def send_stranded(store: Store, tasks: TaskSender) -> list[str]:
             why = f"no worker took it within {period:g} s while one was idle"
         else:
             continue
-        send_job(tasks, job)
+        if not send_job(tasks, job):
+            continue   # the broker does not answer yet: next round
         store.jobs.mark_sent(job.id)
         store.events.append(job.id, pb.JobEvent(log=f"sent to {job.queue}: {why}"))
         sent.append(job.id)

@@ -92,8 +92,8 @@ class LenetService:
         job.trace_context.update(tracing.carrier())
         job, created = self.store.jobs.create(job, idempotency)
         if created:
-            send_job(self.tasks, job)
-            self.store.jobs.mark_sent(job.id)   # unmarked, the recovery loop sends it (recovery.send_stranded)
+            if send_job(self.tasks, job):
+                self.store.jobs.mark_sent(job.id)   # unmarked, the recovery loop sends it (recovery.send_stranded)
             if job.queue not in self._live_lanes():
                 self.store.events.append(job.id, pb.JobEvent(
                     log=f"no {job.queue} worker is alive: the job waits on queue {job.queue} until one starts"))

@@ -202,6 +202,20 @@ def test_deleting_a_job_frees_its_idempotency_key(service, sender, store):
         assert submit(request, ALICE).id == again.id
 
 
+class RefusingBroker(RecordingSender):
+    """As TaskQueue.send answers when Redis refuses the publish (tests/unit/test_task_queue.py)."""
+
+    def send(self, task: str, args: list, queue: str, priority: int = 0) -> None:
+        raise Unavailable("task queue unavailable: Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_a_job_whose_task_the_broker_refused_is_accepted_and_left_to_the_recovery_loop(store, settings):
+    service = LenetService(store, RefusingBroker(), settings)
+    job = service.submit_training(pb.TrainRequest(), OPEN)   # not INTERNAL, and not lost
+    assert store.jobs.get(job.id).state == pb.QUEUED
+    assert [(queued.id, sent_at) for queued, sent_at in store.jobs.queued(-1)] == [(job.id, None)]   # unsent
+
+
 def test_a_queue_without_workers_says_so(service, store):
     job = service.submit_training(pb.TrainRequest(device=pb.GPU), OPEN)
     assert job.queue == "gpu.train"
