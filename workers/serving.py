@@ -21,7 +21,7 @@ from lenet_protos.contract import CHUNK_BYTES, INSPECT_BATCH_DEFAULT, INSPECT_FI
     onnx_file
 from lenet_protos.lenet.v1 import lenet_pb2 as pb
 from lenet_protos.shared_memory import RingWriter
-from lenet_protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, to_tensor
+from lenet_protos.tensors import NUMPY_DTYPES, chunk_frame, images_from_tensor, tensor_bytes, to_tensor
 from lenet_services.errors import InvalidArgument, ResourceExhausted, ServiceError
 from lenet_services.store import Unavailable
 from lenet_services.store.requests import Cancelled
@@ -187,11 +187,9 @@ class LaneServer:
             sink.wait_for(freed)
         except OSError as error:   # the slot's first use found /dev/shm full
             raise ResourceExhausted(f"shared_memory: no room in /dev/shm for the client's ring ({error})") from None
-        element = NUMPY_DTYPES[dtype]
-        data = ring.data(slot, int(np.prod(shape, dtype=np.int64)) * element.itemsize)
-        copy_rows(np.frombuffer(data, dtype=element).reshape(shape))
         chunk.tensor.CopyFrom(pb.Tensor(name=chunk.layer, shape=shape, dtype=dtype))
         chunk.shared_memory_slot = slot
+        copy_rows(np.frombuffer(ring.data(slot, tensor_bytes(chunk.tensor)), dtype=NUMPY_DTYPES[dtype]).reshape(shape))
         return chunk.SerializeToString()
 
     def _export(self, request: pb.LaneRequest) -> None:
